@@ -1,0 +1,21 @@
+//! Access tokens: claims, RS256 signing (auth only) and verification (every service),
+//! revocation checks, and the [`AuthUser`] extractor with role guards.
+//!
+//! Key distribution: auth publishes its public keys as a JWK set in the Redis key
+//! `auth:jwks` (and serves the same set at `/api/auth/.well-known/jwks.json`). Verifiers
+//! load the set from Redis at start, every minute, and at once (throttled) when a token
+//! names a `kid` they do not know, so a new key is usable the moment auth publishes it and
+//! rotation needs no downtime. No service calls auth over HTTP.
+
+mod claims;
+mod extractor;
+mod signer;
+mod verifier;
+
+pub use claims::{Claims, KycStatus, Role};
+pub use extractor::{AuthUser, RequireRole, bearer};
+pub use signer::{JwtSigner, SigningKey, publish_jwks};
+pub use verifier::{TokenError, Verifier};
+
+/// Access tokens live at most this long (seconds).
+pub const ACCESS_TOKEN_MAX_SECS: i64 = 900;

@@ -1,0 +1,54 @@
+//! Redis clients with the settings every service wants: reconnect forever with
+//! exponential backoff (fred's default is never), a command timeout so a dead Redis fails
+//! a request instead of hanging it, and a dedicated client for blocking commands.
+
+use std::time::Duration;
+
+pub use fred::clients::SubscriberClient;
+use fred::prelude::{Builder, ClientLike, Config, ReconnectPolicy};
+pub use fred::prelude::{Client, Pool};
+
+pub type RedisError = fred::error::Error;
+
+/// Default timeout of an ordinary command.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn builder(url: &str, command_timeout: Duration) -> Result<Builder, RedisError> {
+    let config = Config::from_url(url)?;
+    let mut builder = Builder::from_config(config);
+    builder
+        // max_attempts 0 = forever; 100 ms doubling up to 5 s.
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(3);
+            c.internal_command_timeout = Duration::from_secs(3);
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = command_timeout;
+        });
+    Ok(builder)
+}
+
+/// A connected pool for ordinary commands.
+pub async fn pool(url: &str, size: usize) -> Result<Pool, RedisError> {
+    let pool = builder(url, COMMAND_TIMEOUT)?.build_pool(size.max(1))?;
+    pool.init().await?;
+    Ok(pool)
+}
+
+/// A connected client of its own, for one consumer loop's blocking commands (BLMOVE
+/// stalls everything queued behind it on its connection). `block` is the longest block
+/// the caller will ask for; the command timeout stays above it.
+pub async fn dedicated(url: &str, block: Duration) -> Result<Client, RedisError> {
+    let client = builder(url, block + COMMAND_TIMEOUT)?.build()?;
+    client.init().await?;
+    Ok(client)
+}
+
+/// A subscriber client that resubscribes after reconnecting.
+pub async fn subscriber(url: &str) -> Result<SubscriberClient, RedisError> {
+    let client = builder(url, COMMAND_TIMEOUT)?.build_subscriber_client()?;
+    client.init().await?;
+    client.manage_subscriptions();
+    Ok(client)
+}
