@@ -56,18 +56,70 @@ pub fn flag(name: &str, default: bool) -> Result<bool, ConfigError> {
     }
 }
 
-/// Comma-separated IP addresses.
-pub fn ip_list(name: &str, default: &str) -> Result<Vec<IpAddr>, ConfigError> {
+/// An IP network: an address and a prefix length (`10.0.0.0/8`, `::1/128`). A bare
+/// address is a network of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(*ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(*ip) & mask
+            }
+            (IpAddr::V6(_), IpAddr::V4(ip)) => self.contains(&IpAddr::V6(ip.to_ipv6_mapped())),
+            (IpAddr::V4(_), IpAddr::V6(ip)) => ip
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains(&IpAddr::V4(v4))),
+        }
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: prefix must be 0 to {max}"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
+/// Comma-separated IP addresses or networks (CIDR).
+pub fn ip_list(name: &str, default: &str) -> Result<Vec<IpNet>, ConfigError> {
     string(name, default)
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse()
-                .map_err(|e: std::net::AddrParseError| ConfigError {
-                    name: name.to_owned(),
-                    reason: format!("{s:?}: {e}"),
-                })
+            s.parse().map_err(|reason| ConfigError {
+                name: name.to_owned(),
+                reason,
+            })
         })
         .collect()
 }
@@ -87,8 +139,8 @@ pub struct BaseConfig {
     pub data_dir: String,
     pub jwt_issuer: String,
     pub jwt_audience: String,
-    /// Peers whose `X-Forwarded-For` is believed (the gateway).
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers whose `X-Forwarded-For` is believed (the gateway), as addresses or networks.
+    pub trusted_proxies: Vec<IpNet>,
     pub max_body_bytes: usize,
 }
 
@@ -118,6 +170,21 @@ impl BaseConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_contain_their_addresses_only() {
+        let net: IpNet = "10.1.0.0/16".parse().unwrap();
+        assert!(net.contains(&"10.1.200.3".parse().unwrap()));
+        assert!(!net.contains(&"10.2.0.1".parse().unwrap()));
+        let one: IpNet = "127.0.0.1".parse().unwrap();
+        assert!(one.contains(&"127.0.0.1".parse().unwrap()));
+        assert!(!one.contains(&"127.0.0.2".parse().unwrap()));
+        assert!(one.contains(&"::ffff:127.0.0.1".parse().unwrap()));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(&"8.8.8.8".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<IpNet>().is_err());
+        assert!("nonsense".parse::<IpNet>().is_err());
+    }
 
     #[test]
     fn parse_names_the_variable_in_its_error() {

@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(ttl::ADMIN_USERS, 1800);
         assert_eq!(ttl::AUDIT_SEARCH, 600);
         assert_eq!(ttl::NOTIFICATIONS_KEPT, 100);
-        assert!(ttl::ACCESS_TOKEN_MAX <= 900);
+        assert_eq!(ttl::ACCESS_TOKEN_MAX, 900);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod db;
+pub mod openapi;
 mod redis;
 mod tokens;
 mod wait;

@@ -1,8 +1,8 @@
 //! Access tokens: claims, RS256 signing (auth only) and verification (every service),
 //! revocation checks, and the [`AuthUser`] extractor with role guards.
 //!
-//! Key distribution: auth publishes its public keys as a JWK set in the Redis key
-//! `auth:jwks` (and serves the same set at `/api/auth/.well-known/jwks.json`). Verifiers
+//! Key distribution: auth publishes its public keys as JWKs in the Redis hash
+//! `auth:jwks` (one field per `kid`) (and serves the same set at `/api/auth/.well-known/jwks.json`). Verifiers
 //! load the set from Redis at start, every minute, and at once (throttled) when a token
 //! names a `kid` they do not know, so a new key is usable the moment auth publishes it and
 //! rotation needs no downtime. No service calls auth over HTTP.
@@ -14,7 +14,7 @@ mod verifier;
 
 pub use claims::{Claims, KycStatus, Role};
 pub use extractor::{AuthUser, RequireRole, bearer};
-pub use signer::{JwtSigner, SigningKey, publish_jwks};
+pub use signer::{JwtSigner, SigningKey, publish_jwks, retire_jwk};
 pub use verifier::{TokenError, Verifier};
 
 /// Access tokens live at most this long (seconds).

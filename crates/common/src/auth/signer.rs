@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use fred::prelude::KeysInterface;
+use fred::prelude::HashesInterface;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
@@ -135,9 +135,24 @@ impl JwtSigner {
     }
 }
 
-/// Publishes the public keys for every verifier (`auth:jwks`).
+/// Publishes the public keys for every verifier: one field per `kid` in the hash
+/// `auth:jwks`. Several auth instances publish their keys side by side (a merge, never a
+/// replacement), so a rotation on one instance cannot hide another's key.
 pub async fn publish_jwks(redis: &Pool, keys: &Keys, jwks: &JwkSet) -> anyhow::Result<()> {
-    let json = serde_json::to_string(jwks)?;
-    let _: () = redis.set(keys.jwks(), json, None, None, false).await?;
+    let mut fields = Vec::with_capacity(jwks.keys.len());
+    for jwk in &jwks.keys {
+        if let Some(kid) = &jwk.common.key_id {
+            fields.push((kid.clone(), serde_json::to_string(jwk)?));
+        }
+    }
+    if !fields.is_empty() {
+        let _: () = redis.hset(keys.jwks(), fields).await?;
+    }
     Ok(())
+}
+
+/// Withdraws a retired key from `auth:jwks`; tokens it signed are refused from then on.
+pub async fn retire_jwk(redis: &Pool, keys: &Keys, kid: &str) -> anyhow::Result<bool> {
+    let removed: i64 = redis.hdel(keys.jwks(), kid).await?;
+    Ok(removed > 0)
 }

@@ -2,8 +2,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use fred::prelude::KeysInterface;
-use jsonwebtoken::jwk::JwkSet;
+use fred::prelude::{HashesInterface, KeysInterface};
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tokio::sync::Mutex;
 
@@ -108,12 +108,14 @@ impl Verifier {
     /// Replaces the known keys with the set published in Redis.
     pub async fn reload_keys(&self) -> anyhow::Result<usize> {
         *self.inner.last_reload.lock().await = Some(Instant::now());
-        let raw: Option<String> = self.inner.redis.get(self.inner.names.jwks()).await?;
-        let Some(raw) = raw else { return Ok(0) };
-        let set: JwkSet = serde_json::from_str(&raw)?;
+        let raw: HashMap<String, String> =
+            self.inner.redis.hgetall(self.inner.names.jwks()).await?;
         let mut map = HashMap::new();
-        for jwk in &set.keys {
-            if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
+        for (kid, json) in raw {
+            let Ok(jwk) = serde_json::from_str::<Jwk>(&json) else {
+                continue;
+            };
+            if let Ok(key) = DecodingKey::from_jwk(&jwk) {
                 map.insert(kid, key);
             }
         }
@@ -200,7 +202,8 @@ impl Verifier {
         if blacklisted > 0 {
             return Err(TokenError::Revoked);
         }
-        if revoked_before.is_some_and(|ms| claims.issued_at_ms() < ms) {
+        // Issued at or before the marker's millisecond: revoked.
+        if revoked_before.is_some_and(|ms| claims.issued_at_ms() <= ms) {
             return Err(TokenError::Revoked);
         }
         Ok(())

@@ -2,11 +2,13 @@
 //! configuration that turns bad input into problems, request ids, health probes,
 //! Prometheus metrics and the OpenAPI document with its UI.
 
+mod app;
 mod docs;
 mod health;
 mod middleware;
 mod problem;
 
+pub use app::{finish, metrics};
 pub use docs::{BearerSecurity, api_docs};
 pub use health::{Readiness, healthz, readyz};
 pub use middleware::{RequestId, normalize_errors, request_id};
@@ -44,9 +46,10 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 /// The client's address: `X-Forwarded-For`'s nearest untrusted hop when the socket peer is
 /// a trusted proxy (the gateway), else the socket peer. A client cannot dodge a per-IP
 /// limit by sending its own `X-Forwarded-For` unless it is itself a trusted proxy.
-pub fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+pub fn client_ip(req: &HttpRequest, trusted: &[crate::config::IpNet]) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
     let peer = req.peer_addr().map(|a| a.ip())?;
-    if !trusted.contains(&peer) {
+    if !is_trusted(&peer) {
         return Some(peer);
     }
     let forwarded = req
@@ -62,7 +65,7 @@ pub fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std:
         forwarded
             .iter()
             .rev()
-            .find(|ip| !trusted.contains(ip))
+            .find(|ip| !is_trusted(ip))
             .copied()
             .unwrap_or(peer),
     )

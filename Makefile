@@ -1,0 +1,48 @@
+# Vestio: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+SERVICE ?= auth
+USERS ?= 64
+DURATION ?= 30s
+TARGET ?= gateway
+
+.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop create-admin demo loadtest k8s-validate docs
+
+help: ## This list.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+test: ## Format check, clippy, and the whole test suite against local PostgreSQL and Redis.
+	bash scripts/ensure-backing-services.sh
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) nextest run --workspace --locked --no-tests=fail
+
+fmt: ## Format the code.
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+nextest:
+	bash scripts/ensure-backing-services.sh
+	$(CARGO) nextest run --workspace --locked
+
+build: ## Debug build of every service.
+	$(CARGO) build --workspace --locked
+
+build-release: ## Release build of every service.
+	$(CARGO) build --workspace --release --locked --bins
+
+docs: ## Regenerate the event catalogue in docs/messaging.md.
+	UPDATE_DOCS=1 $(CARGO) test -p common --lib docs_messaging
+
+lint: ## fmt + clippy, Dockerfile (hadolint), compose, shell scripts and the gateway config.
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	bash deploy/lint.sh
+
+k8s-validate: ## Render both Kubernetes overlays and check them (kubernetes-validate, checkov).
+	bash deploy/k8s-validate.sh

@@ -1,0 +1,185 @@
+//! Running a service's event handler exactly once in effect.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+
+use fred::prelude::ClientLike;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::events::Envelope;
+use crate::queue::{Job, JobHandler, QueueName, Worker, WorkerConfig};
+use crate::shutdown::CancellationToken;
+
+/// A service's effect of an event, applied inside `txn` (which also holds the inbox
+/// claim). An error rolls both back and the event is retried.
+#[async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()>;
+}
+
+/// An [`EventHandler`] made of a closure; see [`event_handler_fn`].
+#[derive(Clone)]
+pub struct FnEventHandler<F>(F);
+
+/// A handler from a closure returning a boxed future:
+/// `event_handler_fn(|txn, event| Box::pin(async move { ... }))`.
+pub fn event_handler_fn<F>(f: F) -> FnEventHandler<F>
+where
+    F: for<'a> Fn(&'a DatabaseTransaction, &'a Envelope) -> BoxFuture<'a, anyhow::Result<()>>
+        + Send
+        + Sync
+        + 'static,
+{
+    FnEventHandler(f)
+}
+
+#[async_trait]
+impl<F> EventHandler for FnEventHandler<F>
+where
+    F: for<'a> Fn(&'a DatabaseTransaction, &'a Envelope) -> BoxFuture<'a, anyhow::Result<()>>
+        + Send
+        + Sync
+        + 'static,
+{
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
+        (self.0)(txn, event).await
+    }
+}
+
+#[async_trait]
+impl<H: EventHandler + ?Sized> EventHandler for std::sync::Arc<H> {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
+        (**self).handle(txn, event).await
+    }
+}
+
+/// What [`consume`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// First delivery: the effect committed with the claim.
+    Applied,
+    /// Already handled: nothing done.
+    Duplicate,
+}
+
+/// Applies `event` once: begins a write transaction, claims the event in the inbox, runs
+/// `handler` in the same transaction and commits. A redelivered event is a
+/// [`Handled::Duplicate`]; an error rolls everything back.
+pub async fn consume<H: EventHandler + ?Sized>(
+    db: &DatabaseConnection,
+    handler: &H,
+    event: &Envelope,
+    clock: &SharedClock,
+) -> anyhow::Result<Handled> {
+    let txn = crate::db::begin_write(db)
+        .await
+        .context("beginning the event's transaction")?;
+    if !super::claim_at(&txn, event, clock.now())
+        .await
+        .context("claiming the event in the inbox")?
+    {
+        txn.rollback().await.ok();
+        tracing::debug!(event = %event.id, event_type = event.event_type, "Event already handled.");
+        return Ok(Handled::Duplicate);
+    }
+    if let Err(e) = handler.handle(&txn, event).await {
+        txn.rollback().await.ok();
+        return Err(e.context(format!("handling {} {}", event.event_type, event.id)));
+    }
+    txn.commit()
+        .await
+        .context("committing the event's effect")?;
+    Ok(Handled::Applied)
+}
+
+/// A queue [`JobHandler`] for a service's `events:{service}` queue: each job is an
+/// [`Envelope`], applied once with [`consume`]. A job that is not an envelope fails (and is
+/// dead-lettered after the worker's attempts).
+pub struct EventConsumer<H> {
+    db: DatabaseConnection,
+    handler: H,
+    clock: SharedClock,
+}
+
+impl<H: EventHandler> EventConsumer<H> {
+    pub fn new(db: DatabaseConnection, handler: H) -> Self {
+        Self {
+            db,
+            handler,
+            clock: crate::clock::system(),
+        }
+    }
+
+    /// Stamps `handled_at` with `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Applies one event (see [`consume`]).
+    pub async fn consume(&self, event: &Envelope) -> anyhow::Result<Handled> {
+        consume(&self.db, &self.handler, event, &self.clock).await
+    }
+}
+
+#[async_trait]
+impl<H: EventHandler> JobHandler for EventConsumer<H> {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let event: Envelope = job
+            .payload_as()
+            .context("the job's payload is not an event envelope")?;
+        self.consume(&event).await.map(|_| ())
+    }
+}
+
+/// Runs `handler` on the event queue `queue` (`keys.events(service)`) with one worker of
+/// default [`WorkerConfig`] until `stop`, each event applied once (see [`consume`]):
+/// `spawn_consumer(url, queue, db, stop, |txn, event| Box::pin(async move { ... }))`.
+/// Opens its own Redis connections; fails if they cannot be opened.
+pub async fn spawn_consumer<F>(
+    redis_url: &str,
+    queue: QueueName,
+    db: DatabaseConnection,
+    stop: CancellationToken,
+    handler: F,
+) -> anyhow::Result<JoinHandle<()>>
+where
+    F: for<'a> Fn(&'a DatabaseTransaction, &'a Envelope) -> BoxFuture<'a, anyhow::Result<()>>
+        + Send
+        + Sync
+        + 'static,
+{
+    spawn_event_worker(
+        redis_url,
+        queue,
+        EventConsumer::new(db, event_handler_fn(handler)),
+        WorkerConfig::default(),
+        stop,
+    )
+    .await
+}
+
+/// [`spawn_consumer`] with any [`EventConsumer`] and worker configuration.
+pub async fn spawn_event_worker<H: EventHandler>(
+    redis_url: &str,
+    queue: QueueName,
+    consumer: EventConsumer<H>,
+    config: WorkerConfig,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let pool = crate::redis::pool(redis_url, 1)
+        .await
+        .context("connecting the event consumer to Redis")?;
+    let worker = Worker::connect(redis_url, &pool, [queue.clone()], config)
+        .await
+        .context("starting the event consumer's worker")?;
+    Ok(tokio::spawn(async move {
+        if let Err(e) = worker.run(consumer, stop).await {
+            tracing::error!(queue = %queue, error = %e, "Event consumer failed to start.");
+        }
+        let _ = pool.quit().await;
+    }))
+}

@@ -1,0 +1,220 @@
+//! The relay: outbox rows to consumers' event queues.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use fred::prelude::{Expiration, KeysInterface, SetOptions};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use tokio::sync::Notify;
+
+use super::entity;
+use crate::clock::SharedClock;
+use crate::events::{Service, consumers_of};
+use crate::keys::{Keys, QueueName};
+use crate::queue::{self, QueueError, scripts::Lua};
+use crate::redis::{Pool, RedisError};
+use crate::shutdown::CancellationToken;
+
+/// Deletes the lease only if we still hold it (it may have expired and been taken).
+static RELEASE: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// How often the relay deletes old sent rows.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    #[error("queue: {0}")]
+    Queue(#[from] QueueError),
+}
+
+/// Wakes the relay (after a commit that wrote outbox rows). Cheap to clone; a wake while
+/// the relay is busy makes it run again right after.
+#[derive(Clone, Debug, Default)]
+pub struct RelayHandle(Arc<Notify>);
+
+impl RelayHandle {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Pushes a service's outbox to its consumers' queues. See the [module docs](super).
+pub struct Relay {
+    service: Service,
+    db: DatabaseConnection,
+    redis: Pool,
+    keys: Keys,
+    poll_interval: Duration,
+    batch_size: u64,
+    lease: Duration,
+    retention: Duration,
+    clock: SharedClock,
+    wake: RelayHandle,
+    holder: String,
+}
+
+impl Relay {
+    /// A relay for `service`'s outbox in `db`, with a poll interval of 1 s, batches of 100,
+    /// a lease of 5 s and a retention of sent rows of 7 days.
+    pub fn new(service: Service, db: DatabaseConnection, redis: Pool, keys: Keys) -> Self {
+        Self {
+            service,
+            db,
+            redis,
+            keys,
+            poll_interval: Duration::from_secs(1),
+            batch_size: 100,
+            lease: Duration::from_secs(5),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            clock: crate::clock::system(),
+            wake: RelayHandle::default(),
+            holder: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// How long [`run`](Self::run) waits between rounds when not woken.
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll_interval = every;
+        self
+    }
+
+    /// Most rows pushed per round (one pipeline).
+    pub fn batch_size(mut self, rows: u64) -> Self {
+        self.batch_size = rows.max(1);
+        self
+    }
+
+    /// How long one round may hold the lease before another instance may push.
+    pub fn lease(mut self, ttl: Duration) -> Self {
+        self.lease = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long sent rows are kept.
+    pub fn retention(mut self, keep: Duration) -> Self {
+        self.retention = keep;
+        self
+    }
+
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The handle that wakes this relay.
+    pub fn handle(&self) -> RelayHandle {
+        self.wake.clone()
+    }
+
+    /// One round: takes the lease, pushes up to a batch of the oldest unsent rows to every
+    /// consumer's queue in one pipeline, marks them sent, releases the lease. Returns how
+    /// many rows were sent (0 also when another instance holds the lease).
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let lease = self.keys.outbox_relay_lease(self.service);
+        let ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let taken: Option<String> = self
+            .redis
+            .set(
+                &lease,
+                self.holder.as_str(),
+                Some(Expiration::PX(ms)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await?;
+        if taken.is_none() {
+            return Ok(0);
+        }
+        let result = self.push_batch().await;
+        let released: Result<i64, RedisError> = RELEASE
+            .call(&self.redis, vec![lease], vec![self.holder.clone()])
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "Could not release the outbox relay lease; it expires.");
+        }
+        result
+    }
+
+    async fn push_batch(&self) -> Result<usize, RelayError> {
+        let rows = entity::Entity::find()
+            .filter(entity::Column::SentAt.is_null())
+            .order_by_asc(entity::Column::CreatedAt)
+            .order_by_asc(entity::Column::Id)
+            .limit(self.batch_size)
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut jobs: Vec<(QueueName, &str)> = Vec::new();
+        for row in &rows {
+            let consumers = consumers_of(&row.event_type);
+            if consumers.is_empty() {
+                tracing::warn!(event = %row.id, event_type = row.event_type, "Event type has no consumers; marked sent.");
+            }
+            for consumer in consumers {
+                jobs.push((self.keys.events(*consumer), row.envelope.as_str()));
+            }
+        }
+        queue::enqueue_many(&self.redis, &jobs).await?;
+        let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+        entity::Entity::update_many()
+            .col_expr(entity::Column::SentAt, Expr::value(self.clock.now()))
+            .filter(entity::Column::Id.is_in(ids))
+            .exec(&self.db)
+            .await?;
+        tracing::debug!(service = %self.service, events = rows.len(), pushes = jobs.len(), "Outbox relayed.");
+        Ok(rows.len())
+    }
+
+    /// Relays until `shutdown` is cancelled: a round when woken or every poll interval, and
+    /// rounds back to back while full batches come out.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut last_purge: Option<tokio::time::Instant> = None;
+        let batch = usize::try_from(self.batch_size).unwrap_or(usize::MAX);
+        while !shutdown.is_cancelled() {
+            let more = match self.relay_once().await {
+                Ok(n) => n >= batch,
+                Err(e) => {
+                    tracing::warn!(service = %self.service, error = %e, "Outbox relay round failed.");
+                    false
+                }
+            };
+            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(tokio::time::Instant::now());
+                let keep =
+                    chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::MAX);
+                let before = self.clock.now().checked_sub_signed(keep);
+                if let Some(before) = before
+                    && let Err(e) = super::purge_sent_before(&self.db, before).await
+                {
+                    tracing::warn!(error = %e, "Purging sent outbox rows failed.");
+                }
+            }
+            if more {
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.0.notified() => {}
+                () = tokio::time::sleep(self.poll_interval) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! Outbox and inbox against real PostgreSQL (TEST_DATABASE_URL) and SQLite, and a real
+//! Redis (REDIS_URL). Every test has its own database and Redis prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::Keys;
+use common::clock::{SharedClock, SystemClock};
+use common::events::{Envelope, Service, consumers_of};
+use common::inbox::{self, EventConsumer, Handled, event_handler_fn};
+use common::outbox::{self, Relay};
+use common::queue::{self, Job, JobHandler, Worker, WorkerConfig};
+use common::redis::Pool;
+use common::shutdown::CancellationToken;
+use fred::prelude::{Expiration, KeysInterface, ListInterface};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use testkit::{DbKind, TestDb};
+
+const DEADLINE: Duration = Duration::from_secs(15);
+const EVENT: &str = "invoice.status_changed";
+
+/// What a service's Migrator does: its own tables plus the outbox and inbox.
+struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(outbox::Migration), Box::new(inbox::Migration)]
+    }
+}
+
+struct Env {
+    _db: TestDb,
+    db: DatabaseConnection,
+    keys: Keys,
+    redis: Pool,
+}
+
+async fn setup(kind: DbKind) -> Env {
+    let test_db = TestDb::new(kind).await;
+    let db = test_db.connect().await;
+    Migrator::up(&db, None).await.unwrap();
+    // The service's own state, changed by commands and by events.
+    db.execute_unprepared(
+        "CREATE TABLE balances (account VARCHAR(32) PRIMARY KEY, amount BIGINT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("INSERT INTO balances (account, amount) VALUES ('a', 0)")
+        .await
+        .unwrap();
+    Env {
+        _db: test_db,
+        db,
+        keys: Keys::new(&testkit::unique_prefix()),
+        redis: testkit::redis_pool().await,
+    }
+}
+
+async fn balance(db: &impl ConnectionTrait) -> i64 {
+    let backend: DbBackend = db.get_database_backend();
+    db.query_one_raw(Statement::from_string(
+        backend,
+        "SELECT amount FROM balances WHERE account = 'a'",
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "amount")
+    .unwrap()
+}
+
+async fn credit(txn: &DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
+    txn.execute_unprepared("UPDATE balances SET amount = amount + 1 WHERE account = 'a'")
+        .await
+        .map(|_| ())
+}
+
+fn event() -> Envelope {
+    Envelope::new(
+        Service::Invoice,
+        EVENT,
+        &serde_json::json!({"invoice_id": uuid::Uuid::now_v7(), "from": "submitted", "to": "listed"}),
+        &SystemClock,
+    )
+    .unwrap()
+}
+
+/// The envelopes waiting on a service's event queue.
+async fn events_on(redis: &Pool, keys: &Keys, service: Service) -> Vec<Envelope> {
+    let q = keys.events(service);
+    let raw: Vec<String> = redis.lrange(q.as_str(), 0, -1).await.unwrap();
+    raw.iter()
+        .map(|r| Job::parse(&q, r).unwrap().payload_as().unwrap())
+        .collect()
+}
+
+fn clock() -> SharedClock {
+    common::clock::system()
+}
+
+// ---- outbox -----------------------------------------------------------------------------
+
+async fn killed_between_commit_and_push_still_delivers(kind: DbKind) {
+    let env = setup(kind).await;
+    let e = event();
+    {
+        // The service that made the change dies before its relay ever runs.
+        let _never_run = Relay::new(
+            Service::Invoice,
+            env.db.clone(),
+            env.redis.clone(),
+            env.keys.clone(),
+        );
+        let txn = common::db::begin_write(&env.db).await.unwrap();
+        credit(&txn).await.unwrap();
+        outbox::add(&txn, &e).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(outbox::pending(&env.db).await.unwrap(), 1);
+
+    // A new instance starts its relay: the event reaches every consumer.
+    let stop = CancellationToken::new();
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        env.redis.clone(),
+        env.keys.clone(),
+    )
+    .poll_interval(Duration::from_millis(50));
+    let task = tokio::spawn(relay.run(stop.clone()));
+    testkit::wait_until(DEADLINE, "the outbox is drained", || async {
+        outbox::pending(&env.db).await.unwrap() == 0
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+
+    for service in Service::ALL {
+        let got = events_on(&env.redis, &env.keys, service).await;
+        if consumers_of(EVENT).contains(&service) {
+            assert_eq!(got, vec![e.clone()], "{service}");
+        } else {
+            assert!(got.is_empty(), "{service} does not consume {EVENT}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_service_killed_between_commit_and_push_still_delivers_the_event_on_postgres() {
+    killed_between_commit_and_push_still_delivers(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_service_killed_between_commit_and_push_still_delivers_the_event_on_sqlite() {
+    killed_between_commit_and_push_still_delivers(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_rolled_back_change_publishes_nothing() {
+    let env = setup(DbKind::Postgres).await;
+    let txn = common::db::begin_write(&env.db).await.unwrap();
+    credit(&txn).await.unwrap();
+    outbox::add(&txn, &event()).await.unwrap();
+    txn.rollback().await.unwrap();
+
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        env.redis.clone(),
+        env.keys.clone(),
+    );
+    assert_eq!(relay.relay_once().await.unwrap(), 0);
+    assert_eq!(outbox::pending(&env.db).await.unwrap(), 0);
+    assert_eq!(balance(&env.db).await, 0);
+    for service in Service::ALL {
+        assert!(events_on(&env.redis, &env.keys, service).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_relay_pushes_an_event_once_and_marks_it_sent() {
+    let env = setup(DbKind::Postgres).await;
+    let (first, second) = (event(), event());
+    let txn = common::db::begin_write(&env.db).await.unwrap();
+    outbox::add_all(&txn, &[first.clone(), second.clone()])
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        env.redis.clone(),
+        env.keys.clone(),
+    );
+    assert_eq!(relay.relay_once().await.unwrap(), 2);
+    assert_eq!(relay.relay_once().await.unwrap(), 0);
+    assert_eq!(outbox::pending(&env.db).await.unwrap(), 0);
+    for service in consumers_of(EVENT) {
+        let mut got = events_on(&env.redis, &env.keys, *service).await;
+        got.reverse(); // LPUSH: newest first; consumers take the oldest first.
+        assert_eq!(got, vec![first.clone(), second.clone()], "{service}");
+    }
+}
+
+#[tokio::test]
+async fn a_relay_does_not_push_while_another_instance_holds_the_lease() {
+    let env = setup(DbKind::Postgres).await;
+    let txn = common::db::begin_write(&env.db).await.unwrap();
+    outbox::add(&txn, &event()).await.unwrap();
+    txn.commit().await.unwrap();
+    let lease = env.keys.outbox_relay_lease(Service::Invoice);
+    let () = env
+        .redis
+        .set(
+            &lease,
+            "other-instance",
+            Some(Expiration::PX(60_000)),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        env.redis.clone(),
+        env.keys.clone(),
+    );
+    assert_eq!(relay.relay_once().await.unwrap(), 0);
+    assert_eq!(outbox::pending(&env.db).await.unwrap(), 1);
+    let holder: Option<String> = env.redis.get(&lease).await.unwrap();
+    assert_eq!(
+        holder.as_deref(),
+        Some("other-instance"),
+        "not ours to release"
+    );
+
+    let _: i64 = env.redis.del(&lease).await.unwrap();
+    assert_eq!(relay.relay_once().await.unwrap(), 1);
+    let holder: Option<String> = env.redis.get(&lease).await.unwrap();
+    assert!(holder.is_none(), "released after the round");
+}
+
+#[tokio::test]
+async fn waking_the_relay_after_a_commit_delivers_without_waiting_for_the_poll() {
+    let env = setup(DbKind::Sqlite).await;
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        env.redis.clone(),
+        env.keys.clone(),
+    )
+    .poll_interval(Duration::from_secs(3600));
+    let handle = relay.handle();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(relay.run(stop.clone()));
+    let consumer = consumers_of(EVENT)[0];
+
+    for n in 1..=2 {
+        let txn = common::db::begin_write(&env.db).await.unwrap();
+        outbox::add(&txn, &event()).await.unwrap();
+        txn.commit().await.unwrap();
+        handle.wake();
+        // The poll is an hour away: only the wake can deliver it.
+        testkit::wait_until(DEADLINE, "the woken relay delivers", || async {
+            events_on(&env.redis, &env.keys, consumer).await.len() == n
+        })
+        .await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+}
+
+// ---- inbox ------------------------------------------------------------------------------
+
+/// Counts the jobs the consumer finished (acknowledged or not) so tests can wait on it.
+struct Counting<H> {
+    inner: H,
+    done: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl<H: JobHandler> JobHandler for Counting<H> {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let r = self.inner.handle(job).await;
+        self.done.fetch_add(1, Ordering::SeqCst);
+        r
+    }
+}
+
+fn crediting() -> impl inbox::EventHandler {
+    event_handler_fn(|txn, _event| Box::pin(async move { Ok(credit(txn).await?) }))
+}
+
+async fn redelivered_event_has_its_effect_once(kind: DbKind) {
+    let env = setup(kind).await;
+    let q = env.keys.events(Service::Notifications);
+    let e = event();
+    // Delivered twice (a relay that died before marking it sent pushes it again).
+    queue::enqueue_json(&env.redis, &q, &e).await.unwrap();
+    queue::enqueue_json(&env.redis, &q, &e).await.unwrap();
+
+    let done = Arc::new(AtomicU32::new(0));
+    let consumer = Counting {
+        inner: EventConsumer::new(env.db.clone(), crediting()),
+        done: done.clone(),
+    };
+    let config = WorkerConfig {
+        block_timeout: Duration::from_millis(200),
+        backoff_base: Duration::from_millis(2),
+        backoff_max: Duration::from_millis(10),
+        delayed_poll_interval: Duration::from_millis(20),
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::connect(&testkit::redis_url(), &env.redis, [q.clone()], config)
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(worker.run(consumer, stop.clone()));
+    testkit::wait_until(DEADLINE, "both deliveries are handled", || async {
+        done.load(Ordering::SeqCst) >= 2 && queue::len(&env.redis, &q).await.unwrap() == 0
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(balance(&env.db).await, 1, "the effect happened once");
+    assert!(inbox::handled(&env.db, e.id).await.unwrap());
+    assert!(
+        queue::dead_letters(&env.redis, &q, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // And a third delivery, long after, still does nothing.
+    let again = EventConsumer::new(env.db.clone(), crediting());
+    assert_eq!(again.consume(&e).await.unwrap(), Handled::Duplicate);
+    assert_eq!(balance(&env.db).await, 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_event_has_its_effect_once_on_postgres() {
+    redelivered_event_has_its_effect_once(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_has_its_effect_once_on_sqlite() {
+    redelivered_event_has_its_effect_once(DbKind::Sqlite).await;
+}
+
+async fn failed_effect_rolls_back_its_claim(kind: DbKind) {
+    let env = setup(kind).await;
+    let e = event();
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let handler = event_handler_fn(move |txn, _event| {
+        let first = c.fetch_add(1, Ordering::SeqCst) == 0;
+        Box::pin(async move {
+            credit(txn).await?;
+            if first {
+                anyhow::bail!("downstream unavailable");
+            }
+            Ok(())
+        })
+    });
+    let clock = clock();
+    let err = inbox::consume(&env.db, &handler, &e, &clock)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("downstream unavailable"));
+    assert_eq!(balance(&env.db).await, 0, "the effect rolled back");
+    assert!(
+        !inbox::handled(&env.db, e.id).await.unwrap(),
+        "so did the claim"
+    );
+
+    assert_eq!(
+        inbox::consume(&env.db, &handler, &e, &clock).await.unwrap(),
+        Handled::Applied
+    );
+    assert_eq!(
+        inbox::consume(&env.db, &handler, &e, &clock).await.unwrap(),
+        Handled::Duplicate
+    );
+    assert_eq!(balance(&env.db).await, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_failed_effect_rolls_back_its_inbox_claim_so_the_retry_applies_it_on_postgres() {
+    failed_effect_rolls_back_its_claim(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_failed_effect_rolls_back_its_inbox_claim_so_the_retry_applies_it_on_sqlite() {
+    failed_effect_rolls_back_its_claim(DbKind::Sqlite).await;
+}
+
+async fn concurrent_deliveries_apply_once(kind: DbKind) {
+    let env = setup(kind).await;
+    let e = event();
+    let consumer = Arc::new(EventConsumer::new(env.db.clone(), crediting()));
+    let results = futures::future::join_all((0..4).map(|_| {
+        let (consumer, e) = (consumer.clone(), e.clone());
+        tokio::spawn(async move { consumer.consume(&e).await.unwrap() })
+    }))
+    .await;
+    let results: Vec<Handled> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(
+        results.iter().filter(|h| **h == Handled::Applied).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(balance(&env.db).await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_event_apply_it_once_without_errors_on_postgres() {
+    concurrent_deliveries_apply_once(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_event_apply_it_once_without_errors_on_sqlite() {
+    concurrent_deliveries_apply_once(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_event_pushed_twice_by_the_outbox_has_its_effect_once_at_the_consumer() {
+    // Producer on PostgreSQL, consumer on SQLite, Redis in between.
+    let producer = setup(DbKind::Postgres).await;
+    let consumer = setup(DbKind::Sqlite).await;
+    let keys = producer.keys.clone();
+    let e = event();
+    let txn = common::db::begin_write(&producer.db).await.unwrap();
+    outbox::add(&txn, &e).await.unwrap();
+    txn.commit().await.unwrap();
+    let relay = Relay::new(
+        Service::Invoice,
+        producer.db.clone(),
+        producer.redis.clone(),
+        keys.clone(),
+    );
+    assert_eq!(relay.relay_once().await.unwrap(), 1);
+    // The relay's "mark sent" was lost: it pushes the event again.
+    producer
+        .db
+        .execute_unprepared("UPDATE outbox SET sent_at = NULL")
+        .await
+        .unwrap();
+    assert_eq!(relay.relay_once().await.unwrap(), 1);
+
+    let q = keys.events(Service::Notifications);
+    assert_eq!(queue::len(&producer.redis, &q).await.unwrap(), 2);
+    let handler = EventConsumer::new(consumer.db.clone(), crediting());
+    let raw: Vec<String> = producer.redis.lrange(q.as_str(), 0, -1).await.unwrap();
+    for r in &raw {
+        handler.handle(&Job::parse(&q, r).unwrap()).await.unwrap();
+    }
+    assert_eq!(balance(&consumer.db).await, 1);
+}
+
+#[tokio::test]
+async fn a_job_that_is_not_an_envelope_fails_instead_of_being_skipped() {
+    let env = setup(DbKind::Sqlite).await;
+    let q = env.keys.events(Service::Notifications);
+    queue::enqueue(&env.redis, &q, r#"{"not":"an envelope"}"#)
+        .await
+        .unwrap();
+    let raw: Vec<String> = env.redis.lrange(q.as_str(), 0, -1).await.unwrap();
+    let consumer = EventConsumer::new(env.db.clone(), crediting());
+    let err = consumer
+        .handle(&Job::parse(&q, &raw[0]).unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not an event envelope"));
+    assert_eq!(balance(&env.db).await, 0);
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Makes sure the PostgreSQL and Redis the tests use answer; starts them with the machine's
+# own commands when they do not. Used by `make test` and .ci/run.
+set -euo pipefail
+
+redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
+pg_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+redis_hostport="${redis_url#redis://}"; redis_hostport="${redis_hostport##*@}"; redis_hostport="${redis_hostport%%/*}"
+redis_host="${redis_hostport%%:*}"; redis_port="${redis_hostport##*:}"
+[ "$redis_port" = "$redis_host" ] && redis_port=6379
+
+need() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif need sudo; then sudo "$@"; else return 1; fi; }
+
+if ! need redis-server || ! need redis-cli; then
+  echo "redis-server is missing: installing it with apt-get" >&2
+  as_root apt-get update -qq && as_root apt-get install -y -qq redis-server >/dev/null \
+    || { echo "install Redis: sudo apt-get install -y redis-server" >&2; exit 1; }
+fi
+
+if ! redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1; then
+  echo "Redis does not answer on $redis_host:$redis_port: starting a local redis-server" >&2
+  mkdir -p /tmp/vestio-test-redis
+  redis-server --daemonize yes --bind "$redis_host" --port "$redis_port" --save "" \
+    --appendonly no --dir /tmp/vestio-test-redis --logfile /tmp/vestio-test-redis/redis.log
+  for _ in $(seq 1 50); do redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null
+
+if ! pg_isready -d "$pg_url" -q 2>/dev/null; then
+  echo "PostgreSQL does not answer ($pg_url): trying to start the local cluster" >&2
+  if need pg_ctlcluster && [ -d /etc/postgresql ]; then
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+  fi
+  for _ in $(seq 1 100); do pg_isready -d "$pg_url" -q 2>/dev/null && break; sleep 0.1; done
+fi
+pg_isready -d "$pg_url" -q || { echo "PostgreSQL is not reachable at $pg_url (set TEST_DATABASE_URL)" >&2; exit 1; }
+echo "backing services: Redis $redis_host:$redis_port and PostgreSQL answer"

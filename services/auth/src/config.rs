@@ -1,0 +1,46 @@
+//! Auth's settings (environment variables; see README.md for the table).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::config::{self, BaseConfig, ConfigError};
+use common::ratelimit::Quota;
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub base: BaseConfig,
+    /// Folder of RSA private keys `<kid>.pem`; the greatest kid signs.
+    pub keys_dir: PathBuf,
+    /// Generate a key when the folder is empty (local use; off in Kubernetes).
+    pub generate_key: bool,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_days: i64,
+    /// Failed logins allowed per (client IP, email).
+    pub login_failures: Quota,
+    /// Requests allowed per client IP on `/api/auth`.
+    pub requests_per_ip: Quota,
+}
+
+impl AuthConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let base = BaseConfig::from_env("auth", 8081)?;
+        let keys_dir = config::var("JWT_KEYS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(&base.data_dir).join("keys"));
+        Ok(Self {
+            keys_dir,
+            generate_key: config::flag("JWT_GENERATE_KEY", true)?,
+            access_ttl_secs: config::parse("ACCESS_TOKEN_TTL_SECS", 900)?,
+            refresh_ttl_days: config::parse("REFRESH_TOKEN_TTL_DAYS", 30)?,
+            login_failures: Quota {
+                burst: config::parse("LOGIN_FAILURES_BURST", 5)?,
+                period: Duration::from_secs(config::parse("LOGIN_FAILURES_PERIOD_SECS", 900)?),
+            },
+            requests_per_ip: Quota {
+                burst: config::parse("AUTH_RATE_BURST", 300)?,
+                period: Duration::from_secs(config::parse("AUTH_RATE_PERIOD_SECS", 60)?),
+            },
+            base,
+        })
+    }
+}

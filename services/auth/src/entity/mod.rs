@@ -1,0 +1,2 @@
+pub mod refresh_token;
+pub mod user;

@@ -1,0 +1,143 @@
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    Email,
+    PasswordHash,
+    Role,
+    FullName,
+    CompanyName,
+    KycStatus,
+    Status,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum RefreshTokens {
+    Table,
+    Id,
+    FamilyId,
+    UserId,
+    TokenHash,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+    RevokedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(Users::Table)
+                .if_not_exists()
+                .col(ColumnDef::new(Users::Id).uuid().not_null().primary_key())
+                .col(
+                    ColumnDef::new(Users::Email)
+                        .string_len(254)
+                        .not_null()
+                        .unique_key(),
+                )
+                .col(ColumnDef::new(Users::PasswordHash).string().not_null())
+                .col(ColumnDef::new(Users::Role).string_len(16).not_null())
+                .col(ColumnDef::new(Users::FullName).string_len(100).not_null())
+                .col(ColumnDef::new(Users::CompanyName).string_len(200).null())
+                .col(
+                    ColumnDef::new(Users::KycStatus)
+                        .string_len(16)
+                        .not_null()
+                        .default("none"),
+                )
+                .col(
+                    ColumnDef::new(Users::Status)
+                        .string_len(16)
+                        .not_null()
+                        .default("active"),
+                )
+                .col(
+                    ColumnDef::new(Users::CreatedAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Users::UpdatedAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(RefreshTokens::Table)
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(RefreshTokens::Id)
+                        .uuid()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(RefreshTokens::FamilyId).uuid().not_null())
+                .col(ColumnDef::new(RefreshTokens::UserId).uuid().not_null())
+                .col(
+                    ColumnDef::new(RefreshTokens::TokenHash)
+                        .string_len(64)
+                        .not_null()
+                        .unique_key(),
+                )
+                .col(
+                    ColumnDef::new(RefreshTokens::CreatedAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(RefreshTokens::ExpiresAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(RefreshTokens::UsedAt)
+                        .timestamp_with_time_zone()
+                        .null(),
+                )
+                .col(
+                    ColumnDef::new(RefreshTokens::RevokedAt)
+                        .timestamp_with_time_zone()
+                        .null(),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(RefreshTokens::Table, RefreshTokens::UserId)
+                        .to(Users::Table, Users::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_refresh_tokens_family")
+                .table(RefreshTokens::Table)
+                .col(RefreshTokens::FamilyId)
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_refresh_tokens_user")
+                .table(RefreshTokens::Table)
+                .col(RefreshTokens::UserId)
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await
+    }
+}

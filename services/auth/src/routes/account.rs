@@ -1,0 +1,57 @@
+use actix_web::{HttpResponse, get, post, web};
+use common::auth::AuthUser;
+use common::http::{ApiError, Problem};
+use fred::prelude::KeysInterface;
+
+use crate::sessions;
+use crate::state::AppState;
+use crate::users::{self, UserView};
+
+/// Log out: the access token is refused by every service from now on, and its session's
+/// refresh tokens are revoked.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Token store unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/logout")]
+pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let remaining = (user.claims.exp - now.timestamp()).max(1) + 60;
+    let key = state.keys.blacklisted(&user.claims.jti.to_string());
+    let _: () = state
+        .redis
+        .set(
+            key,
+            1,
+            Some(fred::types::Expiration::EX(remaining)),
+            None,
+            false,
+        )
+        .await?;
+    sessions::revoke_family(&state.db, user.claims.sid, now).await?;
+    tracing::info!(user_id = %user.id, "User logged out.");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's account.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserView),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Account deleted", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let found = users::by_id(&state.db, user.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("account not found".into()))?;
+    Ok(HttpResponse::Ok().json(UserView::from(&found)))
+}

@@ -1,0 +1,123 @@
+use actix_web::{HttpResponse, post, web};
+use common::auth::{AuthUser, RequireRole};
+use common::events::{Envelope, Service};
+use common::http::{ApiError, Problem};
+use fred::prelude::KeysInterface;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::entity::user::{ACTIVE, SUSPENDED};
+use crate::sessions;
+use crate::state::AppState;
+use crate::users::{self, UserView};
+
+#[derive(Serialize)]
+struct StatusPayload {
+    user_id: Uuid,
+    by: Uuid,
+}
+
+/// Suspend a user: they cannot log in or refresh, and every token issued before now is
+/// refused by every service at once.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Suspended", body = UserView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already suspended, or an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/users/{id}/suspend")]
+pub async fn suspend(
+    state: web::Data<AppState>,
+    admin: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&admin)?;
+    change_status(&state, &admin, *id, ACTIVE, SUSPENDED, "user.suspended").await
+}
+
+/// Lift a suspension. Tokens issued before the suspension stay refused.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Active again", body = UserView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not suspended", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/users/{id}/reactivate")]
+pub async fn reactivate(
+    state: web::Data<AppState>,
+    admin: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&admin)?;
+    change_status(&state, &admin, *id, SUSPENDED, ACTIVE, "user.reactivated").await
+}
+
+async fn change_status(
+    state: &AppState,
+    admin: &AuthUser,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    event: &str,
+) -> Result<HttpResponse, ApiError> {
+    let target = users::by_id(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+    if users::role_of(&target) == common::auth::Role::Admin {
+        return Err(ApiError::Conflict("admins cannot be suspended here".into()));
+    }
+    let now = state.clock.now();
+    if to == SUSPENDED {
+        // The marker first: from this instant every older token is refused, even if the
+        // database write below fails and is retried.
+        let _: () = state
+            .redis
+            .set(
+                state.keys.revoked_before(id),
+                now.timestamp_millis(),
+                Some(fred::types::Expiration::EX(
+                    common::auth::ACCESS_TOKEN_MAX_SECS + 120,
+                )),
+                None,
+                false,
+            )
+            .await?;
+    }
+    let txn = common::db::begin_write(&state.db).await?;
+    if !users::set_status(&txn, id, from, to, now).await? {
+        return Err(ApiError::Conflict(format!("user is not {from}")));
+    }
+    if to == SUSPENDED {
+        sessions::revoke_all_of_user(&txn, id, now).await?;
+    }
+    let envelope = Envelope::new(
+        Service::Auth,
+        event,
+        &StatusPayload {
+            user_id: id,
+            by: admin.id,
+        },
+        state.clock.as_ref(),
+    )
+    .map_err(ApiError::internal)?;
+    common::outbox::add(&txn, &envelope).await?;
+    let updated = users::by_id(&txn, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+    txn.commit().await?;
+    state.relay.wake();
+    tracing::info!(user_id = %id, admin_id = %admin.id, status = to, "User status changed.");
+    Ok(HttpResponse::Ok().json(UserView::from(&updated)))
+}

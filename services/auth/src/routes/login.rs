@@ -1,0 +1,179 @@
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::Duration;
+use common::http::{ApiError, Problem, client_ip};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Email, verify_password};
+use crate::entity::user;
+use crate::sessions::{self, RefreshRefusal, TokenPair};
+use crate::state::AppState;
+use crate::users;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse 42")]
+    pub password: String,
+}
+
+/// A hash of a random password nobody has, verified when the email is unknown so that
+/// the answer takes as long as for a wrong password.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            crate::domain::hash_password(&uuid::Uuid::new_v4().to_string()).unwrap_or_default()
+        })
+        .clone()
+}
+
+const BAD_CREDENTIALS: &str = "invalid email or password";
+
+/// Log in with email and password.
+///
+/// Failed attempts are limited per (client IP, email): past the limit the answer is 429
+/// with `Retry-After`, even for the right password.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+#[post("/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let ip = client_ip(&req, &state.config.base.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let email_key = body.email.trim().to_lowercase();
+    let subject = format!("{ip}|{}", sessions::hash_token(&email_key));
+    let quota = state.config.login_failures;
+    let standing = state.limiter.peek("auth-login", &subject, quota).await?;
+    if !standing.allowed {
+        return Err(too_many(standing.retry_after.as_secs()));
+    }
+    let found = match Email::parse(&body.email) {
+        Ok(email) => users::by_email(&state.db, email.as_str()).await?,
+        Err(_) => None,
+    };
+    let known_hash = found.as_ref().map(|u| u.password_hash.clone());
+    let password = body.password;
+    let ok = web::block(move || verify_password(&password, &known_hash.unwrap_or_else(dummy_hash)))
+        .await
+        .map_err(ApiError::internal)?
+        && found.is_some();
+    let Some(user) = found.filter(|_| ok) else {
+        let after = state.limiter.check("auth-login", &subject, quota).await?;
+        if !after.allowed {
+            return Err(too_many(after.retry_after.as_secs()));
+        }
+        return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+    };
+    state.limiter.reset("auth-login", &subject).await?;
+    if user.status != user::ACTIVE {
+        return Err(ApiError::Forbidden("account suspended".into()));
+    }
+    let now = state.clock.now();
+    let signer = state.keystore.signer_now();
+    let txn = common::db::begin_write(&state.db).await?;
+    let family = common::new_id_at(now);
+    let pair = sessions::issue(
+        &txn,
+        &signer,
+        &user,
+        family,
+        Duration::days(state.config.refresh_ttl_days),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %user.id, "User logged in.");
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+fn too_many(retry_after_secs: u64) -> ApiError {
+    ApiError::TooManyRequests {
+        detail: format!(
+            "too many failed logins; try again in {} seconds",
+            retry_after_secs.max(1)
+        ),
+        retry_after_secs: retry_after_secs.max(1),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Exchange a refresh token for new tokens. Each refresh token works once; presenting a
+/// used one revokes the whole session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenPair),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let txn = common::db::begin_write(&state.db).await?;
+    let used = sessions::use_refresh_token(&txn, body.refresh_token.trim(), now).await?;
+    let row = match used {
+        Ok(row) => row,
+        Err(refusal) => {
+            // A reuse revoked the family: keep that.
+            txn.commit().await?;
+            return Err(ApiError::Unauthorized(
+                match refusal {
+                    RefreshRefusal::Unknown => "unknown refresh token",
+                    RefreshRefusal::Expired => "refresh token expired",
+                    RefreshRefusal::Revoked => "refresh token revoked",
+                    RefreshRefusal::Reused => {
+                        "refresh token already used; the session has been revoked"
+                    }
+                }
+                .into(),
+            ));
+        }
+    };
+    let Some(user) = users::by_id(&txn, row.user_id).await? else {
+        return Err(ApiError::Unauthorized("unknown refresh token".into()));
+    };
+    if user.status != user::ACTIVE {
+        return Err(ApiError::Forbidden("account suspended".into()));
+    }
+    let signer = state.keystore.signer_now();
+    let pair = sessions::issue(
+        &txn,
+        &signer,
+        &user,
+        row.family_id,
+        Duration::days(state.config.refresh_ttl_days),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(pair))
+}

@@ -1,0 +1,48 @@
+//! `/api/auth` routes.
+
+mod account;
+mod admin;
+mod jwks;
+mod login;
+mod ratelimit;
+mod register;
+
+use common::http::{BearerSecurity, Problem};
+use utoipa::OpenApi;
+use utoipa_actix_web::scope::Scope;
+
+pub use ratelimit::per_ip_limit;
+
+/// The document's frame: title, tags, security scheme and shared schemas. Paths are
+/// collected from the handlers registered in [`scope`].
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vestio auth", version = "1", description = "Accounts, tokens and signing keys."),
+    modifiers(&BearerSecurity),
+    components(schemas(Problem)),
+    tags((name = "auth", description = "Registration, login and sessions"),
+         (name = "admin", description = "Operator actions"),
+         (name = "health", description = "Probes"))
+)]
+pub struct ApiDoc;
+
+/// Every `/api/auth` route.
+pub fn scope<T>(scope: Scope<T>) -> Scope<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    scope
+        .service(register::register)
+        .service(login::login)
+        .service(login::refresh)
+        .service(account::logout)
+        .service(account::me)
+        .service(admin::suspend)
+        .service(admin::reactivate)
+        .service(jwks::jwks)
+}

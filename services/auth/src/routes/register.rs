@@ -1,0 +1,105 @@
+use actix_web::{HttpResponse, post, web};
+use common::http::{ApiError, FieldError, Problem};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::domain::{CompanyName, Email, FullName, Password, SelfRegisterRole, hash_password};
+use crate::state::AppState;
+use crate::users::{self, NewUser, UserView};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 10 to 128 characters with a letter and a digit.
+    #[schema(example = "correct horse 42")]
+    pub password: String,
+    /// `seller` or `investor`.
+    #[schema(example = "seller")]
+    pub role: String,
+    #[schema(example = "Ada Obi")]
+    pub full_name: String,
+    pub company_name: Option<String>,
+}
+
+fn check<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, String>) -> Option<T> {
+    r.map_err(|message| {
+        errors.push(FieldError {
+            field: field.to_owned(),
+            message,
+        })
+    })
+    .ok()
+}
+
+/// Create a seller or investor account.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = UserView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let email = check(&mut errors, "email", Email::parse(&body.email));
+    let password = check(&mut errors, "password", Password::parse(&body.password));
+    let role = check(&mut errors, "role", SelfRegisterRole::parse(&body.role));
+    let full_name = check(&mut errors, "full_name", FullName::parse(&body.full_name));
+    let company_name = match body.company_name.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(c) => check(&mut errors, "company_name", CompanyName::parse(c)),
+    };
+    let (Some(email), Some(password), Some(role), Some(full_name), true) =
+        (email, password, role, full_name, errors.is_empty())
+    else {
+        return Err(ApiError::fields(errors));
+    };
+    if users::by_email(&state.db, email.as_str()).await?.is_some() {
+        return Err(ApiError::Conflict("email: already registered".into()));
+    }
+    let secret = password.expose().to_owned();
+    let password_hash = web::block(move || hash_password(&secret))
+        .await
+        .map_err(ApiError::internal)??;
+    let now = state.clock.now();
+    let txn = common::db::begin_write(&state.db).await?;
+    let created = users::create(
+        &txn,
+        NewUser {
+            email: email.as_str().to_owned(),
+            password_hash,
+            role,
+            full_name,
+            company_name,
+        },
+        now,
+        state.clock.as_ref(),
+    )
+    .await;
+    let user = match created {
+        Ok(u) => u,
+        Err(e) => {
+            return Err(match e.downcast::<sea_orm::DbErr>() {
+                Ok(db) if common::db::is_unique_violation(&db) => {
+                    ApiError::Conflict("email: already registered".into())
+                }
+                Ok(db) => ApiError::from(db),
+                Err(other) => ApiError::internal(other),
+            });
+        }
+    };
+    txn.commit().await?;
+    state.relay.wake();
+    tracing::info!(user_id = %user.id, role = role.as_str(), "User registered.");
+    Ok(HttpResponse::Created().json(UserView::from(&user)))
+}

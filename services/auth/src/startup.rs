@@ -1,0 +1,124 @@
+//! Builds the service (database, Redis, keys, background loops, HTTP server) and runs it
+//! until told to stop.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use common::auth::Verifier;
+use common::clock::SharedClock;
+use common::events::Service;
+use common::http::Readiness;
+use common::keys::Keys;
+use common::outbox::Relay;
+use common::ratelimit::RateLimiter;
+use common::shutdown::CancellationToken;
+use tokio::task::JoinHandle;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::config::AuthConfig;
+use crate::keystore::KeyStore;
+use crate::migration::Migrator;
+use crate::routes::{self, ApiDoc};
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    pub async fn build(config: AuthConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        let base = &config.base;
+        let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+        let redis = common::redis::pool(&base.redis_url, 4).await?;
+        let keys = Keys::new(&base.redis_prefix);
+        let stop = CancellationToken::new();
+
+        let keystore = KeyStore::open(&config, &clock, &redis, &keys).await?;
+        keystore.spawn_reload(config.clone(), redis.clone(), keys.clone(), stop.clone());
+        let verifier = Verifier::new(
+            redis.clone(),
+            keys.clone(),
+            &base.jwt_issuer,
+            &base.jwt_audience,
+            clock.clone(),
+        )
+        .await;
+
+        let relay = Relay::new(Service::Auth, db.clone(), redis.clone(), keys.clone());
+        let relay_handle = relay.handle();
+        let mut tasks = vec![tokio::spawn(relay.run(stop.clone()))];
+        tasks.push(
+            crate::consumer::spawn(base, db.clone(), keys.clone(), clock.clone(), stop.clone())
+                .await?,
+        );
+
+        let state = AppState {
+            db: db.clone(),
+            redis: redis.clone(),
+            keys: keys.clone(),
+            keystore,
+            limiter: RateLimiter::new(redis.clone(), keys).with_clock(clock.clone()),
+            clock,
+            relay: relay_handle,
+            config: Arc::new(config.clone()),
+        };
+        let readiness = Readiness { db, redis };
+        let metrics = common::http::metrics("auth")?;
+        let max_body = base.max_body_bytes;
+        let listener = TcpListener::bind((base.host.as_str(), base.port))
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(verifier.clone()))
+                .service(
+                    routes::scope(scope("/api/auth"))
+                        .map(|s| s.wrap(from_fn(routes::per_ip_limit))),
+                )
+                .service(common::http::healthz)
+                .service(common::http::readyz)
+                .split_for_parts();
+            common::http::finish(app, api, readiness.clone(), metrics.clone(), max_body)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(20)
+        .run();
+        tracing::info!(port, "Auth listening.");
+        Ok(Self {
+            port,
+            server,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and jobs.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown.cancelled().await;
+        tracing::info!("Stopping: finishing in-flight requests and jobs.");
+        handle.stop(true).await;
+        self.stop.cancel();
+        let _ = server.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}

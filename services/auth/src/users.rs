@@ -1,0 +1,154 @@
+//! Users: creation (with its `user.registered` event in the same transaction), lookups
+//! and status changes.
+
+use chrono::{DateTime, Utc};
+use common::auth::{KycStatus, Role};
+use common::events::{Envelope, Service};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::entity::user;
+
+/// A user as the API shows it (never a password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub full_name: String,
+    pub company_name: Option<String>,
+    pub kyc_status: KycStatus,
+    /// `active` or `suspended`
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&user::Model> for UserView {
+    fn from(u: &user::Model) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            role: role_of(u),
+            full_name: u.full_name.clone(),
+            company_name: u.company_name.clone(),
+            kyc_status: kyc_of(u),
+            status: u.status.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+pub fn role_of(u: &user::Model) -> Role {
+    u.role.parse().unwrap_or(Role::Investor)
+}
+
+pub fn kyc_of(u: &user::Model) -> KycStatus {
+    u.kyc_status.parse().unwrap_or_default()
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub full_name: String,
+    pub company_name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RegisteredPayload<'a> {
+    user_id: Uuid,
+    email: &'a str,
+    role: Role,
+    full_name: &'a str,
+}
+
+/// Inserts the user and its `user.registered` event (outbox) with `db`, which should be
+/// a transaction. A duplicate email is a unique violation.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    new: NewUser,
+    now: DateTime<Utc>,
+    clock: &dyn common::Clock,
+) -> Result<user::Model, anyhow::Error> {
+    let id = common::new_id_at(now);
+    let model = user::ActiveModel {
+        id: Set(id),
+        email: Set(new.email),
+        password_hash: Set(new.password_hash),
+        role: Set(new.role.as_str().to_owned()),
+        full_name: Set(new.full_name),
+        company_name: Set(new.company_name),
+        kyc_status: Set(KycStatus::None.as_str().to_owned()),
+        status: Set(user::ACTIVE.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let event = Envelope::new(
+        Service::Auth,
+        "user.registered",
+        &RegisteredPayload {
+            user_id: model.id,
+            email: &model.email,
+            role: new.role,
+            full_name: &model.full_name,
+        },
+        clock,
+    )?;
+    common::outbox::add(db, &event).await?;
+    Ok(model)
+}
+
+pub async fn by_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<Option<user::Model>, sea_orm::DbErr> {
+    user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await
+}
+
+pub async fn by_id<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<user::Model>, sea_orm::DbErr> {
+    user::Entity::find_by_id(id).one(db).await
+}
+
+/// Moves a user from `from` to `to` status; false when the user was not in `from`.
+pub async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::Status, Expr::value(to))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Status.eq(from))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn set_kyc<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    kyc: KycStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::KycStatus, Expr::value(kyc.as_str()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

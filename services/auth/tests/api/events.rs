@@ -1,0 +1,97 @@
+use std::time::Duration;
+
+use common::events::{Envelope, Service};
+use common::queue::Job;
+use fred::prelude::ListInterface;
+use jsonwebtoken::dangerous::insecure_decode;
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn events_on(app: &TestApp, service: Service) -> Vec<Envelope> {
+    let queue = app.keys.events(service);
+    let raw: Vec<String> = app.redis.lrange(queue.as_str(), 0, -1).await.unwrap();
+    raw.iter()
+        .map(|r| {
+            Job::parse(&queue, r)
+                .unwrap()
+                .payload_as::<Envelope>()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn registering_publishes_user_registered_to_admin_and_notifications() {
+    let app = spawn_app().await;
+    let user = app.register("ev@example.com", "investor").await;
+    for consumer in [Service::Admin, Service::Notifications] {
+        let event = testkit::wait_for(
+            Duration::from_secs(10),
+            "user.registered on the queue",
+            || async {
+                events_on(&app, consumer)
+                    .await
+                    .into_iter()
+                    .find(|e| e.event_type == "user.registered")
+            },
+        )
+        .await;
+        assert_eq!(event.producer, Service::Auth);
+        assert_eq!(event.payload["user_id"], user["id"]);
+        assert_eq!(event.payload["role"], "investor");
+        assert!(event.payload.get("password").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
+    let app = spawn_app().await;
+    let (user, access, _) = app.user("seller").await;
+    let id = user["id"].as_str().unwrap();
+    let clock = common::clock::system();
+    let approved = Envelope::new(
+        Service::Kyc,
+        "kyc.approved",
+        &serde_json::json!({"user_id": id}),
+        clock.as_ref(),
+    )
+    .unwrap();
+    // Delivered twice (at-least-once): applied once.
+    let queue = app.keys.events(Service::Auth);
+    common::queue::enqueue_json(&app.redis, &queue, &approved)
+        .await
+        .unwrap();
+    common::queue::enqueue_json(&app.redis, &queue, &approved)
+        .await
+        .unwrap();
+    testkit::wait_until(Duration::from_secs(10), "kyc approved on /me", || async {
+        let me: serde_json::Value = app
+            .get_auth("/api/auth/me", &access)
+            .await
+            .json()
+            .await
+            .unwrap();
+        me["kyc_status"] == "approved"
+    })
+    .await;
+    testkit::wait_until(
+        Duration::from_secs(10),
+        "both deliveries consumed",
+        || async { common::queue::len(&app.redis, &queue).await.unwrap() == 0 },
+    )
+    .await;
+    let tokens = app.login(user["email"].as_str().unwrap()).await;
+    let claims = insecure_decode::<common::auth::Claims>(tokens["access_token"].as_str().unwrap())
+        .unwrap()
+        .claims;
+    assert_eq!(claims.kyc, common::auth::KycStatus::Approved);
+    let db = app.db.connect().await;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert_eq!(
+        common::inbox::entity::Entity::find()
+            .count(&db)
+            .await
+            .unwrap(),
+        1
+    );
+}

@@ -1,0 +1,187 @@
+use std::sync::Arc;
+
+use auth::{Application, AuthConfig};
+use common::clock::ManualClock;
+use common::config::BaseConfig;
+use common::keys::Keys;
+use common::ratelimit::Quota;
+use common::redis::Pool;
+use common::shutdown::CancellationToken;
+use serde_json::{Value, json};
+use testkit::{DbKind, TestDb};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub keys: Keys,
+    pub redis: Pool,
+    pub clock: Arc<ManualClock>,
+    pub config: AuthConfig,
+    pub db: TestDb,
+    stop: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub fn config(db: &TestDb, data_dir: &std::path::Path) -> AuthConfig {
+    AuthConfig {
+        base: BaseConfig {
+            service: "auth",
+            host: "127.0.0.1".into(),
+            port: 0,
+            database_url: db.url.clone(),
+            redis_url: testkit::redis_url(),
+            redis_prefix: testkit::unique_prefix(),
+            data_dir: data_dir.display().to_string(),
+            jwt_issuer: "vestio-auth".into(),
+            jwt_audience: "vestio".into(),
+            trusted_proxies: vec![],
+            max_body_bytes: 16 * 1024,
+        },
+        keys_dir: data_dir.join("keys"),
+        generate_key: true,
+        access_ttl_secs: 900,
+        refresh_ttl_days: 30,
+        login_failures: Quota {
+            burst: 5,
+            period: std::time::Duration::from_secs(900),
+        },
+        requests_per_ip: Quota {
+            burst: 10_000,
+            period: std::time::Duration::from_secs(60),
+        },
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(DbKind::Postgres, |_| {}).await
+}
+
+pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut AuthConfig)) -> TestApp {
+    let db = TestDb::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&db, dir.path());
+    tweak(&mut config);
+    let clock = ManualClock::starting_now();
+    let app = Application::build(config.clone(), clock.clone())
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let stop = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(stop.clone()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        keys: Keys::new(&config.base.redis_prefix),
+        redis: testkit::redis_pool().await,
+        clock,
+        config,
+        db,
+        stop,
+        _dir: dir,
+    }
+}
+
+pub const PASSWORD: &str = "correct horse 42";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a user and returns its JSON.
+    pub async fn register(&self, email: &str, role: &str) -> Value {
+        let res = self
+            .post(
+                "/api/auth/register",
+                &json!({"email": email, "password": PASSWORD, "role": role, "full_name": "Ada Obi"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "register {email}");
+        res.json().await.unwrap()
+    }
+
+    /// Logs in and returns the token pair.
+    pub async fn login(&self, email: &str) -> Value {
+        let res = self
+            .post(
+                "/api/auth/login",
+                &json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "login {email}");
+        res.json().await.unwrap()
+    }
+
+    /// A registered and logged-in user: (user, access token, refresh token).
+    pub async fn user(&self, role: &str) -> (Value, String, String) {
+        let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+        let user = self.register(&email, role).await;
+        let tokens = self.login(&email).await;
+        (
+            user,
+            tokens["access_token"].as_str().unwrap().to_owned(),
+            tokens["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// An admin (created the way an operator does) and its access token.
+    pub async fn admin(&self) -> (String, String) {
+        let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+        auth::cli::create_admin(&self.config, self.clock.clone(), &email, PASSWORD, "Root")
+            .await
+            .unwrap();
+        let tokens = self.login(&email).await;
+        (email, tokens["access_token"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Asserts a problem+json answer with `status`, and returns its body.
+pub async fn assert_problem(res: reqwest::Response, status: u16) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type {ct:?}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}

@@ -1,0 +1,84 @@
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn every_route_is_in_the_openapi_document_with_its_errors_and_security() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
+    let routes = testkit::openapi::route_macros(std::path::Path::new(src));
+    assert!(routes.len() >= 8, "found {routes:?}");
+    testkit::openapi::assert_documented(&doc, "/api/auth", &routes);
+    for (path, method) in [
+        ("/api/auth/me", "get"),
+        ("/api/auth/logout", "post"),
+        ("/api/auth/users/{id}/suspend", "post"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op["security"].is_array(), "{method} {path} has no security");
+        assert!(
+            op["responses"]["401"].is_object(),
+            "{method} {path} documents no 401"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(
+        doc["paths"]["/healthz"]["get"].is_object() && doc["paths"]["/readyz"]["get"].is_object()
+    );
+    let ui = app.client.get(app.url("/api-docs/")).send().await.unwrap();
+    assert_eq!(ui.status(), 200);
+    assert!(ui.text().await.unwrap().contains("swagger"));
+}
+
+#[tokio::test]
+async fn health_probes_and_metrics_answer() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready: serde_json::Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ok");
+    assert_eq!(ready["redis"], "ok");
+    assert_eq!(ready["database"], "ok");
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "abc-123");
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert!(!res.headers()["x-request-id"].is_empty());
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("auth_http_requests_total"), "{metrics}");
+}
