@@ -46,3 +46,18 @@ lint: ## fmt + clippy, Dockerfile (hadolint), compose, shell scripts and the gat
 
 k8s-validate: ## Render both Kubernetes overlays and check them (kubernetes-validate, checkov).
 	bash deploy/k8s-validate.sh
+
+run: ## The whole stack behind the gateway on :8080 (Ctrl-C stops it).
+	bash scripts/run.sh
+
+stop: ## Stop what make run started.
+	bash scripts/stop.sh
+
+create-admin: ## An admin in the running stack: make create-admin EMAIL=.. PASSWORD=..
+	EMAIL="$(EMAIL)" PASSWORD="$(PASSWORD)" bash scripts/create-admin.sh
+
+demo: ## Walk through every flow through the gateway of a running stack.
+	$(CARGO) run --release --locked --quiet -p demo -- --gateway http://127.0.0.1:$${GATEWAY_PORT:-8080}
+
+loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway
+	$(CARGO) run --release --locked --quiet -p loadtest -- --service $(SERVICE) --users $(USERS) --duration $(DURATION) --target $(TARGET) $(if $(LOADTEST_HOST),--host $(LOADTEST_HOST))

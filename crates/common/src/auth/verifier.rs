@@ -107,7 +107,6 @@ impl Verifier {
 
     /// Replaces the known keys with the set published in Redis.
     pub async fn reload_keys(&self) -> anyhow::Result<usize> {
-        *self.inner.last_reload.lock().await = Some(Instant::now());
         let raw: HashMap<String, String> =
             self.inner.redis.hgetall(self.inner.names.jwks()).await?;
         let mut map = HashMap::new();
@@ -177,9 +176,15 @@ impl Verifier {
         Ok(claims)
     }
 
+    /// Reloads on an unknown kid at most once per [`UNKNOWN_KID_RELOAD`], so tokens with
+    /// made-up kids cannot make every request a Redis read.
     async fn may_reload(&self) -> bool {
-        let last = *self.inner.last_reload.lock().await;
-        last.is_none_or(|t| t.elapsed() >= UNKNOWN_KID_RELOAD)
+        let mut last = self.inner.last_reload.lock().await;
+        if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_RELOAD) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     /// Blacklist and "revoked before" in one pipelined round trip.

@@ -313,7 +313,7 @@ impl Worker {
                 return Ok(Some((queue.clone(), raw)));
             }
         }
-        let raw: Option<String> = self
+        let taken: Result<Option<String>, _> = self
             .client
             .blmove(
                 last.as_str(),
@@ -322,8 +322,14 @@ impl Worker {
                 LMoveDirection::Left,
                 self.config.block_timeout.as_secs_f64(),
             )
-            .await?;
-        Ok(raw.map(|r| (last.clone(), r)))
+            .await;
+        match taken {
+            Ok(raw) => Ok(raw.map(|r| (last.clone(), r))),
+            // fred reports a BLMOVE that waited out its block time with no job (a null
+            // reply) as a timeout error: that is an empty queue, not a failure.
+            Err(e) if *e.kind() == fred::error::ErrorKind::Timeout => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn process<H: JobHandler>(

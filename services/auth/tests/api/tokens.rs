@@ -180,3 +180,16 @@ async fn a_blacklisted_jti_is_refused_everywhere() {
         .unwrap();
     assert_refused(&app, &token, "blacklisted").await;
 }
+
+#[tokio::test]
+async fn when_redis_cannot_answer_tokens_are_refused_not_waved_through() {
+    let mut redis = testkit::RedisServer::start();
+    let url = redis.url();
+    let app =
+        crate::helpers::spawn_app_with(testkit::DbKind::Postgres, |c| c.base.redis_url = url).await;
+    let (_, access, _) = app.user("investor").await;
+    assert_eq!(app.get_auth("/api/auth/me", &access).await.status(), 200);
+    redis.stop();
+    let res = app.get_auth("/api/auth/me", &access).await;
+    assert_problem(res, 503).await;
+}

@@ -1,0 +1,67 @@
+//! The verifier on its own: revocation in Redis, and failing closed when Redis is gone.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use common::auth::{KycStatus, Role, TokenError, Verifier};
+use common::keys::Keys;
+use fred::prelude::KeysInterface;
+use testkit::TestKeys;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn the_verifier_accepts_a_published_key_and_refuses_when_redis_is_gone() {
+    let mut server = testkit::RedisServer::start();
+    let redis = common::redis::pool(&server.url(), 1).await.unwrap();
+    let keys = Keys::new("v");
+    let test_keys = TestKeys::publish(&redis, &keys).await;
+    let verifier = Verifier::new(
+        redis.clone(),
+        keys.clone(),
+        "vestio-auth",
+        "vestio",
+        common::clock::system(),
+    )
+    .await;
+
+    let user = Uuid::now_v7();
+    let claims = test_keys.claims(user, Role::Investor, KycStatus::Approved);
+    let token = test_keys.sign(&claims);
+    let verified = verifier.verify(&token).await.unwrap();
+    assert_eq!(verified.sub, user);
+    assert_eq!(verified.kyc, KycStatus::Approved);
+
+    // "Revoked before" at the token's issue time refuses it.
+    let _: () = redis
+        .set(
+            keys.revoked_before(user),
+            claims.issued_at_ms(),
+            None,
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(verifier.verify(&token).await, Err(TokenError::Revoked));
+    let _: () = redis.del(keys.revoked_before(user)).await.unwrap();
+    assert!(verifier.verify(&token).await.is_ok());
+
+    server.stop();
+    assert_eq!(verifier.verify(&token).await, Err(TokenError::Unavailable));
+}
+
+#[tokio::test]
+async fn a_key_published_after_start_is_picked_up_when_a_token_names_it() {
+    let redis = testkit::redis_pool().await;
+    let keys = Keys::new(&testkit::unique_prefix());
+    let verifier = Verifier::new(
+        redis.clone(),
+        keys.clone(),
+        "vestio-auth",
+        "vestio",
+        common::clock::system(),
+    )
+    .await;
+    // Published after the verifier loaded its (empty) key set: a rotation.
+    let test_keys = TestKeys::publish(&redis, &keys).await;
+    let token = test_keys.token(Uuid::now_v7(), Role::Seller, KycStatus::None);
+    assert!(verifier.verify(&token).await.is_ok());
+}

@@ -1,0 +1,163 @@
+//! A scripted walk through every flow that exists, as a client would do it through the
+//! gateway, printing each step and its result in plain words. `make demo` runs it against
+//! `make run`; the gateway end-to-end test runs it against real nginx and the built
+//! services. Each service adds its steps here.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, bail, ensure};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub struct Demo {
+    client: Client,
+    base: String,
+    /// What was done, one line a step.
+    pub log: String,
+    quiet: bool,
+}
+
+impl Demo {
+    pub fn new(base: &str) -> Self {
+        Self {
+            client: Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            log: String::new(),
+            quiet: false,
+        }
+    }
+
+    /// Collect the steps in `log` without printing them.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    fn step(&mut self, text: &str) {
+        let _ = writeln!(self.log, "{text}");
+        if !self.quiet {
+            println!("{text}");
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn expect(&self, res: Response, status: StatusCode, what: &str) -> anyhow::Result<Value> {
+        let got = res.status();
+        let body = res.text().await.unwrap_or_default();
+        if got != status {
+            bail!("{what}: expected {status}, got {got}: {body}");
+        }
+        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// Every flow, in order.
+    pub async fn run(&mut self) -> anyhow::Result<()> {
+        self.auth().await
+    }
+
+    /// Register, log in, see yourself, refresh, log out, and find the token refused.
+    pub async fn auth(&mut self) -> anyhow::Result<()> {
+        self.step("== Accounts (auth) ==");
+        let email = format!("demo-{}@example.com", uuid::Uuid::new_v4().simple());
+        let password = "correct horse 42";
+        let res = self
+            .client
+            .post(self.url("/api/auth/register"))
+            .json(
+                &json!({"email": email, "password": password, "role": "seller",
+                          "full_name": "Ada Obi", "company_name": "Obi Textiles"}),
+            )
+            .send()
+            .await
+            .context("the gateway does not answer: is the stack running (make run)?")?;
+        let user = self.expect(res, StatusCode::CREATED, "register").await?;
+        self.step(&format!(
+            "1. Registered seller {email} (id {}); KYC status: {}.",
+            user["id"].as_str().unwrap_or("?"),
+            user["kyc_status"].as_str().unwrap_or("?")
+        ));
+
+        let res = self
+            .client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await?;
+        let tokens = self.expect(res, StatusCode::OK, "login").await?;
+        let access = tokens["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_owned();
+        let refresh = tokens["refresh_token"]
+            .as_str()
+            .context("no refresh token")?
+            .to_owned();
+        self.step(&format!(
+            "2. Logged in: a {} access token valid {} s and a refresh token.",
+            tokens["token_type"].as_str().unwrap_or("?"),
+            tokens["expires_in"]
+        ));
+
+        let res = self
+            .client
+            .get(self.url("/api/auth/me"))
+            .bearer_auth(&access)
+            .send()
+            .await?;
+        let me = self.expect(res, StatusCode::OK, "me").await?;
+        ensure!(
+            me["email"] == email.as_str(),
+            "me answered for someone else: {me}"
+        );
+        self.step(&format!(
+            "3. /me says: {} ({}), account {}.",
+            me["full_name"], me["role"], me["status"]
+        ));
+
+        let res = self
+            .client
+            .post(self.url("/api/auth/refresh"))
+            .json(&json!({"refresh_token": refresh}))
+            .send()
+            .await?;
+        let pair = self.expect(res, StatusCode::OK, "refresh").await?;
+        let access2 = pair["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_owned();
+        ensure!(
+            pair["refresh_token"] != refresh.as_str(),
+            "refresh did not rotate the token"
+        );
+        self.step(
+            "4. Refreshed: a new access token and a new refresh token (the old one is spent).",
+        );
+
+        let res = self
+            .client
+            .post(self.url("/api/auth/logout"))
+            .bearer_auth(&access2)
+            .send()
+            .await?;
+        self.expect(res, StatusCode::NO_CONTENT, "logout").await?;
+        self.step("5. Logged out.");
+
+        let res = self
+            .client
+            .get(self.url("/api/auth/me"))
+            .bearer_auth(&access2)
+            .send()
+            .await?;
+        let problem = self
+            .expect(res, StatusCode::UNAUTHORIZED, "me after logout")
+            .await?;
+        self.step(&format!(
+            "6. The logged-out token is refused at once: 401 \"{}\".",
+            problem["detail"].as_str().unwrap_or("?")
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# `make run`: the whole Vestio stack on this machine, behind the gateway, until Ctrl-C.
+#
+# Starts its own Redis (AOF, in $DATA_DIR/redis, port $REDIS_PORT, unless REDIS_URL points
+# elsewhere), builds the services in release mode, migrates and starts each one with its
+# SQLite database in $DATA_DIR (or <SERVICE>_DATABASE_URL), starts nginx as the gateway on
+# $GATEWAY_PORT, waits for every /readyz and prints where everything is. Ctrl-C or
+# `make stop` stops what it started, and nothing else.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+# --- what we need --------------------------------------------------------------------
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "Installing ${missing[*]} with apt-get..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    die "missing ${missing[*]}: run  sudo apt-get install -y ${missing[*]}  and then make run again"
+  fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs (1.94 or newer)"
+
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+if compgen -G "$RUN_DIR/*.pid" >/dev/null; then
+  for f in "$RUN_DIR"/*.pid; do
+    if kill -0 "$(cat "$f")" 2>/dev/null; then
+      die "a stack started by make run is still running (pid $(cat "$f"), $(basename "$f" .pid)): make stop first"
+    fi
+  done
+  rm -f "$RUN_DIR"/*.pid
+fi
+
+# --- ports ---------------------------------------------------------------------------
+mapfile -t SERVICES < <(services)
+check_port() { port_taken "$1" && die "port $1 ($2) is already in use: stop what uses it, or set $3"; return 0; }
+check_port "$GATEWAY_PORT" gateway GATEWAY_PORT
+for s in "${SERVICES[@]}"; do
+  read -r name port <<<"$s"
+  check_port "$port" "$name" "another port in deploy/gateway/services.tsv"
+done
+if [ -z "${REDIS_URL:-}" ]; then
+  check_port "$REDIS_PORT" redis "REDIS_PORT (or REDIS_URL to use a running Redis)"
+fi
+
+# --- stop everything we started on exit --------------------------------------------------
+PIDS=()
+stopping=0
+cleanup() {
+  [ $stopping = 1 ] && return; stopping=1
+  say ""; say "Stopping the stack..."
+  # Services first (they finish in-flight requests), then the gateway, then Redis.
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do
+    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
+    wait "${PIDS[$i]}" 2>/dev/null || true
+  done
+  rm -f "$RUN_DIR"/*.pid
+  say "Stopped."
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+started() { PIDS+=("$2"); echo "$2" > "$RUN_DIR/$1.pid"; }
+
+# --- Redis -----------------------------------------------------------------------------
+if [ -z "${REDIS_URL:-}" ]; then
+  mkdir -p "$DATA_DIR/redis"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA_DIR/redis" \
+    --appendonly yes --save "" --logfile "$LOG_DIR/redis.log" --daemonize no &
+  started redis $!
+  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start: see $LOG_DIR/redis.log"
+  say "Redis      redis://127.0.0.1:$REDIS_PORT (AOF in $DATA_DIR/redis)"
+fi
+
+# --- build -------------------------------------------------------------------------------
+pkgs=()
+for s in "${SERVICES[@]}"; do pkgs+=(-p "${s%% *}"); done
+say "Building ${#SERVICES[@]} service(s) in release mode (the first build takes a while)..."
+cargo build --release --locked --quiet "${pkgs[@]}"
+
+# --- services ----------------------------------------------------------------------------
+export DATA_DIR HOST=127.0.0.1 TRUSTED_PROXIES=127.0.0.1
+for s in "${SERVICES[@]}"; do
+  read -r name port <<<"$s"
+  PORT=$port "$BIN_DIR/$name" migrate >>"$LOG_DIR/$name.log" 2>&1 \
+    || die "$name: migrations failed, see $LOG_DIR/$name.log"
+  PORT=$port "$BIN_DIR/$name" serve >>"$LOG_DIR/$name.log" 2>&1 &
+  started "$name" $!
+done
+
+# --- gateway ---------------------------------------------------------------------------
+names=$(printf '%s ' "${SERVICES[@]%% *}")
+GATEWAY_PORT=$GATEWAY_PORT GATEWAY_SERVICES="$names" GATEWAY_ERROR_LOG=logs/error.log \
+  bash deploy/gateway/render.sh "$DATA_DIR/gateway" >/dev/null
+"$NGINX" -p "$DATA_DIR/gateway" -c "$DATA_DIR/gateway/nginx.conf" -e "$DATA_DIR/gateway/logs/error.log" &
+started gateway $!
+
+# --- ready? --------------------------------------------------------------------------------
+deadline=$((SECONDS + 90))
+for s in "${SERVICES[@]}"; do
+  read -r name port <<<"$s"
+  until [ "$(http_status "$port" /readyz)" = 200 ]; do
+    kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null || die "$name exited: see $LOG_DIR/$name.log"
+    [ $SECONDS -lt $deadline ] || die "$name is not ready after 90 s: see $LOG_DIR/$name.log"
+    sleep 0.2
+  done
+done
+until [ "$(http_status "$GATEWAY_PORT" /healthz)" = 200 ]; do
+  kill -0 "$(cat "$RUN_DIR/gateway.pid")" 2>/dev/null || die "the gateway exited: see $DATA_DIR/gateway/logs/error.log"
+  [ $SECONDS -lt $deadline ] || die "the gateway is not ready: see $DATA_DIR/gateway/logs/error.log"
+  sleep 0.2
+done
+
+say ""
+say "Vestio is running. Ctrl-C (or make stop) stops it."
+say ""
+say "  gateway    http://127.0.0.1:$GATEWAY_PORT"
+for s in "${SERVICES[@]}"; do
+  read -r name port <<<"$s"
+  printf '  %-10s http://127.0.0.1:%s   docs: http://127.0.0.1:%s/api-docs/%s/\n' "$name" "$port" "$GATEWAY_PORT" "$name"
+done
+say "  logs       $LOG_DIR"
+say ""
+say "Try:"
+say "  curl -s http://127.0.0.1:$GATEWAY_PORT/api/auth/register -H 'content-type: application/json' \\"
+say "    -d '{\"email\":\"ada@example.com\",\"password\":\"correct horse 42\",\"role\":\"seller\",\"full_name\":\"Ada Obi\"}'"
+say "  make create-admin EMAIL=admin@example.com PASSWORD='change me 2024'"
+say "  make demo"
+say ""
+# Until a child dies or we are told to stop.
+wait -n "${PIDS[@]}" || true
+say "A process of the stack stopped; stopping the rest (logs: $LOG_DIR)."
