@@ -7,8 +7,8 @@ use tracing_actix_web::TracingLogger;
 use utoipa::openapi::OpenApi;
 
 use super::{
-    Readiness, api_docs, json_config, normalize_errors, not_found, path_config, query_config,
-    request_id,
+    KnownRoutes, Readiness, api_docs, json_config, normalize_errors, not_found, path_config,
+    query_config, request_id,
 };
 use crate::telemetry::VestioRootSpan;
 
@@ -43,7 +43,9 @@ where
         > + 'static,
     B: MessageBody + 'static,
 {
+    let known = KnownRoutes::from_openapi(&api);
     app.app_data(json_config(max_body_bytes))
+        .app_data(web::Data::new(known))
         .app_data(query_config())
         .app_data(path_config())
         .app_data(web::PayloadConfig::new(max_body_bytes))

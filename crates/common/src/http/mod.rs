@@ -37,9 +37,60 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
-/// The default service: a 404 problem for any route the service does not have.
+/// The paths of the service's OpenAPI document with their methods, so that a known path
+/// asked with another method is a 405 with `Allow`, not a 404.
+#[derive(Clone, Default)]
+pub struct KnownRoutes(std::sync::Arc<Vec<(actix_web::dev::ResourceDef, Vec<String>)>>);
+
+impl KnownRoutes {
+    pub fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let def = actix_web::dev::ResourceDef::new(path.as_str());
+                let value = serde_json::to_value(item).unwrap_or_default();
+                let methods = ["get", "put", "post", "delete", "patch", "head", "options"]
+                    .iter()
+                    .filter(|m| value.get(**m).is_some())
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect();
+                (def, methods)
+            })
+            .collect();
+        Self(std::sync::Arc::new(routes))
+    }
+
+    fn allowed(&self, path: &str) -> Option<&[String]> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, methods)| methods.as_slice())
+    }
+}
+
+/// The default service: a 405 problem (with `Allow`) for a known path asked with another
+/// method, a 404 problem for anything else.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
+    let known = req.app_data::<actix_web::web::Data<KnownRoutes>>();
+    if let Some(methods) = known.and_then(|k| k.allowed(req.path())) {
+        let mut res = Problem::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "{} does not accept {}; it accepts {}",
+                req.path(),
+                req.method(),
+                methods.join(", ")
+            ),
+        )
+        .response();
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+            res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+        }
+        return res;
+    }
     ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
 }
 

@@ -41,6 +41,8 @@ const BAD_CREDENTIALS: &str = "invalid email or password";
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
@@ -127,6 +129,8 @@ pub struct RefreshRequest {
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),

@@ -9,16 +9,17 @@ use crate::users::{self, NewUser, UserView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// 10 to 128 characters with a letter and a digit.
-    #[schema(example = "correct horse 42")]
+    /// 10 to 128 characters with a letter and a digit, not one character repeated.
+    #[schema(example = "correct horse 42", min_length = 10, max_length = 128)]
     pub password: String,
-    /// `seller` or `investor`.
-    #[schema(example = "seller")]
+    /// `seller` or `investor` (admins are created by an operator).
+    #[schema(example = "seller", pattern = "^(seller|investor)$")]
     pub role: String,
-    #[schema(example = "Ada Obi")]
+    #[schema(example = "Ada Obi", min_length = 1, max_length = 100)]
     pub full_name: String,
+    #[schema(max_length = 200)]
     pub company_name: Option<String>,
 }
 
@@ -39,6 +40,8 @@ fn check<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, String>) -> 
     responses(
         (status = 201, description = "Registered", body = UserView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field (named in `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests", body = Problem, content_type = "application/problem+json"),
