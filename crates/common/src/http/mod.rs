@@ -7,12 +7,14 @@ mod docs;
 mod health;
 mod middleware;
 mod problem;
+mod responses;
 
 pub use app::{finish, metrics};
 pub use docs::{BearerSecurity, api_docs};
 pub use health::{Readiness, healthz, readyz};
 pub use middleware::{RequestId, normalize_errors, request_id};
 pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};
+pub use responses::{JsonBodyErrors, TokenErrors};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 

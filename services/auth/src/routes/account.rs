@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, get, post, web};
 use common::auth::AuthUser;
-use common::http::{ApiError, Problem};
+use common::http::{ApiError, Problem, TokenErrors};
 use fred::prelude::KeysInterface;
 
 use crate::sessions;
@@ -14,8 +14,7 @@ use crate::users::{self, UserView};
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Token store unavailable", body = Problem, content_type = "application/problem+json"),
+        TokenErrors,
     )
 )]
 #[post("/logout")]
@@ -44,7 +43,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = UserView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        TokenErrors,
         (status = 404, description = "Account deleted", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, post, web};
 use common::auth::{AuthUser, RequireRole};
 use common::events::{Envelope, Service};
-use common::http::{ApiError, Problem};
+use common::http::{ApiError, Problem, TokenErrors};
 use fred::prelude::KeysInterface;
 use serde::Serialize;
 use uuid::Uuid;
@@ -25,7 +25,7 @@ struct StatusPayload {
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Suspended", body = UserView),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        TokenErrors,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already suspended, or an admin", body = Problem, content_type = "application/problem+json"),
@@ -48,7 +48,7 @@ pub async fn suspend(
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Active again", body = UserView),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        TokenErrors,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not suspended", body = Problem, content_type = "application/problem+json"),

@@ -1,6 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Duration;
-use common::http::{ApiError, Problem, client_ip};
+use common::http::{ApiError, JsonBodyErrors, Problem, client_ip};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -40,12 +40,9 @@ const BAD_CREDENTIALS: &str = "invalid email or password";
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
         (status = 429, description = "Too many failed logins", body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
@@ -128,12 +125,9 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
     )
 )]
 #[post("/refresh")]

@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, post, web};
-use common::http::{ApiError, FieldError, Problem};
+use common::http::{ApiError, FieldError, JsonBodyErrors, Problem};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -39,11 +39,8 @@ fn check<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, String>) -> 
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserView),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
         (status = 429, description = "Too many requests", body = Problem, content_type = "application/problem+json"),
     )
 )]
