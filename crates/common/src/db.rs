@@ -2,19 +2,24 @@
 //!
 //! SQLite runs in WAL mode with a busy timeout, and [`begin_write`] starts write
 //! transactions `IMMEDIATE`: a deferred transaction that reads and then writes fails with
-//! `SQLITE_BUSY` under concurrency whatever the timeout. On PostgreSQL it is a plain
-//! `BEGIN`. Atomic state changes are conditional `UPDATE ... WHERE status = ...` checked
+//! `SQLITE_BUSY` under concurrency whatever the timeout. Writers of one process also queue
+//! on an async lock per database file before `BEGIN`, so they wait their turn in the
+//! runtime instead of sleeping in SQLite's busy handler while holding a pool connection
+//! (the busy timeout still covers other processes). On PostgreSQL it is a plain `BEGIN`. Atomic state changes are conditional `UPDATE ... WHERE status = ...` checked
 //! by rows affected, which is right on both databases (SQLite drops `FOR UPDATE`).
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, SqlErr, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Connects to `url` (`postgres://...` or `sqlite://...`), creating the SQLite file's
 /// folder when needed.
@@ -52,17 +57,91 @@ pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> Result<Database
     Ok(db)
 }
 
-/// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+/// A write transaction from [`begin_write`]. Use it like a `DatabaseTransaction` (it
+/// derefs to one and is a `ConnectionTrait`); on SQLite it also holds the process's write
+/// turn for the database until it is committed, rolled back or dropped.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+/// The write turn of one SQLite database file in this process.
+fn sqlite_turn(db: &DatabaseConnection) -> Arc<Mutex<()>> {
+    static TURNS: LazyLock<std::sync::Mutex<HashMap<std::path::PathBuf, Arc<Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    TURNS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(file)
+        .or_default()
+        .clone()
+}
+
+/// Begins a write transaction: on SQLite, waits for the process's write turn for the file,
+/// then `BEGIN IMMEDIATE`; on PostgreSQL, `BEGIN`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Sqlite => {
-            db.begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
+            let turn = sqlite_turn(db).lock_owned().await;
+            let txn = db
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await?;
+            Ok(WriteTxn {
+                txn,
+                _turn: Some(turn),
             })
-            .await
         }
-        _ => db.begin().await,
+        _ => Ok(WriteTxn {
+            txn: db.begin().await?,
+            _turn: None,
+        }),
     }
 }
 
