@@ -36,17 +36,23 @@ fn new_refresh_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Issues an access token and a new refresh token in `family`.
-pub async fn issue<C: ConnectionTrait>(
-    db: &C,
+/// A new session step, signed but not stored yet: the CPU work (RSA signing) happens
+/// before the write transaction, which then only inserts `row`.
+pub struct Prepared {
+    pub pair: TokenPair,
+    row: refresh_token::ActiveModel,
+}
+
+/// Signs an access token and makes a new refresh token in `family`.
+pub fn prepare(
     signer: &JwtSigner,
     user: &user::Model,
     family: Uuid,
     refresh_ttl: Duration,
     now: DateTime<Utc>,
-) -> anyhow::Result<TokenPair> {
+) -> anyhow::Result<Prepared> {
     let refresh = new_refresh_token();
-    refresh_token::ActiveModel {
+    let row = refresh_token::ActiveModel {
         id: Set(common::new_id_at(now)),
         family_id: Set(family),
         user_id: Set(user.id),
@@ -55,16 +61,36 @@ pub async fn issue<C: ConnectionTrait>(
         expires_at: Set(now + refresh_ttl),
         used_at: Set(None),
         revoked_at: Set(None),
-    }
-    .insert(db)
-    .await?;
+    };
     let claims = signer.claims(user.id, role_of(user), kyc_of(user), family, now);
-    Ok(TokenPair {
-        access_token: signer.sign(&claims)?,
-        refresh_token: refresh,
-        token_type: "Bearer",
-        expires_in: signer.ttl_secs(),
+    Ok(Prepared {
+        pair: TokenPair {
+            access_token: signer.sign(&claims)?,
+            refresh_token: refresh,
+            token_type: "Bearer",
+            expires_in: signer.ttl_secs(),
+        },
+        row,
     })
+}
+
+impl Prepared {
+    /// Stores the refresh token (in the caller's transaction) and hands out the pair.
+    pub async fn store<C: ConnectionTrait>(self, db: &C) -> Result<TokenPair, sea_orm::DbErr> {
+        self.row.insert(db).await?;
+        Ok(self.pair)
+    }
+}
+
+/// The refresh token's row, if the token exists.
+pub async fn find_refresh_token<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<refresh_token::Model>, sea_orm::DbErr> {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash_token(token)))
+        .one(db)
+        .await
 }
 
 /// Why a refresh token was refused.
@@ -77,25 +103,26 @@ pub enum RefreshRefusal {
     Reused,
 }
 
-/// Uses the token once (a conditional update, atomic on both databases). On reuse the
-/// family is revoked.
-pub async fn use_refresh_token<C: ConnectionTrait>(
-    db: &C,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Result<refresh_token::Model, RefreshRefusal>, sea_orm::DbErr> {
-    let Some(row) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash_token(token)))
-        .one(db)
-        .await?
-    else {
-        return Ok(Err(RefreshRefusal::Unknown));
-    };
+/// Whether the token of `row` may still be used (not revoked, not expired).
+pub fn check_usable(row: &refresh_token::Model, now: DateTime<Utc>) -> Result<(), RefreshRefusal> {
     if row.revoked_at.is_some() {
-        return Ok(Err(RefreshRefusal::Revoked));
+        return Err(RefreshRefusal::Revoked);
     }
     if row.expires_at <= now {
-        return Ok(Err(RefreshRefusal::Expired));
+        return Err(RefreshRefusal::Expired);
+    }
+    Ok(())
+}
+
+/// Uses the token of `row` once (a conditional update, atomic on both databases). On
+/// reuse the family is revoked.
+pub async fn use_refresh_token<C: ConnectionTrait>(
+    db: &C,
+    row: &refresh_token::Model,
+    now: DateTime<Utc>,
+) -> Result<Result<(), RefreshRefusal>, sea_orm::DbErr> {
+    if let Err(refusal) = check_usable(row, now) {
+        return Ok(Err(refusal));
     }
     let used = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
@@ -105,7 +132,7 @@ pub async fn use_refresh_token<C: ConnectionTrait>(
         .exec(db)
         .await?;
     if used.rows_affected == 1 {
-        Ok(Ok(row))
+        Ok(Ok(()))
     } else {
         revoke_family(db, row.family_id, now).await?;
         tracing::warn!(family = %row.family_id, user_id = %row.user_id, "Refresh token reused; session revoked.");

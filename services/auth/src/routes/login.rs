@@ -87,17 +87,16 @@ pub async fn login(
     }
     let now = state.clock.now();
     let signer = state.keystore.signer_now();
-    let txn = common::db::begin_write(&state.db).await?;
     let family = common::new_id_at(now);
-    let pair = sessions::issue(
-        &txn,
+    let prepared = sessions::prepare(
         &signer,
         &user,
         family,
         Duration::days(state.config.refresh_ttl_days),
         now,
-    )
-    .await?;
+    )?;
+    let txn = common::db::begin_write(&state.db).await?;
+    let pair = prepared.store(&txn).await?;
     txn.commit().await?;
     tracing::info!(user_id = %user.id, "User logged in.");
     Ok(HttpResponse::Ok().json(pair))
@@ -136,42 +135,46 @@ pub async fn refresh(
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let txn = common::db::begin_write(&state.db).await?;
-    let used = sessions::use_refresh_token(&txn, body.refresh_token.trim(), now).await?;
-    let row = match used {
-        Ok(row) => row,
-        Err(refusal) => {
-            // A reuse revoked the family: keep that.
-            txn.commit().await?;
-            return Err(ApiError::Unauthorized(
-                match refusal {
-                    RefreshRefusal::Unknown => "unknown refresh token",
-                    RefreshRefusal::Expired => "refresh token expired",
-                    RefreshRefusal::Revoked => "refresh token revoked",
-                    RefreshRefusal::Reused => {
-                        "refresh token already used; the session has been revoked"
-                    }
+    let refused = |refusal: RefreshRefusal| {
+        ApiError::Unauthorized(
+            match refusal {
+                RefreshRefusal::Unknown => "unknown refresh token",
+                RefreshRefusal::Expired => "refresh token expired",
+                RefreshRefusal::Revoked => "refresh token revoked",
+                RefreshRefusal::Reused => {
+                    "refresh token already used; the session has been revoked"
                 }
-                .into(),
-            ));
-        }
+            }
+            .into(),
+        )
     };
-    let Some(user) = users::by_id(&txn, row.user_id).await? else {
-        return Err(ApiError::Unauthorized("unknown refresh token".into()));
-    };
+    // Reads and signing first; the write transaction only uses the old token and stores
+    // the new one.
+    let row = sessions::find_refresh_token(&state.db, body.refresh_token.trim())
+        .await?
+        .ok_or_else(|| refused(RefreshRefusal::Unknown))?;
+    sessions::check_usable(&row, now).map_err(refused)?;
+    let user = users::by_id(&state.db, row.user_id)
+        .await?
+        .ok_or_else(|| refused(RefreshRefusal::Unknown))?;
     if user.status != user::ACTIVE {
         return Err(ApiError::Forbidden("account suspended".into()));
     }
     let signer = state.keystore.signer_now();
-    let pair = sessions::issue(
-        &txn,
+    let prepared = sessions::prepare(
         &signer,
         &user,
         row.family_id,
         Duration::days(state.config.refresh_ttl_days),
         now,
-    )
-    .await?;
+    )?;
+    let txn = common::db::begin_write(&state.db).await?;
+    if let Err(refusal) = sessions::use_refresh_token(&txn, &row, now).await? {
+        // A reuse revoked the family: keep that.
+        txn.commit().await?;
+        return Err(refused(refusal));
+    }
+    let pair = prepared.store(&txn).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(pair))
 }
