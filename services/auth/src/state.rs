@@ -10,6 +10,16 @@ use sea_orm::DatabaseConnection;
 use crate::config::AuthConfig;
 use crate::keystore::KeyStore;
 
+impl AppState {
+    /// The client's address as a rate-limit subject (`X-Forwarded-For` believed only from
+    /// `TRUSTED_PROXIES`).
+    pub fn client_key(&self, req: &actix_web::HttpRequest) -> String {
+        common::http::client_ip(req, &self.config.base.trusted_proxies)
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {

@@ -1,6 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Duration;
-use common::http::{ApiError, JsonBodyErrors, Problem, client_ip};
+use common::http::{ApiError, JsonBodyErrors, Problem};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -54,9 +54,7 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let ip = client_ip(&req, &state.config.base.trusted_proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let ip = state.client_key(&req);
     let email_key = body.email.trim().to_lowercase();
     let subject = format!("{ip}|{}", sessions::hash_token(&email_key));
     let quota = state.config.login_failures;

@@ -3,7 +3,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
-use common::http::{ApiError, client_ip};
+use common::http::ApiError;
 
 use crate::state::AppState;
 
@@ -20,9 +20,7 @@ pub async fn per_ip_limit(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let ip = client_ip(req.request(), &state.config.base.trusted_proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let ip = state.client_key(req.request());
     let quota = state.config.requests_per_ip;
     let decision = match state.limiter.check("auth-ip", &ip, quota).await {
         Ok(d) => d,
@@ -31,21 +29,19 @@ pub async fn per_ip_limit(
             return Ok(req.into_response(res));
         }
     };
-    let headers = decision.headers("auth").pairs();
-    if !decision.allowed {
-        let mut res = ApiError::TooManyRequests {
+    let mut res = if decision.allowed {
+        next.call(req).await?.map_into_boxed_body()
+    } else {
+        let refused = ApiError::TooManyRequests {
             detail: format!("too many requests from {ip}; slow down"),
             retry_after_secs: decision.retry_after.as_secs().max(1),
         }
         .error_response();
-        for (name, value) in &headers {
-            insert(res.headers_mut(), name, value);
-        }
-        return Ok(req.into_response(res));
-    }
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    for (name, value) in &headers {
-        insert(res.headers_mut(), name, value);
+        req.into_response(refused)
+    };
+    // RateLimit, RateLimit-Policy and (when refused) Retry-After, on every answer.
+    for (name, value) in decision.headers("auth").pairs() {
+        insert(res.headers_mut(), name, &value);
     }
     Ok(res)
 }
