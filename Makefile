@@ -13,6 +13,7 @@ help: ## This list.
 
 test: ## Format check, clippy, and the whole test suite against local PostgreSQL and Redis.
 	bash scripts/ensure-backing-services.sh
+	bash scripts/ensure-test-tools.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) nextest run --workspace --locked --no-tests=fail

@@ -7,13 +7,17 @@
 //! `redis://127.0.0.1:6379`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod clamd;
 mod db;
+mod moto;
 pub mod openapi;
 mod redis;
 mod tokens;
 mod wait;
 
+pub use clamd::{ClamdStandIn, EICAR, EICAR_SIGNATURE};
 pub use db::{DbKind, TestDb};
+pub use moto::MotoServer;
 pub use redis::{RedisServer, redis_pool, redis_url, unique_prefix};
 pub use tokens::TestKeys;
 pub use wait::{wait_for, wait_until};

@@ -1,0 +1,795 @@
+//! Does the file decode?
+//!
+//! Images are decoded in full under [`image::Limits`] derived from the pixel budget, after
+//! the header's width × height has been checked, so a decompression bomb is refused before
+//! anything is allocated for it. PDFs are not decoded: no PDF crate (object-stream
+//! decompression is a memory-bomb risk of its own and a heavy dependency); instead the file
+//! structure is parsed (header, `startxref`, the cross-reference table or stream it points
+//! to, the trailer) and active or encrypted content is refused.
+
+use std::io::Cursor;
+
+use image::{ImageError, ImageReader, Limits};
+
+use super::FileKind;
+
+/// Bytes per pixel the decoder may need at most (16-bit RGBA), for the allocation limit.
+const MAX_BYTES_PER_PIXEL: u64 = 8;
+/// Headroom for the decoders' own buffers (Huffman tables, a PNG row, ...).
+const DECODER_HEADROOM: u64 = 16 * 1024 * 1024;
+
+/// Decodes an image (within `max_pixels`) or parses a PDF's structure. CPU-bound: call it
+/// from `spawn_blocking`. The error is a sentence the user can read.
+pub fn check_integrity(kind: FileKind, bytes: &[u8], max_pixels: u64) -> Result<(), String> {
+    match kind.image_format() {
+        Some(format) => check_image(format, bytes, max_pixels),
+        None => check_pdf(bytes),
+    }
+}
+
+fn check_image(format: image::ImageFormat, bytes: &[u8], max_pixels: u64) -> Result<(), String> {
+    let too_large = || {
+        format!(
+            "the image is larger than {} megapixels",
+            max_pixels as f64 / 1_000_000.0
+        )
+    };
+    let damaged = || "the image is damaged or incomplete".to_owned();
+    let reader = || ImageReader::with_format(Cursor::new(bytes), format);
+
+    let (width, height) = reader().into_dimensions().map_err(|_| damaged())?;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(too_large());
+    }
+
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
+    limits.max_alloc = Some(
+        max_pixels
+            .saturating_mul(MAX_BYTES_PER_PIXEL)
+            .saturating_add(DECODER_HEADROOM),
+    );
+    let mut reader = reader();
+    reader.limits(limits);
+    match reader.decode() {
+        Ok(_) => Ok(()),
+        Err(ImageError::Limits(_)) => Err(too_large()),
+        Err(_) => Err(damaged()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// PDF structure. Every read goes through `Scan`, whose accessors are bounds-checked, so
+// no input can panic; every loop consumes at least one byte, so none runs past the file.
+
+/// Where the `%%EOF` marker must be (and `startxref` before it): the last 1024 bytes.
+const PDF_TAIL: usize = 1024;
+/// A cross-reference entry is 20 bytes (`oooooooooo ggggg n` and a two-byte EOL); some
+/// writers use a one-byte EOL.
+const XREF_ENTRY_MIN: usize = 19;
+
+fn check_pdf(bytes: &[u8]) -> Result<(), String> {
+    check_pdf_header(bytes)?;
+    let xref_at = startxref(bytes)?;
+    let trailer = cross_reference(bytes, xref_at)?;
+    if has_name(trailer, b"Encrypt") {
+        return Err(
+            "the PDF is encrypted or password-protected; upload a copy without a password"
+                .to_owned(),
+        );
+    }
+    if !has_name(trailer, b"Root") {
+        return Err(damaged("its trailer names no document catalog"));
+    }
+    // Anywhere in the bytes, not just in objects the table reaches: a reader that
+    // repairs the file would find them too. (Inside compressed object streams they stay
+    // out of sight: we do not decompress.)
+    if has_name(bytes, b"JavaScript") {
+        return Err("the PDF contains JavaScript, which documents may not carry".to_owned());
+    }
+    if has_name(bytes, b"Launch") {
+        return Err(
+            "the PDF contains a Launch action (it can start programs), which documents may \
+             not carry"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn damaged(detail: &str) -> String {
+    format!("the PDF is damaged or incomplete ({detail})")
+}
+
+/// `%PDF-1.x` or `%PDF-2.0` at offset 0, then the end of the line.
+fn check_pdf_header(bytes: &[u8]) -> Result<(), String> {
+    let version = bytes.strip_prefix(b"%PDF-").and_then(|rest| rest.get(..4));
+    let known = match version {
+        Some(&[b'1', b'.', minor, end]) => minor.is_ascii_digit() && is_whitespace(end),
+        Some(&[b'2', b'.', b'0', end]) => is_whitespace(end),
+        _ => false,
+    };
+    if known {
+        Ok(())
+    } else {
+        Err("the PDF header is missing or names an unknown PDF version".to_owned())
+    }
+}
+
+/// The offset after the last `startxref` (which must sit just before `%%EOF`).
+fn startxref(bytes: &[u8]) -> Result<usize, String> {
+    let tail_start = bytes.len().saturating_sub(PDF_TAIL);
+    let eof = rfind(bytes.get(tail_start..).unwrap_or_default(), b"%%EOF")
+        .map(|i| tail_start + i)
+        .ok_or_else(|| damaged("it has no end-of-file marker"))?;
+    let window_start = eof.saturating_sub(PDF_TAIL);
+    let keyword = rfind(
+        bytes.get(window_start..eof).unwrap_or_default(),
+        b"startxref",
+    )
+    .map(|i| window_start + i)
+    .ok_or_else(|| damaged("it has no startxref"))?;
+    let mut s = Scan::at(bytes, keyword + b"startxref".len());
+    s.skip_whitespace();
+    let offset = s.uint(20);
+    s.skip_whitespace();
+    match offset {
+        Some(offset) if s.pos == eof => usize::try_from(offset)
+            .ok()
+            .filter(|&offset| offset < bytes.len())
+            .ok_or_else(|| damaged("startxref points past the end of the file")),
+        _ => Err(damaged("its startxref is malformed")),
+    }
+}
+
+/// Parses the cross-reference section at `at`; returns the trailer dictionary (the xref
+/// stream's dictionary for PDF 1.5+ files).
+fn cross_reference(bytes: &[u8], at: usize) -> Result<&[u8], String> {
+    let mut s = Scan::at(bytes, at);
+    s.skip_whitespace();
+    if s.keyword(b"xref") {
+        xref_table(bytes, s)
+    } else if s.object_header().is_some() {
+        s.skip_whitespace_and_comments();
+        let dict = s
+            .dictionary()
+            .ok_or_else(|| damaged("its cross-reference stream has no dictionary"))?;
+        if name_followed_by(dict, b"Type", b"XRef") {
+            Ok(dict)
+        } else {
+            Err(damaged(
+                "startxref points at an object that is not a cross-reference stream",
+            ))
+        }
+    } else {
+        Err(damaged(
+            "startxref does not point at a cross-reference table",
+        ))
+    }
+}
+
+/// A classic table: subsections of `start count` and `count` entries, then `trailer <<..>>`.
+/// Every in-use entry must point at `<number> <generation> obj` of its own object.
+fn xref_table<'a>(bytes: &'a [u8], mut s: Scan<'a>) -> Result<&'a [u8], String> {
+    let malformed = || damaged("its cross-reference table is malformed");
+    loop {
+        s.skip_whitespace();
+        if s.keyword(b"trailer") {
+            break;
+        }
+        let first = s.uint(10).ok_or_else(malformed)?;
+        if !s.skip_spaces() {
+            return Err(malformed());
+        }
+        let count = s.uint(10).ok_or_else(malformed)?;
+        s.skip_whitespace();
+        let room = s.rest().len() / XREF_ENTRY_MIN;
+        if usize::try_from(count).map_or(true, |count| count > room) {
+            return Err(damaged("its cross-reference table is cut short"));
+        }
+        for number in first..first + count {
+            let (offset, generation, in_use) = s.xref_entry().ok_or_else(malformed)?;
+            if in_use {
+                let mut object = usize::try_from(offset)
+                    .ok()
+                    .filter(|&offset| offset < bytes.len())
+                    .map(|offset| Scan::at(bytes, offset))
+                    .ok_or_else(|| damaged("an object's offset is past the end of the file"))?;
+                object.skip_whitespace();
+                if object.object_header() != Some((number, generation)) {
+                    return Err(damaged(&format!(
+                        "object {number} is not where its cross-reference entry says"
+                    )));
+                }
+            }
+        }
+    }
+    s.skip_whitespace_and_comments();
+    s.dictionary()
+        .ok_or_else(|| damaged("its trailer is not a dictionary"))
+}
+
+fn is_whitespace(b: u8) -> bool {
+    matches!(b, b'\0' | b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
+}
+
+fn is_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
+}
+
+fn is_regular(b: u8) -> bool {
+    !is_whitespace(b) && !is_delimiter(b)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The name starting at the `/` at `slash`, `#xx` escapes decoded (so `/J#61vaScript` is
+/// `JavaScript`); `None` past 32 bytes (no name we look for is that long).
+fn name_at(bytes: &[u8], slash: usize) -> Option<Vec<u8>> {
+    let mut s = Scan::at(bytes, slash + 1);
+    let mut name = Vec::new();
+    while let Some(b) = s.peek().filter(|&b| is_regular(b)) {
+        s.pos += 1;
+        let hex = |b: Option<u8>| b.and_then(|b| char::from(b).to_digit(16));
+        let decoded = match (b, hex(s.peek()), hex(s.peek_at(1))) {
+            (b'#', Some(high), Some(low)) => {
+                s.pos += 2;
+                u8::try_from(high * 16 + low).ok()?
+            }
+            _ => b,
+        };
+        name.push(decoded);
+        if name.len() > 32 {
+            return None;
+        }
+    }
+    Some(name)
+}
+
+fn names(bytes: &[u8]) -> impl Iterator<Item = (usize, Vec<u8>)> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'/')
+        .filter_map(|(at, _)| Some((at, name_at(bytes, at)?)))
+}
+
+/// Whether the name `/name` occurs in `bytes` (as a name, not as part of a longer one).
+fn has_name(bytes: &[u8], name: &[u8]) -> bool {
+    names(bytes).any(|(_, found)| found == name)
+}
+
+/// Whether `/key` is directly followed by `/value` (as in `/Type /XRef`).
+fn name_followed_by(bytes: &[u8], key: &[u8], value: &[u8]) -> bool {
+    names(bytes).any(|(at, found)| {
+        if found != key {
+            return false;
+        }
+        let mut s = Scan::at(bytes, at + 1 + key.len());
+        s.skip_whitespace();
+        s.peek() == Some(b'/') && name_at(bytes, s.pos).as_deref() == Some(value)
+    })
+}
+
+/// A position in the bytes; reading past the end yields `None`, never a panic.
+#[derive(Clone, Copy)]
+struct Scan<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn at(bytes: &'a [u8], pos: usize) -> Self {
+        Self { bytes, pos }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.pos.checked_add(ahead)?).copied()
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..).unwrap_or_default()
+    }
+
+    fn eat(&mut self, literal: &[u8]) -> bool {
+        let found = self.rest().starts_with(literal);
+        if found {
+            self.pos += literal.len();
+        }
+        found
+    }
+
+    /// `word` as a whole token (not the start of a longer one).
+    fn keyword(&mut self, word: &[u8]) -> bool {
+        let mut ahead = *self;
+        let found = ahead.eat(word) && !ahead.peek().is_some_and(is_regular);
+        if found {
+            *self = ahead;
+        }
+        found
+    }
+
+    fn skip_whitespace(&mut self) -> bool {
+        let start = self.pos;
+        while self.peek().is_some_and(is_whitespace) {
+            self.pos += 1;
+        }
+        self.pos > start
+    }
+
+    /// Spaces only (not line ends), as between the two numbers of a subsection header.
+    fn skip_spaces(&mut self) -> bool {
+        let start = self.pos;
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+        self.pos > start
+    }
+
+    fn skip_whitespace_and_comments(&mut self) {
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(b'%') {
+                return;
+            }
+            while self.peek().is_some_and(|b| b != b'\r' && b != b'\n') {
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// An unsigned integer of 1 to `max_digits` digits.
+    fn uint(&mut self, max_digits: usize) -> Option<u64> {
+        let digits = self
+            .rest()
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > max_digits {
+            return None;
+        }
+        let value = self
+            .rest()
+            .get(..digits)?
+            .iter()
+            .try_fold(0u64, |acc, &b| {
+                acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+            })?;
+        self.pos += digits;
+        Some(value)
+    }
+
+    /// `<number> <generation> obj`.
+    fn object_header(&mut self) -> Option<(u64, u64)> {
+        let mut ahead = *self;
+        let number = ahead.uint(10)?;
+        ahead.skip_whitespace().then_some(())?;
+        let generation = ahead.uint(5).filter(|&g| g <= 65_535)?;
+        ahead.skip_whitespace();
+        ahead.keyword(b"obj").then_some(())?;
+        *self = ahead;
+        Some((number, generation))
+    }
+
+    /// `oooooooooo ggggg n` (or `f`) and its line end: (offset, generation, in use).
+    fn xref_entry(&mut self) -> Option<(u64, u64, bool)> {
+        let offset = self.fixed_digits(10)?;
+        self.eat(b" ").then_some(())?;
+        let generation = self.fixed_digits(5)?;
+        self.eat(b" ").then_some(())?;
+        let in_use = match self.peek()? {
+            b'n' => true,
+            b'f' => false,
+            _ => return None,
+        };
+        self.pos += 1;
+        let eol = self
+            .rest()
+            .iter()
+            .take(2)
+            .take_while(|&&b| is_whitespace(b))
+            .count();
+        if eol == 0 {
+            return None;
+        }
+        self.pos += eol;
+        Some((offset, generation, in_use))
+    }
+
+    fn fixed_digits(&mut self, n: usize) -> Option<u64> {
+        let field = self.rest().get(..n)?;
+        if !field.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        self.uint(n)
+    }
+
+    /// The dictionary `<< ... >>` starting here, nested dictionaries, strings and comments
+    /// skipped over; `None` if it never closes.
+    fn dictionary(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos;
+        self.eat(b"<<").then_some(())?;
+        let mut depth = 1usize;
+        while depth > 0 {
+            match self.peek()? {
+                b'<' if self.eat(b"<<") => depth += 1,
+                b'>' if self.eat(b">>") => depth -= 1,
+                b'<' => {
+                    let close = self.rest().iter().position(|&b| b == b'>')?;
+                    self.pos += close + 1;
+                }
+                b'(' => self.skip_literal_string()?,
+                b'%' => self.skip_whitespace_and_comments(),
+                _ => self.pos += 1,
+            }
+        }
+        self.bytes.get(start..self.pos)
+    }
+
+    /// `( ... )` with balanced parentheses and backslash escapes.
+    fn skip_literal_string(&mut self) -> Option<()> {
+        self.eat(b"(").then_some(())?;
+        let mut depth = 1usize;
+        while depth > 0 {
+            match self.peek()? {
+                b'\\' => self.pos += 1,
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use image::ImageFormat;
+
+    use super::*;
+    use crate::checks::sniff::tests::encoded;
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// A real small PNG whose IHDR claims `width` × `height` (with a valid CRC).
+    fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+        let mut png = encoded(2, 2, ImageFormat::Png);
+        png[16..20].copy_from_slice(&width.to_be_bytes());
+        png[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        png
+    }
+
+    #[test]
+    fn a_valid_png_and_jpeg_pass() {
+        let png = encoded(32, 24, ImageFormat::Png);
+        let jpeg = encoded(32, 24, ImageFormat::Jpeg);
+        assert_eq!(check_integrity(FileKind::Png, &png, 40_000_000), Ok(()));
+        assert_eq!(check_integrity(FileKind::Jpeg, &jpeg, 40_000_000), Ok(()));
+    }
+
+    #[test]
+    fn the_committed_ocr_fixture_passes() {
+        let png = include_bytes!("../../tests/fixtures/name.png");
+        assert_eq!(check_integrity(FileKind::Png, png, 40_000_000), Ok(()));
+    }
+
+    #[test]
+    fn an_image_over_the_pixel_budget_is_refused_with_its_size_in_megapixels() {
+        let png = encoded(100, 100, ImageFormat::Png);
+        assert_eq!(
+            check_integrity(FileKind::Png, &png, 5_000),
+            Err("the image is larger than 0.005 megapixels".to_owned())
+        );
+        assert_eq!(check_integrity(FileKind::Png, &png, 10_000), Ok(()));
+    }
+
+    #[test]
+    fn a_decompression_bomb_header_is_refused_before_decoding() {
+        let bomb = png_claiming(60_000, 60_000);
+        assert_eq!(
+            check_integrity(FileKind::Png, &bomb, 40_000_000),
+            Err("the image is larger than 40 megapixels".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_header_within_budget_over_too_little_data_is_damaged() {
+        let liar = png_claiming(1_000, 1_000);
+        assert_eq!(
+            check_integrity(FileKind::Png, &liar, 40_000_000),
+            Err("the image is damaged or incomplete".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_truncated_png_is_damaged_or_incomplete() {
+        let png = encoded(64, 64, ImageFormat::Png);
+        assert_eq!(
+            check_integrity(FileKind::Png, &png[..png.len() / 2], 40_000_000),
+            Err("the image is damaged or incomplete".to_owned())
+        );
+    }
+
+    #[test]
+    fn bytes_of_another_kind_are_damaged() {
+        let jpeg = encoded(8, 8, ImageFormat::Jpeg);
+        assert!(check_integrity(FileKind::Png, &jpeg, 40_000_000).is_err());
+        assert!(check_integrity(FileKind::Jpeg, b"%PDF-1.4\n", 40_000_000).is_err());
+    }
+
+    #[test]
+    fn every_truncation_of_an_image_returns_without_panicking() {
+        for format in [ImageFormat::Png, ImageFormat::Jpeg] {
+            let bytes = encoded(16, 16, format);
+            let kind = FileKind::sniff(&bytes).unwrap();
+            for len in 0..bytes.len() {
+                let _ = check_integrity(kind, &bytes[..len], 40_000_000);
+            }
+            assert_eq!(check_integrity(kind, &bytes, 40_000_000), Ok(()));
+        }
+    }
+    const CATALOG: &str = "<< /Type /Catalog /Pages 2 0 R >>";
+    const PAGES: &str = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>";
+    const PAGE: &str = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>";
+
+    /// A PDF with `objects` numbered from 1, a classic cross-reference table whose offsets
+    /// are computed here, and `trailer` entries (plus `/Size`). Returns it and the table's
+    /// offset.
+    fn pdf_parts(version: &str, objects: &[&str], trailer: &str) -> (Vec<u8>, usize) {
+        let mut out = format!("%PDF-{version}\n").into_bytes();
+        out.extend(b"%\xE2\xE3\xCF\xD3\n");
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).bytes());
+        }
+        let xref = out.len();
+        let size = objects.len() + 1;
+        out.extend(format!("xref\n0 {size}\n0000000000 65535 f\r\n").bytes());
+        for offset in offsets {
+            out.extend(format!("{offset:010} 00000 n\r\n").bytes());
+        }
+        out.extend(format!("trailer\n<< /Size {size} {trailer} >>\n").bytes());
+        out.extend(format!("startxref\n{xref}\n%%EOF\n").bytes());
+        (out, xref)
+    }
+
+    fn pdf(objects: &[&str], trailer: &str) -> Vec<u8> {
+        pdf_parts("1.4", objects, trailer).0
+    }
+
+    fn valid_pdf() -> Vec<u8> {
+        pdf(&[CATALOG, PAGES, PAGE], "/Root 1 0 R")
+    }
+
+    /// A PDF 1.5 file whose cross-reference section is an (uncompressed) xref stream.
+    fn xref_stream_pdf(stream_type: &str) -> Vec<u8> {
+        let mut out = b"%PDF-1.5\n%\xE2\xE3\xCF\xD3\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in [CATALOG, PAGES, PAGE].iter().enumerate() {
+            offsets.push(out.len());
+            out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).bytes());
+        }
+        let xref = out.len();
+        offsets.push(xref);
+        // /W [1 2 1]: entry type, offset, generation.
+        let mut data = vec![0u8, 0, 0, 255];
+        for offset in offsets {
+            data.push(1);
+            data.extend(u16::try_from(offset).unwrap().to_be_bytes());
+            data.push(0);
+        }
+        out.extend(
+            format!(
+                "4 0 obj\n<< /Type /{stream_type} /Size 5 /W [1 2 1] /Root 1 0 R /Length {} >>\nstream\n",
+                data.len()
+            )
+            .bytes(),
+        );
+        out.extend(&data);
+        out.extend(format!("\nendstream\nendobj\nstartxref\n{xref}\n%%EOF\n").bytes());
+        out
+    }
+
+    fn replaced(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+        let at = bytes
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+            .unwrap();
+        [&bytes[..at], to.as_bytes(), &bytes[at + from.len()..]].concat()
+    }
+
+    fn pdf_check(bytes: &[u8]) -> Result<(), String> {
+        check_integrity(FileKind::Pdf, bytes, 40_000_000)
+    }
+
+    #[test]
+    fn a_minimal_pdf_with_a_cross_reference_table_passes() {
+        assert_eq!(pdf_check(&valid_pdf()), Ok(()));
+    }
+
+    #[test]
+    fn a_pdf_2_0_passes_and_unknown_versions_are_refused() {
+        let (v2, _) = pdf_parts("2.0", &[CATALOG, PAGES, PAGE], "/Root 1 0 R");
+        assert_eq!(pdf_check(&v2), Ok(()));
+        for version in ["3.0", "2.1", "1.x", "1"] {
+            let (bytes, _) = pdf_parts(version, &[CATALOG, PAGES, PAGE], "/Root 1 0 R");
+            assert_eq!(
+                pdf_check(&bytes),
+                Err("the PDF header is missing or names an unknown PDF version".to_owned()),
+                "{version}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pdf_with_a_cross_reference_stream_passes_without_decompressing_it() {
+        assert_eq!(pdf_check(&xref_stream_pdf("XRef")), Ok(()));
+    }
+
+    #[test]
+    fn startxref_pointing_at_an_object_that_is_not_an_xref_stream_is_refused() {
+        let err = pdf_check(&xref_stream_pdf("ObjStm")).unwrap_err();
+        assert!(err.contains("not a cross-reference stream"), "{err}");
+    }
+
+    #[test]
+    fn a_trailer_with_nested_dictionaries_and_tricky_strings_is_read_to_its_end() {
+        let bytes = pdf(
+            &[CATALOG, PAGES, PAGE],
+            "/Info << /Title (a >> b \\) c) /Id <ab3e> >> % comment >>\n/Root 1 0 R",
+        );
+        assert_eq!(pdf_check(&bytes), Ok(()));
+    }
+
+    #[test]
+    fn a_pdf_without_a_document_catalog_is_refused() {
+        let bytes = pdf(&[CATALOG, PAGES, PAGE], "/Info 3 0 R");
+        assert_eq!(
+            pdf_check(&bytes),
+            Err(
+                "the PDF is damaged or incomplete (its trailer names no document catalog)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn an_xref_entry_pointing_at_the_wrong_place_is_refused() {
+        let (mut bytes, xref) = pdf_parts("1.4", &[CATALOG, PAGES, PAGE], "/Root 1 0 R");
+        let entry = xref + "xref\n0 4\n".len() + 20 * 2;
+        bytes[entry..entry + 10].copy_from_slice(b"0000000009");
+        assert_eq!(
+            pdf_check(&bytes),
+            Err(
+                "the PDF is damaged or incomplete (object 2 is not where its cross-reference entry says)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn startxref_past_the_end_or_at_the_wrong_place_is_refused() {
+        let (bytes, xref) = pdf_parts("1.4", &[CATALOG, PAGES, PAGE], "/Root 1 0 R");
+        let past = replaced(&bytes, &format!("startxref\n{xref}"), "startxref\n99999");
+        assert!(pdf_check(&past).unwrap_err().contains("past the end"));
+        let wrong = replaced(&bytes, &format!("startxref\n{xref}"), "startxref\n20");
+        assert!(pdf_check(&wrong).is_err());
+        let missing = replaced(&bytes, &format!("startxref\n{xref}"), "");
+        assert!(pdf_check(&missing).unwrap_err().contains("no startxref"));
+    }
+
+    #[test]
+    fn a_pdf_whose_end_marker_is_missing_or_far_from_the_end_is_refused() {
+        let bytes = valid_pdf();
+        let cut = &bytes[..bytes.len() - "%%EOF\n".len()];
+        assert!(
+            pdf_check(cut)
+                .unwrap_err()
+                .contains("no end-of-file marker")
+        );
+        let padded = [&bytes[..], &[b' '; 2000]].concat();
+        assert!(
+            pdf_check(&padded)
+                .unwrap_err()
+                .contains("no end-of-file marker")
+        );
+    }
+
+    #[test]
+    fn an_encrypted_pdf_is_refused() {
+        let encrypt = "<< /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -4 >>";
+        let bytes = pdf(
+            &[CATALOG, PAGES, PAGE, encrypt],
+            "/Root 1 0 R /Encrypt 4 0 R",
+        );
+        assert_eq!(
+            pdf_check(&bytes),
+            Err(
+                "the PDF is encrypted or password-protected; upload a copy without a password"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_pdf_with_javascript_is_refused_even_when_the_name_is_escaped() {
+        let catalog = "<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>";
+        for action in [
+            "<< /S /JavaScript /JS (app.alert\\(1\\)) >>",
+            "<< /S /J#61vaScript /JS (app.alert\\(1\\)) >>",
+        ] {
+            let bytes = pdf(&[catalog, PAGES, PAGE, action], "/Root 1 0 R");
+            assert_eq!(
+                pdf_check(&bytes),
+                Err("the PDF contains JavaScript, which documents may not carry".to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn a_pdf_with_a_launch_action_is_refused() {
+        let catalog = "<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>";
+        let action = "<< /S /Launch /F (calc.exe) >>";
+        let bytes = pdf(&[catalog, PAGES, PAGE, action], "/Root 1 0 R");
+        assert!(pdf_check(&bytes).unwrap_err().contains("Launch action"));
+    }
+
+    #[test]
+    fn names_that_merely_start_like_an_action_are_not_refused() {
+        let page = "<< /Type /Page /Parent 2 0 R /LaunchPad 1 /JavaScripts 2 >>";
+        let bytes = pdf(&[CATALOG, PAGES, page], "/Root 1 0 R");
+        assert_eq!(pdf_check(&bytes), Ok(()));
+    }
+
+    #[test]
+    fn every_truncation_of_a_pdf_is_refused_without_panicking() {
+        for bytes in [valid_pdf(), xref_stream_pdf("XRef")] {
+            let eof_end = bytes.len() - 1;
+            for len in 0..eof_end {
+                assert!(pdf_check(&bytes[..len]).is_err(), "length {len}");
+            }
+            assert_eq!(pdf_check(&bytes[..eof_end]), Ok(()));
+        }
+    }
+
+    #[test]
+    fn every_single_byte_corruption_of_a_pdf_returns_without_panicking() {
+        for bytes in [valid_pdf(), xref_stream_pdf("XRef")] {
+            for at in 0..bytes.len() {
+                for value in [b'0', b'9', b' ', b'/', b'<', b'>', b'(', b'\\', b'%', 0xFF] {
+                    let mut corrupted = bytes.clone();
+                    corrupted[at] = value;
+                    let _ = pdf_check(&corrupted);
+                }
+            }
+        }
+    }
+}

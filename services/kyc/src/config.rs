@@ -1,0 +1,77 @@
+//! KYC's settings (environment variables; see README.md for the table).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::config::{self, BaseConfig};
+use common::queue::WorkerConfig;
+use common::ratelimit::Quota;
+use secrecy::SecretString;
+
+use crate::storage::StorageConfig;
+
+#[derive(Debug, Clone)]
+pub struct KycConfig {
+    pub base: BaseConfig,
+    pub storage: StorageConfig,
+    /// Largest accepted file (bytes).
+    pub max_upload_bytes: usize,
+    /// Largest accepted image (width × height): no decompression bombs.
+    pub max_pixels: u64,
+    /// `host:port` of clamd; unset = virus scan skipped (and recorded as skipped).
+    pub clamd_addr: Option<String>,
+    pub clamd_timeout: Duration,
+    /// The `tesseract` command; unset = OCR skipped.
+    pub ocr_command: Option<String>,
+    pub ocr_timeout: Duration,
+    /// Base64 AES-256 key for identity numbers; else `identity_key_file`.
+    pub identity_key: Option<SecretString>,
+    pub identity_key_file: PathBuf,
+    /// Create the key file when missing (local use; off in Kubernetes).
+    pub generate_identity_key: bool,
+    /// Run document workers inside `kyc serve` (local use); Kubernetes runs `kyc worker`.
+    pub worker_in_process: bool,
+    /// Documents processed at once per process.
+    pub workers: usize,
+    pub worker: WorkerConfig,
+    /// Uploads allowed per user.
+    pub uploads_per_user: Quota,
+    /// A document still queued this long after its last enqueue is enqueued again.
+    pub requeue_after: Duration,
+}
+
+impl KycConfig {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let base = BaseConfig::from_env("kyc", 8082)?;
+        let storage = StorageConfig::from_env(&base.data_dir)?;
+        let identity_key_file = config::var("KYC_IDENTITY_KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(&base.data_dir).join("kyc-identity.key"));
+        let mut worker = WorkerConfig::default();
+        if let Some(id) = config::var("KYC_WORKER_ID") {
+            worker.worker_id = id;
+        }
+        worker.max_attempts = config::parse("KYC_JOB_MAX_ATTEMPTS", 5)?;
+        Ok(Self {
+            storage,
+            max_upload_bytes: config::parse("KYC_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)?,
+            max_pixels: config::parse("KYC_MAX_PIXELS", 40_000_000)?,
+            clamd_addr: config::var("CLAMD_ADDR"),
+            clamd_timeout: Duration::from_secs(config::parse("CLAMD_TIMEOUT_SECS", 30)?),
+            ocr_command: config::var("KYC_OCR_COMMAND"),
+            ocr_timeout: Duration::from_secs(config::parse("KYC_OCR_TIMEOUT_SECS", 60)?),
+            identity_key: config::secret("KYC_IDENTITY_KEY"),
+            identity_key_file,
+            generate_identity_key: config::flag("KYC_GENERATE_IDENTITY_KEY", true)?,
+            worker_in_process: config::flag("KYC_WORKER_IN_PROCESS", true)?,
+            workers: config::parse("KYC_WORKERS", 2)?,
+            worker,
+            uploads_per_user: Quota {
+                burst: config::parse("KYC_UPLOADS_BURST", 30)?,
+                period: Duration::from_secs(config::parse("KYC_UPLOADS_PERIOD_SECS", 3600)?),
+            },
+            requeue_after: Duration::from_secs(config::parse("KYC_REQUEUE_AFTER_SECS", 600)?),
+            base,
+        })
+    }
+}

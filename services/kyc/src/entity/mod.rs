@@ -1,0 +1,4 @@
+pub mod document;
+pub mod download;
+pub mod profile;
+pub mod submission;

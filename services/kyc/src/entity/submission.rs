@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+/// A request for review: the documents at the time, the declared identity, the verdict.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "kyc_submissions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub role: String,
+    /// in_review | approved | rejected
+    pub status: String,
+    pub full_name: String,
+    /// `v1:` AES-256-GCM ciphertext; never the number itself.
+    pub bvn_cipher: Option<String>,
+    pub nin_cipher: Option<String>,
+    /// `Vec<Uuid>`
+    pub document_ids: Json,
+    /// `Vec<CheckResult>`: identity provider and name checks.
+    pub checks: Json,
+    /// `Vec<String>`: what the reviewer should look at (never decides alone).
+    pub warnings: Json,
+    pub reason: Option<String>,
+    pub reviewed_by: Option<Uuid>,
+    pub reviewed_at: Option<ChronoDateTimeUtc>,
+    pub created_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,40 @@
+//! # kyc
+//!
+//! Owns KYC documents (bytes in a [`storage::DocumentStore`]: a local folder or S3),
+//! their checks, submissions and the admin review. Decides who may sell and who may invest.
+//!
+//! | route | who | does |
+//! | --- | --- | --- |
+//! | `POST /api/kyc/documents` | seller, investor | multipart upload (JPEG/PNG/PDF by content) -> 202 queued |
+//! | `GET /api/kyc/documents` | seller, investor | the caller's documents and their results |
+//! | `GET /api/kyc/status` | user | status, missing documents (cached in `kyc:{userId}`) |
+//! | `POST /api/kyc/submit` | seller, investor | declared name + BVN/NIN -> in review |
+//! | `GET /api/kyc/submissions?status=` | admin | the review queue |
+//! | `GET /api/kyc/submissions/{id}` | admin | documents, checks, warnings |
+//! | `GET /api/kyc/submissions/{id}/documents/{docId}/file` | admin | download (attachment, nosniff, recorded) |
+//! | `POST /api/kyc/submissions/{id}/approve`, `/reject` | admin | the decision |
+//!
+//! Consumes `kyc:processing:high` then `kyc:processing` (the [`worker`]; `kyc worker` or
+//! in-process). Publishes (outbox -> `events:{consumer}`): `kyc.document_processed`,
+//! `kyc.submitted`, `kyc.approved`, `kyc.rejected`. Live: `kyc:status:{userId}`,
+//! `admin:kyc`. Redis: `kyc:{userId}` (status cache, 3600 s), `ratelimit:kyc-upload:*`.
+
+pub mod checks;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod entity;
+pub mod events;
+pub mod identity;
+pub mod jobs;
+pub mod migration;
+pub mod overview;
+pub mod profiles;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod worker;
+
+pub use config::KycConfig;
+pub use startup::Application;

@@ -1,0 +1,44 @@
+//! `/api/kyc` routes.
+
+mod documents;
+mod review;
+mod status;
+
+use common::http::{BearerSecurity, Problem};
+use utoipa::OpenApi;
+use utoipa_actix_web::scope::Scope;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vestio KYC", version = "1", description = "KYC documents, their checks, submissions and admin review."),
+    modifiers(&BearerSecurity),
+    components(schemas(Problem)),
+    tags((name = "documents", description = "The caller's documents"),
+         (name = "status", description = "The caller's KYC status and submission"),
+         (name = "review", description = "Admin review"),
+         (name = "health", description = "Probes"))
+)]
+pub struct ApiDoc;
+
+/// Every `/api/kyc` route.
+pub fn scope<T>(scope: Scope<T>) -> Scope<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    scope
+        .service(documents::upload)
+        .service(documents::list)
+        .service(documents::show)
+        .service(status::status)
+        .service(status::submit)
+        .service(review::list)
+        .service(review::detail)
+        .service(review::download_file)
+        .service(review::approve)
+        .service(review::reject)
+}

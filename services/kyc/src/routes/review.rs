@@ -1,0 +1,466 @@
+//! Admin review: the queue, a submission with its documents and checks, downloads
+//! (recorded), approve and reject.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use common::auth::{AuthUser, RequireRole};
+use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::checks::FileKind;
+use crate::crypto::mask;
+use crate::domain::{CheckResult, DocumentStatus, DocumentType, ProfileStatus, SubmissionStatus};
+use crate::entity::{document, download, submission};
+use crate::events::{self, Decided};
+use crate::overview::{self, ReviewQueueChange};
+use crate::profiles;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Default `in_review`.
+    pub status: Option<SubmissionStatus>,
+    /// 1..=100, default 50.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// Continue after this submission id (`next_after` of the previous page).
+    pub after: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmissionSummary {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub role: String,
+    pub status: SubmissionStatus,
+    pub full_name: String,
+    /// How many things the reviewer should look at.
+    pub warnings: usize,
+    pub created_at: DateTime<Utc>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmissionPage {
+    /// Oldest first: the review queue's order.
+    pub items: Vec<SubmissionSummary>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentDetail {
+    pub id: Uuid,
+    pub document_type: DocumentType,
+    pub status: DocumentStatus,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub checks: Vec<CheckResult>,
+    pub reasons: Vec<String>,
+    /// The same file is on file for another account.
+    pub flagged: bool,
+    pub ocr_text: Option<String>,
+    pub ocr_confidence: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+    /// Where to download it (recorded).
+    pub download_path: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmissionDetail {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub role: String,
+    pub status: SubmissionStatus,
+    pub full_name: String,
+    /// Last four digits only.
+    pub bvn: Option<String>,
+    pub nin: Option<String>,
+    /// Identity provider and name checks.
+    pub checks: Vec<CheckResult>,
+    pub warnings: Vec<String>,
+    pub reason: Option<String>,
+    pub reviewed_by: Option<Uuid>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub documents: Vec<DocumentDetail>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Shown to the user.
+    #[schema(
+        min_length = 3,
+        max_length = 1000,
+        example = "The proof of address is older than three months."
+    )]
+    pub reason: String,
+}
+
+fn summary(s: &submission::Model) -> SubmissionSummary {
+    SubmissionSummary {
+        id: s.id,
+        user_id: s.user_id,
+        role: s.role.clone(),
+        status: s.status.parse().unwrap_or(SubmissionStatus::InReview),
+        full_name: s.full_name.clone(),
+        warnings: s.warnings.as_array().map_or(0, Vec::len),
+        created_at: s.created_at,
+        reviewed_at: s.reviewed_at,
+    }
+}
+
+/// Submissions by status, oldest first.
+#[utoipa::path(
+    tag = "review",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of submissions", body = SubmissionPage),
+        TokenErrors,
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown status, limit out of range or a malformed parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/submissions")]
+pub async fn list(
+    state: web::Data<AppState>,
+    admin: AuthUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&admin)?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 100"));
+    }
+    let status = query.status.unwrap_or(SubmissionStatus::InReview);
+    let mut select = submission::Entity::find()
+        .filter(submission::Column::Status.eq(status.as_str()))
+        .order_by_asc(submission::Column::Id)
+        .limit(limit + 1);
+    if let Some(after) = query.after {
+        select = select.filter(submission::Column::Id.gt(after));
+    }
+    let mut rows = select.all(&state.db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(100));
+    Ok(HttpResponse::Ok().json(SubmissionPage {
+        next_after: if more {
+            rows.last().map(|s| s.id)
+        } else {
+            None
+        },
+        items: rows.iter().map(summary).collect(),
+    }))
+}
+
+async fn find_submission(state: &AppState, id: Uuid) -> Result<submission::Model, ApiError> {
+    submission::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no submission {id}")))
+}
+
+fn document_ids(s: &submission::Model) -> Vec<Uuid> {
+    serde_json::from_value(s.document_ids.clone()).unwrap_or_default()
+}
+
+/// A submission with its documents, every check and the reviewer's warnings.
+#[utoipa::path(
+    tag = "review",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Submission id")),
+    responses(
+        (status = 200, description = "The submission", body = SubmissionDetail),
+        TokenErrors,
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/submissions/{id}")]
+pub async fn detail(
+    state: web::Data<AppState>,
+    admin: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&admin)?;
+    let s = find_submission(&state, *id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(detail_of(&state, &s).await?))
+}
+
+async fn detail_of(state: &AppState, s: &submission::Model) -> Result<SubmissionDetail, ApiError> {
+    let ids = document_ids(s);
+    let docs = document::Entity::find()
+        .filter(document::Column::Id.is_in(ids.clone()))
+        .all(&state.db)
+        .await?;
+    let reveal = |c: &Option<String>| {
+        c.as_deref().map(|c| match state.cipher.decrypt(c) {
+            Ok(plain) => mask(secrecy::ExposeSecret::expose_secret(&plain)),
+            Err(_) => "unreadable".to_owned(),
+        })
+    };
+    Ok(SubmissionDetail {
+        id: s.id,
+        user_id: s.user_id,
+        role: s.role.clone(),
+        status: s.status.parse().unwrap_or(SubmissionStatus::InReview),
+        full_name: s.full_name.clone(),
+        bvn: reveal(&s.bvn_cipher),
+        nin: reveal(&s.nin_cipher),
+        checks: serde_json::from_value(s.checks.clone()).unwrap_or_default(),
+        warnings: serde_json::from_value(s.warnings.clone()).unwrap_or_default(),
+        reason: s.reason.clone(),
+        reviewed_by: s.reviewed_by,
+        reviewed_at: s.reviewed_at,
+        created_at: s.created_at,
+        documents: ids
+            .iter()
+            .filter_map(|id| docs.iter().find(|d| d.id == *id))
+            .map(|d| DocumentDetail {
+                id: d.id,
+                document_type: d
+                    .document_type
+                    .parse()
+                    .unwrap_or(DocumentType::GovernmentId),
+                status: d.status.parse().unwrap_or(DocumentStatus::Queued),
+                content_type: d.content_type.clone(),
+                size_bytes: d.size_bytes,
+                sha256: d.sha256.clone(),
+                checks: serde_json::from_value(d.checks.clone()).unwrap_or_default(),
+                reasons: serde_json::from_value(d.reasons.clone()).unwrap_or_default(),
+                flagged: d.flagged,
+                ocr_text: d.ocr_text.clone(),
+                ocr_confidence: d.ocr_confidence,
+                created_at: d.created_at,
+                processed_at: d.processed_at,
+                download_path: format!("/api/kyc/submissions/{}/documents/{}/file", s.id, d.id),
+            })
+            .collect(),
+    })
+}
+
+/// Download a document of a submission, as an attachment. Every download is recorded.
+#[utoipa::path(
+    tag = "review",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Submission id"),
+        ("document_id" = Uuid, Path, description = "Document id"),
+    ),
+    responses(
+        (status = 200, description = "The file (Content-Disposition: attachment; X-Content-Type-Options: nosniff)",
+         content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/pdf"))),
+        TokenErrors,
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such submission, or the document is not part of it", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/submissions/{id}/documents/{document_id}/file")]
+pub async fn download_file(
+    state: web::Data<AppState>,
+    admin: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&admin)?;
+    let (id, document_id) = path.into_inner();
+    let s = find_submission(&state, id).await?;
+    let not_part = || {
+        ApiError::NotFound(format!(
+            "document {document_id} is not part of submission {id}"
+        ))
+    };
+    if !document_ids(&s).contains(&document_id) {
+        return Err(not_part());
+    }
+    let d = document::Entity::find_by_id(document_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_part)?;
+    let bytes = state.storage.get(&d.storage_key).await.map_err(|e| {
+        if crate::storage::is_not_found(&e) {
+            ApiError::NotFound(format!(
+                "the file of document {document_id} is no longer stored"
+            ))
+        } else {
+            ApiError::internal(e)
+        }
+    })?;
+    let kind = FileKind::sniff(&bytes);
+    let now = state.clock.now();
+    download::ActiveModel {
+        id: Set(common::new_id_at(now)),
+        document_id: Set(document_id),
+        submission_id: Set(id),
+        admin_id: Set(admin.id),
+        downloaded_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+    tracing::info!(%document_id, submission_id = %id, admin_id = %admin.id, "KYC document downloaded.");
+    let filename = format!(
+        "{}-{document_id}.{}",
+        d.document_type,
+        kind.map_or("bin", FileKind::extension)
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            kind.map_or("application/octet-stream", FileKind::mime),
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"))
+        .body(bytes))
+}
+
+/// Approve: the user's next access token (after a refresh) says `kyc: approved`.
+#[utoipa::path(
+    tag = "review",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Submission id")),
+    responses(
+        (status = 200, description = "Approved", body = SubmissionDetail),
+        TokenErrors,
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/submissions/{id}/approve")]
+pub async fn approve(
+    state: web::Data<AppState>,
+    admin: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&admin)?;
+    decide(&state, &admin, *id, SubmissionStatus::Approved, None).await
+}
+
+/// Reject with a reason the user reads; they can upload again and resubmit.
+#[utoipa::path(
+    tag = "review",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Submission id")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, description = "Rejected", body = SubmissionDetail),
+        TokenErrors,
+        JsonBodyErrors,
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/submissions/{id}/reject")]
+pub async fn reject(
+    state: web::Data<AppState>,
+    admin: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<RejectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&admin)?;
+    let reason = body.reason.trim().to_owned();
+    let len = reason.chars().count();
+    if !(3..=1000).contains(&len) {
+        return Err(ApiError::field("reason", "must be 3 to 1000 characters"));
+    }
+    decide(
+        &state,
+        &admin,
+        *id,
+        SubmissionStatus::Rejected,
+        Some(reason),
+    )
+    .await
+}
+
+async fn decide(
+    state: &AppState,
+    admin: &AuthUser,
+    id: Uuid,
+    to: SubmissionStatus,
+    reason: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let s = find_submission(state, id).await?;
+    let now = state.clock.now();
+    let txn = common::db::begin_write(&state.db).await?;
+    let moved = submission::Entity::update_many()
+        .col_expr(submission::Column::Status, Expr::value(to.as_str()))
+        .col_expr(submission::Column::Reason, Expr::value(reason.clone()))
+        .col_expr(submission::Column::ReviewedBy, Expr::value(Some(admin.id)))
+        .col_expr(submission::Column::ReviewedAt, Expr::value(Some(now)))
+        .filter(submission::Column::Id.eq(id))
+        .filter(submission::Column::Status.eq(SubmissionStatus::InReview.as_str()))
+        .exec(&*txn)
+        .await?;
+    if moved.rows_affected == 0 {
+        txn.rollback().await?;
+        return Err(ApiError::Conflict(format!(
+            "submission {id} is already {}",
+            s.status
+        )));
+    }
+    let profile_to = match to {
+        SubmissionStatus::Approved => ProfileStatus::Approved,
+        _ => ProfileStatus::Rejected,
+    };
+    profiles::transition(
+        &*txn,
+        s.user_id,
+        &[ProfileStatus::InReview],
+        profile_to,
+        id,
+        None,
+        now,
+    )
+    .await?;
+    let event_type = match to {
+        SubmissionStatus::Approved => "kyc.approved",
+        _ => "kyc.rejected",
+    };
+    let event = events::envelope(
+        state,
+        event_type,
+        &Decided {
+            user_id: s.user_id,
+            submission_id: id,
+            reviewed_by: admin.id,
+            reason,
+        },
+    )?;
+    common::outbox::add(&*txn, &event).await?;
+    txn.commit().await?;
+    state.relay.wake();
+    tracing::info!(submission_id = %id, user_id = %s.user_id, admin_id = %admin.id, status = to.as_str(), "KYC decided.");
+    overview::changed(state, s.user_id).await;
+    overview::publish_review_change(
+        state,
+        &ReviewQueueChange {
+            submission_id: id,
+            user_id: s.user_id,
+            status: to.as_str().to_owned(),
+        },
+    )
+    .await;
+    let updated = find_submission(state, id).await?;
+    Ok(HttpResponse::Ok().json(detail_of(state, &updated).await?))
+}

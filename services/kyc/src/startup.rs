@@ -1,0 +1,174 @@
+//! Builds the service (database, Redis, storage, background loops, HTTP server) and runs
+//! it until told to stop. `kyc worker` runs the same state without the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use common::auth::Verifier;
+use common::clock::SharedClock;
+use common::events::Service;
+use common::http::Readiness;
+use common::keys::Keys;
+use common::outbox::Relay;
+use common::ratelimit::RateLimiter;
+use common::shutdown::CancellationToken;
+use tokio::task::JoinHandle;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::config::KycConfig;
+use crate::crypto::IdentityCipher;
+use crate::migration::Migrator;
+use crate::routes::{self, ApiDoc};
+use crate::state::AppState;
+
+/// The state and the loops every KYC process runs (outbox relay, requeue sweeper).
+async fn core(
+    config: KycConfig,
+    clock: SharedClock,
+    stop: &CancellationToken,
+) -> anyhow::Result<(AppState, Vec<JoinHandle<()>>)> {
+    let base = &config.base;
+    let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+    let redis = common::redis::pool(&base.redis_url, 4).await?;
+    let keys = Keys::new(&base.redis_prefix);
+    let storage = crate::storage::from_config(&config.storage)?;
+    let cipher = IdentityCipher::load(
+        config.identity_key.clone(),
+        &config.identity_key_file,
+        config.generate_identity_key,
+    )?;
+    let verifier = crate::identity::from_env()?;
+    let relay =
+        Relay::new(Service::Kyc, db.clone(), redis.clone(), keys.clone()).clock(clock.clone());
+    let relay_handle = relay.handle();
+    let mut tasks = vec![tokio::spawn(relay.run(stop.clone()))];
+    let state = AppState {
+        db,
+        redis: redis.clone(),
+        limiter: RateLimiter::new(redis, keys.clone()).with_clock(clock.clone()),
+        keys,
+        clock,
+        relay: relay_handle,
+        storage,
+        cipher,
+        verifier,
+        config: Arc::new(config),
+    };
+    tasks.push(tokio::spawn(crate::jobs::run_sweeper(
+        state.clone(),
+        stop.clone(),
+    )));
+    Ok((state, tasks))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: KycConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        let stop = CancellationToken::new();
+        let (state, mut tasks) = core(config, clock, &stop).await?;
+        let config = state.config.clone();
+        let base = &config.base;
+        if config.worker_in_process {
+            tasks.extend(crate::worker::spawn(&state, config.workers, stop.clone()).await?);
+        }
+        let verifier = Verifier::new(
+            state.redis.clone(),
+            state.keys.clone(),
+            &base.jwt_issuer,
+            &base.jwt_audience,
+            state.clock.clone(),
+        )
+        .await;
+        let readiness = Readiness {
+            db: state.db.clone(),
+            redis: state.redis.clone(),
+        };
+        let metrics = common::http::metrics("kyc")?;
+        let max_body = base.max_body_bytes;
+        let listener = TcpListener::bind((base.host.as_str(), base.port))
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
+        let port = listener.local_addr()?.port();
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(web::Data::new(app_state.clone()))
+                .app_data(web::Data::new(verifier.clone()))
+                .service(routes::scope(scope("/api/kyc")))
+                .service(common::http::healthz)
+                .service(common::http::readyz)
+                .split_for_parts();
+            common::http::finish(app, api, readiness.clone(), metrics.clone(), max_body)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(20)
+        .run();
+        tracing::info!(
+            port,
+            worker_in_process = config.worker_in_process,
+            "KYC listening."
+        );
+        Ok(Self {
+            port,
+            server,
+            stop,
+            tasks,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The state the handlers use (tests reach the database and storage through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and jobs.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown.cancelled().await;
+        tracing::info!("Stopping: finishing in-flight requests and jobs.");
+        handle.stop(true).await;
+        self.stop.cancel();
+        let _ = server.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}
+
+/// `kyc worker`: document workers (and the relay and sweeper) without the HTTP API.
+pub async fn run_worker(
+    config: KycConfig,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let (state, mut tasks) = core(config, clock, &stop).await?;
+    tasks.extend(crate::worker::spawn(&state, state.config.workers, stop.clone()).await?);
+    tracing::info!(workers = state.config.workers, "KYC worker running.");
+    shutdown.cancelled().await;
+    tracing::info!("Stopping: finishing the documents in hand.");
+    stop.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
