@@ -3,11 +3,19 @@
 //! `make run`; the gateway end-to-end test runs it against real nginx and the built
 //! services. Each service adds its steps here.
 
+mod files;
+mod kyc;
+
 use std::fmt::Write as _;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
+
+/// How long an asynchronous effect (a document's checks, an event reaching another
+/// service) may take before the demo gives up.
+const WAIT: Duration = Duration::from_secs(30);
 
 pub struct Demo {
     client: Client,
@@ -15,6 +23,8 @@ pub struct Demo {
     /// What was done, one line a step.
     pub log: String,
     quiet: bool,
+    /// An admin's email and password (`make create-admin`), for the review steps.
+    admin: Option<(String, String)>,
 }
 
 impl Demo {
@@ -24,7 +34,15 @@ impl Demo {
             base: base.trim_end_matches('/').to_owned(),
             log: String::new(),
             quiet: false,
+            admin: None,
         }
+    }
+
+    /// The admin who reviews KYC submissions (admins cannot register: `make create-admin`).
+    /// Without one the review steps are skipped.
+    pub fn with_admin(mut self, email: &str, password: &str) -> Self {
+        self.admin = Some((email.to_owned(), password.to_owned()));
+        self
     }
 
     /// Collect the steps in `log` without printing them.
@@ -44,6 +62,14 @@ impl Demo {
         format!("{}{path}", self.base)
     }
 
+    /// Blank line and a heading between flows.
+    fn section(&mut self, title: &str) {
+        if !self.log.is_empty() {
+            self.step("");
+        }
+        self.step(title);
+    }
+
     async fn expect(&self, res: Response, status: StatusCode, what: &str) -> anyhow::Result<Value> {
         let got = res.status();
         let body = res.text().await.unwrap_or_default();
@@ -55,12 +81,25 @@ impl Demo {
 
     /// Every flow, in order.
     pub async fn run(&mut self) -> anyhow::Result<()> {
-        self.auth().await
+        self.auth().await?;
+        self.kyc().await
+    }
+
+    /// Logs in; answers the token pair.
+    async fn login(&self, email: &str, password: &str) -> anyhow::Result<Value> {
+        let res = self
+            .client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await?;
+        self.expect(res, StatusCode::OK, &format!("login as {email}"))
+            .await
     }
 
     /// Register, log in, see yourself, refresh, log out, and find the token refused.
     pub async fn auth(&mut self) -> anyhow::Result<()> {
-        self.step("== Accounts (auth) ==");
+        self.section("== Accounts (auth) ==");
         let email = format!("demo-{}@example.com", uuid::Uuid::new_v4().simple());
         let password = "correct horse 42";
         let res = self
@@ -160,4 +199,47 @@ impl Demo {
         ));
         Ok(())
     }
+}
+
+/// Waits on a condition: [`Poll::next`] pauses until the next attempt and fails once
+/// [`WAIT`] has passed, naming what was awaited.
+struct Poll {
+    what: String,
+    start: Instant,
+    every: tokio::time::Interval,
+}
+
+impl Poll {
+    fn new(what: impl Into<String>, every: Duration) -> Self {
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            what: what.into(),
+            start: Instant::now(),
+            every,
+        }
+    }
+
+    async fn next(&mut self) -> anyhow::Result<()> {
+        if self.start.elapsed() > WAIT {
+            bail!("timed out after {WAIT:?} waiting for {}", self.what);
+        }
+        self.every.tick().await;
+        Ok(())
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+/// The claims of a JWT, read without checking the signature (the services check it; the
+/// demo only shows what the token says).
+fn claims(token: &str) -> anyhow::Result<Value> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).context("the token is not a JWT")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .context("the token's payload is not base64url")?;
+    serde_json::from_slice(&bytes).context("the token's payload is not JSON")
 }

@@ -6,6 +6,11 @@
 //! `POST /api/auth/logout` followed by a fresh login. Login and register cost an Argon2
 //! hash on purpose, so they are separate request names (`register`, `login`) from the
 //! token-checked ones (`me`, `refresh`, `logout`).
+//!
+//! The other services' scenarios sign their users up with [`register`] and [`first_login`]
+//! and take tokens from [`access_token`].
+
+use std::sync::OnceLock;
 
 use goose::goose::GooseResponse;
 use goose::prelude::*;
@@ -18,7 +23,30 @@ const ME_WEIGHT: usize = 50;
 const REFRESH_WEIGHT: usize = 10;
 const RELOGIN_WEIGHT: usize = 1;
 
-const PASSWORD: &str = "load test pass 42";
+pub const PASSWORD: &str = "load test pass 42";
+
+/// Where auth answers when it is not the load test's host (another service's scenario
+/// run `--target direct`): requests then go to this base URL instead.
+static AUTH_BASE: OnceLock<String> = OnceLock::new();
+
+/// Send the auth requests of every scenario to `base` (e.g. http://127.0.0.1:8081) rather
+/// than to the load test's host. Call once, before the run.
+pub fn set_base(base: &str) {
+    let _ = AUTH_BASE.set(base.trim_end_matches('/').to_owned());
+}
+
+/// `path` on auth: relative (the load test's host) unless [`set_base`] named another.
+fn url(path: &str) -> String {
+    match AUTH_BASE.get() {
+        Some(base) => format!("{base}{path}"),
+        None => path.to_owned(),
+    }
+}
+
+/// A fresh address for a simulated user.
+pub fn new_email() -> String {
+    format!("lt-{}@example.com", uuid::Uuid::now_v7().simple())
+}
 
 /// One simulated user's account and current tokens.
 #[derive(Clone)]
@@ -29,9 +57,9 @@ struct Session {
 }
 
 #[derive(Deserialize)]
-struct TokenPair {
-    access_token: String,
-    refresh_token: String,
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
 }
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -61,7 +89,7 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn weighted(t: Transaction, weight: usize) -> Transaction {
+pub fn weighted(t: Transaction, weight: usize) -> Transaction {
     // Only a zero weight is refused; the constants are not zero.
     let fallback = t.clone();
     t.set_weight(weight).unwrap_or(fallback)
@@ -72,8 +100,10 @@ fn session(user: &mut GooseUser) -> Result<&mut Session, Box<TransactionError>> 
         .ok_or_else(|| Box::new(TransactionError::from("no session: register failed")))
 }
 
-async fn register(user: &mut GooseUser) -> TransactionResult {
-    let email = format!("lt-{}@example.com", uuid::Uuid::now_v7().simple());
+/// POST /api/auth/register with a unique email (seller or investor, alternately); starts
+/// the user's session.
+pub async fn register(user: &mut GooseUser) -> TransactionResult {
+    let email = new_email();
     let role = if user.weighted_users_index.is_multiple_of(2) {
         "seller"
     } else {
@@ -86,7 +116,7 @@ async fn register(user: &mut GooseUser) -> TransactionResult {
         "full_name": "Load Test",
     });
     let builder = user
-        .get_request_builder(&GooseMethod::Post, "/api/auth/register")?
+        .get_request_builder(&GooseMethod::Post, &url("/api/auth/register"))?
         .json(&body);
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)
@@ -107,7 +137,7 @@ async fn register(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
-async fn first_login(user: &mut GooseUser) -> TransactionResult {
+pub async fn first_login(user: &mut GooseUser) -> TransactionResult {
     login(user).await
 }
 
@@ -115,7 +145,7 @@ async fn first_login(user: &mut GooseUser) -> TransactionResult {
 async fn login(user: &mut GooseUser) -> TransactionResult {
     let email = session(user)?.email.clone();
     let builder = user
-        .get_request_builder(&GooseMethod::Post, "/api/auth/login")?
+        .get_request_builder(&GooseMethod::Post, &url("/api/auth/login"))?
         .json(&json!({ "email": email, "password": PASSWORD }));
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)
@@ -150,7 +180,7 @@ async fn keep_tokens(user: &mut GooseUser, mut response: GooseResponse) -> Trans
 }
 
 /// The access token, logging in first when the last attempt lost it.
-async fn access_token(user: &mut GooseUser) -> Result<String, Box<TransactionError>> {
+pub async fn access_token(user: &mut GooseUser) -> Result<String, Box<TransactionError>> {
     if session(user)?.access_token.is_none() {
         login(user).await?;
     }
@@ -160,10 +190,17 @@ async fn access_token(user: &mut GooseUser) -> Result<String, Box<TransactionErr
         .ok_or_else(|| Box::new("no access token".into()))
 }
 
+/// Forget the access token (a 401 said it no longer works): the next
+/// [`access_token`] logs in again.
+pub fn forget_access_token(user: &mut GooseUser) -> Result<(), Box<TransactionError>> {
+    session(user)?.access_token = None;
+    Ok(())
+}
+
 async fn me(user: &mut GooseUser) -> TransactionResult {
     let token = access_token(user).await?;
     let builder = user
-        .get_request_builder(&GooseMethod::Get, "/api/auth/me")?
+        .get_request_builder(&GooseMethod::Get, &url("/api/auth/me"))?
         .bearer_auth(token);
     let request = GooseRequest::builder()
         .path("/api/auth/me")
@@ -183,7 +220,7 @@ async fn refresh(user: &mut GooseUser) -> TransactionResult {
         return login(user).await;
     };
     let builder = user
-        .get_request_builder(&GooseMethod::Post, "/api/auth/refresh")?
+        .get_request_builder(&GooseMethod::Post, &url("/api/auth/refresh"))?
         .json(&json!({ "refresh_token": token }));
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)
@@ -201,7 +238,7 @@ async fn refresh(user: &mut GooseUser) -> TransactionResult {
 async fn relogin(user: &mut GooseUser) -> TransactionResult {
     let token = access_token(user).await?;
     let builder = user
-        .get_request_builder(&GooseMethod::Post, "/api/auth/logout")?
+        .get_request_builder(&GooseMethod::Post, &url("/api/auth/logout"))?
         .bearer_auth(token);
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)

@@ -5,6 +5,7 @@
 pub mod clamd;
 pub mod integrity;
 pub mod ocr;
+mod pdf;
 pub mod sniff;
 
 pub use clamd::{ClamdClient, ScanVerdict};
