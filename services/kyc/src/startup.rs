@@ -154,21 +154,60 @@ impl Application {
     }
 }
 
-/// `kyc worker`: document workers (and the relay and sweeper) without the HTTP API.
+/// `kyc worker`: document workers (and the relay and sweeper) without the API. Serves
+/// only `/healthz`, `/readyz` and `/metrics` on `HOST:PORT` for the probes. If a worker
+/// loop ends on its own (it cannot register with Redis), the process exits with an error
+/// so the orchestrator restarts it, rather than idling with nobody consuming.
 pub async fn run_worker(
     config: KycConfig,
     clock: SharedClock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
-    let (state, mut tasks) = core(config, clock, &stop).await?;
-    tasks.extend(crate::worker::spawn(&state, state.config.workers, stop.clone()).await?);
-    tracing::info!(workers = state.config.workers, "KYC worker running.");
-    shutdown.cancelled().await;
+    let (state, tasks) = core(config, clock, &stop).await?;
+    let workers = crate::worker::spawn(&state, state.config.workers, stop.clone()).await?;
+    let base = &state.config.base;
+    let readiness = Readiness {
+        db: state.db.clone(),
+        redis: state.redis.clone(),
+    };
+    let metrics = common::http::metrics("kyc_worker")?;
+    let listener = TcpListener::bind((base.host.as_str(), base.port))
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(readiness.clone()))
+            .service(common::http::healthz)
+            .service(common::http::readyz)
+            .wrap(metrics.clone())
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .run();
+    let health = server.handle();
+    let server = tokio::spawn(server);
+    tracing::info!(
+        workers = state.config.workers,
+        port = base.port,
+        "KYC worker running."
+    );
+    let mut workers = futures::future::select_all(workers);
+    let outcome = tokio::select! {
+        () = shutdown.cancelled() => Ok(()),
+        (_, index, _) = &mut workers => {
+            Err(anyhow::anyhow!("KYC worker loop {index} stopped on its own"))
+        }
+    };
     tracing::info!("Stopping: finishing the documents in hand.");
     stop.cancel();
+    for task in workers.into_inner() {
+        let _ = task.await;
+    }
+    health.stop(true).await;
+    let _ = server.await;
     for task in tasks {
         let _ = task.await;
     }
-    Ok(())
+    outcome
 }
