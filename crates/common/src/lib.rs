@@ -9,6 +9,7 @@ pub mod events;
 pub mod http;
 pub mod inbox;
 pub mod keys;
+pub mod money;
 pub mod outbox;
 pub mod pubsub;
 pub mod queue;

@@ -1,0 +1,48 @@
+//! The invoice service's settings (environment variables; see README.md for the table).
+
+use std::time::Duration;
+
+use common::config::{self, BaseConfig, ConfigError};
+use common::money::{Currency, Money};
+
+#[derive(Debug, Clone)]
+pub struct InvoiceConfig {
+    pub base: BaseConfig,
+    /// Largest invoice amount, in minor units (`INVOICE_MAX_AMOUNT`, a decimal string).
+    pub max_amount_minor: i64,
+    /// A submitted invoice must fall due at least this many days ahead.
+    pub min_days_ahead: i64,
+    /// A funded invoice is overdue this many days after its due date.
+    pub overdue_grace_days: i64,
+    /// An overdue invoice is defaulted this many days after its due date.
+    pub default_grace_days: i64,
+    /// How often the overdue/default sweep runs.
+    pub sweep_interval: Duration,
+}
+
+impl InvoiceConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let base = BaseConfig::from_env("invoice", 8083)?;
+        let max = config::string("INVOICE_MAX_AMOUNT", "10000000000.00");
+        let max_amount_minor = Money::parse(&max, Currency::NGN)
+            .map_err(|e| ConfigError {
+                name: "INVOICE_MAX_AMOUNT".into(),
+                reason: e.to_string(),
+            })?
+            .minor();
+        Ok(Self {
+            max_amount_minor,
+            min_days_ahead: config::parse("INVOICE_MIN_DAYS_AHEAD", 7)?,
+            overdue_grace_days: config::parse("INVOICE_OVERDUE_GRACE_DAYS", 3)?,
+            default_grace_days: config::parse("INVOICE_DEFAULT_GRACE_DAYS", 90)?,
+            sweep_interval: Duration::from_secs(config::parse("INVOICE_SWEEP_INTERVAL_SECS", 60)?),
+            base,
+        })
+    }
+
+    pub fn limits(&self) -> crate::domain::Limits {
+        crate::domain::Limits {
+            max_amount_minor: self.max_amount_minor,
+        }
+    }
+}

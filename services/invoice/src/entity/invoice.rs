@@ -1,0 +1,33 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "invoices")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub seller_id: Uuid,
+    /// Unique per seller.
+    pub invoice_number: String,
+    pub debtor_name: String,
+    pub debtor_email: Option<String>,
+    pub debtor_tax_id: Option<String>,
+    /// Minor units (kobo, cents): never a float.
+    pub amount_minor: i64,
+    /// ISO 4217
+    pub currency: String,
+    pub issue_date: Date,
+    pub due_date: Date,
+    pub description: String,
+    /// See `domain::InvoiceStatus`.
+    pub status: String,
+    pub rejection_reason: Option<String>,
+    /// Lower-cased number, debtor and description, for `q` and `debtor` search.
+    pub search_text: String,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

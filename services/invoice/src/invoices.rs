@@ -1,0 +1,415 @@
+//! Invoices in the database: creation, edits, and status changes (conditional update,
+//! history row and outbox event in one transaction), and what happens after a commit
+//! (live message, cache generation bump, relay wake-up).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use common::auth::{AuthUser, Role};
+use common::http::ApiError;
+use common::money::{Currency, Money};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{Action, InvoiceFields, InvoiceStatus, NotAllowed};
+use crate::entity::{history, invoice};
+use crate::state::AppState;
+
+/// The scope whose cache generation every invoice write bumps.
+pub const CACHE_SCOPE: &str = "invoices";
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DebtorView {
+    pub name: String,
+    pub email: Option<String>,
+    pub tax_id: Option<String>,
+}
+
+/// An invoice as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvoiceView {
+    pub id: Uuid,
+    pub seller_id: Uuid,
+    pub invoice_number: String,
+    pub debtor: DebtorView,
+    /// Decimal string, two decimals.
+    #[schema(example = "1500000.00")]
+    pub amount: String,
+    #[schema(value_type = String, example = "NGN")]
+    pub currency: Currency,
+    pub issue_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub description: String,
+    pub status: InvoiceStatus,
+    /// The admin's reason, while rejected.
+    pub rejection_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn status_of(m: &invoice::Model) -> InvoiceStatus {
+    m.status.parse().unwrap_or(InvoiceStatus::Draft)
+}
+
+pub fn currency_of(m: &invoice::Model) -> Currency {
+    m.currency.parse().unwrap_or(Currency::NGN)
+}
+
+pub fn view(m: &invoice::Model) -> InvoiceView {
+    InvoiceView {
+        id: m.id,
+        seller_id: m.seller_id,
+        invoice_number: m.invoice_number.clone(),
+        debtor: DebtorView {
+            name: m.debtor_name.clone(),
+            email: m.debtor_email.clone(),
+            tax_id: m.debtor_tax_id.clone(),
+        },
+        amount: Money::from_minor(m.amount_minor, currency_of(m)).to_decimal_string(),
+        currency: currency_of(m),
+        issue_date: m.issue_date,
+        due_date: m.due_date,
+        description: m.description.clone(),
+        status: status_of(m),
+        rejection_reason: m.rejection_reason.clone(),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+pub fn fields_of(m: &invoice::Model) -> InvoiceFields {
+    InvoiceFields {
+        invoice_number: m.invoice_number.clone(),
+        debtor_name: m.debtor_name.clone(),
+        debtor_email: m.debtor_email.clone(),
+        debtor_tax_id: m.debtor_tax_id.clone(),
+        amount: Money::from_minor(m.amount_minor, currency_of(m)),
+        issue_date: m.issue_date,
+        due_date: m.due_date,
+        description: m.description.clone(),
+    }
+}
+
+fn search_text(f: &InvoiceFields) -> String {
+    format!("{} {} {}", f.invoice_number, f.debtor_name, f.description).to_lowercase()
+}
+
+/// Who changed an invoice.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub id: Option<Uuid>,
+    /// seller | admin | system | marketplace | payments
+    pub kind: &'static str,
+}
+
+impl Actor {
+    pub fn user(user: &AuthUser) -> Self {
+        Self {
+            id: Some(user.id),
+            kind: user.role.as_str(),
+        }
+    }
+    pub const SYSTEM: Actor = Actor {
+        id: None,
+        kind: "system",
+    };
+}
+
+/// The invoice if `viewer` may see it, else 404 (never 403: another's invoice does not
+/// exist for you).
+pub fn visible_to(m: invoice::Model, viewer: &AuthUser) -> Result<invoice::Model, ApiError> {
+    let visible = match viewer.role {
+        Role::Admin => true,
+        Role::Seller => m.seller_id == viewer.id,
+        Role::Investor => status_of(&m).public(),
+    };
+    if visible { Ok(m) } else { Err(not_found(m.id)) }
+}
+
+pub fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no invoice {id}"))
+}
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<invoice::Model>, ApiError> {
+    Ok(invoice::Entity::find_by_id(id).one(db).await?)
+}
+
+fn duplicate_number(f: &InvoiceFields) -> ApiError {
+    ApiError::Conflict(format!(
+        "invoice_number {} is already used by another of your invoices",
+        f.invoice_number
+    ))
+}
+
+/// A new draft of `seller`'s.
+pub async fn create(
+    state: &AppState,
+    seller: &AuthUser,
+    f: InvoiceFields,
+) -> Result<invoice::Model, ApiError> {
+    let now = state.clock.now();
+    let id = common::new_id_at(now);
+    let txn = common::db::begin_write(&state.db).await?;
+    let inserted = invoice::ActiveModel {
+        id: Set(id),
+        seller_id: Set(seller.id),
+        invoice_number: Set(f.invoice_number.clone()),
+        debtor_name: Set(f.debtor_name.clone()),
+        debtor_email: Set(f.debtor_email.clone()),
+        debtor_tax_id: Set(f.debtor_tax_id.clone()),
+        amount_minor: Set(f.amount.minor()),
+        currency: Set(f.amount.currency().code().to_owned()),
+        issue_date: Set(f.issue_date),
+        due_date: Set(f.due_date),
+        description: Set(f.description.clone()),
+        status: Set(InvoiceStatus::Draft.as_str().to_owned()),
+        rejection_reason: Set(None),
+        search_text: Set(search_text(&f)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*txn)
+    .await;
+    let model = match inserted {
+        Ok(m) => m,
+        Err(e) if common::db::is_unique_violation(&e) => return Err(duplicate_number(&f)),
+        Err(e) => return Err(e.into()),
+    };
+    record_history(
+        &*txn,
+        id,
+        None,
+        InvoiceStatus::Draft,
+        Actor::user(seller),
+        None,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    invalidate(state).await;
+    Ok(model)
+}
+
+/// Replaces a draft's or rejected invoice's fields.
+pub async fn update(
+    state: &AppState,
+    current: &invoice::Model,
+    f: InvoiceFields,
+) -> Result<invoice::Model, ApiError> {
+    let now = state.clock.now();
+    let res = invoice::Entity::update_many()
+        .col_expr(
+            invoice::Column::InvoiceNumber,
+            Expr::value(f.invoice_number.clone()),
+        )
+        .col_expr(
+            invoice::Column::DebtorName,
+            Expr::value(f.debtor_name.clone()),
+        )
+        .col_expr(
+            invoice::Column::DebtorEmail,
+            Expr::value(f.debtor_email.clone()),
+        )
+        .col_expr(
+            invoice::Column::DebtorTaxId,
+            Expr::value(f.debtor_tax_id.clone()),
+        )
+        .col_expr(invoice::Column::AmountMinor, Expr::value(f.amount.minor()))
+        .col_expr(
+            invoice::Column::Currency,
+            Expr::value(f.amount.currency().code()),
+        )
+        .col_expr(invoice::Column::IssueDate, Expr::value(f.issue_date))
+        .col_expr(invoice::Column::DueDate, Expr::value(f.due_date))
+        .col_expr(
+            invoice::Column::Description,
+            Expr::value(f.description.clone()),
+        )
+        .col_expr(invoice::Column::SearchText, Expr::value(search_text(&f)))
+        .col_expr(invoice::Column::UpdatedAt, Expr::value(now))
+        .filter(invoice::Column::Id.eq(current.id))
+        .filter(invoice::Column::Status.is_in([
+            InvoiceStatus::Draft.as_str(),
+            InvoiceStatus::Rejected.as_str(),
+        ]))
+        .exec(&state.db)
+        .await;
+    match res {
+        Ok(r) if r.rows_affected == 1 => {}
+        Ok(_) => {
+            let now_status = find(&state.db, current.id)
+                .await?
+                .map_or(InvoiceStatus::Cancelled, |m| status_of(&m));
+            return Err(ApiError::Conflict(format!(
+                "cannot edit an invoice that is {now_status}; only drafts and rejected invoices can change"
+            )));
+        }
+        Err(e) if common::db::is_unique_violation(&e) => return Err(duplicate_number(&f)),
+        Err(e) => return Err(e.into()),
+    }
+    invalidate(state).await;
+    find(&state.db, current.id)
+        .await?
+        .ok_or_else(|| not_found(current.id))
+}
+
+/// A status change that committed.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub invoice: invoice::Model,
+    pub from: InvoiceStatus,
+    pub to: InvoiceStatus,
+}
+
+/// Why a transition did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error(transparent)]
+    NotAllowed(#[from] NotAllowed),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<TransitionError> for ApiError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::NotAllowed(n) => ApiError::Conflict(n.to_string()),
+            TransitionError::Db(d) => d.into(),
+            TransitionError::Other(o) => ApiError::Internal(o),
+        }
+    }
+}
+
+/// Applies `action` to `current` inside `txn`: the conditional update (`WHERE status =
+/// current`), the history row and the event. Refused if the machine does not allow it,
+/// or if the invoice changed since `current` was read.
+pub async fn transition_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn common::Clock,
+    current: &invoice::Model,
+    action: Action,
+    actor: Actor,
+    reason: Option<&str>,
+) -> Result<Changed, TransitionError> {
+    let from = status_of(current);
+    let to = from.apply(action)?;
+    let now = clock.now();
+    let mut update = invoice::Entity::update_many()
+        .col_expr(invoice::Column::Status, Expr::value(to.as_str()))
+        .col_expr(invoice::Column::UpdatedAt, Expr::value(now));
+    update = match action {
+        Action::Reject => update.col_expr(invoice::Column::RejectionReason, Expr::value(reason)),
+        Action::Submit => update.col_expr(
+            invoice::Column::RejectionReason,
+            Expr::value(Option::<String>::None),
+        ),
+        _ => update,
+    };
+    let res = update
+        .filter(invoice::Column::Id.eq(current.id))
+        .filter(invoice::Column::Status.eq(from.as_str()))
+        .exec(txn)
+        .await?;
+    if res.rows_affected == 0 {
+        let now_status = invoice::Entity::find_by_id(current.id)
+            .one(txn)
+            .await?
+            .map_or(from, |m| status_of(&m));
+        return Err(NotAllowed {
+            from: now_status,
+            action,
+        }
+        .into());
+    }
+    record_history(txn, current.id, Some(from), to, actor, reason, now).await?;
+    let updated = invoice::Entity::find_by_id(current.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("invoice {} vanished", current.id))?;
+    let event = crate::events::status_event(&updated, from, to, actor, reason, clock)?;
+    common::outbox::add(txn, &event).await?;
+    Ok(Changed {
+        invoice: updated,
+        from,
+        to,
+    })
+}
+
+/// [`transition_in`] in a transaction of its own, with the after-commit effects.
+pub async fn transition(
+    state: &AppState,
+    current: &invoice::Model,
+    action: Action,
+    actor: Actor,
+    reason: Option<&str>,
+) -> Result<Changed, ApiError> {
+    let txn = common::db::begin_write(&state.db).await?;
+    let changed =
+        transition_in(&*txn, state.clock.as_ref(), current, action, actor, reason).await?;
+    txn.commit().await?;
+    after_change(state, &changed.invoice).await;
+    Ok(changed)
+}
+
+async fn record_history<C: ConnectionTrait>(
+    db: &C,
+    invoice_id: Uuid,
+    from: Option<InvoiceStatus>,
+    to: InvoiceStatus,
+    actor: Actor,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    history::ActiveModel {
+        id: Set(common::new_id_at(at)),
+        invoice_id: Set(invoice_id),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        actor_id: Set(actor.id),
+        actor: Set(actor.kind.to_owned()),
+        reason: Set(reason.map(str::to_owned)),
+        at: Set(at),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The live message on `invoice:{id}`: the invoice as it now is.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LiveStatus {
+    pub invoice_id: Uuid,
+    pub status: InvoiceStatus,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// After a committed change: searches see it (new cache generation), the relay sends its
+/// event, and subscribers of `invoice:{id}` hear of it. Failures are logged: the change
+/// itself has happened.
+pub async fn after_change(state: &AppState, m: &invoice::Model) {
+    invalidate(state).await;
+    state.relay.wake();
+    let live = LiveStatus {
+        invoice_id: m.id,
+        status: status_of(m),
+        updated_at: m.updated_at,
+    };
+    if let Err(error) =
+        common::pubsub::publish(&state.redis, &state.keys.invoice_channel(m.id), &live).await
+    {
+        tracing::warn!(%error, invoice_id = %m.id, "Invoice status not published.");
+    }
+}
+
+async fn invalidate(state: &AppState) {
+    if let Err(error) = state.cache.invalidate(CACHE_SCOPE).await {
+        // Entries of the old generation then live out their 300 s TTL.
+        tracing::warn!(%error, "Invoice search cache generation not bumped.");
+    }
+}

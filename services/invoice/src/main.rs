@@ -1,0 +1,39 @@
+use clap::{Parser, Subcommand};
+
+use invoice::{Application, InvoiceConfig};
+
+#[derive(Parser)]
+#[command(name = "invoice", about = "Vestio invoice service", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API, the event consumer and the overdue sweep (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = common::telemetry::init("invoice");
+    let cli = Cli::parse();
+    let config = InvoiceConfig::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(config, common::clock::system()).await?;
+            app.run_until_stopped(common::shutdown::on_signal()).await
+        }
+        Command::Migrate => {
+            common::db::connect_and_migrate::<invoice::migration::Migrator>(
+                &config.base.database_url,
+            )
+            .await?;
+            tracing::info!("Invoice migrations applied.");
+            Ok(())
+        }
+    }
+}

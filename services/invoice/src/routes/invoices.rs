@@ -1,0 +1,216 @@
+//! Create, edit, read and search invoices.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use common::auth::{AuthUser, Role};
+use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
+use common::keys::ttl;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::InvoiceInput;
+use crate::entity::history;
+use crate::invoices::{self, InvoiceView};
+use crate::search::{self, SearchPage, SearchParams};
+use crate::state::AppState;
+
+/// The caller as a seller with approved KYC.
+pub fn seller(user: &AuthUser) -> Result<(), ApiError> {
+    user.require(&[Role::Seller])?;
+    user.require_kyc_approved()?;
+    Ok(())
+}
+
+/// The caller's own invoice (another's is a 404).
+pub async fn own(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+) -> Result<crate::entity::invoice::Model, ApiError> {
+    invoices::find(&state.db, id)
+        .await?
+        .filter(|m| m.seller_id == user.id)
+        .ok_or_else(|| invoices::not_found(id))
+}
+
+/// Create a draft.
+#[utoipa::path(
+    tag = "invoices",
+    security(("bearer" = [])),
+    request_body = InvoiceInput,
+    responses(
+        (status = 201, description = "The draft", body = InvoiceView),
+        TokenErrors,
+        JsonBodyErrors,
+        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "invoice_number already used by one of your invoices", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<InvoiceInput>,
+) -> Result<HttpResponse, ApiError> {
+    seller(&user)?;
+    let fields = body
+        .validate(state.config.limits())
+        .map_err(ApiError::fields)?;
+    let m = invoices::create(&state, &user, fields).await?;
+    tracing::info!(invoice_id = %m.id, seller_id = %user.id, "Invoice drafted.");
+    Ok(HttpResponse::Created().json(invoices::view(&m)))
+}
+
+/// Change a draft or a rejected invoice (only the fields given).
+#[utoipa::path(
+    tag = "invoices",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    request_body = InvoiceInput,
+    responses(
+        (status = 200, description = "The invoice as changed", body = InvoiceView),
+        TokenErrors,
+        JsonBodyErrors,
+        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not editable in its state, or invoice_number taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<InvoiceInput>,
+) -> Result<HttpResponse, ApiError> {
+    seller(&user)?;
+    let current = own(&state, &user, *id).await?;
+    let status = invoices::status_of(&current);
+    if !status.editable() {
+        return Err(ApiError::Conflict(format!(
+            "cannot edit an invoice that is {status}; only drafts and rejected invoices can change"
+        )));
+    }
+    let fields = body
+        .over(&invoices::fields_of(&current))
+        .validate(state.config.limits())
+        .map_err(ApiError::fields)?;
+    let m = invoices::update(&state, &current, fields).await?;
+    Ok(HttpResponse::Ok().json(invoices::view(&m)))
+}
+
+/// One invoice: the seller's own, a listed one for investors, any for admins.
+#[utoipa::path(
+    tag = "invoices",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "The invoice", body = InvoiceView),
+        TokenErrors,
+        (status = 404, description = "No such invoice visible to you", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/{id}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let m = invoices::find(&state.db, *id)
+        .await?
+        .ok_or_else(|| invoices::not_found(*id))?;
+    let m = invoices::visible_to(m, &user)?;
+    Ok(HttpResponse::Ok().json(invoices::view(&m)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub from: Option<String>,
+    pub to: String,
+    /// seller | admin | system | marketplace | payments
+    pub actor: String,
+    pub actor_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every status change of the seller's own invoice (or any, for admins), oldest first.
+#[utoipa::path(
+    tag = "invoices",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "The status history", body = [HistoryEntry]),
+        TokenErrors,
+        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/{id}/history")]
+pub async fn history_of(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let m = invoices::find(&state.db, *id)
+        .await?
+        .filter(|m| {
+            user.role == Role::Admin || (user.role == Role::Seller && m.seller_id == user.id)
+        })
+        .ok_or_else(|| invoices::not_found(*id))?;
+    let rows = history::Entity::find()
+        .filter(history::Column::InvoiceId.eq(m.id))
+        .order_by_asc(history::Column::At)
+        .order_by_asc(history::Column::Id)
+        .all(&state.db)
+        .await?;
+    let entries: Vec<HistoryEntry> = rows
+        .into_iter()
+        .map(|h| HistoryEntry {
+            from: h.from_status,
+            to: h.to_status,
+            actor: h.actor,
+            actor_id: h.actor_id,
+            reason: h.reason,
+            at: h.at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+/// Search: sellers their own invoices, investors listed ones, admins all. Cached for
+/// 300 s per query and viewer; any write makes every cached result unreachable.
+#[utoipa::path(
+    tag = "invoices",
+    security(("bearer" = [])),
+    params(SearchParams),
+    responses(
+        (status = 200, description = "One page of matches", body = SearchPage),
+        TokenErrors,
+        (status = 422, description = "Unknown parameter or bad value (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("")]
+pub async fn search_invoices(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.parse()?;
+    let canonical = query.canonical(&search::scope(&user));
+    let keys = state.keys.clone();
+    let db = state.db.clone();
+    let body = state
+        .cache
+        .get_or_fetch_json(
+            invoices::CACHE_SCOPE,
+            |generation| keys.invoice_search(&common::cache::query_hash(generation, &canonical)),
+            ttl::INVOICE_SEARCH,
+            || async move { query.run(&db, &user).await },
+        )
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}

@@ -1,0 +1,163 @@
+//! Status changes people make: submit and cancel (the seller), verify and reject (admins).
+
+use actix_web::{HttpResponse, post, web};
+use common::auth::{AuthUser, RequireRole};
+use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::invoices::{own, seller};
+use crate::domain::Action;
+use crate::invoices::{self, Actor, InvoiceView};
+use crate::state::AppState;
+
+/// Send a draft (or a corrected rejected invoice) for verification.
+#[utoipa::path(
+    tag = "lifecycle",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "Submitted", body = InvoiceView),
+        TokenErrors,
+        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Due date too soon", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/{id}/submit")]
+pub async fn submit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    seller(&user)?;
+    let current = own(&state, &user, *id).await?;
+    // The state first: a listed invoice is a 409 whatever its date.
+    invoices::status_of(&current)
+        .apply(Action::Submit)
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let today = state.clock.now().date_naive();
+    let earliest =
+        today + chrono::Days::new(u64::try_from(state.config.min_days_ahead).unwrap_or(0));
+    if current.due_date < earliest {
+        return Err(ApiError::field(
+            "due_date",
+            format!(
+                "must be at least {} days ahead (on or after {earliest}) to submit",
+                state.config.min_days_ahead
+            ),
+        ));
+    }
+    let changed =
+        invoices::transition(&state, &current, Action::Submit, Actor::user(&user), None).await?;
+    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+}
+
+/// Cancel: allowed until an offer is accepted.
+#[utoipa::path(
+    tag = "lifecycle",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "Cancelled", body = InvoiceView),
+        TokenErrors,
+        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    seller(&user)?;
+    let current = own(&state, &user, *id).await?;
+    let changed =
+        invoices::transition(&state, &current, Action::Cancel, Actor::user(&user), None).await?;
+    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+}
+
+/// Verify a submitted invoice: it is listed for investors.
+#[utoipa::path(
+    tag = "lifecycle",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "Listed", body = InvoiceView),
+        TokenErrors,
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/{id}/verify")]
+pub async fn verify(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&user)?;
+    let current = invoices::find(&state.db, *id)
+        .await?
+        .ok_or_else(|| invoices::not_found(*id))?;
+    let changed =
+        invoices::transition(&state, &current, Action::Verify, Actor::user(&user), None).await?;
+    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Shown to the seller.
+    #[schema(
+        min_length = 3,
+        max_length = 1000,
+        example = "The debtor's tax id does not match."
+    )]
+    pub reason: String,
+}
+
+/// Reject a submitted invoice with a reason; the seller may edit and resubmit.
+#[utoipa::path(
+    tag = "lifecycle",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, description = "Rejected", body = InvoiceView),
+        TokenErrors,
+        JsonBodyErrors,
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/{id}/reject")]
+pub async fn reject(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<RejectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    RequireRole::admin(&user)?;
+    let reason = body.reason.trim();
+    if !(3..=1000).contains(&reason.chars().count()) {
+        return Err(ApiError::field("reason", "must be 3 to 1000 characters"));
+    }
+    let current = invoices::find(&state.db, *id)
+        .await?
+        .ok_or_else(|| invoices::not_found(*id))?;
+    let changed = invoices::transition(
+        &state,
+        &current,
+        Action::Reject,
+        Actor::user(&user),
+        Some(reason),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+}

@@ -1,0 +1,41 @@
+//! `/api/invoices` routes.
+
+mod invoices;
+mod lifecycle;
+
+use common::http::{BearerSecurity, Problem};
+use utoipa::OpenApi;
+use utoipa_actix_web::scope::Scope;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vestio invoices", version = "1", description = "Invoices from draft to settlement, and their search."),
+    modifiers(&BearerSecurity),
+    components(schemas(Problem)),
+    tags((name = "invoices", description = "Create, edit, read and search"),
+         (name = "lifecycle", description = "Status changes people make"),
+         (name = "health", description = "Probes"))
+)]
+pub struct ApiDoc;
+
+/// Every `/api/invoices` route.
+pub fn scope<T>(scope: Scope<T>) -> Scope<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    scope
+        .service(invoices::create)
+        .service(invoices::search_invoices)
+        .service(invoices::show)
+        .service(invoices::update)
+        .service(invoices::history_of)
+        .service(lifecycle::submit)
+        .service(lifecycle::cancel)
+        .service(lifecycle::verify)
+        .service(lifecycle::reject)
+}

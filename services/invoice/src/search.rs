@@ -1,0 +1,293 @@
+//! `GET /api/invoices`: filters, sort and pages, cached per (canonical query, viewer
+//! scope, generation) in `search:invoices:{hash}` for 300 s.
+
+use chrono::NaiveDate;
+use common::auth::{AuthUser, Role};
+use common::http::{ApiError, FieldError};
+use common::money::{Currency, Money};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::InvoiceStatus;
+use crate::entity::invoice;
+use crate::invoices::{self, InvoiceView};
+
+/// The query string as sent. Unknown parameters are refused (422), not ignored.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// One status (investors only ever see `listed`).
+    pub status: Option<String>,
+    /// Decimal string, inclusive.
+    pub min_amount: Option<String>,
+    pub max_amount: Option<String>,
+    /// ISO 4217.
+    pub currency: Option<String>,
+    /// ISO date, inclusive.
+    pub due_after: Option<String>,
+    pub due_before: Option<String>,
+    /// Substring of the debtor's name (case-insensitive).
+    pub debtor: Option<String>,
+    /// Words in the number, debtor or description (case-insensitive, all must match).
+    pub q: Option<String>,
+    /// `due_date`, `amount` or `created_at`; `-` first for descending. Default `-created_at`.
+    pub sort: Option<String>,
+    /// From 1. Default 1.
+    pub page: Option<u64>,
+    /// 1..=100. Default 20.
+    pub per_page: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum SortKey {
+    DueDate,
+    Amount,
+    CreatedAt,
+}
+
+/// The checked query. Its JSON (fields in declaration order, values normalised) plus the
+/// viewer's scope is the canonical form hashed into the cache key: the order of the
+/// parameters cannot split entries, and two viewers' results can never share one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Search {
+    status: Option<InvoiceStatus>,
+    min_amount_minor: Option<i64>,
+    max_amount_minor: Option<i64>,
+    currency: Option<Currency>,
+    due_after: Option<NaiveDate>,
+    due_before: Option<NaiveDate>,
+    debtor: Option<String>,
+    words: Vec<String>,
+    sort: SortKey,
+    descending: bool,
+    page: u64,
+    per_page: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchPage {
+    pub items: Vec<InvoiceView>,
+    /// Matches over all pages.
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl SearchParams {
+    pub fn parse(&self) -> Result<Search, ApiError> {
+        let mut errors = Vec::new();
+        let mut err = |field: &str, message: String| {
+            errors.push(FieldError {
+                field: field.into(),
+                message,
+            })
+        };
+        let status = self.status.as_deref().and_then(|s| {
+            s.parse::<InvoiceStatus>()
+                .map_err(|m| err("status", m))
+                .ok()
+        });
+        let currency = self
+            .currency
+            .as_deref()
+            .and_then(|c| c.parse::<Currency>().map_err(|m| err("currency", m)).ok());
+        let mut amount = |field: &str, v: &Option<String>| {
+            v.as_deref().and_then(|a| {
+                Money::parse(a, currency.unwrap_or(Currency::NGN))
+                    .map(|m| m.minor())
+                    .map_err(|e| err(field, e.to_string()))
+                    .ok()
+            })
+        };
+        let min_amount_minor = amount("min_amount", &self.min_amount);
+        let max_amount_minor = amount("max_amount", &self.max_amount);
+        let mut date = |field: &str, v: &Option<String>| {
+            v.as_deref().and_then(|d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| err(field, "must be an ISO date such as 2027-01-31".into()))
+                    .ok()
+            })
+        };
+        let due_after = date("due_after", &self.due_after);
+        let due_before = date("due_before", &self.due_before);
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+        };
+        let debtor = text(&self.debtor);
+        let q = text(&self.q);
+        for (field, v) in [("debtor", &debtor), ("q", &q)] {
+            if v.as_ref().is_some_and(|s| s.chars().count() > 100) {
+                err(field, "at most 100 characters".into());
+            }
+        }
+        let words: Vec<String> = q
+            .map(|q| q.split_whitespace().take(8).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let (descending, key) = match self.sort.as_deref() {
+            None => (true, "created_at"),
+            Some(s) => match s.strip_prefix('-') {
+                Some(k) => (true, k),
+                None => (false, s),
+            },
+        };
+        let sort = match key {
+            "due_date" => Some(SortKey::DueDate),
+            "amount" => Some(SortKey::Amount),
+            "created_at" => Some(SortKey::CreatedAt),
+            _ => {
+                err(
+                    "sort",
+                    "one of due_date, amount, created_at, optionally with a - prefix".into(),
+                );
+                None
+            }
+        };
+        let page = self.page.unwrap_or(1);
+        if page == 0 || page > 10_000 {
+            err("page", "must be 1 to 10000".into());
+        }
+        let per_page = self.per_page.unwrap_or(20);
+        if !(1..=100).contains(&per_page) {
+            err("per_page", "must be 1 to 100".into());
+        }
+        if let (Some(min), Some(max)) = (min_amount_minor, max_amount_minor)
+            && min > max
+        {
+            err("min_amount", "must not exceed max_amount".into());
+        }
+        if let (Some(a), Some(b)) = (due_after, due_before)
+            && a > b
+        {
+            err("due_after", "must not be after due_before".into());
+        }
+        match sort {
+            Some(sort) if errors.is_empty() => Ok(Search {
+                status,
+                min_amount_minor,
+                max_amount_minor,
+                currency,
+                due_after,
+                due_before,
+                debtor,
+                words,
+                sort,
+                descending,
+                page,
+                per_page,
+            }),
+            _ => Err(ApiError::fields(errors)),
+        }
+    }
+}
+
+/// What the viewer may see, as part of the cache key: sellers their own invoices,
+/// investors listed ones (each investor keyed apart, so per-investor visibility added
+/// later cannot leak), admins all.
+pub fn scope(viewer: &AuthUser) -> String {
+    match viewer.role {
+        Role::Admin => "admin".to_owned(),
+        Role::Seller => format!("seller:{}", viewer.id),
+        Role::Investor => format!("investor:{}", viewer.id),
+    }
+}
+
+impl Search {
+    /// The string hashed into the cache key.
+    pub fn canonical(&self, scope: &str) -> String {
+        format!(
+            "{scope}\n{}",
+            serde_json::to_string(self).unwrap_or_default()
+        )
+    }
+
+    fn select(&self, viewer: &AuthUser) -> Select<invoice::Entity> {
+        let mut cond = Condition::all();
+        match viewer.role {
+            Role::Admin => {}
+            Role::Seller => cond = cond.add(invoice::Column::SellerId.eq(viewer.id)),
+            Role::Investor => {
+                cond = cond.add(invoice::Column::Status.eq(InvoiceStatus::Listed.as_str()))
+            }
+        }
+        if let Some(s) = self.status {
+            cond = cond.add(invoice::Column::Status.eq(s.as_str()));
+        }
+        if let Some(min) = self.min_amount_minor {
+            cond = cond.add(invoice::Column::AmountMinor.gte(min));
+        }
+        if let Some(max) = self.max_amount_minor {
+            cond = cond.add(invoice::Column::AmountMinor.lte(max));
+        }
+        if let Some(c) = self.currency {
+            cond = cond.add(invoice::Column::Currency.eq(c.code()));
+        }
+        if let Some(d) = self.due_after {
+            cond = cond.add(invoice::Column::DueDate.gte(d));
+        }
+        if let Some(d) = self.due_before {
+            cond = cond.add(invoice::Column::DueDate.lte(d));
+        }
+        if let Some(d) = &self.debtor {
+            cond = cond.add(
+                Expr::expr(Func::lower(Expr::col(invoice::Column::DebtorName)))
+                    .like(LikeExpr::new(format!("%{}%", escape_like(d))).escape('\\')),
+            );
+        }
+        for w in &self.words {
+            cond = cond.add(
+                Expr::col(invoice::Column::SearchText)
+                    .like(LikeExpr::new(format!("%{}%", escape_like(w))).escape('\\')),
+            );
+        }
+        let col = match self.sort {
+            SortKey::DueDate => invoice::Column::DueDate,
+            SortKey::Amount => invoice::Column::AmountMinor,
+            SortKey::CreatedAt => invoice::Column::CreatedAt,
+        };
+        let order = if self.descending {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        };
+        invoice::Entity::find()
+            .filter(cond)
+            .order_by(col, order.clone())
+            .order_by(invoice::Column::Id, order)
+    }
+
+    /// Runs the query.
+    pub async fn run(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        viewer: &AuthUser,
+    ) -> Result<SearchPage, sea_orm::DbErr> {
+        let select = self.select(viewer);
+        let total = select.clone().count(db).await?;
+        let rows = select
+            .offset((self.page - 1) * self.per_page)
+            .limit(self.per_page)
+            .all(db)
+            .await?;
+        Ok(SearchPage {
+            items: rows.iter().map(invoices::view).collect(),
+            total,
+            page: self.page,
+            per_page: self.per_page,
+        })
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

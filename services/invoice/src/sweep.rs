@@ -1,0 +1,63 @@
+//! Marks funded invoices overdue (due date + `INVOICE_OVERDUE_GRACE_DAYS` passed) and
+//! overdue ones defaulted (due date + `INVOICE_DEFAULT_GRACE_DAYS`), by the injected clock.
+
+use common::shutdown::CancellationToken;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::domain::{Action, InvoiceStatus};
+use crate::entity::invoice;
+use crate::invoices::{self, Actor};
+use crate::state::AppState;
+
+/// One pass; returns how many invoices changed.
+pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+    let today = state.clock.now().date_naive();
+    let mut changed = 0;
+    for (status, action, grace) in [
+        (
+            InvoiceStatus::Funded,
+            Action::MarkOverdue,
+            state.config.overdue_grace_days,
+        ),
+        (
+            InvoiceStatus::Overdue,
+            Action::MarkDefaulted,
+            state.config.default_grace_days,
+        ),
+    ] {
+        // Due before (today - grace) means more than `grace` days late.
+        let cutoff = today - chrono::Duration::days(grace);
+        let due = invoice::Entity::find()
+            .filter(invoice::Column::Status.eq(status.as_str()))
+            .filter(invoice::Column::DueDate.lt(cutoff))
+            .order_by_asc(invoice::Column::DueDate)
+            .limit(500)
+            .all(&state.db)
+            .await?;
+        for m in due {
+            let reason = format!("due {} and {grace} days of grace passed", m.due_date);
+            match invoices::transition(state, &m, action, Actor::SYSTEM, Some(&reason)).await {
+                Ok(_) => changed += 1,
+                // Repaid meanwhile, or another sweeper was first.
+                Err(common::http::ApiError::Conflict(_)) => {}
+                Err(e) => return Err(anyhow::anyhow!("{e}")),
+            }
+        }
+    }
+    if changed > 0 {
+        tracing::info!(changed, "Overdue sweep changed invoices.");
+    }
+    Ok(changed)
+}
+
+pub async fn run(state: AppState, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(state.config.sweep_interval) => {}
+        }
+        if let Err(error) = run_once(&state).await {
+            tracing::warn!(%error, "Overdue sweep failed.");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Black-box tests of the invoice service: real PostgreSQL/SQLite and Redis, the app on
+//! port 0, tokens signed by a test key published under the test's Redis prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod lifecycle;
