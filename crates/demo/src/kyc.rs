@@ -17,7 +17,8 @@ const SELLER_DOCUMENTS: &[&str] = &["government_id", "proof_of_address", "busine
 /// numbers ending in 99: the seller's gives the reviewer something to reject.
 const INVESTOR_BVN: &str = "22212345678";
 const SELLER_BVN: &str = "22212345699";
-const REJECTION: &str = "The BVN is registered to another name; upload a government ID in the name on your BVN.";
+const REJECTION: &str =
+    "The BVN is registered to another name; upload a government ID in the name on your BVN.";
 
 /// A user registered and logged in through auth.
 struct Account {
@@ -59,7 +60,11 @@ impl Demo {
             .await?;
         let content_type = header(&res, "content-type");
         let problem = self
-            .expect(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "upload of a text file")
+            .expect(
+                res,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "upload of a text file",
+            )
             .await?;
         ensure!(
             content_type.starts_with("application/problem+json"),
@@ -79,7 +84,11 @@ impl Demo {
             for (i, &document_type) in types.iter().enumerate() {
                 let seed = format!("{}-{document_type}", account.id);
                 let (name, mime, bytes) = if i % 2 == 0 {
-                    ("scan.png", "image/png", files::png(96, 64, seed.as_bytes())?)
+                    (
+                        "scan.png",
+                        "image/png",
+                        files::png(96, 64, seed.as_bytes())?,
+                    )
                 } else {
                     ("scan.pdf", "application/pdf", files::pdf(&seed))
                 };
@@ -87,7 +96,11 @@ impl Demo {
                     .upload(account, document_type, name, mime, bytes.clone())
                     .await?;
                 let accepted = self
-                    .expect(res, StatusCode::ACCEPTED, &format!("upload {document_type}"))
+                    .expect(
+                        res,
+                        StatusCode::ACCEPTED,
+                        &format!("upload {document_type}"),
+                    )
                     .await?;
                 ensure!(
                     accepted["status"] == "queued",
@@ -172,7 +185,10 @@ impl Demo {
             "{admin_email} is not an admin"
         );
         let queue = self.review_queue(&admin).await?;
-        for (who, id) in [("investor", investor_submission), ("seller", seller_submission)] {
+        for (who, id) in [
+            ("investor", investor_submission),
+            ("seller", seller_submission),
+        ] {
             ensure!(
                 queue.iter().any(|s| s["id"] == id.as_str()),
                 "the {who}'s submission {id} is not in the review queue"
@@ -281,7 +297,10 @@ impl Demo {
             .send()
             .await?;
         let approved = self.expect(res, StatusCode::OK, "approve").await?;
-        ensure!(approved["status"] == "approved", "approve answered {approved}");
+        ensure!(
+            approved["status"] == "approved",
+            "approve answered {approved}"
+        );
         let res = self
             .client
             .get(self.url(&format!("/api/kyc/submissions/{seller_submission}")))
@@ -293,15 +312,16 @@ impl Demo {
             .await?;
         let res = self
             .client
-            .post(self.url(&format!(
-                "/api/kyc/submissions/{seller_submission}/reject"
-            )))
+            .post(self.url(&format!("/api/kyc/submissions/{seller_submission}/reject")))
             .bearer_auth(&admin)
             .json(&json!({"reason": REJECTION}))
             .send()
             .await?;
         let rejected = self.expect(res, StatusCode::OK, "reject").await?;
-        ensure!(rejected["status"] == "rejected", "reject answered {rejected}");
+        ensure!(
+            rejected["status"] == "rejected",
+            "reject answered {rejected}"
+        );
         self.step(&format!(
             "{n}. Approved the investor's submission. Rejected the seller's (its warnings: {}) with the reason \"{REJECTION}\".",
             seller_detail["warnings"]
@@ -357,7 +377,7 @@ impl Demo {
             "the seller's status after the rejection: {status}"
         );
         self.step(&format!(
-            "{n}. The seller's KYC status: {}, reason \"{}\"; it may upload again (can_submit {}).",
+            "{n}. The seller's KYC status: {}, reason \"{}\"; it may upload new documents and submit again (can_submit {}).",
             status["status"].as_str().unwrap_or("?"),
             status["rejection_reason"].as_str().unwrap_or("?"),
             status["can_submit"]

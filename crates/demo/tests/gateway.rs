@@ -25,9 +25,11 @@ fn terminate(child: &mut Child) {
 }
 
 impl Processes {
+    /// Stops one process now (and forgets it: nothing left to stop when dropped).
     fn stop(&mut self, name: &str) {
-        if let Some((_, child)) = self.0.iter_mut().find(|(n, _)| n == name) {
-            terminate(child);
+        if let Some(i) = self.0.iter().position(|(n, _)| n == name) {
+            let (_, mut child) = self.0.remove(i);
+            terminate(&mut child);
         }
     }
 }
@@ -94,47 +96,139 @@ fn problem_type(res: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
+/// The services of the gateway's list (deploy/gateway/services.tsv) that exist in this
+/// workspace (services/<name>/): what render.sh routes by default. Each is started below.
+fn workspace_services() -> Vec<String> {
+    let list = std::fs::read_to_string(workspace().join("deploy/gateway/services.tsv")).unwrap();
+    list.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| {
+            workspace()
+                .join("services")
+                .join(name)
+                .join("Cargo.toml")
+                .is_file()
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The last lines of each service's log, for a failure message.
+fn logs(dir: &Path, services: &[String]) -> String {
+    let mut out = String::new();
+    for s in services {
+        let text = std::fs::read_to_string(dir.join(format!("{s}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(40)..];
+        out.push_str(&format!(
+            "--- {s}.log (last {} lines)\n{}\n",
+            tail.len(),
+            tail.join("\n")
+        ));
+    }
+    out
+}
+
 #[tokio::test]
-async fn the_auth_flow_works_through_the_gateway_and_the_gateway_answers_problems() {
+async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems() {
+    let services = workspace_services();
+    assert!(
+        services.iter().any(|s| s == "auth") && services.iter().any(|s| s == "kyc"),
+        "services found: {services:?}"
+    );
     let db = TestDb::postgres().await;
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let auth_port = free_port();
     let gateway_port = free_port();
+    let redis_prefix = testkit::unique_prefix();
     let mut procs = Processes(Vec::new());
 
-    let log = std::fs::File::create(dir.path().join("auth.log")).unwrap();
-    let auth = Command::new(binary("auth"))
-        .arg("serve")
-        .env("HOST", "127.0.0.1")
-        .env("PORT", auth_port.to_string())
+    // Every service on one Redis prefix (they talk through it), each with its own data
+    // folder and database: auth on a PostgreSQL test database, the others on SQLite.
+    let mut upstreams = Vec::new();
+    for service in &services {
+        let port = free_port();
+        let data_dir = dir.path().join(service);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let database_url = if service == "auth" {
+            db.url.clone()
+        } else {
+            format!("sqlite://{}/{service}.db?mode=rwc", data_dir.display())
+        };
+        let log = std::fs::File::create(dir.path().join(format!("{service}.log"))).unwrap();
+        let mut cmd = Command::new(binary(service));
+        cmd.arg("serve")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env(
+                format!("{}_DATABASE_URL", service.to_ascii_uppercase()),
+                database_url,
+            )
+            .env("REDIS_URL", testkit::redis_url())
+            .env("REDIS_PREFIX", &redis_prefix)
+            .env("DATA_DIR", &data_dir)
+            .env("TRUSTED_PROXIES", "127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if service == "kyc" {
+            // Documents in the data folder, checked in-process; no clamd or OCR from
+            // the machine's environment.
+            cmd.env("KYC_STORAGE", "local")
+                .env("KYC_WORKER_IN_PROCESS", "true")
+                .env_remove("CLAMD_ADDR")
+                .env_remove("KYC_OCR_COMMAND")
+                .env_remove("KYC_IDENTITY_KEY")
+                .env_remove("KYC_IDENTITY_KEY_FILE")
+                .env_remove("KYC_STORAGE_DIR");
+        }
+        procs.0.push((service.clone(), cmd.spawn().unwrap()));
+        upstreams.push((service.clone(), port));
+    }
+    for (service, port) in &upstreams {
+        wait_ok(
+            &client,
+            &format!("http://127.0.0.1:{port}/readyz"),
+            &format!("{service} ready"),
+        )
+        .await;
+    }
+
+    // An admin, made the operator's way (make create-admin runs this command).
+    let admin_email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+    let admin_password = "correct horse 42";
+    let out = Command::new(binary("auth"))
+        .arg("create-admin")
+        .arg("--email")
+        .arg(&admin_email)
         .env("AUTH_DATABASE_URL", &db.url)
+        .env("ADMIN_PASSWORD", admin_password)
         .env("REDIS_URL", testkit::redis_url())
-        .env("REDIS_PREFIX", testkit::unique_prefix())
-        .env("DATA_DIR", dir.path())
-        .env("TRUSTED_PROXIES", "127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
+        .env("REDIS_PREFIX", &redis_prefix)
+        .env("DATA_DIR", dir.path().join("auth"))
+        .output()
         .unwrap();
-    procs.0.push(("auth".into(), auth));
-    wait_ok(
-        &client,
-        &format!("http://127.0.0.1:{auth_port}/readyz"),
-        "auth ready",
-    )
-    .await;
+    assert!(
+        out.status.success(),
+        "auth create-admin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let gw = dir.path().join("gateway");
-    let status = Command::new("sh")
+    let mut render = Command::new("sh");
+    render
         .arg(workspace().join("deploy/gateway/render.sh"))
         .arg(&gw)
         .env("GATEWAY_PORT", gateway_port.to_string())
-        .env("GATEWAY_SERVICES", "auth")
-        .env("AUTH_UPSTREAM", format!("127.0.0.1:{auth_port}"))
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
+        .env("GATEWAY_SERVICES", services.join(","))
+        .stdout(Stdio::null());
+    for (service, port) in &upstreams {
+        render.env(
+            format!("{}_UPSTREAM", service.to_ascii_uppercase()),
+            format!("127.0.0.1:{port}"),
+        );
+    }
+    let status = render.status().unwrap();
     assert!(status.success(), "render.sh failed");
     let nginx = Command::new(nginx())
         .arg("-p")
@@ -151,13 +245,33 @@ async fn the_auth_flow_works_through_the_gateway_and_the_gateway_answers_problem
     let base = format!("http://127.0.0.1:{gateway_port}");
     wait_ok(&client, &format!("{base}/healthz"), "gateway up").await;
 
-    // The whole auth flow a client would walk: register, login, me, refresh, logout,
-    // token refused after logout.
-    let mut demo = demo::Demo::new(&base).quiet();
-    demo.run()
-        .await
-        .unwrap_or_else(|e| panic!("demo failed: {e:#}\n{}", demo.log));
+    // Every flow a client would walk. Auth: register, login, me, refresh, logout, token
+    // refused after logout. KYC: uploads (and a text file refused), checks, submissions,
+    // the admin's review and download, the approval in the next token, the rejection's
+    // reason.
+    let mut demo = demo::Demo::new(&base)
+        .with_admin(&admin_email, admin_password)
+        .quiet();
+    demo.run().await.unwrap_or_else(|e| {
+        panic!(
+            "demo failed: {e:#}\n{}\n{}",
+            demo.log,
+            logs(dir.path(), &services)
+        )
+    });
+    // Shown with `cargo nextest run --no-capture`.
+    println!("{}", demo.log);
     assert!(demo.log.contains("refused at once"));
+    for step in [
+        "is refused: 415 application/problem+json",
+        "can_submit is true",
+        "Content-Disposition: attachment",
+        "X-Content-Type-Options: nosniff",
+        "the kyc claim said \"approved\"",
+        "The seller's KYC status: rejected, reason",
+    ] {
+        assert!(demo.log.contains(step), "no {step:?} in\n{}", demo.log);
+    }
 
     // The request id is passed on (or made) and comes back.
     let res = client

@@ -7,6 +7,7 @@
 //! | --- | --- | --- |
 //! | `POST /api/kyc/documents` | seller, investor | multipart upload (JPEG/PNG/PDF by content) -> 202 queued |
 //! | `GET /api/kyc/documents` | seller, investor | the caller's documents and their results |
+//! | `GET /api/kyc/documents/{id}` | its owner | one document with every check (another's is a 404) |
 //! | `GET /api/kyc/status` | user | status, missing documents (cached in `kyc:{userId}`) |
 //! | `POST /api/kyc/submit` | seller, investor | declared name + BVN/NIN -> in review |
 //! | `GET /api/kyc/submissions?status=` | admin | the review queue |
