@@ -7,7 +7,8 @@
 //!   invoice is no longer listed (cancelled meanwhile, say).
 //! - `payment.status_changed` {invoice_id, kind, status}: `funding`/`succeeded` funds it,
 //!   `funding`/`expired` releases the acceptance (back to listed), `repayment`/`succeeded`
-//!   records the repayment, `settlement`/`succeeded` settles it. A transition the machine
+//!   records the repayment, `settlement`/`succeeded` settles it (as does
+//!   `settlement.completed` {invoice_id, kind: "investor"}). A transition the machine
 //!   does not allow is logged and dropped (retrying would not change the answer).
 
 use async_trait::async_trait;
@@ -37,6 +38,13 @@ struct PaymentChanged {
     invoice_id: Uuid,
     kind: String,
     status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SettlementCompleted {
+    invoice_id: Uuid,
+    /// `investor` (principal + return paid out: the invoice is settled) or `seller`.
+    kind: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +86,18 @@ impl EventHandler for Effects {
         match event.event_type.as_str() {
             "offer.reserved" => self.offer_reserved(txn, event.payload_as()?).await,
             "payment.status_changed" => self.payment_changed(txn, event.payload_as()?).await,
+            "settlement.completed" => {
+                let s: SettlementCompleted = event.payload_as()?;
+                if s.kind != "investor" {
+                    return Ok(());
+                }
+                let p = PaymentChanged {
+                    invoice_id: s.invoice_id,
+                    kind: "settlement".into(),
+                    status: "succeeded".into(),
+                };
+                self.payment_changed(txn, p).await
+            }
             _ => Ok(()),
         }
     }

@@ -169,6 +169,7 @@ pub async fn create(
         status: Set(InvoiceStatus::Draft.as_str().to_owned()),
         rejection_reason: Set(None),
         search_text: Set(search_text(&f)),
+        debtor_search: Set(f.debtor_name.to_lowercase()),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -230,6 +231,10 @@ pub async fn update(
             Expr::value(f.description.clone()),
         )
         .col_expr(invoice::Column::SearchText, Expr::value(search_text(&f)))
+        .col_expr(
+            invoice::Column::DebtorSearch,
+            Expr::value(f.debtor_name.to_lowercase()),
+        )
         .col_expr(invoice::Column::UpdatedAt, Expr::value(now))
         .filter(invoice::Column::Id.eq(current.id))
         .filter(invoice::Column::Status.is_in([
@@ -287,8 +292,10 @@ impl From<TransitionError> for ApiError {
 }
 
 /// Applies `action` to `current` inside `txn`: the conditional update (`WHERE status =
-/// current`), the history row and the event. Refused if the machine does not allow it,
-/// or if the invoice changed since `current` was read.
+/// current`), the history row and the event. Refused if the machine does not allow it.
+/// If the invoice changed since `current` was read (a concurrent change won), the action
+/// is tried again on what it now is: a cancel that loses to a verify still cancels the
+/// listed invoice; a second verify finds it listed and is refused.
 pub async fn transition_in<C: ConnectionTrait>(
     txn: &C,
     clock: &dyn common::Clock,
@@ -297,7 +304,26 @@ pub async fn transition_in<C: ConnectionTrait>(
     actor: Actor,
     reason: Option<&str>,
 ) -> Result<Changed, TransitionError> {
-    let from = status_of(current);
+    let mut from = status_of(current);
+    for _ in 0..3 {
+        match try_transition(txn, clock, current, from, action, actor, reason).await? {
+            Ok(changed) => return Ok(changed),
+            Err(now) => from = now,
+        }
+    }
+    Err(NotAllowed { from, action }.into())
+}
+
+/// One attempt from `from`: `Ok(Err(now))` when the invoice is no longer `from`.
+async fn try_transition<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn common::Clock,
+    current: &invoice::Model,
+    from: InvoiceStatus,
+    action: Action,
+    actor: Actor,
+    reason: Option<&str>,
+) -> Result<Result<Changed, InvoiceStatus>, TransitionError> {
     let to = from.apply(action)?;
     let now = clock.now();
     let mut update = invoice::Entity::update_many()
@@ -321,11 +347,10 @@ pub async fn transition_in<C: ConnectionTrait>(
             .one(txn)
             .await?
             .map_or(from, |m| status_of(&m));
-        return Err(NotAllowed {
-            from: now_status,
-            action,
+        if now_status == from {
+            return Err(NotAllowed { from, action }.into());
         }
-        .into());
+        return Ok(Err(now_status));
     }
     record_history(txn, current.id, Some(from), to, actor, reason, now).await?;
     let updated = invoice::Entity::find_by_id(current.id)
@@ -334,11 +359,11 @@ pub async fn transition_in<C: ConnectionTrait>(
         .ok_or_else(|| anyhow::anyhow!("invoice {} vanished", current.id))?;
     let event = crate::events::status_event(&updated, from, to, actor, reason, clock)?;
     common::outbox::add(txn, &event).await?;
-    Ok(Changed {
+    Ok(Ok(Changed {
         invoice: updated,
         from,
         to,
-    })
+    }))
 }
 
 /// [`transition_in`] in a transaction of its own, with the after-commit effects.

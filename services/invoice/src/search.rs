@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use common::auth::{AuthUser, Role};
 use common::http::{ApiError, FieldError};
 use common::money::{Currency, Money};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Select,
@@ -39,9 +39,11 @@ pub struct SearchParams {
     /// `due_date`, `amount` or `created_at`; `-` first for descending. Default `-created_at`.
     pub sort: Option<String>,
     /// From 1. Default 1.
-    pub page: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub page: Option<String>,
     /// 1..=100. Default 20.
-    pub per_page: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub per_page: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,14 +153,21 @@ impl SearchParams {
                 None
             }
         };
-        let page = self.page.unwrap_or(1);
-        if page == 0 || page > 10_000 {
-            err("page", "must be 1 to 10000".into());
-        }
-        let per_page = self.per_page.unwrap_or(20);
-        if !(1..=100).contains(&per_page) {
-            err("per_page", "must be 1 to 100".into());
-        }
+        let mut number = |field: &str, v: &Option<String>, default: u64, max: u64| {
+            let n = match v.as_deref() {
+                None => Some(default),
+                Some(s) => s.parse::<u64>().ok(),
+            };
+            match n {
+                Some(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    err(field, format!("must be a whole number from 1 to {max}"));
+                    default
+                }
+            }
+        };
+        let page = number("page", &self.page, 1, 10_000);
+        let per_page = number("per_page", &self.per_page, 20, 100);
         if let (Some(min), Some(max)) = (min_amount_minor, max_amount_minor)
             && min > max
         {
@@ -238,7 +247,7 @@ impl Search {
         }
         if let Some(d) = &self.debtor {
             cond = cond.add(
-                Expr::expr(Func::lower(Expr::col(invoice::Column::DebtorName)))
+                Expr::col(invoice::Column::DebtorSearch)
                     .like(LikeExpr::new(format!("%{}%", escape_like(d))).escape('\\')),
             );
         }

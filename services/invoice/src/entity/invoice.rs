@@ -21,8 +21,11 @@ pub struct Model {
     /// See `domain::InvoiceStatus`.
     pub status: String,
     pub rejection_reason: Option<String>,
-    /// Lower-cased number, debtor and description, for `q` and `debtor` search.
+    /// Lower-cased (in Rust: SQLite's `lower()` knows ASCII only) number, debtor and
+    /// description, for `q`.
     pub search_text: String,
+    /// The debtor's name lower-cased, for `debtor`.
+    pub debtor_search: String,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

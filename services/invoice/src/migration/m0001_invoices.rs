@@ -20,6 +20,7 @@ enum Invoices {
     Status,
     RejectionReason,
     SearchText,
+    DebtorSearch,
     CreatedAt,
     UpdatedAt,
 }
@@ -70,6 +71,7 @@ impl MigrationTrait for Migration {
                 .col(text(I::Status, 16))
                 .col(ColumnDef::new(I::RejectionReason).text().null())
                 .col(ColumnDef::new(I::SearchText).text().not_null())
+                .col(text(I::DebtorSearch, 200))
                 .col(ts(I::CreatedAt))
                 .col(ts(I::UpdatedAt))
                 .to_owned(),

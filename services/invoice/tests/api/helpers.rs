@@ -2,11 +2,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::auth::{KycStatus, Role};
-use common::clock::ManualClock;
+use common::clock::{Clock, ManualClock};
 use common::config::BaseConfig;
+use common::events::{Envelope, Service};
 use common::keys::Keys;
+use common::queue::Job;
 use common::redis::Pool;
 use common::shutdown::CancellationToken;
+use fred::prelude::{ClientLike, KeysInterface, ListInterface};
 use invoice::{Application, InvoiceConfig};
 use serde_json::{Value, json};
 use testkit::{DbKind, TestDb, TestKeys};
@@ -94,6 +97,8 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut InvoiceConfig)
 pub struct User {
     pub id: Uuid,
     pub token: String,
+    pub role: Role,
+    pub kyc: KycStatus,
 }
 
 /// A valid new invoice body; `n` makes the number unique.
@@ -115,11 +120,27 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// A new user, with a token issued at the injected clock's "now" (the service checks
+    /// expiry by that clock).
     pub fn user(&self, role: Role, kyc: KycStatus) -> User {
-        let id = Uuid::now_v7();
+        self.token_for(Uuid::now_v7(), role, kyc)
+    }
+
+    /// A fresh token for `user` (after the clock moved past the old one's expiry).
+    pub fn refreshed(&self, user: &User) -> User {
+        self.token_for(user.id, user.role, user.kyc)
+    }
+
+    fn token_for(&self, id: Uuid, role: Role, kyc: KycStatus) -> User {
+        let claims = self
+            .tokens
+            .signer
+            .claims(id, role, kyc, Uuid::now_v7(), self.clock.now());
         User {
             id,
-            token: self.tokens.token(id, role, kyc),
+            token: self.tokens.sign(&claims),
+            role,
+            kyc,
         }
     }
 
@@ -201,6 +222,208 @@ impl TestApp {
         assert_eq!(res.status(), 200, "search {query}");
         res.json().await.unwrap()
     }
+}
+
+/// [`invoice_body`] with the top-level fields of `changes` replaced.
+pub fn invoice_body_with(n: u32, changes: Value) -> Value {
+    let mut body = invoice_body(n);
+    for (k, v) in changes.as_object().expect("changes is an object") {
+        body[k] = v.clone();
+    }
+    body
+}
+
+/// The id of an invoice's JSON.
+pub fn id_of(invoice: &Value) -> Uuid {
+    invoice["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Marketplace's `offer.reserved` for `invoice_id` (a new offer and investor each time).
+pub fn offer_reserved(app: &TestApp, invoice_id: Uuid) -> Envelope {
+    Envelope::new(
+        Service::Marketplace,
+        "offer.reserved",
+        &json!({
+            "offer_id": Uuid::now_v7(),
+            "invoice_id": invoice_id,
+            "investor_id": Uuid::now_v7(),
+        }),
+        app.clock.as_ref(),
+    )
+    .unwrap()
+}
+
+/// Payments' `payment.status_changed` for `invoice_id`.
+pub fn payment_changed(app: &TestApp, invoice_id: Uuid, kind: &str, status: &str) -> Envelope {
+    Envelope::new(
+        Service::Payments,
+        "payment.status_changed",
+        &json!({
+            "invoice_id": invoice_id,
+            "kind": kind,
+            "status": status,
+        }),
+        app.clock.as_ref(),
+    )
+    .unwrap()
+}
+
+#[allow(dead_code)]
+impl TestApp {
+    /// Creates a draft from `body` and returns its JSON.
+    pub async fn draft_from(&self, seller: &User, body: &Value) -> Value {
+        let res = self.post("/api/invoices", &seller.token, body).await;
+        assert_eq!(res.status(), 201, "create draft {body}");
+        res.json().await.unwrap()
+    }
+
+    /// The invoice as an admin sees it now (uncached).
+    pub async fn invoice(&self, id: Uuid) -> Value {
+        let res = self
+            .get(&format!("/api/invoices/{id}"), &self.admin().token)
+            .await;
+        assert_eq!(res.status(), 200, "get invoice {id}");
+        res.json().await.unwrap()
+    }
+
+    /// The invoice's status history, oldest first, as an admin sees it.
+    pub async fn history(&self, id: Uuid) -> Vec<Value> {
+        let res = self
+            .get(&format!("/api/invoices/{id}/history"), &self.admin().token)
+            .await;
+        assert_eq!(res.status(), 200, "history of {id}");
+        res.json().await.unwrap()
+    }
+
+    /// Waits until the invoice is in `status`.
+    pub async fn wait_for_status(&self, id: Uuid, status: &str) {
+        testkit::wait_until(
+            DEADLINE,
+            &format!("invoice {id} to be {status}"),
+            || async { self.invoice(id).await["status"] == status },
+        )
+        .await;
+    }
+
+    /// Puts `event` on the invoice service's own queue, as a producer's relay would.
+    pub async fn deliver(&self, event: &Envelope) {
+        common::queue::enqueue_json(&self.redis, &self.keys.events(Service::Invoice), event)
+            .await
+            .unwrap();
+    }
+
+    /// The events waiting on `consumer`'s queue, oldest first.
+    pub async fn events_on(&self, consumer: Service) -> Vec<Envelope> {
+        let queue = self.keys.events(consumer);
+        let raw: Vec<String> = self.redis.lrange(queue.as_str(), 0, -1).await.unwrap();
+        raw.iter()
+            .rev()
+            .map(|r| Job::parse(&queue, r).unwrap().payload_as().unwrap())
+            .collect()
+    }
+
+    /// Waits until an event of `event_type` about `invoice_id` is on `consumer`'s queue.
+    pub async fn wait_for_event(
+        &self,
+        consumer: Service,
+        event_type: &str,
+        invoice_id: Uuid,
+    ) -> Envelope {
+        testkit::wait_for(
+            DEADLINE,
+            &format!("{event_type} for {invoice_id} on events:{consumer}"),
+            || async {
+                self.events_on(consumer).await.into_iter().find(|e| {
+                    e.event_type == event_type && e.payload["invoice_id"] == invoice_id.to_string()
+                })
+            },
+        )
+        .await
+    }
+
+    /// A listed invoice with an accepted offer, funded by payments' event.
+    pub async fn funded(&self, seller: &User, n: u32) -> Uuid {
+        let id = id_of(&self.listed(seller, n).await);
+        self.deliver(&offer_reserved(self, id)).await;
+        self.wait_for_status(id, "accepted").await;
+        self.deliver(&payment_changed(self, id, "funding", "succeeded"))
+            .await;
+        self.wait_for_status(id, "funded").await;
+        id
+    }
+
+    /// The cached search results under this app's prefix (`search:invoices:*`).
+    pub async fn search_cache_keys(&self) -> Vec<String> {
+        let pattern = self.keys.invoice_search("*");
+        self.redis
+            .next()
+            .custom(fred::cmd!("KEYS"), vec![pattern])
+            .await
+            .unwrap()
+    }
+
+    /// The bytes of a cached entry.
+    pub async fn cached(&self, key: &str) -> Option<Vec<u8>> {
+        self.redis.get(key).await.unwrap()
+    }
+
+    /// A search's body, byte for byte (asserting a 200).
+    pub async fn search_bytes(&self, query: &str, token: &str) -> Vec<u8> {
+        let res = self.get(&format!("/api/invoices?{query}"), token).await;
+        assert_eq!(res.status(), 200, "search {query}");
+        res.bytes().await.unwrap().to_vec()
+    }
+
+    /// The invoice numbers of a search's items, in order.
+    pub async fn search_numbers(&self, query: &str, token: &str) -> Vec<String> {
+        numbers(&self.search(query, token).await)
+    }
+}
+
+/// The history as (from, to, actor) triples.
+pub async fn steps(app: &TestApp, id: Uuid) -> Vec<(Value, Value, Value)> {
+    app.history(id)
+        .await
+        .iter()
+        .map(|h| (h["from"].clone(), h["to"].clone(), h["actor"].clone()))
+        .collect()
+}
+
+/// The events on `consumer`'s queue of `event_type` about `invoice_id`.
+pub async fn events_about(
+    app: &TestApp,
+    consumer: Service,
+    event_type: &str,
+    invoice_id: Uuid,
+) -> Vec<Envelope> {
+    app.events_on(consumer)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == event_type && e.payload["invoice_id"] == invoice_id.to_string())
+        .collect()
+}
+
+/// The invoice numbers of a search page's items, in order.
+pub fn numbers(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["invoice_number"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The fields a 422 names.
+pub fn fields_named(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Asserts a problem+json answer with `status`, and returns its body.

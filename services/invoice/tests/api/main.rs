@@ -2,5 +2,13 @@
 //! port 0, tokens signed by a test key published under the test's Redis prefix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cache;
+mod concurrency;
+mod consumer;
+mod events;
 mod helpers;
 mod lifecycle;
+mod openapi;
+mod search;
+mod search_refusals;
+mod sweep;

@@ -1,0 +1,254 @@
+//! What the service hears on `events:invoice`: marketplace's reserved offers and
+//! payments' results become transitions here, each applied once.
+
+use common::events::Service;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{
+    DEADLINE, events_about, id_of, offer_reserved, payment_changed, spawn_app, steps,
+};
+
+#[tokio::test]
+async fn a_reserved_offer_on_a_listed_invoice_is_accepted_and_confirmed() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = id_of(&app.listed(&seller, 1).await);
+    let offer = offer_reserved(&app, id);
+    app.deliver(&offer).await;
+    app.wait_for_status(id, "accepted").await;
+
+    for consumer in [Service::Marketplace, Service::Payments] {
+        let confirmed = app
+            .wait_for_event(consumer, "invoice.acceptance_confirmed", id)
+            .await;
+        assert_eq!(confirmed.producer, Service::Invoice);
+        assert_eq!(confirmed.payload["offer_id"], offer.payload["offer_id"]);
+        assert_eq!(
+            confirmed.payload["investor_id"],
+            offer.payload["investor_id"]
+        );
+        assert_eq!(confirmed.payload["seller_id"], seller.id.to_string());
+    }
+    let changed = app
+        .wait_for_event(Service::Marketplace, "invoice.status_changed", id)
+        .await;
+    assert_eq!(changed.payload["from"], "listed");
+    assert_eq!(changed.payload["to"], "accepted");
+    assert_eq!(changed.payload["actor"], "marketplace");
+    let history = app.history(id).await;
+    let last = history.last().unwrap();
+    assert_eq!(
+        (&last["from"], &last["to"], &last["actor"]),
+        (&json!("listed"), &json!("accepted"), &json!("marketplace"))
+    );
+    // Investors no longer see it among the listings.
+    let res = app
+        .get(&format!("/api/invoices/{id}"), &app.investor().token)
+        .await;
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn a_reserved_offer_on_a_cancelled_or_unknown_invoice_is_refused_naming_its_status() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = id_of(&app.listed(&seller, 1).await);
+    app.act(&id.to_string(), "cancel", &seller.token).await;
+    let offer = offer_reserved(&app, id);
+    app.deliver(&offer).await;
+    let refused = app
+        .wait_for_event(Service::Marketplace, "invoice.acceptance_refused", id)
+        .await;
+    assert_eq!(refused.payload["status"], "cancelled");
+    assert_eq!(refused.payload["offer_id"], offer.payload["offer_id"]);
+    assert_eq!(app.invoice(id).await["status"], "cancelled");
+    assert_eq!(
+        steps(&app, id).await.last().unwrap().1,
+        "cancelled",
+        "no step after the cancellation"
+    );
+    assert_eq!(app.history(id).await.len(), 4);
+    assert!(
+        events_about(
+            &app,
+            Service::Marketplace,
+            "invoice.acceptance_confirmed",
+            id
+        )
+        .await
+        .is_empty()
+    );
+    assert!(
+        events_about(&app, Service::Payments, "invoice.acceptance_refused", id)
+            .await
+            .is_empty(),
+        "a refusal concerns marketplace only"
+    );
+
+    let unknown = Uuid::now_v7();
+    app.deliver(&offer_reserved(&app, unknown)).await;
+    let refused = app
+        .wait_for_event(Service::Marketplace, "invoice.acceptance_refused", unknown)
+        .await;
+    assert_eq!(refused.payload["status"], "unknown");
+}
+
+#[tokio::test]
+async fn the_same_reserved_offer_delivered_twice_is_applied_once() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = id_of(&app.listed(&seller, 1).await);
+    let offer = offer_reserved(&app, id);
+    app.deliver(&offer).await;
+    app.deliver(&offer).await;
+    // The consumer takes events in order: once a later one is answered, both copies have
+    // been handled.
+    let later = id_of(&app.listed(&seller, 2).await);
+    app.deliver(&offer_reserved(&app, later)).await;
+    app.wait_for_event(Service::Marketplace, "invoice.acceptance_confirmed", later)
+        .await;
+    testkit::wait_until(DEADLINE, "the outbox to be relayed", || async {
+        common::outbox::pending(&app.state.db).await.unwrap() == 0
+    })
+    .await;
+
+    assert_eq!(app.invoice(id).await["status"], "accepted");
+    let accepted_steps = steps(&app, id)
+        .await
+        .into_iter()
+        .filter(|(_, to, _)| to == "accepted")
+        .count();
+    assert_eq!(accepted_steps, 1, "one history row");
+    let confirmations = events_about(
+        &app,
+        Service::Marketplace,
+        "invoice.acceptance_confirmed",
+        id,
+    )
+    .await;
+    assert_eq!(confirmations.len(), 1, "one confirmation");
+    assert_eq!(
+        confirmations[0].payload["offer_id"],
+        offer.payload["offer_id"]
+    );
+    assert!(
+        events_about(&app, Service::Marketplace, "invoice.acceptance_refused", id)
+            .await
+            .is_empty(),
+        "the copy was not answered as a second, refused acceptance"
+    );
+    assert_eq!(
+        events_about(&app, Service::Marketplace, "invoice.status_changed", id)
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_expired_funding_lists_the_invoice_again_and_a_successful_one_funds_it() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = id_of(&app.listed(&seller, 1).await);
+    app.deliver(&offer_reserved(&app, id)).await;
+    app.wait_for_status(id, "accepted").await;
+
+    app.deliver(&payment_changed(&app, id, "funding", "expired"))
+        .await;
+    app.wait_for_status(id, "listed").await;
+    let released = testkit::wait_for(DEADLINE, "the release on marketplace's queue", || async {
+        events_about(&app, Service::Marketplace, "invoice.status_changed", id)
+            .await
+            .into_iter()
+            .find(|e| e.payload["to"] == "listed")
+    })
+    .await;
+    assert_eq!(released.payload["from"], "accepted");
+    assert_eq!(released.payload["actor"], "payments");
+    // Listed again: investors see it.
+    let res = app
+        .get(&format!("/api/invoices/{id}"), &app.investor().token)
+        .await;
+    assert_eq!(res.status(), 200);
+
+    app.deliver(&offer_reserved(&app, id)).await;
+    app.wait_for_status(id, "accepted").await;
+    app.deliver(&payment_changed(&app, id, "funding", "succeeded"))
+        .await;
+    app.wait_for_status(id, "funded").await;
+    assert_eq!(
+        steps(&app, id).await[3..],
+        [
+            (json!("listed"), json!("accepted"), json!("marketplace")),
+            (json!("accepted"), json!("listed"), json!("payments")),
+            (json!("listed"), json!("accepted"), json!("marketplace")),
+            (json!("accepted"), json!("funded"), json!("payments")),
+        ]
+    );
+    for consumer in [
+        Service::Marketplace,
+        Service::Payments,
+        Service::Admin,
+        Service::Notifications,
+    ] {
+        testkit::wait_until(
+            DEADLINE,
+            "the funding on every consumer's queue",
+            || async {
+                events_about(&app, consumer, "invoice.status_changed", id)
+                    .await
+                    .iter()
+                    .any(|e| e.payload["to"] == "funded")
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_payments_change_nothing()
+{
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = app.funded(&seller, 1).await;
+    // Not applicable now (or not about invoices at all): dropped, not retried.
+    for (kind, status) in [
+        ("settlement", "succeeded"),
+        ("funding", "succeeded"),
+        ("funding", "expired"),
+        ("repayment", "failed"),
+        ("payout", "succeeded"),
+    ] {
+        app.deliver(&payment_changed(&app, id, kind, status)).await;
+    }
+    app.deliver(&payment_changed(&app, id, "repayment", "succeeded"))
+        .await;
+    app.wait_for_status(id, "repaid").await;
+    app.deliver(&payment_changed(&app, id, "settlement", "succeeded"))
+        .await;
+    app.wait_for_status(id, "settled").await;
+    assert_eq!(
+        steps(&app, id).await[4..],
+        [
+            (json!("accepted"), json!("funded"), json!("payments")),
+            (json!("funded"), json!("repaid"), json!("payments")),
+            (json!("repaid"), json!("settled"), json!("payments")),
+        ]
+    );
+    let queue = app.keys.events(Service::Invoice);
+    assert!(
+        common::queue::dead_letters(&app.redis, &queue, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "inapplicable events are dropped, not dead-lettered"
+    );
+    assert_eq!(
+        common::queue::delayed_len(&app.redis, &queue)
+            .await
+            .unwrap(),
+        0,
+        "nor retried"
+    );
+}

@@ -1,0 +1,103 @@
+//! `GET /api/invoices` refusals: unknown parameters and bad values are 422s naming them.
+
+use chrono::Days;
+use serde_json::Value;
+
+use crate::helpers::{assert_problem, fields_named, spawn_app};
+use crate::search::today;
+
+#[tokio::test]
+async fn unknown_parameters_and_bad_values_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    app.draft(&seller, 1).await;
+    let t = &seller.token;
+    let today = today();
+    let cases: Vec<(String, &str)> = vec![
+        ("status=paid".into(), "status"),
+        ("status=LISTED".into(), "status"),
+        ("currency=XYZ".into(), "currency"),
+        ("currency=usd".into(), "currency"),
+        ("min_amount=abc".into(), "min_amount"),
+        ("min_amount=-5".into(), "min_amount"),
+        ("max_amount=1.234".into(), "max_amount"),
+        ("min_amount=10&max_amount=9.99".into(), "min_amount"),
+        ("due_after=2027-13-01".into(), "due_after"),
+        ("due_before=tomorrow".into(), "due_before"),
+        (
+            format!("due_after={}&due_before={}", today + Days::new(2), today),
+            "due_after",
+        ),
+        (format!("debtor={}", "a".repeat(101)), "debtor"),
+        (format!("q={}", "a".repeat(101)), "q"),
+        ("sort=price".into(), "sort"),
+        ("sort=--amount".into(), "sort"),
+        ("sort=".into(), "sort"),
+        ("page=0".into(), "page"),
+        ("page=10001".into(), "page"),
+        ("per_page=0".into(), "per_page"),
+        ("per_page=101".into(), "per_page"),
+    ];
+    for (query, field) in cases {
+        let res = app.get(&format!("/api/invoices?{query}"), t).await;
+        let problem = assert_problem(res, 422).await;
+        assert_eq!(fields_named(&problem), [field], "{query}: {problem}");
+    }
+    // Several at once, each named.
+    let res = app
+        .get("/api/invoices?status=paid&currency=XYZ&per_page=500", t)
+        .await;
+    let problem = assert_problem(res, 422).await;
+    assert_eq!(
+        fields_named(&problem),
+        ["status", "currency", "per_page"],
+        "{problem}"
+    );
+    // Parameters the search does not know are refused, not ignored; the answer names them.
+    for (query, name) in [
+        (
+            "seller_id=00000000-0000-0000-0000-000000000000",
+            "seller_id",
+        ),
+        ("limit=5", "limit"),
+        ("STATUS=listed", "STATUS"),
+    ] {
+        let res = app.get(&format!("/api/invoices?{query}"), t).await;
+        let problem = assert_problem(res, 422).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{name}`")),
+            "{query}: {problem}"
+        );
+    }
+    // Nothing was cached for refused queries.
+    assert!(app.search_cache_keys().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_page_number_that_is_not_a_number_is_422_naming_the_field() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    for (query, field) in [
+        ("page=abc", "page"),
+        ("page=-1", "page"),
+        ("per_page=ten", "per_page"),
+        ("per_page=1.5", "per_page"),
+    ] {
+        let res = app
+            .get(&format!("/api/invoices?{query}"), &seller.token)
+            .await;
+        let problem: Value = assert_problem(res, 422).await;
+        let named = fields_named(&problem) == [field]
+            || problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{field}`"));
+        assert!(
+            named,
+            "{query}: the answer does not name {field}: {problem}"
+        );
+    }
+}
