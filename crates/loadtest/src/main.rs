@@ -2,13 +2,20 @@
 //!
 //! ```sh
 //! cargo run --release -p loadtest -- --service auth --users 64 --duration 30s --target gateway
+//! cargo run --release -p loadtest -- --service kyc --users 32 --duration 30s
+//! cargo run --release -p loadtest -- --service kyc-processing --documents 500
 //! ```
 //!
 //! Goose writes its HTML and JSON reports to
 //! `reports/loadtest/<service>-<target>-<timestamp>.{html,json}`; afterwards a compact
-//! table of req/s and p50/p95/p99 per request name is printed. See docs/performance.md.
+//! table of req/s and p50/p95/p99 per request name is printed. `kyc-processing` is not a
+//! goose run: it measures how many uploaded documents KYC's workers process per second
+//! (see [`processing`]). See docs/performance.md.
 
 mod auth;
+mod kyc;
+mod png;
+mod processing;
 mod summary;
 
 use std::path::PathBuf;
@@ -27,8 +34,10 @@ const GATEWAY_URL: &str = "http://127.0.0.1:8080";
 #[command(
     name = "loadtest",
     about = "Load-test one Vestio service (goose), directly or through the gateway.",
-    after_help = "Start the stack first (`make run`). For auth, start it with \
-                  AUTH_RATE_BURST=1000000: every simulated user shares one client IP."
+    after_help = "Start the stack first (`make run`). Start it with AUTH_RATE_BURST=1000000 \
+                  (every simulated user shares one client IP, and every scenario signs its \
+                  users up through auth), and for kyc and kyc-processing also with \
+                  KYC_UPLOADS_BURST=1000000 (the per-user upload quota)."
 )]
 struct Cli {
     /// The service whose scenario set runs.
@@ -52,41 +61,91 @@ struct Cli {
     /// Folder for goose's HTML and JSON reports.
     #[arg(long, default_value = "reports/loadtest")]
     reports_dir: PathBuf,
+    /// Base URL of auth for the sign-ups of another service's scenario (default: the
+    /// host with `--target gateway`, http://127.0.0.1:8081 with `--target direct`).
+    #[arg(long)]
+    auth_host: Option<String>,
+    /// kyc-processing: documents uploaded and waited for.
+    #[arg(long, env = "LOADTEST_DOCUMENTS", default_value_t = 500)]
+    documents: usize,
+    /// kyc-processing: accounts the documents are spread over.
+    #[arg(long, env = "LOADTEST_ACCOUNTS", default_value_t = 4)]
+    accounts: usize,
+    /// kyc-processing: uploads in flight at once.
+    #[arg(long, env = "LOADTEST_CONCURRENCY", default_value_t = 8)]
+    concurrency: usize,
+    /// kyc-processing: seconds to wait after the last upload for every document to be
+    /// processed.
+    #[arg(long, default_value_t = 600)]
+    processing_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Service {
     Auth,
+    Kyc,
+    /// Not a goose scenario: documents processed per second by KYC's workers.
+    KycProcessing,
 }
+
+/// Auth's own address (`--target direct`).
+const AUTH_DIRECT_URL: &str = "http://127.0.0.1:8081";
 
 impl Service {
     fn name(self) -> &'static str {
         match self {
             Service::Auth => "auth",
+            Service::Kyc => "kyc",
+            Service::KycProcessing => "kyc-processing",
         }
     }
 
     /// The service's own address (`--target direct`).
     fn direct_url(self) -> &'static str {
         match self {
-            Service::Auth => "http://127.0.0.1:8081",
+            Service::Auth => AUTH_DIRECT_URL,
+            Service::Kyc | Service::KycProcessing => "http://127.0.0.1:8082",
         }
     }
 
-    /// A GET that answers 2xx only when the service is up behind `target`. Through the
-    /// gateway `/healthz` is nginx's own, so ask for a route of the service.
-    fn probe_path(self, target: Target) -> &'static str {
+    /// Whether the scenario also needs auth (to sign its users up).
+    fn uses_auth(self) -> bool {
+        !matches!(self, Service::Auth)
+    }
+
+    /// A GET that answers as expected only when the service is up behind `target`.
+    /// Through the gateway `/healthz` is nginx's own, so ask for a route of the service.
+    fn probe(self, target: Target) -> Probe {
         match (self, target) {
-            (_, Target::Direct) => "/healthz",
-            (Service::Auth, Target::Gateway) => "/api/auth/.well-known/jwks.json",
+            (_, Target::Direct) => Probe::Success("/healthz"),
+            (Service::Auth, Target::Gateway) => Probe::Success(AUTH_PROBE),
+            // Only kyc answers this with a 401 problem (the gateway's own errors are 502
+            // or 503 when kyc is down or not routed).
+            (Service::Kyc | Service::KycProcessing, Target::Gateway) => {
+                Probe::Unauthorized(kyc::STATUS_PATH)
+            }
         }
     }
 
     fn scenarios(self) -> Vec<Scenario> {
         match self {
             Service::Auth => auth::scenarios(),
+            Service::Kyc => kyc::scenarios(),
+            Service::KycProcessing => Vec::new(),
         }
     }
+}
+
+/// Auth's route that answers 200 through the gateway without a token.
+const AUTH_PROBE: &str = "/api/auth/.well-known/jwks.json";
+
+/// What the pre-flight GET must answer.
+#[derive(Debug, Clone, Copy)]
+enum Probe {
+    /// Any 2xx.
+    Success(&'static str),
+    /// 401 application/problem+json: the service itself refused the missing token.
+    Unauthorized(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,15 +187,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .trim_end_matches('/')
         .to_owned();
 
-    if let Err(why) = preflight(&host, cli.service.probe_path(cli.target)).await {
+    let auth_host = cli
+        .auth_host
+        .clone()
+        .unwrap_or_else(|| match cli.target {
+            Target::Gateway => host.clone(),
+            Target::Direct => AUTH_DIRECT_URL.to_owned(),
+        })
+        .trim_end_matches('/')
+        .to_owned();
+
+    let service = match cli.service {
+        Service::KycProcessing => "kyc",
+        other => other.name(),
+    };
+    if let Err(why) = preflight(&host, cli.service.probe(cli.target)).await {
         eprintln!(
-            "loadtest: {} is not answering through {} at {host} ({why:#}).\n\
-             Start the stack first with `make run` (or start {} yourself and pass --host URL).",
-            cli.service.name(),
+            "loadtest: {service} is not answering through {} at {host} ({why:#}).\n\
+             Start the stack first with `make run` (or start {service} yourself and pass --host URL).",
             cli.target.name(),
-            cli.service.name(),
         );
         return Ok(ExitCode::from(2));
+    }
+    if cli.service.uses_auth() {
+        let probe = match cli.target {
+            Target::Gateway => Probe::Success(AUTH_PROBE),
+            Target::Direct => Probe::Success("/healthz"),
+        };
+        if let Err(why) = preflight(&auth_host, probe).await {
+            eprintln!(
+                "loadtest: auth (which signs the {service} scenario's users up) is not answering \
+                 at {auth_host} ({why:#}).\n\
+                 Start the stack first with `make run` (or pass --auth-host URL)."
+            );
+            return Ok(ExitCode::from(2));
+        }
+        if auth_host != host {
+            auth::set_base(&auth_host);
+        }
+    }
+
+    if cli.service == Service::KycProcessing {
+        processing::run(processing::Settings {
+            kyc: host,
+            auth: auth_host,
+            documents: cli.documents,
+            accounts: cli.accounts,
+            concurrency: cli.concurrency,
+            timeout: Duration::from_secs(cli.processing_timeout),
+        })
+        .await?;
+        return Ok(ExitCode::SUCCESS);
     }
 
     std::fs::create_dir_all(&cli.reports_dir)
@@ -191,17 +292,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// GET `host` + `path` and require a 2xx within a few seconds.
-async fn preflight(host: &str, path: &str) -> anyhow::Result<()> {
+/// GET `host` + the probe's path and require its answer within a few seconds.
+async fn preflight(host: &str, probe: Probe) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()?;
+    let path = match probe {
+        Probe::Success(path) | Probe::Unauthorized(path) => path,
+    };
     let url = format!("{host}{path}");
     let response = client.get(&url).send().await.context(url.clone())?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "GET {url} answered {}",
-        response.status()
-    );
+    let status = response.status();
+    match probe {
+        Probe::Success(_) => {
+            anyhow::ensure!(status.is_success(), "GET {url} answered {status}");
+        }
+        Probe::Unauthorized(_) => {
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            anyhow::ensure!(
+                status == reqwest::StatusCode::UNAUTHORIZED
+                    && content_type.starts_with("application/problem+json"),
+                "GET {url} answered {status} {content_type}, not the service's \
+                 401 application/problem+json"
+            );
+        }
+    }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use image::{ImageFormat, Rgb, RgbImage};
 
-/// Width and height of every image: 64×64 RGB, about 6 KB once compressed.
+/// Width and height of every image: 64×64 RGB, about 9 KB once compressed.
 pub const SIDE: u32 = 64;
 
 /// A `SIDE`×`SIDE` PNG: a gradient with low-order noise drawn from `seed`.
@@ -47,4 +47,26 @@ fn splitmix64(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_seed_gives_a_different_small_png_that_decodes() -> anyhow::Result<()> {
+        let (a, b) = (png(next_seed())?, png(next_seed())?);
+        assert_ne!(a, b);
+        for bytes in [&a, &b] {
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+            assert!(
+                (1024..16 * 1024).contains(&bytes.len()),
+                "{} bytes",
+                bytes.len()
+            );
+            let img = image::load_from_memory_with_format(bytes, ImageFormat::Png)?;
+            assert_eq!((img.width(), img.height()), (SIDE, SIDE));
+        }
+        Ok(())
+    }
 }

@@ -146,10 +146,13 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         .filter_map(|d| d.processed_at)
         .max()
         .context("no processed_at in the answers")?;
-    let first_created = docs.iter().map(|d| d.created_at).min().unwrap_or(started_at);
-    let secs_between = |a: DateTime<Utc>, b: DateTime<Utc>| {
-        (b - a).num_microseconds().unwrap_or(0) as f64 / 1e6
-    };
+    let first_created = docs
+        .iter()
+        .map(|d| d.created_at)
+        .min()
+        .unwrap_or(started_at);
+    let secs_between =
+        |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_microseconds().unwrap_or(0) as f64 / 1e6;
     let process_secs = secs_between(started_at, last_processed);
     let after_uploads: Vec<_> = docs
         .iter()
@@ -200,7 +203,10 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         "             (seen done by polling after {seen_done_secs:.2} s, {polls} polls every {} ms)",
         POLL_EVERY.as_millis()
     );
-    println!("results      {accepted} accepted, {} rejected", rejected.len());
+    println!(
+        "results      {accepted} accepted, {} rejected",
+        rejected.len()
+    );
     for d in rejected.iter().take(3) {
         println!("  rejected {}: {}", d.id, d.reasons.join("; "));
     }
@@ -209,7 +215,11 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
 
 async fn sign_up(client: &reqwest::Client, auth: &str, n: usize) -> anyhow::Result<Account> {
     let email = auth::new_email();
-    let role = if n % 2 == 0 { "seller" } else { "investor" };
+    let role = if n.is_multiple_of(2) {
+        "seller"
+    } else {
+        "investor"
+    };
     let url = format!("{auth}/api/auth/register");
     let response = client
         .post(&url)

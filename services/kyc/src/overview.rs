@@ -86,11 +86,21 @@ pub async fn compute<C: ConnectionTrait>(
     role: Role,
 ) -> Result<KycOverview, DbErr> {
     let profile = profile::Entity::find_by_id(user_id).one(db).await?;
-    let docs = document::Entity::find()
-        .filter(document::Column::UserId.eq(user_id))
-        .order_by_desc(document::Column::CreatedAt)
-        .all(db)
-        .await?;
+    // The newest document of each type (one indexed read per type), not all of them:
+    // the overview is recomputed after every change.
+    let mut docs = Vec::new();
+    for t in DocumentType::ALL {
+        if let Some(d) = document::Entity::find()
+            .filter(document::Column::UserId.eq(user_id))
+            .filter(document::Column::DocumentType.eq(t.as_str()))
+            .order_by_desc(document::Column::CreatedAt)
+            .order_by_desc(document::Column::Id)
+            .one(db)
+            .await?
+        {
+            docs.push(d);
+        }
+    }
     let role = profile
         .as_ref()
         .and_then(|p| p.role.parse().ok())
