@@ -107,18 +107,15 @@ impl Application {
         self.port
     }
 
-    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and jobs.
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and
+    /// background work.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        shutdown.cancelled().await;
-        tracing::info!("Stopping: finishing in-flight requests and jobs.");
-        handle.stop(true).await;
-        self.stop.cancel();
-        let _ = server.await;
-        for task in self.tasks {
-            let _ = task.await;
+        common::shutdown::Running {
+            server: self.server,
+            stop: self.stop,
+            tasks: self.tasks,
         }
-        Ok(())
+        .run_until_stopped(shutdown)
+        .await
     }
 }

@@ -276,19 +276,4 @@ impl TestApp {
     }
 }
 
-/// Asserts a problem+json answer with `status`, and returns its body.
-pub async fn assert_problem(res: reqwest::Response, status: u16) -> Value {
-    assert_eq!(res.status(), status, "status");
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    assert!(
-        ct.starts_with("application/problem+json"),
-        "content-type {ct:?}"
-    );
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    body
-}
+pub use testkit::assert_problem;
