@@ -177,3 +177,29 @@ mod tests {
         assert_eq!(sqlite_path("postgres://localhost/x"), None);
     }
 }
+
+/// Column shapes every service's migrations use.
+pub mod columns {
+    use sea_orm_migration::prelude::{ColumnDef, IntoIden};
+
+    /// A required timestamp with time zone.
+    pub fn timestamp(c: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(c)
+            .timestamp_with_time_zone()
+            .not_null()
+            .to_owned()
+    }
+
+    /// An optional timestamp with time zone.
+    pub fn timestamp_null(c: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(c)
+            .timestamp_with_time_zone()
+            .null()
+            .to_owned()
+    }
+
+    /// A required string of at most `len` characters.
+    pub fn string(c: impl IntoIden, len: u32) -> ColumnDef {
+        ColumnDef::new(c).string_len(len).not_null().to_owned()
+    }
+}

@@ -204,8 +204,8 @@ impl SearchParams {
 pub fn scope(viewer: &AuthUser) -> String {
     match viewer.role {
         Role::Admin => "admin".to_owned(),
-        Role::Seller => format!("seller:{}", viewer.id),
-        Role::Investor => format!("investor:{}", viewer.id),
+        Role::Seller => format!("seller {}", viewer.id),
+        Role::Investor => format!("investor {}", viewer.id),
     }
 }
 

@@ -63,31 +63,12 @@ pub fn summary(d: &document::Model) -> DocumentSummary {
     }
 }
 
-/// The newest document of each type, in type order.
-pub fn latest_per_type(docs: &[document::Model]) -> Vec<&document::Model> {
-    let mut latest: Vec<&document::Model> = Vec::new();
-    for t in DocumentType::ALL {
-        if let Some(d) = docs
-            .iter()
-            .filter(|d| d.document_type == t.as_str())
-            .max_by_key(|d| (d.created_at, d.id))
-        {
-            latest.push(d);
-        }
-    }
-    latest
-}
-
-/// Computes the overview from the database. `role` is used when the user has no profile
-/// yet (nothing uploaded); afterwards the profile's role counts.
-pub async fn compute<C: ConnectionTrait>(
+/// The newest document of each type the user uploaded, in type order (one indexed read
+/// per type, whatever the user's document count).
+pub async fn latest_documents<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
-    role: Role,
-) -> Result<KycOverview, DbErr> {
-    let profile = profile::Entity::find_by_id(user_id).one(db).await?;
-    // The newest document of each type (one indexed read per type), not all of them:
-    // the overview is recomputed after every change.
+) -> Result<Vec<document::Model>, DbErr> {
     let mut docs = Vec::new();
     for t in DocumentType::ALL {
         if let Some(d) = document::Entity::find()
@@ -101,6 +82,28 @@ pub async fn compute<C: ConnectionTrait>(
             docs.push(d);
         }
     }
+    Ok(docs)
+}
+
+/// Computes the overview from the database. `role` is used when the user has no profile
+/// yet (nothing uploaded); afterwards the profile's role counts.
+pub async fn compute<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    role: Role,
+) -> Result<KycOverview, DbErr> {
+    let latest = latest_documents(db, user_id).await?;
+    compute_with(db, user_id, role, &latest).await
+}
+
+/// [`compute`] from the user's [`latest_documents`], already read.
+pub async fn compute_with<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    role: Role,
+    latest: &[document::Model],
+) -> Result<KycOverview, DbErr> {
+    let profile = profile::Entity::find_by_id(user_id).one(db).await?;
     let role = profile
         .as_ref()
         .and_then(|p| p.role.parse().ok())
@@ -110,7 +113,6 @@ pub async fn compute<C: ConnectionTrait>(
         .and_then(|p| p.status.parse().ok())
         .unwrap_or(ProfileStatus::None);
     let required = DocumentType::required_for(role).to_vec();
-    let latest = latest_per_type(&docs);
     let missing: Vec<DocumentType> = required
         .iter()
         .copied()
@@ -136,7 +138,7 @@ pub async fn compute<C: ConnectionTrait>(
             && !required.is_empty()
             && matches!(status, ProfileStatus::Pending | ProfileStatus::Rejected),
         required_documents: required,
-        documents: latest.into_iter().map(summary).collect(),
+        documents: latest.iter().map(summary).collect(),
         missing_documents: missing,
         submission_id: submission.map(|s| s.id),
         rejection_reason,
@@ -197,23 +199,15 @@ async fn store(state: &AppState, view: &KycOverview) {
     }
 }
 
-/// After a committed change: recompute, write through, publish live. Failures here are
-/// logged, never returned: the change itself has happened.
-pub async fn changed(state: &AppState, user_id: Uuid) -> Option<KycOverview> {
-    let view = match compute(&state.db, user_id, Role::Investor).await {
-        Ok(view) => view,
-        Err(error) => {
-            tracing::warn!(%error, %user_id, "KYC status not recomputed; dropping the cache.");
-            let _: Result<i64, _> = state.redis.del(state.keys.kyc_status(user_id)).await;
-            return None;
-        }
-    };
-    store(state, &view).await;
-    let channel = state.keys.kyc_status_channel(user_id);
-    if let Err(error) = common::pubsub::publish(&state.redis, &channel, &view).await {
-        tracing::warn!(%error, %user_id, "KYC status not published.");
+/// After a committed change: `view`, computed inside the change's transaction (so it is
+/// exactly the state that change produced, with its version), is written through and
+/// published live. Failures here are logged, never returned: the change has happened.
+pub async fn changed(state: &AppState, view: &KycOverview) {
+    store(state, view).await;
+    let channel = state.keys.kyc_status_channel(view.user_id);
+    if let Err(error) = common::pubsub::publish(&state.redis, &channel, view).await {
+        tracing::warn!(%error, user_id = %view.user_id, "KYC status not published.");
     }
-    Some(view)
 }
 
 /// A submission entering or leaving review, live for admins on `admin:kyc`.
@@ -228,6 +222,6 @@ pub struct ReviewQueueChange {
 pub async fn publish_review_change(state: &AppState, change: &ReviewQueueChange) {
     let channel = state.keys.admin_kyc_channel();
     if let Err(error) = common::pubsub::publish(&state.redis, &channel, change).await {
-        tracing::warn!(%error, "admin:kyc not published.");
+        tracing::warn!(%error, "Review-queue change not published.");
     }
 }

@@ -287,9 +287,10 @@ pub async fn record(
         },
     )?;
     common::outbox::add(&*txn, &event).await?;
+    let view = overview::compute(&*txn, doc.user_id, common::auth::Role::Investor).await?;
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(document_id = %doc.id, user_id = %doc.user_id, status = status.as_str(), "Document processed.");
-    overview::changed(state, doc.user_id).await;
+    overview::changed(state, &view).await;
     Ok(())
 }

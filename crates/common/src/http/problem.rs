@@ -110,6 +110,25 @@ impl ApiError {
         }
     }
 
+    /// `raw` trimmed, or a 422 naming `field` unless it has `min..=max` characters (a
+    /// reviewer's reason, say).
+    pub fn text_between<'a>(
+        field: &str,
+        raw: &'a str,
+        min: usize,
+        max: usize,
+    ) -> Result<&'a str, Self> {
+        let text = raw.trim();
+        if (min..=max).contains(&text.chars().count()) {
+            Ok(text)
+        } else {
+            Err(Self::field(
+                field,
+                format!("must be {min} to {max} characters"),
+            ))
+        }
+    }
+
     /// A 422 naming several fields.
     pub fn fields(errors: Vec<FieldError>) -> Self {
         let detail = errors

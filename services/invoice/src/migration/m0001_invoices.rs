@@ -1,3 +1,4 @@
+use common::db::columns::{string, timestamp};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -38,17 +39,6 @@ enum InvoiceStatusHistory {
     At,
 }
 
-fn ts(c: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(c)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn text(c: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(c).string_len(len).not_null().to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -59,21 +49,21 @@ impl MigrationTrait for Migration {
                 .if_not_exists()
                 .col(ColumnDef::new(I::Id).uuid().not_null().primary_key())
                 .col(ColumnDef::new(I::SellerId).uuid().not_null())
-                .col(text(I::InvoiceNumber, 64))
-                .col(text(I::DebtorName, 200))
+                .col(string(I::InvoiceNumber, 64))
+                .col(string(I::DebtorName, 200))
                 .col(ColumnDef::new(I::DebtorEmail).string_len(254).null())
                 .col(ColumnDef::new(I::DebtorTaxId).string_len(64).null())
                 .col(ColumnDef::new(I::AmountMinor).big_integer().not_null())
-                .col(text(I::Currency, 3))
+                .col(string(I::Currency, 3))
                 .col(ColumnDef::new(I::IssueDate).date().not_null())
                 .col(ColumnDef::new(I::DueDate).date().not_null())
                 .col(ColumnDef::new(I::Description).text().not_null())
-                .col(text(I::Status, 16))
+                .col(string(I::Status, 16))
                 .col(ColumnDef::new(I::RejectionReason).text().null())
                 .col(ColumnDef::new(I::SearchText).text().not_null())
-                .col(text(I::DebtorSearch, 200))
-                .col(ts(I::CreatedAt))
-                .col(ts(I::UpdatedAt))
+                .col(string(I::DebtorSearch, 200))
+                .col(timestamp(I::CreatedAt))
+                .col(timestamp(I::UpdatedAt))
                 .to_owned(),
         )
         .await?;
@@ -115,11 +105,11 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(H::Id).uuid().not_null().primary_key())
                 .col(ColumnDef::new(H::InvoiceId).uuid().not_null())
                 .col(ColumnDef::new(H::FromStatus).string_len(16).null())
-                .col(text(H::ToStatus, 16))
+                .col(string(H::ToStatus, 16))
                 .col(ColumnDef::new(H::ActorId).uuid().null())
-                .col(text(H::Actor, 16))
+                .col(string(H::Actor, 16))
                 .col(ColumnDef::new(H::Reason).text().null())
-                .col(ts(H::At))
+                .col(timestamp(H::At))
                 .to_owned(),
         )
         .await?;

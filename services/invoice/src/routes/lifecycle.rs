@@ -144,10 +144,7 @@ pub async fn reject(
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&user)?;
-    let reason = body.reason.trim();
-    if !(3..=1000).contains(&reason.chars().count()) {
-        return Err(ApiError::field("reason", "must be 3 to 1000 characters"));
-    }
+    let reason = ApiError::text_between("reason", &body.reason, 3, 1000)?;
     let current = invoices::find(&state.db, *id)
         .await?
         .ok_or_else(|| invoices::not_found(*id))?;

@@ -1,3 +1,4 @@
+use common::db::columns::{string, timestamp, timestamp_null};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -65,24 +66,6 @@ enum KycDownloads {
     DownloadedAt,
 }
 
-fn ts(c: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(c)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn ts_null(c: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(c)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
-}
-
-fn text(c: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(c).string_len(len).not_null().to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -93,13 +76,13 @@ impl MigrationTrait for Migration {
                 .if_not_exists()
                 .col(ColumnDef::new(D::Id).uuid().not_null().primary_key())
                 .col(ColumnDef::new(D::UserId).uuid().not_null())
-                .col(text(D::DocumentType, 32))
-                .col(text(D::Status, 16))
-                .col(text(D::ContentType, 32))
+                .col(string(D::DocumentType, 32))
+                .col(string(D::Status, 16))
+                .col(string(D::ContentType, 32))
                 .col(ColumnDef::new(D::SizeBytes).big_integer().not_null())
-                .col(text(D::Sha256, 64))
-                .col(text(D::StorageKey, 200))
-                .col(text(D::Priority, 8))
+                .col(string(D::Sha256, 64))
+                .col(string(D::StorageKey, 200))
+                .col(string(D::Priority, 8))
                 .col(ColumnDef::new(D::Checks).json().not_null())
                 .col(ColumnDef::new(D::Reasons).json().not_null())
                 .col(
@@ -110,9 +93,9 @@ impl MigrationTrait for Migration {
                 )
                 .col(ColumnDef::new(D::OcrText).text().null())
                 .col(ColumnDef::new(D::OcrConfidence).double().null())
-                .col(ts(D::CreatedAt))
-                .col(ts(D::EnqueuedAt))
-                .col(ts_null(D::ProcessedAt))
+                .col(timestamp(D::CreatedAt))
+                .col(timestamp(D::EnqueuedAt))
+                .col(timestamp_null(D::ProcessedAt))
                 .to_owned(),
         )
         .await?;
@@ -135,11 +118,11 @@ impl MigrationTrait for Migration {
                 .table(P::Table)
                 .if_not_exists()
                 .col(ColumnDef::new(P::UserId).uuid().not_null().primary_key())
-                .col(text(P::Role, 16))
-                .col(text(P::Status, 16))
+                .col(string(P::Role, 16))
+                .col(string(P::Status, 16))
                 .col(ColumnDef::new(P::Version).big_integer().not_null())
                 .col(ColumnDef::new(P::SubmissionId).uuid().null())
-                .col(ts(P::UpdatedAt))
+                .col(timestamp(P::UpdatedAt))
                 .to_owned(),
         )
         .await?;
@@ -151,9 +134,9 @@ impl MigrationTrait for Migration {
                 .if_not_exists()
                 .col(ColumnDef::new(S::Id).uuid().not_null().primary_key())
                 .col(ColumnDef::new(S::UserId).uuid().not_null())
-                .col(text(S::Role, 16))
-                .col(text(S::Status, 16))
-                .col(text(S::FullName, 200))
+                .col(string(S::Role, 16))
+                .col(string(S::Status, 16))
+                .col(string(S::FullName, 200))
                 .col(ColumnDef::new(S::BvnCipher).text().null())
                 .col(ColumnDef::new(S::NinCipher).text().null())
                 .col(ColumnDef::new(S::DocumentIds).json().not_null())
@@ -161,8 +144,8 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(S::Warnings).json().not_null())
                 .col(ColumnDef::new(S::Reason).text().null())
                 .col(ColumnDef::new(S::ReviewedBy).uuid().null())
-                .col(ts_null(S::ReviewedAt))
-                .col(ts(S::CreatedAt))
+                .col(timestamp_null(S::ReviewedAt))
+                .col(timestamp(S::CreatedAt))
                 .to_owned(),
         )
         .await?;
@@ -195,7 +178,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(L::DocumentId).uuid().not_null())
                 .col(ColumnDef::new(L::SubmissionId).uuid().not_null())
                 .col(ColumnDef::new(L::AdminId).uuid().not_null())
-                .col(ts(L::DownloadedAt))
+                .col(timestamp(L::DownloadedAt))
                 .to_owned(),
         )
         .await?;

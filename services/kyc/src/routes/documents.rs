@@ -177,12 +177,13 @@ pub async fn upload(
         }
         .insert(&*txn)
         .await?;
+        let view = overview::compute(&*txn, user.id, user.role).await?;
         txn.commit().await?;
-        Ok(Some(doc))
+        Ok(Some((doc, view)))
     }
     .await;
-    let doc = match saved {
-        Ok(Some(doc)) => doc,
+    let (doc, view) = match saved {
+        Ok(Some(saved)) => saved,
         other => {
             // Nothing stored for a refused or failed upload.
             if let Err(error) = state.storage.delete(&storage_key).await {
@@ -206,7 +207,7 @@ pub async fn upload(
         tracing::warn!(%error, document_id = %doc.id, "KYC job not enqueued yet.");
     }
     tracing::info!(document_id = %doc.id, user_id = %user.id, document_type = document_type.as_str(), "Document uploaded.");
-    overview::changed(&state, user.id).await;
+    overview::changed(&state, &view).await;
     Ok(HttpResponse::Accepted().json(UploadAccepted {
         document_id: doc.id,
         document_type,

@@ -378,11 +378,7 @@ pub async fn reject(
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&admin)?;
-    let reason = body.reason.trim().to_owned();
-    let len = reason.chars().count();
-    if !(3..=1000).contains(&len) {
-        return Err(ApiError::field("reason", "must be 3 to 1000 characters"));
-    }
+    let reason = ApiError::text_between("reason", &body.reason, 3, 1000)?.to_owned();
     decide(
         &state,
         &admin,
@@ -448,10 +444,11 @@ async fn decide(
         },
     )?;
     common::outbox::add(&*txn, &event).await?;
+    let view = overview::compute(&*txn, s.user_id, common::auth::Role::Investor).await?;
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(submission_id = %id, user_id = %s.user_id, admin_id = %admin.id, status = to.as_str(), "KYC decided.");
-    overview::changed(state, s.user_id).await;
+    overview::changed(state, &view).await;
     overview::publish_review_change(
         state,
         &ReviewQueueChange {

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use common::auth::{AuthUser, Role};
 use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -131,7 +131,8 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Seller, Role::Investor])?;
     let declared = parse_submit(body.into_inner())?;
-    let view = overview::compute(&state.db, user.id, user.role).await?;
+    let docs = overview::latest_documents(&state.db, user.id).await?;
+    let view = overview::compute_with(&state.db, user.id, user.role, &docs).await?;
     match view.status {
         ProfileStatus::InReview => {
             return Err(ApiError::Conflict("KYC is already in review".into()));
@@ -159,15 +160,6 @@ pub async fn submit(
         )));
     }
 
-    let docs: Vec<document::Model> = {
-        let mut docs = Vec::new();
-        for d in &view.documents {
-            if let Some(m) = document::Entity::find_by_id(d.id).one(&state.db).await? {
-                docs.push(m);
-            }
-        }
-        docs
-    };
     let (checks, warnings) = review_notes(&state, &declared, &docs).await;
 
     let now = state.clock.now();
@@ -228,10 +220,11 @@ pub async fn submit(
         },
     )?;
     common::outbox::add(&*txn, &event).await?;
+    let view = overview::compute(&*txn, user.id, user.role).await?;
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(submission_id = %id, user_id = %user.id, "KYC submitted for review.");
-    overview::changed(&state, user.id).await;
+    overview::changed(&state, &view).await;
     overview::publish_review_change(
         &state,
         &ReviewQueueChange {
