@@ -1,28 +1,31 @@
 //! Cache-aside for every cached read (the seed's `getCachedOrFetch`), done safely.
 //!
 //! - **Generations.** A cache scope (say `invoices`) has a counter,
-//!   [`Keys::cache_generation`], that is part of every key of the scope. A write commits
-//!   to the database and then calls [`Cache::invalidate`], which bumps the counter: every
-//!   key of the old generation becomes unreachable at once, with no `KEYS`/`SCAN`.
-//! - **No stale write-back.** A reader reads the generation *before* it fetches and stores
-//!   its result only under that generation's key. A slow reader that fetched before a
-//!   write therefore stores its (stale) result where no later reader looks.
-//! - **Single-flight.** Concurrent misses of one key in one process run one fetch and share
-//!   its result, so a cold key under load costs one query, not hundreds. A failed fetch is
-//!   handed to the callers that were waiting on it but is never cached.
+//!   [`Keys::cache_generation`]. Every entry of the scope is stored tagged with the
+//!   generation its reader read *before* fetching (`{generation}\n{bytes}`), and is served
+//!   only while the counter still has that value. A write commits to the database and then
+//!   calls [`Cache::invalidate`], which bumps the counter: every entry of the old generation
+//!   stops being served at once, with no `KEYS`/`SCAN`.
+//! - **One round trip.** The generation and the entry are read together (a pipeline), and
+//!   a handler that must also check the caller's token queues both reads in the same
+//!   pipeline as the revocation check ([`Cache::queue_lookup`], [`Cache::answer`]): a hit
+//!   costs one Redis round trip in all. (The generation used to be part of the key, which
+//!   needs the generation before the key can be read: two round trips.)
+//! - **No stale write-back.** A slow reader that fetched before a write stores its result
+//!   tagged with the old generation, which no later reader serves (at worst it overwrites
+//!   a fresher entry, which the next reader then fetches again: a miss, never a stale hit).
+//! - **Single-flight.** Concurrent misses of one key and generation in one process run one
+//!   fetch and share its result, so a cold key under load costs one query, not hundreds.
+//!   A failed fetch is handed to the callers that were waiting on it but is never cached.
 //! - **Redis is an optimisation.** If Redis is down or slow (commands fail fast, with a
 //!   short timeout) the read falls back to fetching, with a warning, instead of failing.
-//! - **Bytes in, bytes out.** A hit returns the stored bytes untouched (serve them as the
-//!   response body); nothing is deserialised and serialised again.
+//! - **Bytes in, bytes out.** A hit returns the stored bytes untouched (a zero-copy slice
+//!   after the tag: serve them as the response body); nothing is deserialised again.
 //!
 //! ```ignore
+//! let key = keys.invoice_search(&cache::query_hash(&canonical));
 //! let body = cache
-//!     .get_or_fetch_json(
-//!         "invoices",
-//!         |generation| keys.invoice_search(&cache::query_hash(generation, &canonical)),
-//!         ttl::INVOICE_SEARCH,
-//!         || search(&db, &query), // Result<impl Serialize, DbErr>
-//!     )
+//!     .get_or_fetch_json("invoices", &key, ttl::INVOICE_SEARCH, || search(&db, &query))
 //!     .await?; // the JSON bytes: serve them as the body
 //! // after committing a change to invoices:
 //! cache.invalidate("invoices").await?;
@@ -38,6 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use fred::bytes::Bytes;
+use fred::clients::{Client, Pipeline};
 use fred::prelude::{ClientLike, Expiration, KeysInterface, Options};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -89,19 +93,16 @@ impl std::error::Error for CacheError {
     }
 }
 
-/// The hex SHA-256 of a canonical query string under a generation: the `{hash}` of names
-/// like `search:invoices:{hash}` (bounded key size, and a new key for each generation).
-pub fn query_hash(generation: u64, canonical: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(generation.to_string().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(canonical.as_bytes());
-    hex::encode(hasher.finalize())
+/// The hex SHA-256 of a canonical query string: the `{hash}` of names like
+/// `search:invoices:{hash}` (bounded key size whatever the query).
+pub fn query_hash(canonical: &str) -> String {
+    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 type Outcome = Result<Bytes, CacheError>;
 type Flight = Arc<OnceCell<Outcome>>;
-type Flights = Mutex<HashMap<String, Flight>>;
+/// In-flight fetches by key, with the generation each one fetches for.
+type Flights = Mutex<HashMap<String, (u64, Flight)>>;
 
 /// The cache-aside helper. Cheap to clone; clones share their in-flight fetches, so build
 /// one per process and hand out clones.
@@ -161,30 +162,38 @@ impl Cache {
         self.redis.incr(self.keys.cache_generation(scope)).await
     }
 
-    /// The value of the key that `key` builds from the scope's current generation: the
-    /// stored bytes on a hit; on a miss the bytes `fetch` returns, stored for `ttl_secs`
-    /// under the generation read *before* fetching. See the module docs.
-    pub async fn get_or_fetch<K, F, Fut, T, E>(
+    /// The value cached under `key` in `scope`: the stored bytes on a hit (an entry tagged
+    /// with the scope's current generation); on a miss the bytes `fetch` returns, stored
+    /// for `ttl_secs` tagged with the generation read *before* fetching. See the module
+    /// docs. One Redis round trip on a hit.
+    pub async fn get_or_fetch<F, Fut, T, E>(
         &self,
         scope: &str,
-        key: K,
+        key: &str,
         ttl_secs: u64,
         fetch: F,
     ) -> Result<Bytes, CacheError>
     where
-        K: FnOnce(u64) -> String,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         T: Into<Bytes>,
         E: Into<anyhow::Error>,
     {
-        match self.generation(scope).await {
-            Ok(generation) => {
-                self.get_or_fetch_key(&key(generation), ttl_secs, fetch)
-                    .await
+        let pipeline = self.redis.next().pipeline();
+        let looked_up = async {
+            self.queue_lookup(&pipeline, scope, key).await?;
+            pipeline.all::<(Option<u64>, Option<Bytes>)>().await
+        };
+        match tokio::time::timeout(self.redis_timeout(), looked_up).await {
+            Ok(Ok((generation, entry))) => {
+                self.answer(key, generation, entry, ttl_secs, fetch).await
             }
-            Err(error) => {
-                tracing::warn!(scope, %error, "cache generation unreadable; fetching uncached");
+            Ok(Err(error)) => {
+                tracing::warn!(key, %error, "cache read failed; fetching uncached");
+                run(fetch).await
+            }
+            Err(_) => {
+                tracing::warn!(key, "cache read timed out; fetching uncached");
                 run(fetch).await
             }
         }
@@ -192,21 +201,83 @@ impl Cache {
 
     /// [`Cache::get_or_fetch`] for a value that is serialised to JSON on a miss (the hit is
     /// still the stored JSON bytes, returned as they are).
-    pub async fn get_or_fetch_json<K, F, Fut, T, E>(
+    pub async fn get_or_fetch_json<F, Fut, T, E>(
         &self,
         scope: &str,
-        key: K,
+        key: &str,
         ttl_secs: u64,
         fetch: F,
     ) -> Result<Bytes, CacheError>
     where
-        K: FnOnce(u64) -> String,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         T: Serialize,
         E: Into<anyhow::Error>,
     {
         self.get_or_fetch(scope, key, ttl_secs, || json(fetch))
+            .await
+    }
+
+    /// Queues the two reads of a lookup on `pipeline`: `GET` of the scope's generation,
+    /// then `GET` of `key`. Hand their answers (`Option<u64>`, `Option<Bytes>`) to
+    /// [`Cache::answer`]. For handlers that send other reads (the caller's revocation
+    /// check) in the same round trip.
+    pub async fn queue_lookup(
+        &self,
+        pipeline: &Pipeline<Client>,
+        scope: &str,
+        key: &str,
+    ) -> Result<(), RedisError> {
+        let _: () = pipeline.get(self.keys.cache_generation(scope)).await?;
+        let _: () = pipeline.get(key).await?;
+        Ok(())
+    }
+
+    /// The value of `key` given the answers to [`Cache::queue_lookup`]: the entry's bytes
+    /// if it is tagged with `generation`, otherwise one shared fetch, stored tagged with
+    /// `generation` for `ttl_secs`.
+    pub async fn answer<F, Fut, T, E>(
+        &self,
+        key: &str,
+        generation: Option<u64>,
+        entry: Option<Bytes>,
+        ttl_secs: u64,
+        fetch: F,
+    ) -> Result<Bytes, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        T: Into<Bytes>,
+        E: Into<anyhow::Error>,
+    {
+        let generation = generation.unwrap_or(0);
+        if let Some(hit) = entry.and_then(|e| untag(e, generation)) {
+            return Ok(hit);
+        }
+        let flight = self.join(key, generation);
+        flight
+            .cell
+            .get_or_init(|| self.fill(key, generation, ttl_secs, fetch))
+            .await
+            .clone()
+    }
+
+    /// [`Cache::answer`] for a value that is serialised to JSON on a miss.
+    pub async fn answer_json<F, Fut, T, E>(
+        &self,
+        key: &str,
+        generation: Option<u64>,
+        entry: Option<Bytes>,
+        ttl_secs: u64,
+        fetch: F,
+    ) -> Result<Bytes, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        T: Serialize,
+        E: Into<anyhow::Error>,
+    {
+        self.answer(key, generation, entry, ttl_secs, || json(fetch))
             .await
     }
 
@@ -224,7 +295,7 @@ impl Cache {
         T: Into<Bytes>,
         E: Into<anyhow::Error>,
     {
-        let flight = self.join(key);
+        let flight = self.join(key, 0);
         flight
             .cell
             .get_or_init(|| self.load(key, ttl_secs, fetch))
@@ -253,15 +324,25 @@ impl Cache {
     pub fn in_flight_callers(&self, key: &str) -> usize {
         lock(&self.flights)
             .get(key)
-            .map_or(0, |flight| Arc::strong_count(flight).saturating_sub(1))
+            .map_or(0, |(_, flight)| Arc::strong_count(flight).saturating_sub(1))
     }
 
-    /// Joins the flight of `key`, starting one if there is none.
-    fn join<'a>(&'a self, key: &'a str) -> FlightGuard<'a> {
-        let cell = lock(&self.flights)
-            .entry(key.to_owned())
-            .or_default()
-            .clone();
+    fn redis_timeout(&self) -> Duration {
+        self.fast.timeout.unwrap_or(DEFAULT_REDIS_TIMEOUT)
+    }
+
+    /// Joins the flight of `key`, starting one if there is none or if the one in flight
+    /// fetches for an older generation (its result may predate the reader's generation).
+    fn join<'a>(&'a self, key: &'a str, generation: u64) -> FlightGuard<'a> {
+        let mut flights = lock(&self.flights);
+        let cell = match flights.get(key) {
+            Some((g, cell)) if *g >= generation => cell.clone(),
+            _ => {
+                let cell = Flight::default();
+                flights.insert(key.to_owned(), (generation, cell.clone()));
+                cell
+            }
+        };
         FlightGuard {
             flights: &self.flights,
             key,
@@ -296,6 +377,83 @@ impl Cache {
         }
         Ok(value)
     }
+
+    /// The leader's work on a generational miss: the fetch, then the write-back tagged
+    /// with the generation read before it.
+    async fn fill<F, Fut, T, E>(
+        &self,
+        key: &str,
+        generation: u64,
+        ttl_secs: u64,
+        fetch: F,
+    ) -> Outcome
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        T: Into<Bytes>,
+        E: Into<anyhow::Error>,
+    {
+        let value = run(fetch).await?;
+        let mut tagged = Vec::with_capacity(value.len() + 21);
+        tagged.extend_from_slice(generation.to_string().as_bytes());
+        tagged.push(b'\n');
+        tagged.extend_from_slice(&value);
+        let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
+        let args = vec![
+            fred::types::Value::Bytes(tagged.into()),
+            fred::types::Value::from(i64::try_from(generation).unwrap_or(i64::MAX)),
+            fred::types::Value::from(ttl),
+        ];
+        let stored = tokio::time::timeout(
+            self.redis_timeout(),
+            PUT_UNLESS_NEWER_GENERATION.evalsha_with_reload::<i64, _, _>(
+                self.redis.next(),
+                key.to_owned(),
+                args,
+            ),
+        )
+        .await;
+        match stored {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(key, %error, "cache write failed; serving the fetched value")
+            }
+            Err(_) => tracing::warn!(key, "cache write timed out; serving the fetched value"),
+        }
+        Ok(value)
+    }
+}
+
+/// Stores a tagged entry unless the one already there carries a later generation, so a
+/// slow reader of an old generation cannot push out the current generation's entry.
+static PUT_UNLESS_NEWER_GENERATION: std::sync::LazyLock<fred::types::scripts::Script> =
+    std::sync::LazyLock::new(|| {
+        fred::types::scripts::Script::from_lua(
+            r"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local newline = string.find(current, '\n', 1, true)
+  if newline then
+    local tag = tonumber(string.sub(current, 1, newline - 1))
+    if tag and tag > tonumber(ARGV[2]) then
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+",
+        )
+    });
+
+/// The bytes of a tagged entry if its tag is `generation`.
+fn untag(entry: Bytes, generation: u64) -> Option<Bytes> {
+    let newline = entry.iter().take(21).position(|&b| b == b'\n')?;
+    let tag = std::str::from_utf8(&entry[..newline])
+        .ok()?
+        .parse::<u64>()
+        .ok()?;
+    (tag == generation).then(|| entry.slice(newline + 1..))
 }
 
 /// One caller's membership of a flight. Dropping it (done, failed or cancelled) retires the
@@ -310,7 +468,7 @@ struct FlightGuard<'a> {
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
         let mut flights = lock(self.flights);
-        let retire = flights.get(self.key).is_some_and(|current| {
+        let retire = flights.get(self.key).is_some_and(|(_, current)| {
             Arc::ptr_eq(current, &self.cell)
                 && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2)
         });
@@ -320,7 +478,7 @@ impl Drop for FlightGuard<'_> {
     }
 }
 
-fn lock(flights: &Flights) -> MutexGuard<'_, HashMap<String, Flight>> {
+fn lock(flights: &Flights) -> MutexGuard<'_, HashMap<String, (u64, Flight)>> {
     flights
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -397,6 +555,16 @@ return 1
 #[cfg(test)]
 mod put_if_newer_tests {
     use super::*;
+
+    #[test]
+    fn a_tagged_entry_is_served_only_under_its_own_generation() {
+        let entry = Bytes::from_static(b"12\n{\"items\":[]}");
+        assert_eq!(untag(entry.clone(), 12).unwrap(), &b"{\"items\":[]}"[..]);
+        assert!(untag(entry.clone(), 11).is_none());
+        assert!(untag(entry, 13).is_none());
+        assert!(untag(Bytes::from_static(b"{\"untagged\":1}"), 0).is_none());
+        assert!(untag(Bytes::from_static(b"x\n{}"), 0).is_none());
+    }
 
     #[tokio::test]
     async fn an_older_version_never_replaces_a_newer_one() {

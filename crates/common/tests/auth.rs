@@ -65,3 +65,66 @@ async fn a_key_published_after_start_is_picked_up_when_a_token_names_it() {
     let token = test_keys.token(Uuid::now_v7(), Role::Seller, KycStatus::None);
     assert!(verifier.verify(&token).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_remembered_token_is_still_refused_once_expired_or_once_its_key_is_retired() {
+    let redis = testkit::redis_pool().await;
+    let keys = Keys::new(&testkit::unique_prefix());
+    let test_keys = TestKeys::publish(&redis, &keys).await;
+    let clock = common::clock::ManualClock::starting_now();
+    let verifier = Verifier::new(
+        redis.clone(),
+        keys.clone(),
+        "vestio-auth",
+        "vestio",
+        clock.clone(),
+    )
+    .await;
+    let token = test_keys.token(Uuid::now_v7(), Role::Seller, KycStatus::None);
+
+    // Verified once (its signature is now remembered), then again from memory.
+    assert!(verifier.verify(&token).await.is_ok());
+    assert!(verifier.verify(&token).await.is_ok());
+
+    // Times are checked on every use, remembered or not.
+    clock.advance(chrono::Duration::minutes(20));
+    assert_eq!(verifier.verify(&token).await, Err(TokenError::Expired));
+    clock.advance(chrono::Duration::minutes(-20));
+    assert!(verifier.verify(&token).await.is_ok());
+
+    // A retired key stops verifying at the next reload, even for a remembered token.
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    assert!(common::auth::retire_jwk(&redis, &keys, &kid).await.unwrap());
+    verifier.reload_keys().await.unwrap();
+    assert_eq!(verifier.decode(&token), Err(TokenError::UnknownKey));
+}
+
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_blacklisted() {
+    let redis = testkit::redis_pool().await;
+    let keys = Keys::new(&testkit::unique_prefix());
+    let test_keys = TestKeys::publish(&redis, &keys).await;
+    let verifier = Verifier::new(
+        redis.clone(),
+        keys.clone(),
+        "vestio-auth",
+        "vestio",
+        common::clock::system(),
+    )
+    .await;
+    let claims = test_keys.claims(Uuid::now_v7(), Role::Investor, KycStatus::None);
+    let token = test_keys.sign(&claims);
+    assert!(verifier.verify(&token).await.is_ok());
+
+    let _: () = redis
+        .set(
+            keys.blacklisted(&claims.jti.to_string()),
+            1,
+            Some(fred::types::Expiration::EX(60)),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(verifier.verify(&token).await, Err(TokenError::Revoked));
+}

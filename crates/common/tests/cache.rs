@@ -19,8 +19,8 @@ async fn cache() -> (Cache, Keys) {
     (Cache::new(redis_pool().await, keys.clone()), keys)
 }
 
-fn search_key(keys: &Keys) -> impl Fn(u64) -> String + '_ {
-    move |generation| keys.invoice_search(&query_hash(generation, "status=listed&page=1"))
+fn search_key(keys: &Keys) -> String {
+    keys.invoice_search(&query_hash("status=listed&page=1"))
 }
 
 /// A fetch that counts its calls and returns `value`.
@@ -42,11 +42,11 @@ async fn a_miss_fetches_and_a_hit_returns_the_stored_bytes_without_fetching() {
     let value = r#"{"items":[1,2,3]}"#;
 
     let first = cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, counted(&calls, value))
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, counted(&calls, value))
         .await
         .unwrap();
     let second = cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, counted(&calls, "other"))
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, counted(&calls, "other"))
         .await
         .unwrap();
 
@@ -61,12 +61,12 @@ async fn invalidating_a_scope_makes_the_next_read_fetch_again() {
     let calls = Arc::new(AtomicUsize::new(0));
 
     let before = cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, counted(&calls, "before"))
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, counted(&calls, "before"))
         .await
         .unwrap();
     assert_eq!(cache.invalidate(SCOPE).await.unwrap(), 1);
     let after = cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, counted(&calls, "after"))
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, counted(&calls, "after"))
         .await
         .unwrap();
 
@@ -80,7 +80,7 @@ async fn invalidating_a_scope_makes_the_next_read_fetch_again() {
 async fn invalidating_one_scope_leaves_other_scopes_cached() {
     let (cache, keys) = cache().await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let stats = |g: u64| keys.invoice_search(&query_hash(g, "stats"));
+    let stats = &keys.invoice_search(&query_hash("stats"));
 
     cache
         .get_or_fetch("offers", stats, 300, counted(&calls, "offers"))
@@ -108,7 +108,7 @@ async fn a_slow_reader_that_started_before_an_invalidation_does_not_serve_its_st
         let keys = keys.clone();
         async move {
             cache
-                .get_or_fetch(SCOPE, search_key(&keys), 300, || async move {
+                .get_or_fetch(SCOPE, &search_key(&keys), 300, || async move {
                     started_tx.send(()).unwrap();
                     release_rx.await.unwrap();
                     anyhow::Ok("stale")
@@ -121,7 +121,7 @@ async fn a_slow_reader_that_started_before_an_invalidation_does_not_serve_its_st
     // A write commits and invalidates; a new reader fetches the fresh state.
     cache.invalidate(SCOPE).await.unwrap();
     let fresh = cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, || async {
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, || async {
             anyhow::Ok("fresh")
         })
         .await
@@ -134,7 +134,7 @@ async fn a_slow_reader_that_started_before_an_invalidation_does_not_serve_its_st
 
     let calls = Arc::new(AtomicUsize::new(0));
     let later = cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, counted(&calls, "refetched"))
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, counted(&calls, "refetched"))
         .await
         .unwrap();
     assert_eq!(later, "fresh");
@@ -146,7 +146,7 @@ async fn fifty_concurrent_cold_reads_run_the_fetch_once_and_share_its_bytes() {
     let (cache, keys) = cache().await;
     let calls = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(Notify::new());
-    let key = search_key(&keys)(0);
+    let key = search_key(&keys);
 
     let readers: Vec<_> = (0..50)
         .map(|_| {
@@ -154,7 +154,7 @@ async fn fifty_concurrent_cold_reads_run_the_fetch_once_and_share_its_bytes() {
                 (cache.clone(), keys.clone(), calls.clone(), gate.clone());
             tokio::spawn(async move {
                 cache
-                    .get_or_fetch(SCOPE, search_key(&keys), 300, || async move {
+                    .get_or_fetch(SCOPE, &search_key(&keys), 300, || async move {
                         calls.fetch_add(1, Ordering::SeqCst);
                         gate.notified().await;
                         anyhow::Ok("cold")
@@ -184,7 +184,7 @@ async fn a_failed_fetch_is_shared_with_its_waiters_but_not_cached() {
     let (cache, keys) = cache().await;
     let calls = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(Notify::new());
-    let key = search_key(&keys)(0);
+    let key = search_key(&keys);
 
     let readers: Vec<_> = (0..5)
         .map(|_| {
@@ -192,7 +192,7 @@ async fn a_failed_fetch_is_shared_with_its_waiters_but_not_cached() {
                 (cache.clone(), keys.clone(), calls.clone(), gate.clone());
             tokio::spawn(async move {
                 cache
-                    .get_or_fetch(SCOPE, search_key(&keys), 300, || async move {
+                    .get_or_fetch(SCOPE, &search_key(&keys), 300, || async move {
                         calls.fetch_add(1, Ordering::SeqCst);
                         gate.notified().await;
                         Err::<&[u8], _>(std::io::Error::other("database down"))
@@ -216,7 +216,7 @@ async fn a_failed_fetch_is_shared_with_its_waiters_but_not_cached() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
     let retried = cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, counted(&calls, "recovered"))
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, counted(&calls, "recovered"))
         .await
         .unwrap();
     assert_eq!(retried, "recovered");
@@ -229,11 +229,11 @@ async fn a_cached_value_is_stored_with_its_ttl() {
     let redis = redis_pool().await;
 
     cache
-        .get_or_fetch(SCOPE, search_key(&keys), 300, || async { anyhow::Ok("v") })
+        .get_or_fetch(SCOPE, &search_key(&keys), 300, || async { anyhow::Ok("v") })
         .await
         .unwrap();
 
-    let ttl: i64 = redis.ttl(search_key(&keys)(0)).await.unwrap();
+    let ttl: i64 = redis.ttl(search_key(&keys)).await.unwrap();
     assert!((1..=300).contains(&ttl), "ttl was {ttl}");
 }
 
@@ -274,7 +274,7 @@ async fn reads_fall_back_to_fetching_when_redis_is_down() {
     for _ in 0..2 {
         let value = tokio::time::timeout(
             Duration::from_secs(5),
-            cache.get_or_fetch(SCOPE, search_key(&keys), 300, counted(&calls, "from db")),
+            cache.get_or_fetch(SCOPE, &search_key(&keys), 300, counted(&calls, "from db")),
         )
         .await
         .expect("a read with Redis down does not hang")

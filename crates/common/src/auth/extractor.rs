@@ -7,7 +7,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use uuid::Uuid;
 
 use super::claims::{Claims, KycStatus, Role};
-use super::verifier::{TokenError, Verifier};
+use super::verifier::{TokenError, Verifier, judge_revocation};
 use crate::http::ApiError;
 
 /// The authenticated caller. Handlers take this (and check roles with
@@ -76,25 +76,103 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// A caller whose token is signed, current and meant for us, but not yet checked against
+/// the blacklist and the user's "revoked before" marker: for a handler that reads Redis
+/// anyway and sends the check in the same round trip (ARCHITECTURE.md: revocation is
+/// checked "in the same Redis round trip as the request's own reads").
+///
+/// ```ignore
+/// let pipeline = caller.verifier().redis().next().pipeline();
+/// caller.queue_check(&pipeline).await?;
+/// let _: () = pipeline.get(my_key).await?;            // the handler's own reads
+/// let (blacklisted, revoked_before, mine): (i64, Option<i64>, Option<String>) =
+///     pipeline.all().await.map_err(unavailable)?;
+/// let user = caller.confirm(blacklisted, revoked_before)?; // answer nothing before this
+/// ```
+pub struct PendingUser {
+    claimed: AuthUser,
+    verifier: Verifier,
+}
+
+impl PendingUser {
+    /// Who the token says the caller is. Use it to build the reads; answer nothing to the
+    /// caller before [`Self::confirm`].
+    pub fn claimed(&self) -> &AuthUser {
+        &self.claimed
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Queues the revocation reads (two answers) on `pipeline`.
+    pub async fn queue_check(
+        &self,
+        pipeline: &fred::clients::Pipeline<fred::clients::Client>,
+    ) -> Result<(), ApiError> {
+        Ok(self
+            .verifier
+            .queue_revocation(pipeline, &self.claimed.claims)
+            .await?)
+    }
+
+    /// The caller, once the two answers of [`Self::queue_check`] show the token is not
+    /// revoked.
+    pub fn confirm(
+        self,
+        blacklisted: i64,
+        revoked_before: Option<i64>,
+    ) -> Result<AuthUser, ApiError> {
+        judge_revocation(&self.claimed.claims, blacklisted, revoked_before)?;
+        Ok(self.claimed)
+    }
+}
+
+fn verifier_of(req: &HttpRequest) -> Result<Verifier, ApiError> {
+    req.app_data::<web::Data<Verifier>>()
+        .map(|v| v.get_ref().clone())
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("Verifier not registered as app data")))
+}
+
+fn user_of(claims: Claims) -> AuthUser {
+    AuthUser {
+        id: claims.sub,
+        role: claims.role,
+        kyc: claims.kyc,
+        claims,
+    }
+}
+
+impl FromRequest for PendingUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let verifier = verifier_of(req);
+        let token = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let verifier = verifier?;
+            let token = token.ok_or(TokenError::Missing)?;
+            let claims = verifier.verify_unrevoked(&token).await?;
+            Ok(PendingUser {
+                claimed: user_of(claims),
+                verifier,
+            })
+        })
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let verifier = req.app_data::<web::Data<Verifier>>().cloned();
+        let verifier = verifier_of(req);
         let token = bearer(req).map(str::to_owned);
         Box::pin(async move {
-            let verifier = verifier.ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("Verifier not registered as app data"))
-            })?;
             let token = token.ok_or(TokenError::Missing)?;
-            let claims = verifier.verify(&token).await?;
-            Ok(AuthUser {
-                id: claims.sub,
-                role: claims.role,
-                kyc: claims.kyc,
-                claims,
-            })
+            let claims = verifier?.verify(&token).await?;
+            Ok(user_of(claims))
         })
     }
 }

@@ -13,9 +13,9 @@ mod signer;
 mod verifier;
 
 pub use claims::{Claims, KycStatus, Role};
-pub use extractor::{AuthUser, RequireRole, bearer};
+pub use extractor::{AuthUser, PendingUser, RequireRole, bearer};
 pub use signer::{JwtSigner, SigningKey, publish_jwks, retire_jwk};
-pub use verifier::{TokenError, Verifier};
+pub use verifier::{TokenError, Verifier, judge_revocation, unavailable};
 
 /// Access tokens live at most this long (seconds).
 pub const ACCESS_TOKEN_MAX_SECS: i64 = 900;

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use fred::clients::{Client, Pipeline};
 use fred::prelude::{HashesInterface, KeysInterface};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -40,9 +41,14 @@ const LEEWAY_SECS: i64 = 30;
 const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(1);
 /// Keys are reloaded this often regardless.
 const PERIODIC_RELOAD: Duration = Duration::from_secs(60);
+/// Tokens whose signature and claims were verified, remembered so a client's next request
+/// with the same token skips the RSA check (times are still checked on every use, and the
+/// memo is emptied whenever keys are reloaded). Bounded: emptied when full.
+const MEMO_CAPACITY: usize = 4096;
 
 struct Inner {
     keys: RwLock<HashMap<String, DecodingKey>>,
+    memo: std::sync::Mutex<HashMap<Box<str>, Claims>>,
     last_reload: Mutex<Option<Instant>>,
     redis: Pool,
     names: Keys,
@@ -79,6 +85,7 @@ impl Verifier {
         let verifier = Self {
             inner: Arc::new(Inner {
                 keys: RwLock::new(HashMap::new()),
+                memo: std::sync::Mutex::new(HashMap::new()),
                 last_reload: Mutex::new(None),
                 redis,
                 names,
@@ -120,11 +127,38 @@ impl Verifier {
         }
         let n = map.len();
         *self.inner.keys.write().unwrap_or_else(|e| e.into_inner()) = map;
+        // A retired key must stop verifying at once: forget what it verified.
+        self.memo().clear();
         Ok(n)
     }
 
-    /// Signature, algorithm, issuer, audience and times; no Redis.
+    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Claims>> {
+        self.inner.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Signature, algorithm, issuer, audience and times; no Redis. A token verified before
+    /// (same bytes, keys not reloaded since) skips the signature check; its times are
+    /// checked on every call.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        let remembered = self.memo().get(token).cloned();
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let claims = self.decode_signed(token)?;
+                let mut memo = self.memo();
+                if memo.len() >= MEMO_CAPACITY {
+                    memo.clear();
+                }
+                memo.insert(token.into(), claims.clone());
+                claims
+            }
+        };
+        self.check_times(&claims)?;
+        Ok(claims)
+    }
+
+    /// Signature, algorithm, issuer and audience.
+    fn decode_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(TokenError::Invalid("algorithm not allowed".into()));
@@ -149,6 +183,10 @@ impl Verifier {
                 })?
                 .claims
         };
+        Ok(claims)
+    }
+
+    fn check_times(&self, claims: &Claims) -> Result<(), TokenError> {
         let now = self.inner.clock.now().timestamp();
         if claims.exp <= now - LEEWAY_SECS {
             return Err(TokenError::Expired);
@@ -159,21 +197,27 @@ impl Verifier {
         if claims.exp - claims.iat > super::ACCESS_TOKEN_MAX_SECS {
             return Err(TokenError::Invalid("lifetime too long".into()));
         }
-        Ok(claims)
+        Ok(())
     }
 
     /// The whole check: [`Self::decode`] (reloading keys once when the `kid` is new), then
     /// the blacklist and the user's "revoked before" marker. Fails closed.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims = match self.decode(token) {
-            Err(TokenError::UnknownKey) if self.may_reload().await => {
-                let _ = self.reload_keys().await;
-                self.decode(token)?
-            }
-            other => other?,
-        };
+        let claims = self.verify_unrevoked(token).await?;
         self.check_revocation(&claims).await?;
         Ok(claims)
+    }
+
+    /// [`Self::decode`], reloading keys once when the `kid` is new; the revocation check
+    /// is left to the caller ([`Self::queue_revocation`]).
+    pub async fn verify_unrevoked(&self, token: &str) -> Result<Claims, TokenError> {
+        match self.decode(token) {
+            Err(TokenError::UnknownKey) if self.may_reload().await => {
+                let _ = self.reload_keys().await;
+                self.decode(token)
+            }
+            other => other,
+        }
     }
 
     /// Reloads on an unknown kid at most once per [`UNKNOWN_KID_RELOAD`], so tokens with
@@ -189,28 +233,58 @@ impl Verifier {
 
     /// Blacklist and "revoked before" in one pipelined round trip.
     pub async fn check_revocation(&self, claims: &Claims) -> Result<(), TokenError> {
-        let names = &self.inner.names;
         let pipeline = self.inner.redis.next().pipeline();
-        let jti = claims.jti.to_string();
-        let queued: Result<(), _> = async {
-            let _: () = pipeline.exists(names.blacklisted(&jti)).await?;
+        self.queue_revocation(&pipeline, claims).await?;
+        let (blacklisted, revoked_before): (i64, Option<i64>) =
+            pipeline.all().await.map_err(unavailable)?;
+        judge_revocation(claims, blacklisted, revoked_before)
+    }
+
+    /// Queues the revocation reads (`EXISTS` of the blacklist entry, then `GET` of the
+    /// user's "revoked before" marker) on `pipeline`, so that a handler sends them in the
+    /// same round trip as its own reads; hand their two answers to [`judge_revocation`].
+    pub async fn queue_revocation(
+        &self,
+        pipeline: &Pipeline<Client>,
+        claims: &Claims,
+    ) -> Result<(), TokenError> {
+        let names = &self.inner.names;
+        let queued: Result<(), fred::error::Error> = async {
+            let _: () = pipeline
+                .exists(names.blacklisted(&claims.jti.to_string()))
+                .await?;
             let _: () = pipeline.get(names.revoked_before(claims.sub)).await?;
-            Ok::<(), fred::error::Error>(())
+            Ok(())
         }
         .await;
-        queued.map_err(|_| TokenError::Unavailable)?;
-        let (blacklisted, revoked_before): (i64, Option<i64>) =
-            pipeline.all().await.map_err(|e| {
-                tracing::error!(error = %e, "Revocation check failed; refusing the token.");
-                TokenError::Unavailable
-            })?;
-        if blacklisted > 0 {
-            return Err(TokenError::Revoked);
-        }
-        // Issued at or before the marker's millisecond: revoked.
-        if revoked_before.is_some_and(|ms| claims.issued_at_ms() <= ms) {
-            return Err(TokenError::Revoked);
-        }
-        Ok(())
+        queued.map_err(unavailable)
     }
+
+    /// A pool client, for a handler building the pipeline its reads and the revocation
+    /// check share.
+    pub fn redis(&self) -> &Pool {
+        &self.inner.redis
+    }
+}
+
+/// Redis could not answer: the check fails closed.
+pub fn unavailable(error: fred::error::Error) -> TokenError {
+    tracing::error!(%error, "Revocation check failed; refusing the token.");
+    TokenError::Unavailable
+}
+
+/// The verdict on the answers to [`Verifier::queue_revocation`].
+pub fn judge_revocation(
+    claims: &Claims,
+    blacklisted: i64,
+    revoked_before: Option<i64>,
+) -> Result<(), TokenError> {
+    if blacklisted > 0 {
+        return Err(TokenError::Revoked);
+    }
+    // Issued at or before the marker's millisecond: revoked.
+    if revoked_before.is_some_and(|ms| claims.issued_at_ms() <= ms) {
+        return Err(TokenError::Revoked);
+    }
+    Ok(())
 }

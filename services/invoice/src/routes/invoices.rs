@@ -1,7 +1,8 @@
 //! Create, edit, read and search invoices.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use common::auth::{AuthUser, Role};
+use common::auth::{AuthUser, PendingUser, Role};
+use common::cache::Bytes;
 use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -193,18 +194,33 @@ pub async fn history_of(
 #[get("")]
 pub async fn search_invoices(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: PendingUser,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.parse()?;
-    let canonical = query.canonical(&search::scope(&user));
-    let keys = state.keys.clone();
+    let key = state.keys.invoice_search(&common::cache::query_hash(
+        &query.canonical(&search::scope(caller.claimed())),
+    ));
+    // One round trip: the caller's revocation check, the generation and the entry.
+    let pipeline = state.redis.next().pipeline();
+    caller.queue_check(&pipeline).await?;
+    state
+        .cache
+        .queue_lookup(&pipeline, invoices::CACHE_SCOPE, &key)
+        .await
+        .map_err(unavailable)?;
+    let (blacklisted, revoked_before, generation, entry) = pipeline
+        .all::<(i64, Option<i64>, Option<u64>, Option<Bytes>)>()
+        .await
+        .map_err(unavailable)?;
+    let user = caller.confirm(blacklisted, revoked_before)?;
     let db = state.db.clone();
     let body = state
         .cache
-        .get_or_fetch_json(
-            invoices::CACHE_SCOPE,
-            |generation| keys.invoice_search(&common::cache::query_hash(generation, &canonical)),
+        .answer_json(
+            &key,
+            generation,
+            entry,
             ttl::INVOICE_SEARCH,
             || async move { query.run(&db, &user).await },
         )
@@ -213,4 +229,9 @@ pub async fn search_invoices(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
+}
+
+/// Redis could not answer the token check: fail closed (503).
+fn unavailable(error: fred::error::Error) -> ApiError {
+    common::auth::unavailable(error).into()
 }

@@ -58,9 +58,11 @@ async fn a_cache_hit_serves_the_bytes_the_miss_stored(kind: DbKind) {
     let keys = app.search_cache_keys().await;
     assert_eq!(keys.len(), 1);
     let stored = app.cached(&keys[0]).await.unwrap();
+    let generation = app.cache_generation().await;
     assert_eq!(
-        stored, miss,
-        "the entry holds exactly the bytes the miss answered"
+        stored,
+        [format!("{generation}\n").into_bytes(), miss.clone()].concat(),
+        "the entry holds exactly the bytes the miss answered, tagged with the generation"
     );
     let hit = app.search_bytes("sort=due_date", t).await;
     assert_eq!(hit, miss);
@@ -69,17 +71,26 @@ async fn a_cache_hit_serves_the_bytes_the_miss_stored(kind: DbKind) {
 
     // The hit is the stored entry itself, untouched: change the entry and the next
     // search answers the changed bytes.
-    let marked = miss
-        .iter()
-        .copied()
-        .chain(b"  ".iter().copied())
-        .collect::<Vec<u8>>();
+    let marked = [miss.clone(), b"  ".to_vec()].concat();
     let () = app
         .redis
-        .set(&keys[0], marked.clone(), None, None, false)
+        .set(
+            &keys[0],
+            [format!("{generation}\n").into_bytes(), marked.clone()].concat(),
+            None,
+            None,
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(app.search_bytes("sort=due_date", t).await, marked);
+
+    // An entry tagged with another generation is never served: a write bumps the
+    // generation, and the next search fetches (and answers the new state).
+    app.draft(&seller, 2).await;
+    let after = app.search_bytes("sort=due_date", t).await;
+    assert_ne!(after, marked);
+    assert!(String::from_utf8(after).unwrap().contains("INV-0002"));
 }
 
 #[tokio::test]

@@ -362,7 +362,16 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The bytes of a cached entry.
+    /// The invoices cache scope's generation.
+    pub async fn cache_generation(&self) -> u64 {
+        self.state
+            .cache
+            .generation(invoice::invoices::CACHE_SCOPE)
+            .await
+            .unwrap()
+    }
+
+    /// The bytes of a cached entry (tagged `{generation}\n`).
     pub async fn cached(&self, key: &str) -> Option<Vec<u8>> {
         self.redis.get(key).await.unwrap()
     }

@@ -101,3 +101,52 @@ async fn a_page_number_that_is_not_a_number_is_422_naming_the_field() {
         );
     }
 }
+
+/// Search checks the token's revocation in the same Redis round trip as its cache reads:
+/// a cached answer is never a way around logging out or a suspension.
+#[tokio::test]
+async fn a_revoked_or_forged_token_gets_no_search_results_even_when_they_are_cached() {
+    use fred::prelude::KeysInterface;
+    let app = spawn_app().await;
+    let seller = app.seller();
+    app.draft(&seller, 1).await;
+    let t = &seller.token;
+    app.search_bytes("sort=due_date", t).await;
+    app.search_bytes("sort=due_date", t).await; // now a hit
+
+    // Revoked everywhere (logout-all or suspension) after the token was issued.
+    let () = app
+        .redis
+        .set(
+            app.keys.revoked_before(seller.id),
+            i64::MAX / 2,
+            None,
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    let body = assert_problem(app.get("/api/invoices?sort=due_date", t).await, 401).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
+
+    // A token signed with another key, or not a token at all.
+    let other = testkit::TestKeys::publish(
+        &app.redis,
+        &common::keys::Keys::new(&testkit::unique_prefix()),
+    )
+    .await;
+    let forged = other.token(seller.id, seller.role, seller.kyc);
+    for token in [forged.as_str(), "not-a-token"] {
+        assert_problem(app.get("/api/invoices?sort=due_date", token).await, 401).await;
+    }
+    let res = app
+        .client
+        .get(app.url("/api/invoices"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401).await;
+}
