@@ -10,6 +10,8 @@
 //!   records the repayment, `settlement`/`succeeded` settles it (as does
 //!   `settlement.completed` {invoice_id, kind: "investor"}). A transition the machine
 //!   does not allow is logged and dropped (retrying would not change the answer).
+//! - `offer.placed` {invoice_id}: counts towards the invoice's place in
+//!   `GET /api/invoices/popular`.
 
 use async_trait::async_trait;
 use common::events::{Envelope, Service};
@@ -31,6 +33,11 @@ struct OfferReserved {
     offer_id: Uuid,
     invoice_id: Uuid,
     investor_id: Uuid,
+}
+
+#[derive(Debug, Deserialize)]
+struct OfferPlaced {
+    invoice_id: Uuid,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +93,11 @@ impl EventHandler for Effects {
         match event.event_type.as_str() {
             "offer.reserved" => self.offer_reserved(txn, event.payload_as()?).await,
             "payment.status_changed" => self.payment_changed(txn, event.payload_as()?).await,
+            "offer.placed" => {
+                let placed: OfferPlaced = event.payload_as()?;
+                crate::popular::count_offer(txn, placed.invoice_id).await?;
+                Ok(())
+            }
             "settlement.completed" => {
                 let s: SettlementCompleted = event.payload_as()?;
                 if s.kind != "investor" {
@@ -202,7 +214,9 @@ impl Consumer {
     /// Applies one event (what the queue worker does with each job).
     pub async fn apply(&self, event: &Envelope) -> anyhow::Result<Handled> {
         let handled = self.inner.consume(event).await?;
+        // An offer count changes no status: nothing to publish or invalidate.
         if handled == Handled::Applied
+            && event.event_type != "offer.placed"
             && let Some(id) = invoice_of(event)
             && let Ok(Some(m)) = invoices::find(&self.state.db, id).await
         {

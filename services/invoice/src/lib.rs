@@ -13,12 +13,14 @@
 //! | `GET /api/invoices/{id}` | seller (own), investor (listed), admin | one invoice |
 //! | `GET /api/invoices/{id}/history` | its seller, admin | every status change: actor, reason, time |
 //! | `GET /api/invoices` | user | search: filters, sort, pages; cached 300 s per query and viewer |
+//! | `GET /api/invoices/popular` | user | listed invoices with the most offers; cached 600 s |
 //!
 //! Publishes (outbox -> `events:{consumer}`): `invoice.submitted`, `invoice.listed`,
 //! `invoice.rejected`, `invoice.cancelled`, `invoice.status_changed`,
 //! `invoice.acceptance_confirmed` / `_refused`. Consumes `events:invoice`
-//! ([`consumer`]): `offer.reserved`, `payment.status_changed`. Live: `invoice:{invoiceId}`.
-//! Redis: `search:invoices:{hash}` (generation `cache:gen:invoices`). The [`sweep`] marks
+//! ([`consumer`]): `offer.reserved`, `offer.placed`, `payment.status_changed`,
+//! `settlement.completed`. Live: `invoice:{invoiceId}`. Redis: `search:invoices:{hash}`
+//! and `invoices:popular` (both tagged with the generation `cache:gen:invoices`). The [`sweep`] marks
 //! overdue and defaulted invoices.
 
 pub mod config;
@@ -28,6 +30,7 @@ pub mod entity;
 pub mod events;
 pub mod invoices;
 pub mod migration;
+pub mod popular;
 pub mod routes;
 pub mod search;
 pub mod startup;

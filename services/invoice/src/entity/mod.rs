@@ -1,2 +1,3 @@
 pub mod history;
 pub mod invoice;
+pub mod offer_count;

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_invoices;
+mod m0002_offer_counts;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_invoices::Migration),
             Box::new(common::outbox::migration::Migration),
             Box::new(common::inbox::migration::Migration),
+            Box::new(m0002_offer_counts::Migration),
         ]
     }
 }

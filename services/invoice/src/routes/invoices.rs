@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::domain::InvoiceInput;
 use crate::entity::history;
 use crate::invoices::{self, InvoiceView};
+use crate::popular::PopularList;
 use crate::search::{self, SearchPage, SearchParams};
 use crate::state::AppState;
 
@@ -99,6 +100,36 @@ pub async fn update(
         .map_err(ApiError::fields)?;
     let m = invoices::update(&state, &current, fields).await?;
     Ok(HttpResponse::Ok().json(invoices::view(&m)))
+}
+
+/// Listed invoices with the most offers (investors and admins; sellers see only their own
+/// invoices). Cached 600 s; a listing that closes leaves the list at once.
+#[utoipa::path(
+    tag = "invoices",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Most offers first", body = PopularList),
+        TokenErrors,
+        (status = 403, description = "Sellers see only their own invoices", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/popular")]
+pub async fn popular(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Investor, Role::Admin])?;
+    let db = state.db.clone();
+    let body = state
+        .cache
+        .get_or_fetch_json(
+            invoices::CACHE_SCOPE,
+            &state.keys.invoices_popular(),
+            ttl::INVOICES_POPULAR,
+            || async move { crate::popular::list(&db).await },
+        )
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// One invoice: the seller's own, a listed one for investors, any for admins.

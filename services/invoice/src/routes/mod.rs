@@ -31,6 +31,8 @@ where
     scope
         .service(invoices::create)
         .service(invoices::search_invoices)
+        // Before `/{id}`: "popular" is not an id.
+        .service(invoices::popular)
         .service(invoices::show)
         .service(invoices::update)
         .service(invoices::history_of)

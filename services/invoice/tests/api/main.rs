@@ -9,6 +9,7 @@ mod events;
 mod helpers;
 mod lifecycle;
 mod openapi;
+mod popular;
 mod search;
 mod search_refusals;
 mod sweep;

@@ -16,7 +16,7 @@ async fn every_route_is_in_the_openapi_document_with_its_errors_and_security() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
     let routes = testkit::openapi::route_macros(std::path::Path::new(src));
-    assert_eq!(routes.len(), 9, "found {routes:?}");
+    assert_eq!(routes.len(), 10, "found {routes:?}");
     testkit::openapi::assert_documented(&doc, "/api/invoices", &routes);
     for (method, path) in &routes {
         let op = &doc["paths"][format!("/api/invoices{path}")][method];

@@ -1,0 +1,87 @@
+//! `GET /api/invoices/popular`: listed invoices ranked by marketplace's `offer.placed`
+//! events, each counted once.
+
+use common::events::{Envelope, Service};
+use invoice::entity::offer_count;
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{DEADLINE, TestApp, assert_problem, id_of, spawn_app};
+
+fn offer_placed(app: &TestApp, invoice_id: Uuid) -> Envelope {
+    Envelope::new(
+        Service::Marketplace,
+        "offer.placed",
+        &json!({"offer_id": Uuid::now_v7(), "invoice_id": invoice_id,
+                "investor_id": Uuid::now_v7(), "discount_rate": "18.00"}),
+        app.clock.as_ref(),
+    )
+    .unwrap()
+}
+
+async fn popular(app: &TestApp, token: &str) -> Vec<(Uuid, i64)> {
+    let res = app.get("/api/invoices/popular", token).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().parse().unwrap(),
+                i["offers"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn listed_invoices_are_ranked_by_their_offers_each_event_counted_once() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let (a, b, c) = (
+        id_of(&app.listed(&seller, 1).await),
+        id_of(&app.listed(&seller, 2).await),
+        id_of(&app.listed(&seller, 3).await),
+    );
+    let draft = id_of(&app.draft(&seller, 4).await);
+    let investor = app.investor();
+
+    let mut events = Vec::new();
+    for (id, n) in [(b, 3), (a, 1), (draft, 5)] {
+        for _ in 0..n {
+            events.push(offer_placed(&app, id));
+        }
+    }
+    for e in &events {
+        app.deliver(e).await;
+    }
+    // One of b's delivered again: counted once.
+    app.deliver(&events[0]).await;
+    // The consumer applies events in order: once the last one is counted, all are.
+    let last = offer_placed(&app, c);
+    app.deliver(&last).await;
+    testkit::wait_until(DEADLINE, "the offers to be counted", || {
+        let db = app.state.db.clone();
+        async move {
+            offer_count::Entity::find_by_id(c)
+                .one(&db)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    })
+    .await;
+
+    let ranked = popular(&app, &investor.token).await;
+    assert_eq!(ranked, vec![(b, 3), (a, 1), (c, 1)], "drafts never appear");
+
+    // Cancelled: off the list at once (the write bumps the cache generation).
+    app.act(&b.to_string(), "cancel", &seller.token).await;
+    assert_eq!(popular(&app, &investor.token).await, vec![(a, 1), (c, 1)]);
+
+    // Sellers see only their own invoices.
+    assert_problem(app.get("/api/invoices/popular", &seller.token).await, 403).await;
+}
