@@ -1,6 +1,8 @@
 //! KYC through the gateway: an investor and a seller upload their documents, wait for the
 //! checks, submit; an admin reviews (opens, downloads, approves one, rejects the other);
-//! the approval reaches the investor's next access token.
+//! the approval reaches the investor's next access token; the seller submits again and is
+//! approved. [`Demo::approved_seller`] walks a seller through the same steps for the load
+//! tests.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Demo, Poll, claims, files};
+use crate::{Demo, Poll, Session, claims, files};
 
 const INVESTOR_DOCUMENTS: &[&str] = &["government_id", "proof_of_address"];
 const SELLER_DOCUMENTS: &[&str] = &["government_id", "proof_of_address", "business_registration"];
@@ -17,20 +19,28 @@ const SELLER_DOCUMENTS: &[&str] = &["government_id", "proof_of_address", "busine
 /// numbers ending in 99: the seller's gives the reviewer something to reject.
 const INVESTOR_BVN: &str = "22212345678";
 const SELLER_BVN: &str = "22212345699";
+/// The seller's second submission (and every seeded seller's): a number the sandbox verifies.
+const SELLER_GOOD_BVN: &str = "22212345601";
+const SELLER_NAME: &str = "Chinedu Eze";
+const SELLER_COMPANY: &str = "Eze Foods";
 const REJECTION: &str =
     "The BVN is registered to another name; upload a government ID in the name on your BVN.";
 
 /// A user registered and logged in through auth.
-struct Account {
+pub(crate) struct Account {
     /// "investor" or "seller".
-    role: &'static str,
+    pub(crate) role: &'static str,
     full_name: &'static str,
-    email: String,
-    id: String,
-    access: String,
-    refresh: String,
+    pub(crate) session: Session,
     /// What was uploaded: (document type, content type, bytes).
     uploads: Vec<(&'static str, &'static str, Vec<u8>)>,
+}
+
+/// A submission approved and seen in the user's token.
+struct Approval {
+    submission: String,
+    refreshes: u32,
+    took: Duration,
 }
 
 impl Demo {
@@ -39,13 +49,13 @@ impl Demo {
         self.section("== KYC (kyc) ==");
         let mut investor = self.account("investor", "Adaeze Okafor", None).await?;
         let mut seller = self
-            .account("seller", "Chinedu Eze", Some("Eze Foods"))
+            .account("seller", SELLER_NAME, Some(SELLER_COMPANY))
             .await?;
         self.step(&format!(
             "1. Registered investor {} and seller {} through auth; both logged in, kyc claim \"{}\".",
-            investor.email,
-            seller.email,
-            claims(&investor.access)?["kyc"].as_str().unwrap_or("?")
+            investor.session.email,
+            seller.session.email,
+            claims(&investor.session.access)?["kyc"].as_str().unwrap_or("?")
         ));
 
         // The file's content decides, never its name or declared type.
@@ -80,35 +90,7 @@ impl Demo {
             (&mut investor, INVESTOR_DOCUMENTS),
             (&mut seller, SELLER_DOCUMENTS),
         ] {
-            let mut done = Vec::new();
-            for (i, &document_type) in types.iter().enumerate() {
-                let seed = format!("{}-{document_type}", account.id);
-                let (name, mime, bytes) = if i % 2 == 0 {
-                    (
-                        "scan.png",
-                        "image/png",
-                        files::png(96, 64, seed.as_bytes())?,
-                    )
-                } else {
-                    ("scan.pdf", "application/pdf", files::pdf(&seed))
-                };
-                let res = self
-                    .upload(account, document_type, name, mime, bytes.clone())
-                    .await?;
-                let accepted = self
-                    .expect(
-                        res,
-                        StatusCode::ACCEPTED,
-                        &format!("upload {document_type}"),
-                    )
-                    .await?;
-                ensure!(
-                    accepted["status"] == "queued",
-                    "the upload answered {accepted}"
-                );
-                done.push(format!("{document_type} ({mime}, {} bytes)", bytes.len()));
-                account.uploads.push((document_type, mime, bytes));
-            }
+            let done = self.upload_documents(account, types).await?;
             self.step(&format!(
                 "{n}. The {} uploaded {}: 202, queued for checks.",
                 account.role,
@@ -143,23 +125,10 @@ impl Demo {
 
         let mut submissions = Vec::new();
         for (account, bvn) in [(&investor, INVESTOR_BVN), (&seller, SELLER_BVN)] {
-            let res = self
-                .client
-                .post(self.url("/api/kyc/submit"))
-                .bearer_auth(&account.access)
-                .json(&json!({"full_name": account.full_name, "bvn": bvn}))
-                .send()
-                .await?;
-            let receipt = self.expect(res, StatusCode::CREATED, "submit").await?;
-            let id = receipt["submission_id"]
-                .as_str()
-                .context("no submission id")?
-                .to_owned();
+            let (id, status) = self.submit(account, bvn).await?;
             self.step(&format!(
-                "{n}. The {} submitted name \"{}\" and BVN: submission {id}, {}.",
-                account.role,
-                account.full_name,
-                receipt["status"].as_str().unwrap_or("?")
+                "{n}. The {} submitted name \"{}\" and BVN: submission {id}, {status}.",
+                account.role, account.full_name,
             ));
             n += 1;
             submissions.push(id);
@@ -168,22 +137,17 @@ impl Demo {
             bail!("expected two submissions");
         };
 
-        let Some((admin_email, admin_password)) = self.admin.clone() else {
+        let Some(admin_session) = self.admin().await? else {
             self.step(&format!(
                 "{n}. Admin review skipped: no admin given (make create-admin EMAIL=.. PASSWORD=.., \
                  then ADMIN_EMAIL=.. ADMIN_PASSWORD=.. make demo)."
             ));
+            self.investor = Some(investor);
+            self.seller = Some(seller);
             return Ok(());
         };
-        let admin = self.login(&admin_email, &admin_password).await?;
-        let admin = admin["access_token"]
-            .as_str()
-            .context("no admin access token")?
-            .to_owned();
-        ensure!(
-            claims(&admin)?["role"] == "admin",
-            "{admin_email} is not an admin"
-        );
+        let admin_email = admin_session.email.clone();
+        let admin = admin_session.access.clone();
         let queue = self.review_queue(&admin).await?;
         for (who, id) in [
             ("investor", investor_submission),
@@ -288,19 +252,7 @@ impl Demo {
         ));
         n += 1;
 
-        let res = self
-            .client
-            .post(self.url(&format!(
-                "/api/kyc/submissions/{investor_submission}/approve"
-            )))
-            .bearer_auth(&admin)
-            .send()
-            .await?;
-        let approved = self.expect(res, StatusCode::OK, "approve").await?;
-        ensure!(
-            approved["status"] == "approved",
-            "approve answered {approved}"
-        );
+        self.decide(&admin, investor_submission, None).await?;
         let res = self
             .client
             .get(self.url(&format!("/api/kyc/submissions/{seller_submission}")))
@@ -310,18 +262,8 @@ impl Demo {
         let seller_detail = self
             .expect(res, StatusCode::OK, "open the seller's submission")
             .await?;
-        let res = self
-            .client
-            .post(self.url(&format!("/api/kyc/submissions/{seller_submission}/reject")))
-            .bearer_auth(&admin)
-            .json(&json!({"reason": REJECTION}))
-            .send()
+        self.decide(&admin, seller_submission, Some(REJECTION))
             .await?;
-        let rejected = self.expect(res, StatusCode::OK, "reject").await?;
-        ensure!(
-            rejected["status"] == "rejected",
-            "reject answered {rejected}"
-        );
         self.step(&format!(
             "{n}. Approved the investor's submission. Rejected the seller's (its warnings: {}) with the reason \"{REJECTION}\".",
             seller_detail["warnings"]
@@ -329,44 +271,17 @@ impl Demo {
         n += 1;
 
         // Auth consumes kyc.approved in the background; the next token carries it.
-        let mut poll = Poll::new(
-            "the investor's refreshed token to say kyc approved",
-            Duration::from_millis(200),
-        );
-        let mut refreshes = 0;
-        let access = loop {
-            let res = self
-                .client
-                .post(self.url("/api/auth/refresh"))
-                .json(&json!({"refresh_token": investor.refresh}))
-                .send()
-                .await?;
-            let pair = self.expect(res, StatusCode::OK, "refresh").await?;
-            refreshes += 1;
-            investor.refresh = pair["refresh_token"]
-                .as_str()
-                .context("no refresh token")?
-                .to_owned();
-            let access = pair["access_token"]
-                .as_str()
-                .context("no access token")?
-                .to_owned();
-            if claims(&access)?["kyc"] == "approved" {
-                break access;
-            }
-            poll.next().await?;
-        };
-        investor.access = access;
+        let (refreshes, took) = self.refresh_until_approved(&mut investor).await?;
         let res = self
             .client
             .get(self.url("/api/auth/me"))
-            .bearer_auth(&investor.access)
+            .bearer_auth(&investor.session.access)
             .send()
             .await?;
         let me = self.expect(res, StatusCode::OK, "me").await?;
         self.step(&format!(
             "{n}. The investor refreshed its token until the kyc claim said \"approved\" ({refreshes} refresh(es), {:.1} s): auth applied kyc.approved; /me says kyc_status {}.",
-            poll.elapsed().as_secs_f64(),
+            took.as_secs_f64(),
             me["kyc_status"]
         ));
         n += 1;
@@ -382,7 +297,180 @@ impl Demo {
             status["rejection_reason"].as_str().unwrap_or("?"),
             status["can_submit"]
         ));
+        n += 1;
+
+        // Its documents stay accepted: it submits again without uploading.
+        let approval = self
+            .approve(&mut seller, &admin_session, SELLER_GOOD_BVN)
+            .await?;
+        self.step(&format!(
+            "{n}. The seller submitted again with a BVN the identity provider verifies, without new uploads: submission {}; the admin approved it.",
+            approval.submission
+        ));
+        n += 1;
+        self.step(&format!(
+            "{n}. The seller refreshed its token until the kyc claim said \"approved\" ({} refresh(es), {:.1} s).",
+            approval.refreshes,
+            approval.took.as_secs_f64()
+        ));
+        self.investor = Some(investor);
+        self.seller = Some(seller);
         Ok(())
+    }
+
+    /// A new seller, registered, documents uploaded and accepted, submitted and approved
+    /// by `admin`, with a token that says so (the load tests' seed).
+    pub(crate) async fn approved_seller(&self, admin: &Session) -> anyhow::Result<Account> {
+        let mut seller = self
+            .account("seller", SELLER_NAME, Some(SELLER_COMPANY))
+            .await?;
+        self.upload_documents(&mut seller, SELLER_DOCUMENTS).await?;
+        self.wait_submittable(&seller).await?;
+        self.approve(&mut seller, admin, SELLER_GOOD_BVN).await?;
+        Ok(seller)
+    }
+
+    /// Submits `account`'s KYC with `bvn`, has `admin` approve it, and refreshes until the
+    /// account's token says approved.
+    async fn approve(
+        &self,
+        account: &mut Account,
+        admin: &Session,
+        bvn: &str,
+    ) -> anyhow::Result<Approval> {
+        let (submission, _) = self.submit(account, bvn).await?;
+        self.decide(&admin.access, &submission, None).await?;
+        let (refreshes, took) = self.refresh_until_approved(account).await?;
+        Ok(Approval {
+            submission,
+            refreshes,
+            took,
+        })
+    }
+
+    /// Uploads a generated document of each type (PNG and PDF in turn); answers what was
+    /// uploaded, one description a document.
+    async fn upload_documents(
+        &self,
+        account: &mut Account,
+        types: &[&'static str],
+    ) -> anyhow::Result<Vec<String>> {
+        let mut done = Vec::new();
+        for (i, &document_type) in types.iter().enumerate() {
+            let seed = format!("{}-{document_type}", account.session.id);
+            let (name, mime, bytes) = if i % 2 == 0 {
+                (
+                    "scan.png",
+                    "image/png",
+                    files::png(96, 64, seed.as_bytes())?,
+                )
+            } else {
+                ("scan.pdf", "application/pdf", files::pdf(&seed))
+            };
+            let res = self
+                .upload(account, document_type, name, mime, bytes.clone())
+                .await?;
+            let accepted = self
+                .expect(
+                    res,
+                    StatusCode::ACCEPTED,
+                    &format!("upload {document_type}"),
+                )
+                .await?;
+            ensure!(
+                accepted["status"] == "queued",
+                "the upload answered {accepted}"
+            );
+            done.push(format!("{document_type} ({mime}, {} bytes)", bytes.len()));
+            account.uploads.push((document_type, mime, bytes));
+        }
+        Ok(done)
+    }
+
+    /// `POST /api/kyc/submit` with the account's name and `bvn`; answers the submission's
+    /// id and status.
+    async fn submit(&self, account: &Account, bvn: &str) -> anyhow::Result<(String, String)> {
+        let req = self
+            .client
+            .post(self.url("/api/kyc/submit"))
+            .bearer_auth(&account.session.access)
+            .json(&json!({"full_name": account.full_name, "bvn": bvn}));
+        let receipt = self
+            .send(
+                req,
+                StatusCode::CREATED,
+                &format!("the {}'s KYC submission", account.role),
+            )
+            .await?;
+        Ok((
+            receipt["submission_id"]
+                .as_str()
+                .context("no submission id")?
+                .to_owned(),
+            receipt["status"].as_str().unwrap_or("?").to_owned(),
+        ))
+    }
+
+    /// The admin approves the submission, or rejects it with `reason`.
+    async fn decide(
+        &self,
+        admin: &str,
+        submission: &str,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let (action, expected) = match reason {
+            None => ("approve", "approved"),
+            Some(_) => ("reject", "rejected"),
+        };
+        let mut req = self
+            .client
+            .post(self.url(&format!("/api/kyc/submissions/{submission}/{action}")))
+            .bearer_auth(admin);
+        if let Some(reason) = reason {
+            req = req.json(&json!({ "reason": reason }));
+        }
+        let decided = self
+            .send(req, StatusCode::OK, &format!("{action} {submission}"))
+            .await?;
+        ensure!(
+            decided["status"] == expected,
+            "{action} {submission} answered {decided}"
+        );
+        Ok(())
+    }
+
+    /// Refreshes the account's tokens until the access token's `kyc` claim says approved
+    /// (auth applies `kyc.approved` in the background); answers how many refreshes and how
+    /// long it took.
+    async fn refresh_until_approved(
+        &self,
+        account: &mut Account,
+    ) -> anyhow::Result<(u32, Duration)> {
+        let mut poll = Poll::new(
+            format!("the {}'s refreshed token to say kyc approved", account.role),
+            Duration::from_millis(200),
+        );
+        let mut refreshes = 0;
+        loop {
+            let req = self
+                .client
+                .post(self.url("/api/auth/refresh"))
+                .json(&json!({"refresh_token": account.session.refresh}));
+            let pair = self.send(req, StatusCode::OK, "refresh").await?;
+            refreshes += 1;
+            account.session.refresh = pair["refresh_token"]
+                .as_str()
+                .context("no refresh token")?
+                .to_owned();
+            account.session.access = pair["access_token"]
+                .as_str()
+                .context("no access token")?
+                .to_owned();
+            if claims(&account.session.access)?["kyc"] == "approved" {
+                return Ok((refreshes, poll.elapsed()));
+            }
+            poll.next().await?;
+        }
     }
 
     async fn account(
@@ -407,20 +495,17 @@ impl Demo {
         let user = self
             .expect(res, StatusCode::CREATED, &format!("register {role}"))
             .await?;
-        let tokens = self.login(&email, password).await?;
+        let session = self.login(&email, password).await?;
+        ensure!(
+            user["id"] == session.id.as_str(),
+            "registered {} but logged in as {}",
+            user["id"],
+            session.id
+        );
         Ok(Account {
             role,
             full_name,
-            id: user["id"].as_str().context("no user id")?.to_owned(),
-            access: tokens["access_token"]
-                .as_str()
-                .context("no access token")?
-                .to_owned(),
-            refresh: tokens["refresh_token"]
-                .as_str()
-                .context("no refresh token")?
-                .to_owned(),
-            email,
+            session,
             uploads: Vec::new(),
         })
     }
@@ -443,7 +528,7 @@ impl Demo {
         Ok(self
             .client
             .post(self.url("/api/kyc/documents"))
-            .bearer_auth(&account.access)
+            .bearer_auth(&account.session.access)
             .multipart(form)
             .send()
             .await?)
@@ -453,7 +538,7 @@ impl Demo {
         let res = self
             .client
             .get(self.url("/api/kyc/status"))
-            .bearer_auth(&account.access)
+            .bearer_auth(&account.session.access)
             .send()
             .await?;
         self.expect(res, StatusCode::OK, "kyc status").await

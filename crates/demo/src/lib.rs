@@ -2,8 +2,11 @@
 //! gateway, printing each step and its result in plain words. `make demo` runs it against
 //! `make run`; the gateway end-to-end test runs it against real nginx and the built
 //! services. Each service adds its steps here.
+//!
+//! The same steps seed the load tests: [`login`] and [`approved_seller`].
 
 mod files;
+mod invoice;
 mod kyc;
 
 use std::fmt::Write as _;
@@ -25,6 +28,33 @@ pub struct Demo {
     quiet: bool,
     /// An admin's email and password (`make create-admin`), for the review steps.
     admin: Option<(String, String)>,
+    /// The KYC section's users (approved by its end when an admin is given), for the
+    /// sections after it.
+    investor: Option<kyc::Account>,
+    seller: Option<kyc::Account>,
+}
+
+/// A user logged in through auth: the user's id, email and token pair.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Logs in an existing user (e.g. the admin from make create-admin).
+pub async fn login(base: &str, email: &str, password: &str) -> anyhow::Result<Session> {
+    Demo::new(base).quiet().login(email, password).await
+}
+
+/// Registers a new seller through the gateway at `base`, uploads its KYC documents, waits
+/// for the checks, submits, has the admin approve it, and refreshes until its token's kyc
+/// claim says approved.
+pub async fn approved_seller(base: &str, admin: &Session) -> anyhow::Result<Session> {
+    let demo = Demo::new(base).quiet();
+    let seller = demo.approved_seller(admin).await?;
+    Ok(seller.session)
 }
 
 impl Demo {
@@ -35,6 +65,8 @@ impl Demo {
             log: String::new(),
             quiet: false,
             admin: None,
+            investor: None,
+            seller: None,
         }
     }
 
@@ -82,19 +114,63 @@ impl Demo {
     /// Every flow, in order.
     pub async fn run(&mut self) -> anyhow::Result<()> {
         self.auth().await?;
-        self.kyc().await
+        self.kyc().await?;
+        if self.admin.is_some() {
+            self.invoice().await?;
+        }
+        Ok(())
     }
 
-    /// Logs in; answers the token pair.
-    async fn login(&self, email: &str, password: &str) -> anyhow::Result<Value> {
+    /// Logs in.
+    async fn login(&self, email: &str, password: &str) -> anyhow::Result<Session> {
         let res = self
             .client
             .post(self.url("/api/auth/login"))
             .json(&json!({"email": email, "password": password}))
             .send()
             .await?;
-        self.expect(res, StatusCode::OK, &format!("login as {email}"))
-            .await
+        let tokens = self
+            .expect(res, StatusCode::OK, &format!("login as {email}"))
+            .await?;
+        let access = tokens["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_owned();
+        Ok(Session {
+            id: claims(&access)?["sub"]
+                .as_str()
+                .context("the access token names no user (sub)")?
+                .to_owned(),
+            email: email.to_owned(),
+            refresh: tokens["refresh_token"]
+                .as_str()
+                .context("no refresh token")?
+                .to_owned(),
+            access,
+        })
+    }
+
+    /// The admin given with [`Demo::with_admin`], logged in; `None` without one.
+    async fn admin(&self) -> anyhow::Result<Option<Session>> {
+        let Some((email, password)) = &self.admin else {
+            return Ok(None);
+        };
+        let admin = self.login(email, password).await?;
+        ensure!(
+            claims(&admin.access)?["role"] == "admin",
+            "{email} is not an admin"
+        );
+        Ok(Some(admin))
+    }
+
+    /// Sends `req` and checks its status; answers the JSON body (`null` when there is none).
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        status: StatusCode,
+        what: &str,
+    ) -> anyhow::Result<Value> {
+        self.expect(req.send().await?, status, what).await
     }
 
     /// Register, log in, see yourself, refresh, log out, and find the token refused.

@@ -134,7 +134,9 @@ fn logs(dir: &Path, services: &[String]) -> String {
 async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems() {
     let services = workspace_services();
     assert!(
-        services.iter().any(|s| s == "auth") && services.iter().any(|s| s == "kyc"),
+        ["auth", "kyc", "invoice"]
+            .iter()
+            .all(|s| services.iter().any(|x| x == s)),
         "services found: {services:?}"
     );
     let db = TestDb::postgres().await;
@@ -248,7 +250,8 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
     // Every flow a client would walk. Auth: register, login, me, refresh, logout, token
     // refused after logout. KYC: uploads (and a text file refused), checks, submissions,
     // the admin's review and download, the approval in the next token, the rejection's
-    // reason.
+    // reason, the seller's second submission approved. Invoices: drafts, refusals, submit,
+    // verify, search, reject and resubmit, cancel, history.
     let mut demo = demo::Demo::new(&base)
         .with_admin(&admin_email, admin_password)
         .quiet();
@@ -269,9 +272,54 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
         "X-Content-Type-Options: nosniff",
         "the kyc claim said \"approved\"",
         "The seller's KYC status: rejected, reason",
+        "The seller refreshed its token until the kyc claim said \"approved\"",
+        "== Invoices (invoice) ==",
+        "status draft.",
+        "is refused: 422 naming amount, due_date",
+        "cannot see the draft (404) nor create invoices (403)",
+        "The admin verified it: listed.",
+        "the listed invoice among them",
+        "cannot edit it once listed: 409",
+        "submitted it again: submitted",
+        "was cancelled: cancelled",
+        "draft (by the seller), then submitted (by the seller), then listed (by the admin)",
     ] {
         assert!(demo.log.contains(step), "no {step:?} in\n{}", demo.log);
     }
+
+    // The load tests' seed: a new seller taken through KYC by the admin, whose token lets
+    // it draft invoices at once.
+    let admin = demo::login(&base, &admin_email, admin_password)
+        .await
+        .unwrap();
+    let seller = demo::approved_seller(&base, &admin).await.unwrap();
+    assert_ne!(seller.id, admin.id);
+    assert!(seller.email.starts_with("demo-seller-"), "{}", seller.email);
+    let res = client
+        .get(format!("{base}/api/auth/me"))
+        .bearer_auth(&seller.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let me: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(me["id"], seller.id.as_str());
+    assert_eq!(me["kyc_status"], "approved");
+    let res = client
+        .post(format!("{base}/api/invoices"))
+        .bearer_auth(&seller.access)
+        .json(&serde_json::json!({
+            "invoice_number": "SEED-1",
+            "debtor": {"name": "Dangote Cement Plc"},
+            "amount": "1000.00",
+            "issue_date": "2026-01-01",
+            "due_date": "2026-02-01",
+            "description": "seeded",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
 
     // The request id is passed on (or made) and comes back.
     let res = client
