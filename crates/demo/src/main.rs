@@ -7,8 +7,8 @@ struct Cli {
     /// The gateway's base URL.
     #[arg(long, env = "GATEWAY_URL", default_value = "http://127.0.0.1:8080")]
     gateway: String,
-    /// An admin's email (`make create-admin`), for the KYC review steps; without it they
-    /// are skipped.
+    /// An admin's email (`make create-admin`), for the KYC review and invoice steps;
+    /// without it they are skipped.
     #[arg(long, env = "ADMIN_EMAIL", requires = "admin_password")]
     admin_email: Option<String>,
     /// That admin's password.
