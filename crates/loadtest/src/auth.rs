@@ -103,12 +103,18 @@ fn session(user: &mut GooseUser) -> Result<&mut Session, Box<TransactionError>> 
 /// POST /api/auth/register with a unique email (seller or investor, alternately); starts
 /// the user's session.
 pub async fn register(user: &mut GooseUser) -> TransactionResult {
-    let email = new_email();
     let role = if user.weighted_users_index.is_multiple_of(2) {
         "seller"
     } else {
         "investor"
     };
+    register_as(user, role).await
+}
+
+/// POST /api/auth/register of a new `role` user with a unique email; starts the user's
+/// session.
+pub async fn register_as(user: &mut GooseUser, role: &str) -> TransactionResult {
+    let email = new_email();
     let body = json!({
         "email": email,
         "password": PASSWORD,

@@ -4,6 +4,8 @@
 //! cargo run --release -p loadtest -- --service auth --users 64 --duration 30s --target gateway
 //! cargo run --release -p loadtest -- --service kyc --users 32 --duration 30s
 //! cargo run --release -p loadtest -- --service kyc-processing --documents 500
+//! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service invoice --users 32
+//! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service invoice-search
 //! ```
 //!
 //! Goose writes its HTML and JSON reports to
@@ -13,6 +15,7 @@
 //! (see [`processing`]). See docs/performance.md.
 
 mod auth;
+mod invoice;
 mod kyc;
 mod png;
 mod processing;
@@ -78,6 +81,23 @@ struct Cli {
     /// processed.
     #[arg(long, default_value_t = 600)]
     processing_timeout: u64,
+    /// invoice, invoice-search: listed invoices seeded first (through the gateway, with
+    /// the admin in ADMIN_EMAIL / ADMIN_PASSWORD).
+    #[arg(long, default_value_t = 200)]
+    invoices: usize,
+    /// invoice, invoice-search: the gateway the seeding goes through.
+    #[arg(long, default_value = GATEWAY_URL)]
+    seed_host: String,
+    /// invoice-search: connections of wrk and redis-benchmark.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// invoice-search: the Redis of the stack (make run's own is on 6380).
+    #[arg(long, default_value = "127.0.0.1:6380")]
+    redis: String,
+    /// invoice-search: the invoice service's pid, for its memory (default: make run's
+    /// pid file, data/run/invoice.pid).
+    #[arg(long)]
+    pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +106,9 @@ enum Service {
     Kyc,
     /// Not a goose scenario: documents processed per second by KYC's workers.
     KycProcessing,
+    Invoice,
+    /// Not a goose scenario: cached search with wrk against redis-benchmark.
+    InvoiceSearch,
 }
 
 /// Auth's own address (`--target direct`).
@@ -97,6 +120,8 @@ impl Service {
             Service::Auth => "auth",
             Service::Kyc => "kyc",
             Service::KycProcessing => "kyc-processing",
+            Service::Invoice => "invoice",
+            Service::InvoiceSearch => "invoice-search",
         }
     }
 
@@ -105,6 +130,7 @@ impl Service {
         match self {
             Service::Auth => AUTH_DIRECT_URL,
             Service::Kyc | Service::KycProcessing => "http://127.0.0.1:8082",
+            Service::Invoice | Service::InvoiceSearch => "http://127.0.0.1:8083",
         }
     }
 
@@ -124,6 +150,9 @@ impl Service {
             (Service::Kyc | Service::KycProcessing, Target::Gateway) => {
                 Probe::Unauthorized(kyc::STATUS_PATH)
             }
+            (Service::Invoice | Service::InvoiceSearch, Target::Gateway) => {
+                Probe::Unauthorized("/api/invoices")
+            }
         }
     }
 
@@ -131,7 +160,8 @@ impl Service {
         match self {
             Service::Auth => auth::scenarios(),
             Service::Kyc => kyc::scenarios(),
-            Service::KycProcessing => Vec::new(),
+            Service::Invoice => invoice::scenarios(),
+            Service::KycProcessing | Service::InvoiceSearch => Vec::new(),
         }
     }
 }
@@ -199,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     let service = match cli.service {
         Service::KycProcessing => "kyc",
+        Service::InvoiceSearch => "invoice",
         other => other.name(),
     };
     if let Err(why) = preflight(&host, cli.service.probe(cli.target)).await {
@@ -235,6 +266,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             accounts: cli.accounts,
             concurrency: cli.concurrency,
             timeout: Duration::from_secs(cli.processing_timeout),
+        })
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    if matches!(cli.service, Service::Invoice | Service::InvoiceSearch) {
+        invoice::seed_stack(cli.seed_host.trim_end_matches('/'), cli.invoices).await?;
+    }
+    if cli.service == Service::InvoiceSearch {
+        let (redis_host, redis_port) = cli
+            .redis
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
+            .context("--redis is HOST:PORT")?;
+        let pid = cli.pid.or_else(|| {
+            std::fs::read_to_string("data/run/invoice.pid")
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+        });
+        invoice::search_bench(invoice::SearchBench {
+            service: host,
+            auth: auth_host,
+            redis_host,
+            redis_port,
+            pid,
+            connections: cli.connections,
+            duration_secs: humantime_secs(&cli.duration)?,
         })
         .await?;
         return Ok(ExitCode::SUCCESS);
@@ -290,6 +348,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     print!("{}", summary::table(&metrics));
     println!("\nreports: {html}\n         {json}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whole seconds of a duration like 30s, 2m or 1m30s.
+fn humantime_secs(text: &str) -> anyhow::Result<u64> {
+    let mut total = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' => {
+                let n: u64 = number.parse().context("--duration like 30s, 2m, 1m30s")?;
+                total += n * match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                number.clear();
+            }
+            _ => anyhow::bail!("--duration like 30s, 2m, 1m30s"),
+        }
+    }
+    if !number.is_empty() {
+        total += number.parse::<u64>()?;
+    }
+    anyhow::ensure!(total > 0, "--duration must be longer than 0 s");
+    Ok(total)
 }
 
 /// GET `host` + the probe's path and require its answer within a few seconds.
