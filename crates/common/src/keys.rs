@@ -205,7 +205,7 @@ impl Keys {
     pub fn trending_bucket(&self, minute: i64) -> String {
         format!("{{{}}}:{minute}", self.trending())
     }
-    /// `{trending:invoices}:viewers:{minute}`: set of `user:invoice` pairs seen in one
+    /// `{trending:invoices}:viewers:{minute}`: set of `user/invoice` pairs seen in one
     /// minute, so one user's repeated views of an invoice within a minute count once.
     pub fn trending_viewers(&self, minute: i64) -> String {
         format!("{{{}}}:viewers:{minute}", self.trending())

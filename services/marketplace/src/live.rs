@@ -169,7 +169,7 @@ pub async fn record_view(state: &AppState, user: Uuid, invoice_id: Uuid) {
     let result: Result<(), fred::error::Error> = async {
         let added: i64 = state
             .redis
-            .sadd(&viewers, format!("{user}:{invoice_id}"))
+            .sadd(&viewers, format!("{user}/{invoice_id}"))
             .await?;
         if added == 1 {
             let _: () = state

@@ -231,11 +231,11 @@ mod tests {
     #[test]
     fn discounts_that_eat_the_face_value_are_refused() {
         assert_eq!(
-            quote(100_00, rate("60"), 700, 100),
+            quote(10_000, rate("60"), 700, 100),
             Err(PricingError::DiscountTooLarge)
         );
         assert_eq!(
-            quote(100_00, rate("1"), 0, 100),
+            quote(10_000, rate("1"), 0, 100),
             Err(PricingError::NotInFuture)
         );
         assert_eq!(

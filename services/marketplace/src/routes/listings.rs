@@ -1,7 +1,7 @@
 //! One listing with its offer summary; each view counts towards trending.
 
 use actix_web::{HttpResponse, get, web};
-use common::auth::AuthUser;
+use common::auth::{AuthUser, Role};
 use common::http::{ApiError, Problem, TokenErrors};
 use uuid::Uuid;
 
@@ -9,7 +9,8 @@ use crate::listings::{self, LISTED, ListingView};
 use crate::state::AppState;
 
 /// A listed invoice (investors), the seller's own, or any (admins), with its offers in
-/// short. Each view of a listed invoice counts towards trending (once per user a minute).
+/// short. Each investor's view of a listed invoice counts towards trending (once per
+/// investor, invoice and minute).
 #[utoipa::path(
     tag = "listings",
     security(("bearer" = [])),
@@ -27,7 +28,8 @@ pub async fn show(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let l = listings::find_visible(&state, &user, *id).await?;
-    if l.status == LISTED {
+    // Trending measures investors' interest: the seller's and admins' looks do not count.
+    if l.status == LISTED && user.role == Role::Investor {
         crate::live::record_view(&state, user.id, l.id).await;
     }
     Ok(HttpResponse::Ok().json(listings::view(&state, &l).await?))
