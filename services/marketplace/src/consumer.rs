@@ -255,6 +255,15 @@ impl Consumer {
             .unwrap_or_default();
         let handled = result?;
         if handled == Handled::Applied {
+            if event.event_type == "invoice.listed"
+                && let Some(id) = event
+                    .payload
+                    .get("invoice_id")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse().ok())
+            {
+                crate::live::init_counters(&self.state, id).await;
+            }
             offers::after(&self.state, &changes).await;
         }
         Ok(handled)

@@ -4,7 +4,7 @@
 //! rebuilt from the database the next time it moves or is read.
 
 use common::keys::ttl;
-use fred::prelude::{KeysInterface, SetsInterface, SortedSetsInterface};
+use fred::prelude::{ClientLike, KeysInterface, LuaInterface, SetsInterface, SortedSetsInterface};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
@@ -40,24 +40,29 @@ async fn placed_count(state: &AppState, invoice_id: Option<Uuid>) -> Result<i64,
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// After a counter moved to `got`: a value of 1 or less may mean the key was missing
-/// (INCR/DECR start from 0), so it is checked against the database and set right.
-async fn rebuild_if_fresh(state: &AppState, key: &str, got: i64, truth: Option<i64>) {
-    if got > 1 {
-        return;
+/// `INCRBY` only if the counter exists (nil otherwise), so a missing counter is rebuilt
+/// from the database instead of restarting from 0.
+const INCR_IF_EXISTS: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then \
+     return redis.call('INCRBY', KEYS[1], ARGV[1]) else return false end";
+
+/// Sets a missing counter to the database's figure (`SET NX`: a concurrent rebuild or
+/// increment that got there first wins).
+async fn rebuild(state: &AppState, key: &str, truth: Result<i64, sea_orm::DbErr>) {
+    let result: anyhow::Result<()> = async {
+        let truth = truth?;
+        let _: Option<String> = state
+            .redis
+            .set(key, truth, None, Some(fred::types::SetOptions::NX), false)
+            .await?;
+        tracing::info!(
+            to = truth,
+            "Missing offer counter rebuilt from the database."
+        );
+        Ok(())
     }
-    let Some(truth) = truth else { return };
-    if truth != got {
-        let set: Result<(), _> = state.redis.set(key, truth, None, None, false).await;
-        if let Err(error) = set {
-            tracing::warn!(%error, "Offer counter not rebuilt.");
-        } else {
-            tracing::info!(
-                from = got,
-                to = truth,
-                "Offer counter rebuilt from the database."
-            );
-        }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, "Offer counter not rebuilt.");
     }
 }
 
@@ -69,27 +74,38 @@ pub async fn offer_placed(state: &AppState, invoice_id: Uuid) {
     let total = state.keys.metrics_total_offers();
     let pipeline = state.redis.next().pipeline();
     let queued: Result<(), fred::error::Error> = async {
-        let () = pipeline.incr(&per_invoice).await?;
-        let () = pipeline.incr(&total).await?;
+        // EVAL through `custom`: fred's pipeline has no Lua interface. One key per script,
+        // so each stays single-slot on Redis Cluster.
+        for key in [&per_invoice, &total] {
+            let args = vec![
+                INCR_IF_EXISTS.to_owned(),
+                "1".into(),
+                key.clone(),
+                "1".into(),
+            ];
+            let () = pipeline.custom(fred::cmd!("EVAL"), args).await?;
+        }
         Ok(())
     }
     .await;
-    let counts: Result<Vec<i64>, _> = match queued {
+    let counts: Result<Vec<Option<i64>>, _> = match queued {
         Ok(()) => pipeline.all().await,
         Err(e) => Err(e),
     };
     match counts {
-        Ok(c) if c.len() == 2 => {
-            if c[0] <= 1 {
-                let truth = placed_count(state, Some(invoice_id)).await.ok();
-                rebuild_if_fresh(state, &per_invoice, c[0], truth).await;
+        Ok(c) => {
+            if c.first().copied().flatten().is_none() {
+                rebuild(
+                    state,
+                    &per_invoice,
+                    placed_count(state, Some(invoice_id)).await,
+                )
+                .await;
             }
-            if c[1] <= 1 {
-                let truth = placed_count(state, None).await.ok();
-                rebuild_if_fresh(state, &total, c[1], truth).await;
+            if c.get(1).copied().flatten().is_none() {
+                rebuild(state, &total, placed_count(state, None).await).await;
             }
         }
-        Ok(_) => {}
         Err(error) => tracing::warn!(%error, %invoice_id, "Offer metrics not counted."),
     }
 }
@@ -97,15 +113,24 @@ pub async fn offer_placed(state: &AppState, invoice_id: Uuid) {
 /// `offers:count:{invoiceId}` up or down by `delta`.
 pub async fn adjust_active(state: &AppState, invoice_id: Uuid, delta: i64) {
     let key = state.keys.offers_count(invoice_id);
-    let got: Result<i64, _> = state.redis.incr_by(&key, delta).await;
+    let got: Result<Option<i64>, _> = state
+        .redis
+        .eval(INCR_IF_EXISTS, vec![key.clone()], vec![delta])
+        .await;
     match got {
-        Ok(got) if got <= 1 => {
-            let truth = active_count(state, invoice_id).await.ok();
-            rebuild_if_fresh(state, &key, got, truth).await;
-        }
-        Ok(_) => {}
+        Ok(Some(_)) => {}
+        Ok(None) => rebuild(state, &key, active_count(state, invoice_id).await).await,
         Err(error) => tracing::warn!(%error, %invoice_id, "Active offer count not moved."),
     }
+}
+
+/// A new listing's counters start at the database's figures (normally 0), so the first
+/// offers increment rather than race to rebuild them.
+pub async fn init_counters(state: &AppState, invoice_id: Uuid) {
+    let active = state.keys.offers_count(invoice_id);
+    rebuild(state, &active, active_count(state, invoice_id).await).await;
+    let placed = state.keys.metrics_offers(invoice_id);
+    rebuild(state, &placed, placed_count(state, Some(invoice_id)).await).await;
 }
 
 /// The counters of an invoice as Redis has them, rebuilding any that is missing:

@@ -253,6 +253,10 @@ pub async fn move_status<C: ConnectionTrait>(
     reason: Option<&str>,
 ) -> anyhow::Result<Option<Changed>> {
     let now = clock.now();
+    // The listing row first, as every writer of an invoice's offers does (accept, place,
+    // the consumer): one lock order, so PostgreSQL never deadlocks an accept against a
+    // withdrawal or a delisting.
+    lock_listing(txn, o.invoice_id, now).await?;
     let res = offer::Entity::update_many()
         .col_expr(offer::Column::Status, Expr::value(to.as_str()))
         .col_expr(
@@ -290,6 +294,20 @@ pub async fn move_status<C: ConnectionTrait>(
         change: Change::Rejected,
         left_active,
     }))
+}
+
+/// Takes the listing row's lock (PostgreSQL; SQLite writes are serialised anyway).
+pub async fn lock_listing<C: ConnectionTrait>(
+    txn: &C,
+    invoice_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    listing::Entity::update_many()
+        .col_expr(listing::Column::UpdatedAt, Expr::value(now))
+        .filter(listing::Column::Id.eq(invoice_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Rejects (with `reason`) every offer on `invoice_id` in one of `from`; returns the changes.
@@ -335,9 +353,9 @@ pub struct NewOffer {
     pub priced_on: NaiveDate,
 }
 
-/// Places `investor`'s offer: one insert (the partial unique index allows one active offer
-/// per investor and invoice) and a conditional update of the listing's active count (still
-/// listed, not being accepted, under the limit), with the event, in one transaction.
+/// Places `investor`'s offer: a conditional update of the listing's active count (still
+/// listed, not being accepted, under the limit) and one insert (the partial unique index
+/// allows one active offer per investor and invoice), with the event, in one transaction.
 pub async fn place(
     state: &AppState,
     investor: &AuthUser,
@@ -365,16 +383,6 @@ pub async fn place(
         updated_at: now,
     };
     let txn = common::db::begin_write(&state.db).await?;
-    let active: offer::ActiveModel = model.clone().into();
-    match active.insert(&*txn).await {
-        Ok(_) => {}
-        Err(e) if common::db::is_unique_violation(&e) => {
-            return Err(ApiError::Conflict(
-                "you already have an active offer on this invoice; revise it with PATCH /api/marketplace/offers/{id}".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
     let res = listing::Entity::update_many()
         .col_expr(
             listing::Column::ActiveOffers,
@@ -390,6 +398,16 @@ pub async fn place(
         let now_listing = listing::Entity::find_by_id(l.id).one(&*txn).await?;
         txn.rollback().await?;
         return Err(closed(now_listing, state.config.max_active_offers));
+    }
+    let active: offer::ActiveModel = model.clone().into();
+    match active.insert(&*txn).await {
+        Ok(_) => {}
+        Err(e) if common::db::is_unique_violation(&e) => {
+            return Err(ApiError::Conflict(
+                "you already have an active offer on this invoice; revise it with PATCH /api/marketplace/offers/{id}".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
     }
     crate::events::add(
         &*txn,

@@ -5,6 +5,7 @@
 
 mod auth;
 mod concurrency;
+mod e2e;
 mod expiry;
 mod helpers;
 mod live;
