@@ -13,6 +13,9 @@ pub struct MarketplaceConfig {
     /// Highest annual discount rate an offer may carry (`MARKETPLACE_MAX_RATE`, percent;
     /// the lowest is always above 0).
     pub max_rate: Rate,
+    /// Lowest rate, inclusive (`MARKETPLACE_MIN_RATE`, percent); unset or 0: anything
+    /// above 0.
+    pub min_rate: Option<Rate>,
     /// Offers need at least this many days between today and the due date.
     pub min_days_to_due: i64,
     /// The platform fee, in basis points of the face value, paid by the seller.
@@ -35,6 +38,14 @@ impl MarketplaceConfig {
             name: "MARKETPLACE_MAX_RATE".into(),
             reason: e,
         })?;
+        let min_rate = match config::var("MARKETPLACE_MIN_RATE") {
+            None => None,
+            Some(raw) if raw.trim().parse::<Decimal>() == Ok(Decimal::ZERO) => None,
+            Some(raw) => Some(Rate::parse(&raw, max_rate).map_err(|e| ConfigError {
+                name: "MARKETPLACE_MIN_RATE".into(),
+                reason: e,
+            })?),
+        };
         let fee_bps: u32 = config::parse("MARKETPLACE_FEE_BPS", 100)?;
         if fee_bps > 10_000 {
             return Err(ConfigError {
@@ -44,6 +55,7 @@ impl MarketplaceConfig {
         }
         Ok(Self {
             max_rate,
+            min_rate,
             min_days_to_due: config::parse("MARKETPLACE_MIN_DAYS_TO_DUE", 7)?,
             fee_bps,
             max_active_offers: config::parse("MARKETPLACE_MAX_ACTIVE_OFFERS", 20)?,

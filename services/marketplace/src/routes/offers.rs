@@ -39,7 +39,14 @@ fn field(name: &str, message: impl Into<String>) -> FieldError {
 fn parse_rate(state: &AppState, v: &Value) -> Result<Rate, FieldError> {
     match v {
         Value::String(s) => {
-            Rate::parse(s, state.config.max_rate).map_err(|m| field("discount_rate", m))
+            let rate =
+                Rate::parse(s, state.config.max_rate).map_err(|m| field("discount_rate", m))?;
+            match state.config.min_rate {
+                Some(min) if rate < min => {
+                    Err(field("discount_rate", format!("must be at least {min}")))
+                }
+                _ => Ok(rate),
+            }
         }
         _ => Err(field(
             "discount_rate",

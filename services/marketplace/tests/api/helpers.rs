@@ -54,6 +54,7 @@ pub fn config(db: &TestDb) -> MarketplaceConfig {
             max_body_bytes: 64 * 1024,
         },
         max_rate: Rate::from_millionths(60 * 10_000),
+        min_rate: None,
         min_days_to_due: 7,
         fee_bps: 100,
         max_active_offers: 20,

@@ -2,6 +2,7 @@
 //! revising, withdrawing, rejecting, visibility, and bad input named by field.
 
 use common::events::Service;
+use marketplace::pricing::Rate;
 use serde_json::{Value, json};
 use testkit::DbKind;
 
@@ -159,6 +160,36 @@ async fn an_invoice_takes_at_most_the_configured_number_of_active_offers() {
     assert_eq!(rejected["status"], "rejected");
     assert_eq!(rejected["reason"], "Too expensive for us.");
     app.offer(&app.investor(), &invoice, "17").await;
+}
+
+#[tokio::test]
+async fn a_configured_rate_range_bounds_offers() {
+    let app = spawn_app_with(DbKind::Postgres, |c| {
+        c.min_rate = Some(Rate::from_millionths(50_000));
+        c.max_rate = Rate::from_millionths(250_000);
+    })
+    .await;
+    let invoice = app.listed(&app.seller()).await;
+    for (rate, ok) in [
+        ("4.9999", false),
+        ("5", true),
+        ("25", true),
+        ("25.0001", false),
+    ] {
+        let res = app
+            .post(
+                "/api/marketplace/offers",
+                &app.investor().token,
+                &json!({"invoice_id": invoice.id, "discount_rate": rate}),
+            )
+            .await;
+        if ok {
+            assert_eq!(res.status(), 201, "{rate}");
+        } else {
+            let p = assert_problem(res, 422).await;
+            assert_eq!(fields_named(&p), vec!["discount_rate"], "{rate}");
+        }
+    }
 }
 
 #[tokio::test]
