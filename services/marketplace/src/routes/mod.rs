@@ -1,5 +1,6 @@
 //! `/api/marketplace` routes.
 
+mod decisions;
 mod listings;
 mod market;
 mod offers;
@@ -38,7 +39,7 @@ where
         .service(offers::list)
         .service(offers::show)
         .service(offers::revise)
-        .service(offers::withdraw)
-        .service(offers::reject)
-        .service(offers::accept)
+        .service(decisions::withdraw)
+        .service(decisions::reject)
+        .service(decisions::accept)
 }

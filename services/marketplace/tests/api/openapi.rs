@@ -47,6 +47,39 @@ async fn every_route_is_in_the_openapi_document_with_its_errors_and_security() {
             "{method} {path} documents no {status}"
         );
     }
+    // Every schema a route refers to is in the document.
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x.as_str()) {
+                        ("$ref", Some(r)) => out.push(r.to_owned()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in &all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} is not in the document"
+        );
+    }
+    for schema in [
+        "OfferView",
+        "OfferRequest",
+        "ListingView",
+        "Stats",
+        "Problem",
+    ] {
+        assert!(all.iter().any(|r| r.ends_with(schema)), "{schema} unused");
+    }
     // Request bodies are documented.
     for (path, method) in [
         ("/api/marketplace/offers", "post"),
