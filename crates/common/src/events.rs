@@ -171,7 +171,7 @@ pub const CATALOGUE: &[EventType] = &[
         name: "offer.placed",
         version: 1,
         producer: Marketplace,
-        consumers: &[Admin, Notifications],
+        consumers: &[Invoice, Admin, Notifications],
         description: "An investor made an offer on a listed invoice.",
     },
     EventType {
@@ -192,8 +192,8 @@ pub const CATALOGUE: &[EventType] = &[
         name: "offer.status_changed",
         version: 1,
         producer: Marketplace,
-        consumers: &[Admin, Notifications],
-        description: "An offer was revised, withdrawn, rejected, expired or released.",
+        consumers: &[Invoice, Admin, Notifications],
+        description: "An offer was revised, withdrawn, rejected, expired, released or lapsed: {offer_id, invoice_id, investor_id, seller_id, status, change, reason}.",
     },
     EventType {
         name: "payment.status_changed",

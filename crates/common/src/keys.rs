@@ -205,6 +205,11 @@ impl Keys {
     pub fn trending_bucket(&self, minute: i64) -> String {
         format!("{{{}}}:{minute}", self.trending())
     }
+    /// `{trending:invoices}:viewers:{minute}`: set of `user/invoice` pairs seen in one
+    /// minute, so one user's repeated views of an invoice within a minute count once.
+    pub fn trending_viewers(&self, minute: i64) -> String {
+        format!("{{{}}}:viewers:{minute}", self.trending())
+    }
 
     // ---- payments -----------------------------------------------------------------------
 
@@ -378,5 +383,7 @@ mod tests {
         }
         let k = Keys::new("");
         assert_eq!(tag(&k.trending_bucket(5)), tag(&k.trending()));
+        assert_eq!(tag(&k.trending_viewers(5)), tag(&k.trending()));
+        assert_ne!(k.trending_viewers(5), k.trending_bucket(5));
     }
 }

@@ -1,0 +1,76 @@
+//! The marketplace service's settings (environment variables; see README.md for the table).
+
+use std::time::Duration;
+
+use common::config::{self, BaseConfig, ConfigError};
+use rust_decimal::Decimal;
+
+use crate::pricing::Rate;
+
+#[derive(Debug, Clone)]
+pub struct MarketplaceConfig {
+    pub base: BaseConfig,
+    /// Highest annual discount rate an offer may carry (`MARKETPLACE_MAX_RATE`, percent;
+    /// the lowest is always above 0).
+    pub max_rate: Rate,
+    /// Lowest rate, inclusive (`MARKETPLACE_MIN_RATE`, percent); unset or 0: anything
+    /// above 0.
+    pub min_rate: Option<Rate>,
+    /// Offers need at least this many days between today and the due date.
+    pub min_days_to_due: i64,
+    /// The platform fee, in basis points of the face value, paid by the seller.
+    pub fee_bps: u32,
+    /// At most this many active (pending or reserved) offers per invoice.
+    pub max_active_offers: i64,
+    /// An offer's life when `expires_in_hours` is not given.
+    pub default_offer_hours: i64,
+    /// The longest `expires_in_hours` accepted.
+    pub max_offer_hours: i64,
+    /// How often the expiry sweep runs.
+    pub sweep_interval: Duration,
+}
+
+impl MarketplaceConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let base = BaseConfig::from_env("marketplace", 8084)?;
+        let raw = config::string("MARKETPLACE_MAX_RATE", "60");
+        let max_rate = Rate::parse(&raw, Rate::ceiling()).map_err(|e| ConfigError {
+            name: "MARKETPLACE_MAX_RATE".into(),
+            reason: e,
+        })?;
+        let min_rate = match config::var("MARKETPLACE_MIN_RATE") {
+            None => None,
+            Some(raw) if raw.trim().parse::<Decimal>() == Ok(Decimal::ZERO) => None,
+            Some(raw) => Some(Rate::parse(&raw, max_rate).map_err(|e| ConfigError {
+                name: "MARKETPLACE_MIN_RATE".into(),
+                reason: e,
+            })?),
+        };
+        let fee_bps: u32 = config::parse("MARKETPLACE_FEE_BPS", 100)?;
+        if fee_bps > 10_000 {
+            return Err(ConfigError {
+                name: "MARKETPLACE_FEE_BPS".into(),
+                reason: "at most 10000 (100%)".into(),
+            });
+        }
+        Ok(Self {
+            max_rate,
+            min_rate,
+            min_days_to_due: config::parse("MARKETPLACE_MIN_DAYS_TO_DUE", 7)?,
+            fee_bps,
+            max_active_offers: config::parse("MARKETPLACE_MAX_ACTIVE_OFFERS", 20)?,
+            default_offer_hours: config::parse("MARKETPLACE_OFFER_TTL_HOURS", 72)?,
+            max_offer_hours: config::parse("MARKETPLACE_OFFER_MAX_TTL_HOURS", 168)?,
+            sweep_interval: Duration::from_secs(config::parse(
+                "MARKETPLACE_SWEEP_INTERVAL_SECS",
+                30,
+            )?),
+            base,
+        })
+    }
+
+    /// The configured rate ceiling as a percentage.
+    pub fn max_rate_percent(&self) -> Decimal {
+        self.max_rate.percent()
+    }
+}

@@ -1,0 +1,2 @@
+pub mod listing;
+pub mod offer;

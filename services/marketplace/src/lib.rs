@@ -1,0 +1,42 @@
+//! # marketplace
+//!
+//! Where investors fund invoices: a read model of listed invoices kept from invoice
+//! events ([`listings`]), offers priced at offer time ([`pricing`], docs/pricing.md), and
+//! the acceptance saga that lets exactly one offer per invoice win ([`offers::accept`]:
+//! a claim on the listing row).
+//!
+//! | route | who | does |
+//! | --- | --- | --- |
+//! | `GET /api/marketplace/invoices/{id}` | investor (listed), seller (own), admin | a listing with its offer summary; counts towards trending |
+//! | `POST /api/marketplace/offers` | investor (KYC approved) | an offer, priced |
+//! | `GET /api/marketplace/offers`, `/offers/{id}` | investor (own), seller (on own invoices), admin | offers |
+//! | `PATCH /api/marketplace/offers/{id}`, `POST .../withdraw` | its investor | revise / withdraw a pending offer |
+//! | `POST /api/marketplace/offers/{id}/reject`, `.../accept` | the invoice's seller | reject a pending offer / accept it (202, saga) |
+//! | `GET /api/marketplace/stats` | user | market figures, cached 300 s |
+//! | `GET /api/marketplace/trending` | user | most viewed listed invoices, last hour |
+//!
+//! Publishes (outbox -> `events:{consumer}`): `offer.placed`, `offer.reserved`,
+//! `offer.accepted`, `offer.status_changed`. Consumes `events:marketplace` ([`consumer`]):
+//! `invoice.listed`, `invoice.cancelled`, `invoice.status_changed`,
+//! `invoice.acceptance_confirmed` / `_refused`. Live: `seller:{sellerId}` (new offers),
+//! `offer:{offerId}` (every change). Redis: `offers:count:{invoiceId}`,
+//! `metrics:offers:{invoiceId}`, `metrics:total_offers`, `marketplace:stats`,
+//! `trending:invoices` with its minute buckets. The [`sweep`] expires offers.
+
+pub mod config;
+pub mod consumer;
+pub mod entity;
+pub mod events;
+pub mod listings;
+pub mod live;
+pub mod migration;
+pub mod offers;
+pub mod pricing;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod stats;
+pub mod sweep;
+
+pub use config::MarketplaceConfig;
+pub use startup::Application;

@@ -1,0 +1,298 @@
+//! The listings read model, kept from invoice events (never from the invoice tables), and
+//! how the API shows a listing.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use common::auth::{AuthUser, Role};
+use common::http::ApiError;
+use common::money::{Currency, Money};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::entity::{listing, offer};
+use crate::offers::{self, Changed, OfferStatus};
+use crate::pricing::Rate;
+use crate::state::AppState;
+
+pub const LISTED: &str = "listed";
+
+/// The terms an invoice event carries (see the invoice service's `events.rs`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceTerms {
+    pub invoice_id: Uuid,
+    pub seller_id: Uuid,
+    pub invoice_number: String,
+    pub debtor_name: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub due_date: NaiveDate,
+    pub from: String,
+    pub to: String,
+    pub reason: Option<String>,
+}
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<listing::Model>, sea_orm::DbErr> {
+    listing::Entity::find_by_id(id).one(db).await
+}
+
+async fn count_active<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<i64, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    let active: Vec<&str> = OfferStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+    let n = offer::Entity::find()
+        .filter(offer::Column::InvoiceId.eq(id))
+        .filter(offer::Column::Status.is_in(active))
+        .count(db)
+        .await?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// `invoice.listed`: creates the listing or refreshes its terms, open for offers.
+pub async fn listed<C: ConnectionTrait>(
+    txn: &C,
+    now: DateTime<Utc>,
+    t: &InvoiceTerms,
+) -> anyhow::Result<()> {
+    let active = count_active(txn, t.invoice_id).await?;
+    match find(txn, t.invoice_id).await? {
+        None => {
+            listing::ActiveModel {
+                id: Set(t.invoice_id),
+                seller_id: Set(t.seller_id),
+                invoice_number: Set(t.invoice_number.clone()),
+                debtor_name: Set(t.debtor_name.clone()),
+                face_minor: Set(t.amount_minor),
+                currency: Set(t.currency.clone()),
+                due_date: Set(t.due_date),
+                status: Set(LISTED.to_owned()),
+                reserved_offer_id: Set(None),
+                accepted_offer_id: Set(None),
+                active_offers: Set(active),
+                listed_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(txn)
+            .await?;
+        }
+        Some(_) => {
+            listing::Entity::update_many()
+                .col_expr(listing::Column::SellerId, Expr::value(t.seller_id))
+                .col_expr(
+                    listing::Column::InvoiceNumber,
+                    Expr::value(t.invoice_number.clone()),
+                )
+                .col_expr(
+                    listing::Column::DebtorName,
+                    Expr::value(t.debtor_name.clone()),
+                )
+                .col_expr(listing::Column::FaceMinor, Expr::value(t.amount_minor))
+                .col_expr(listing::Column::Currency, Expr::value(t.currency.clone()))
+                .col_expr(listing::Column::DueDate, Expr::value(t.due_date))
+                .col_expr(listing::Column::Status, Expr::value(LISTED))
+                .col_expr(
+                    listing::Column::ReservedOfferId,
+                    Expr::value(Option::<Uuid>::None),
+                )
+                .col_expr(
+                    listing::Column::AcceptedOfferId,
+                    Expr::value(Option::<Uuid>::None),
+                )
+                .col_expr(listing::Column::ActiveOffers, Expr::value(active))
+                .col_expr(listing::Column::UpdatedAt, Expr::value(now))
+                .filter(listing::Column::Id.eq(t.invoice_id))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the invoice's new status on its listing (nothing else changes).
+pub async fn mirror<C: ConnectionTrait>(
+    txn: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    status: &str,
+) -> anyhow::Result<()> {
+    listing::Entity::update_many()
+        .col_expr(listing::Column::Status, Expr::value(status))
+        .col_expr(listing::Column::UpdatedAt, Expr::value(now))
+        .filter(listing::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The invoice left `listed` (cancelled, say): the listing closes, any claim is cleared
+/// and every active offer is rejected with `reason`.
+pub async fn delist<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn common::Clock,
+    id: Uuid,
+    status: &str,
+    reason: &str,
+) -> anyhow::Result<Vec<Changed>> {
+    let changes = offers::reject_all(txn, clock, id, &OfferStatus::ACTIVE, None, reason).await?;
+    listing::Entity::update_many()
+        .col_expr(listing::Column::Status, Expr::value(status))
+        .col_expr(
+            listing::Column::ReservedOfferId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(listing::Column::ActiveOffers, Expr::value(0i64))
+        .col_expr(listing::Column::UpdatedAt, Expr::value(clock.now()))
+        .filter(listing::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(changes)
+}
+
+/// Funding expired (accepted -> listed): the accepted offer lapses and the listing opens
+/// again for offers.
+pub async fn reopen<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn common::Clock,
+    id: Uuid,
+) -> anyhow::Result<Vec<Changed>> {
+    let accepted = offer::Entity::find()
+        .filter(offer::Column::InvoiceId.eq(id))
+        .filter(offer::Column::Status.eq(OfferStatus::Accepted.as_str()))
+        .all(txn)
+        .await?;
+    let mut changes = Vec::new();
+    for o in &accepted {
+        if let Some(c) = offers::set_status(
+            txn,
+            clock,
+            o,
+            &[OfferStatus::Accepted],
+            OfferStatus::Lapsed,
+            offers::Change::Lapsed,
+            Some("the invoice was not funded in time; it is listed again"),
+        )
+        .await?
+        {
+            changes.push(c);
+        }
+    }
+    let active = count_active(txn, id).await?;
+    listing::Entity::update_many()
+        .col_expr(listing::Column::Status, Expr::value(LISTED))
+        .col_expr(
+            listing::Column::ReservedOfferId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            listing::Column::AcceptedOfferId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(listing::Column::ActiveOffers, Expr::value(active))
+        .col_expr(listing::Column::UpdatedAt, Expr::value(clock.now()))
+        .filter(listing::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(changes)
+}
+
+/// The offers on a listing, in short.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OfferSummary {
+    /// Pending and reserved offers.
+    pub active: i64,
+    /// Offers ever placed.
+    pub placed: i64,
+    /// The lowest annual discount rate among active offers (best for the seller).
+    #[schema(example = "16.5")]
+    pub best_rate: Option<String>,
+}
+
+/// A listing as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ListingView {
+    pub invoice_id: Uuid,
+    pub seller_id: Uuid,
+    pub invoice_number: String,
+    pub debtor_name: String,
+    #[schema(example = "1500000.00")]
+    pub face_value: String,
+    #[schema(value_type = String, example = "NGN")]
+    pub currency: Currency,
+    pub due_date: NaiveDate,
+    /// Days from today (UTC) to the due date.
+    pub days_to_due: i64,
+    /// The invoice's status as marketplace last heard it; offers only while `listed`.
+    pub status: String,
+    /// Set while an acceptance is in flight or done.
+    pub reserved_offer_id: Option<Uuid>,
+    pub accepted_offer_id: Option<Uuid>,
+    pub offers: OfferSummary,
+    pub listed_at: DateTime<Utc>,
+}
+
+pub fn currency_of(l: &listing::Model) -> Currency {
+    l.currency.parse().unwrap_or(Currency::NGN)
+}
+
+/// The lowest active rate on a listing.
+async fn best_rate(state: &AppState, id: Uuid) -> Result<Option<Rate>, sea_orm::DbErr> {
+    let active: Vec<&str> = OfferStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+    Ok(offer::Entity::find()
+        .filter(offer::Column::InvoiceId.eq(id))
+        .filter(offer::Column::Status.is_in(active))
+        .order_by_asc(offer::Column::RateMillionths)
+        .one(&state.db)
+        .await?
+        .map(|o| Rate::from_millionths(o.rate_millionths)))
+}
+
+pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, ApiError> {
+    let today = state.clock.now().date_naive();
+    let (active, placed) = match crate::live::counters(state, l.id).await {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::warn!(%error, invoice_id = %l.id, "Offer counters unreadable; using the database.");
+            (l.active_offers, l.active_offers)
+        }
+    };
+    Ok(ListingView {
+        invoice_id: l.id,
+        seller_id: l.seller_id,
+        invoice_number: l.invoice_number.clone(),
+        debtor_name: l.debtor_name.clone(),
+        face_value: Money::from_minor(l.face_minor, currency_of(l)).to_decimal_string(),
+        currency: currency_of(l),
+        due_date: l.due_date,
+        days_to_due: (l.due_date - today).num_days(),
+        status: l.status.clone(),
+        reserved_offer_id: l.reserved_offer_id,
+        accepted_offer_id: l.accepted_offer_id,
+        offers: OfferSummary {
+            active,
+            placed,
+            best_rate: best_rate(state, l.id).await?.map(|r| r.to_string()),
+        },
+        listed_at: l.listed_at,
+    })
+}
+
+/// The listing if `user` may see it: investors while listed, sellers their own, admins all.
+pub async fn find_visible(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+) -> Result<listing::Model, ApiError> {
+    find(&state.db, id)
+        .await?
+        .filter(|l| match user.role {
+            Role::Admin => true,
+            Role::Seller => l.seller_id == user.id,
+            Role::Investor => l.status == LISTED,
+        })
+        .ok_or_else(|| ApiError::NotFound(format!("no listed invoice {id}")))
+}

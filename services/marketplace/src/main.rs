@@ -1,0 +1,39 @@
+use clap::{Parser, Subcommand};
+
+use marketplace::{Application, MarketplaceConfig};
+
+#[derive(Parser)]
+#[command(name = "marketplace", about = "Vestio marketplace service", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API, the event consumer and the offer-expiry sweep (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = common::telemetry::init("marketplace");
+    let cli = Cli::parse();
+    let config = MarketplaceConfig::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(config, common::clock::system()).await?;
+            app.run_until_stopped(common::shutdown::on_signal()).await
+        }
+        Command::Migrate => {
+            common::db::connect_and_migrate::<marketplace::migration::Migrator>(
+                &config.base.database_url,
+            )
+            .await?;
+            tracing::info!("Marketplace migrations applied.");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Market stats (cached) and trending invoices.
+
+use actix_web::{HttpResponse, get, web};
+use common::auth::AuthUser;
+use common::http::{ApiError, Problem, TokenErrors};
+use common::keys::ttl;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::entity::listing;
+use crate::listings::{self, LISTED, ListingView};
+use crate::state::AppState;
+use crate::stats::Stats;
+
+/// Listed count and volume, offers today, the average discount rate and the accepted
+/// volume; cached 300 s in `marketplace:stats`.
+#[utoipa::path(
+    tag = "market",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The market in figures", body = Stats),
+        TokenErrors,
+    )
+)]
+#[get("/stats")]
+pub async fn market_stats(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let key = state.keys.marketplace_stats();
+    let st = state.clone();
+    let body = state
+        .cache
+        .get_or_fetch_key_json(&key, ttl::MARKETPLACE_STATS, || async move {
+            crate::stats::compute(&st).await
+        })
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrendingParams {
+    /// How many invoices (1 to 50, default 10).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrendingItem {
+    pub invoice_id: Uuid,
+    /// Distinct (user, minute) views over the last hour.
+    pub views: i64,
+    pub listing: ListingView,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrendingPage {
+    pub items: Vec<TrendingItem>,
+}
+
+/// The most viewed listed invoices of the last hour (60 one-minute buckets).
+#[utoipa::path(
+    tag = "market",
+    security(("bearer" = [])),
+    params(TrendingParams),
+    responses(
+        (status = 200, description = "Most viewed first", body = TrendingPage),
+        TokenErrors,
+        (status = 422, description = "Bad or unknown parameter (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/trending")]
+pub async fn trending(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    params: web::Query<TrendingParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = match &params.limit {
+        None => 10,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=50).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    "must be a whole number from 1 to 50",
+                ));
+            }
+        },
+    };
+    // Some of the most viewed may no longer be listed: look further than `limit`.
+    let top = crate::live::trending(&state, 200)
+        .await
+        .map_err(ApiError::internal)?;
+    let ids: Vec<Uuid> = top.iter().map(|(id, _)| *id).collect();
+    let rows = listing::Entity::find()
+        .filter(listing::Column::Id.is_in(ids))
+        .filter(listing::Column::Status.eq(LISTED))
+        .all(&state.db)
+        .await?;
+    let mut items = Vec::new();
+    for (id, views) in top {
+        if items.len() == limit {
+            break;
+        }
+        if let Some(l) = rows.iter().find(|l| l.id == id) {
+            items.push(TrendingItem {
+                invoice_id: id,
+                views,
+                listing: listings::view(&state, l).await?,
+            });
+        }
+    }
+    Ok(HttpResponse::Ok().json(TrendingPage { items }))
+}

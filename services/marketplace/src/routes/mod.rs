@@ -1,0 +1,45 @@
+//! `/api/marketplace` routes.
+
+mod decisions;
+mod listings;
+mod market;
+mod offers;
+
+use common::http::{BearerSecurity, Problem};
+use utoipa::OpenApi;
+use utoipa_actix_web::scope::Scope;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vestio marketplace", version = "1", description = "Listings, offers and their acceptance, trending and market stats."),
+    modifiers(&BearerSecurity),
+    components(schemas(Problem)),
+    tags((name = "listings", description = "Listed invoices with their offer summary"),
+         (name = "offers", description = "Make, revise, withdraw, reject and accept offers"),
+         (name = "market", description = "Trending invoices and market stats"),
+         (name = "health", description = "Probes"))
+)]
+pub struct ApiDoc;
+
+/// Every `/api/marketplace` route.
+pub fn scope<T>(scope: Scope<T>) -> Scope<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    scope
+        .service(listings::show)
+        .service(market::market_stats)
+        .service(market::trending)
+        .service(offers::create)
+        .service(offers::list)
+        .service(offers::show)
+        .service(offers::revise)
+        .service(decisions::withdraw)
+        .service(decisions::reject)
+        .service(decisions::accept)
+}

@@ -1,0 +1,22 @@
+use std::sync::Arc;
+
+use common::cache::Cache;
+use common::clock::SharedClock;
+use common::keys::Keys;
+use common::outbox::RelayHandle;
+use common::redis::Pool;
+use sea_orm::DatabaseConnection;
+
+use crate::config::MarketplaceConfig;
+
+/// What every handler, the consumer and the sweep can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub redis: Pool,
+    pub keys: Keys,
+    pub clock: SharedClock,
+    pub relay: RelayHandle,
+    pub cache: Cache,
+    pub config: Arc<MarketplaceConfig>,
+}

@@ -1,0 +1,56 @@
+//! Expires pending offers whose `expires_at` has passed, by the injected clock.
+
+use common::shutdown::CancellationToken;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::entity::offer;
+use crate::offers::{self, Change, OfferStatus};
+use crate::state::AppState;
+
+/// One pass; returns how many offers expired.
+pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let due = offer::Entity::find()
+        .filter(offer::Column::Status.eq(OfferStatus::Pending.as_str()))
+        .filter(offer::Column::ExpiresAt.lte(now))
+        .order_by_asc(offer::Column::ExpiresAt)
+        .limit(500)
+        .all(&state.db)
+        .await?;
+    let mut expired = 0;
+    for o in due {
+        let txn = common::db::begin_write(&state.db).await?;
+        let changed = offers::set_status(
+            &*txn,
+            state.clock.as_ref(),
+            &o,
+            &[OfferStatus::Pending],
+            OfferStatus::Expired,
+            Change::Expired,
+            Some("the offer expired"),
+        )
+        .await?;
+        txn.commit().await?;
+        // None: withdrawn, rejected or accepted meanwhile, or another sweeper was first.
+        if let Some(c) = changed {
+            expired += 1;
+            offers::after(state, std::slice::from_ref(&c)).await;
+        }
+    }
+    if expired > 0 {
+        tracing::info!(expired, "Offer sweep expired offers.");
+    }
+    Ok(expired)
+}
+
+pub async fn run(state: AppState, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(state.config.sweep_interval) => {}
+        }
+        if let Err(error) = run_once(&state).await {
+            tracing::warn!(%error, "Offer sweep failed.");
+        }
+    }
+}
