@@ -1,8 +1,8 @@
 //! KYC through the gateway: an investor and a seller upload their documents, wait for the
 //! checks, submit; an admin reviews (opens, downloads, approves one, rejects the other);
 //! the approval reaches the investor's next access token; the seller submits again and is
-//! approved. [`Demo::approved_seller`] walks a seller through the same steps for the load
-//! tests.
+//! approved. [`Demo::approved_seller`] and [`Demo::approved_investor`] walk a new user
+//! through the same steps (the marketplace section's second investor, the load tests' seed).
 
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ const INVESTOR_BVN: &str = "22212345678";
 const SELLER_BVN: &str = "22212345699";
 /// The seller's second submission (and every seeded seller's): a number the sandbox verifies.
 const SELLER_GOOD_BVN: &str = "22212345601";
+const INVESTOR_NAME: &str = "Adaeze Okafor";
 const SELLER_NAME: &str = "Chinedu Eze";
 const SELLER_COMPANY: &str = "Eze Foods";
 const REJECTION: &str =
@@ -47,7 +48,7 @@ impl Demo {
     /// Investor and seller KYC, from upload to the admin's decision.
     pub async fn kyc(&mut self) -> anyhow::Result<()> {
         self.section("== KYC (kyc) ==");
-        let mut investor = self.account("investor", "Adaeze Okafor", None).await?;
+        let mut investor = self.account("investor", INVESTOR_NAME, None).await?;
         let mut seller = self
             .account("seller", SELLER_NAME, Some(SELLER_COMPANY))
             .await?;
@@ -321,13 +322,33 @@ impl Demo {
     /// A new seller, registered, documents uploaded and accepted, submitted and approved
     /// by `admin`, with a token that says so (the load tests' seed).
     pub(crate) async fn approved_seller(&self, admin: &Session) -> anyhow::Result<Account> {
-        let mut seller = self
+        let seller = self
             .account("seller", SELLER_NAME, Some(SELLER_COMPANY))
             .await?;
-        self.upload_documents(&mut seller, SELLER_DOCUMENTS).await?;
-        self.wait_submittable(&seller).await?;
-        self.approve(&mut seller, admin, SELLER_GOOD_BVN).await?;
-        Ok(seller)
+        self.approved(seller, SELLER_DOCUMENTS, admin, SELLER_GOOD_BVN)
+            .await
+    }
+
+    /// A new investor, taken through KYC to approval like [`Demo::approved_seller`].
+    pub(crate) async fn approved_investor(&self, admin: &Session) -> anyhow::Result<Account> {
+        let investor = self.account("investor", INVESTOR_NAME, None).await?;
+        self.approved(investor, INVESTOR_DOCUMENTS, admin, INVESTOR_BVN)
+            .await
+    }
+
+    /// Uploads `account`'s documents, waits for their checks, submits with `bvn` and has
+    /// `admin` approve it.
+    async fn approved(
+        &self,
+        mut account: Account,
+        documents: &[&'static str],
+        admin: &Session,
+        bvn: &str,
+    ) -> anyhow::Result<Account> {
+        self.upload_documents(&mut account, documents).await?;
+        self.wait_submittable(&account).await?;
+        self.approve(&mut account, admin, bvn).await?;
+        Ok(account)
     }
 
     /// Submits `account`'s KYC with `bvn`, has `admin` approve it, and refreshes until the

@@ -3,11 +3,13 @@
 //! `make run`; the gateway end-to-end test runs it against real nginx and the built
 //! services. Each service adds its steps here.
 //!
-//! The same steps seed the load tests: [`login`] and [`approved_seller`].
+//! The same steps seed the load tests: [`login`], [`approved_seller`] and
+//! [`approved_investor`].
 
 mod files;
 mod invoice;
 mod kyc;
+mod marketplace;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -55,6 +57,14 @@ pub async fn approved_seller(base: &str, admin: &Session) -> anyhow::Result<Sess
     let demo = Demo::new(base).quiet();
     let seller = demo.approved_seller(admin).await?;
     Ok(seller.session)
+}
+
+/// Registers a new investor through the gateway at `base` and takes it through KYC to
+/// approval like [`approved_seller`]: its token lets it make offers at once.
+pub async fn approved_investor(base: &str, admin: &Session) -> anyhow::Result<Session> {
+    let demo = Demo::new(base).quiet();
+    let investor = demo.approved_investor(admin).await?;
+    Ok(investor.session)
 }
 
 impl Demo {
@@ -116,10 +126,13 @@ impl Demo {
         self.auth().await?;
         self.kyc().await?;
         if self.admin.is_some() {
-            self.invoice().await
+            self.invoice().await?;
+            self.marketplace().await
         } else {
             self.section("== Invoices (invoice) ==");
             self.step("Skipped: only a KYC-approved seller drafts invoices, and approving needs an admin.");
+            self.section("== Marketplace (marketplace) ==");
+            self.step("Skipped: offers need a listed invoice, and listing one needs an admin.");
             Ok(())
         }
     }

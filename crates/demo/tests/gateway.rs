@@ -251,7 +251,9 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
     // refused after logout. KYC: uploads (and a text file refused), checks, submissions,
     // the admin's review and download, the approval in the next token, the rejection's
     // reason, the seller's second submission approved. Invoices: drafts, refusals, submit,
-    // verify, search, reject and resubmit, cancel, history.
+    // verify, search, reject and resubmit, cancel, history. Marketplace: the listing heard
+    // of, priced offers, refusals, revise, the seller's view, trending, stats, the
+    // acceptance saga.
     let mut demo = demo::Demo::new(&base)
         .with_admin(&admin_email, admin_password)
         .quiet();
@@ -283,6 +285,21 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
         "submitted it again: submitted",
         "was cancelled: cancelled",
         "draft (by the seller), then submitted (by the seller), then listed (by the admin)",
+        "== Marketplace (marketplace) ==",
+        "reached the marketplace (invoice.listed",
+        "The investor offered 18.5 %: 201, price",
+        "A second offer by the same investor: 409",
+        "A rate of \"75\": 422 naming discount_rate.",
+        "A rate of \"-1\": 422 naming discount_rate.",
+        "The seller cannot make offers: 403.",
+        "The investor revised it to 17.25 %: 200",
+        "A second investor (KYC-approved in",
+        "The seller sees 2 offers on it",
+        "Trending lists it",
+        "The seller accepted the first offer: 202, reserved.",
+        "the offer is accepted, the invoice accepted, the other offer rejected",
+        "Accepting the other offer: 409",
+        "/api/invoices/popular answers the investor",
     ] {
         assert!(demo.log.contains(step), "no {step:?} in\n{}", demo.log);
     }
@@ -320,6 +337,25 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
         .await
         .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+
+    // The marketplace load test's investors: taken through KYC the same way.
+    let investor = demo::approved_investor(&base, &admin).await.unwrap();
+    assert!(
+        investor.email.starts_with("demo-investor-"),
+        "{}",
+        investor.email
+    );
+    let res = client
+        .get(format!("{base}/api/auth/me"))
+        .bearer_auth(&investor.access)
+        .send()
+        .await
+        .unwrap();
+    let me: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (me["role"].as_str(), me["kyc_status"].as_str()),
+        (Some("investor"), Some("approved"))
+    );
 
     // The request id is passed on (or made) and comes back.
     let res = client
