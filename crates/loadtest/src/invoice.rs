@@ -74,13 +74,29 @@ fn seed() -> Result<&'static Seed, Box<TransactionError>> {
 /// Seeds through the gateway at `gateway` (see the module docs) and keeps the seed for the
 /// scenario's transactions.
 pub async fn seed_stack(gateway: &str, invoices: usize) -> anyhow::Result<&'static Seed> {
-    ensure!(invoices > 0, "--invoices must be at least 1");
+    let admin = admin(gateway).await?;
+    let seed = list_invoices(gateway, &admin, invoices).await?;
+    Ok(SEED.get_or_init(|| seed))
+}
+
+/// The admin in `ADMIN_EMAIL` / `ADMIN_PASSWORD`, logged in through the gateway.
+pub async fn admin(gateway: &str) -> anyhow::Result<demo::Session> {
     let email = std::env::var("ADMIN_EMAIL")
         .context("ADMIN_EMAIL is not set: create an admin with make create-admin")?;
     let password = std::env::var("ADMIN_PASSWORD").context("ADMIN_PASSWORD is not set")?;
-    let admin = demo::login(gateway, &email, &password).await?;
+    demo::login(gateway, &email, &password).await
+}
+
+/// A seller taken through KYC by `admin` (the demo's steps) with `invoices` invoices
+/// created, submitted and verified: listed.
+pub async fn list_invoices(
+    gateway: &str,
+    admin: &demo::Session,
+    invoices: usize,
+) -> anyhow::Result<Seed> {
+    ensure!(invoices > 0, "--invoices must be at least 1");
     println!("seeding: taking a seller through KYC...");
-    let seller = demo::approved_seller(gateway, &admin).await?;
+    let seller = demo::approved_seller(gateway, admin).await?;
     println!("seeding: {invoices} invoices, submitted and verified...");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -100,11 +116,10 @@ pub async fn seed_stack(gateway: &str, invoices: usize) -> anyhow::Result<&'stat
     while let Some(done) = tasks.join_next().await {
         listed.push(done??);
     }
-    let seed = Seed {
+    Ok(Seed {
         seller_token: seller.access,
         invoices: listed,
-    };
-    Ok(SEED.get_or_init(|| seed))
+    })
 }
 
 /// The body of the `n`th seeded (or created) invoice.
@@ -364,7 +379,7 @@ pub async fn search_bench(s: SearchBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_tool(cmd: &mut Command) -> anyhow::Result<String> {
+pub fn run_tool(cmd: &mut Command) -> anyhow::Result<String> {
     let name = cmd.get_program().to_string_lossy().into_owned();
     let out = cmd
         .output()

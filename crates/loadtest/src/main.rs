@@ -6,6 +6,7 @@
 //! cargo run --release -p loadtest -- --service kyc-processing --documents 500
 //! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service invoice --users 32
 //! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service invoice-search
+//! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service marketplace
 //! ```
 //!
 //! Goose writes its HTML and JSON reports to
@@ -17,6 +18,7 @@
 mod auth;
 mod invoice;
 mod kyc;
+mod marketplace;
 mod png;
 mod processing;
 mod summary;
@@ -81,19 +83,24 @@ struct Cli {
     /// processed.
     #[arg(long, default_value_t = 600)]
     processing_timeout: u64,
-    /// invoice, invoice-search: listed invoices seeded first (through the gateway, with
-    /// the admin in ADMIN_EMAIL / ADMIN_PASSWORD).
+    /// invoice, invoice-search, marketplace: listed invoices seeded first (through the
+    /// gateway, with the admin in ADMIN_EMAIL / ADMIN_PASSWORD).
     #[arg(long, default_value_t = 200)]
     invoices: usize,
-    /// invoice, invoice-search: the gateway the seeding goes through.
+    /// invoice, invoice-search, marketplace: the gateway the seeding goes through.
     #[arg(long, default_value = GATEWAY_URL)]
     seed_host: String,
     /// invoice-search: connections of wrk and redis-benchmark.
     #[arg(long, default_value_t = 64)]
     connections: usize,
-    /// invoice-search: the Redis of the stack (make run's own is on 6380).
+    /// invoice-search, marketplace: the Redis of the stack for redis-benchmark (make run's
+    /// own is on 6380).
     #[arg(long, default_value = "127.0.0.1:6380")]
     redis: String,
+    /// marketplace: KYC-approved investors seeded (slow: a few), their tokens shared by
+    /// the users.
+    #[arg(long, default_value_t = 4)]
+    investors: usize,
     /// invoice-search: the invoice service's pid, for its memory (default: make run's
     /// pid file, data/run/invoice.pid).
     #[arg(long)]
@@ -109,6 +116,8 @@ enum Service {
     Invoice,
     /// Not a goose scenario: cached search with wrk against redis-benchmark.
     InvoiceSearch,
+    /// Offers on seeded listings, then redis-benchmark for comparison.
+    Marketplace,
 }
 
 /// Auth's own address (`--target direct`).
@@ -122,6 +131,7 @@ impl Service {
             Service::KycProcessing => "kyc-processing",
             Service::Invoice => "invoice",
             Service::InvoiceSearch => "invoice-search",
+            Service::Marketplace => "marketplace",
         }
     }
 
@@ -131,12 +141,14 @@ impl Service {
             Service::Auth => AUTH_DIRECT_URL,
             Service::Kyc | Service::KycProcessing => "http://127.0.0.1:8082",
             Service::Invoice | Service::InvoiceSearch => "http://127.0.0.1:8083",
+            Service::Marketplace => "http://127.0.0.1:8084",
         }
     }
 
-    /// Whether the scenario also needs auth (to sign its users up).
+    /// Whether the scenario also needs auth (to sign its users up; marketplace's users
+    /// share seeded investors' tokens).
     fn uses_auth(self) -> bool {
-        !matches!(self, Service::Auth)
+        !matches!(self, Service::Auth | Service::Marketplace)
     }
 
     /// A GET that answers as expected only when the service is up behind `target`.
@@ -153,6 +165,9 @@ impl Service {
             (Service::Invoice | Service::InvoiceSearch, Target::Gateway) => {
                 Probe::Unauthorized("/api/invoices")
             }
+            (Service::Marketplace, Target::Gateway) => {
+                Probe::Unauthorized("/api/marketplace/offers")
+            }
         }
     }
 
@@ -161,6 +176,7 @@ impl Service {
             Service::Auth => auth::scenarios(),
             Service::Kyc => kyc::scenarios(),
             Service::Invoice => invoice::scenarios(),
+            Service::Marketplace => marketplace::scenarios(),
             Service::KycProcessing | Service::InvoiceSearch => Vec::new(),
         }
     }
@@ -274,6 +290,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.service, Service::Invoice | Service::InvoiceSearch) {
         invoice::seed_stack(cli.seed_host.trim_end_matches('/'), cli.invoices).await?;
     }
+    if cli.service == Service::Marketplace {
+        marketplace::seed_stack(
+            cli.seed_host.trim_end_matches('/'),
+            cli.invoices,
+            cli.investors,
+            cli.users,
+        )
+        .await?;
+    }
     if cli.service == Service::InvoiceSearch {
         let (redis_host, redis_port) = cli
             .redis
@@ -346,6 +371,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     println!();
     print!("{}", summary::table(&metrics));
+    if cli.service == Service::Marketplace {
+        marketplace::redis_benchmark(&cli.redis, cli.users)?;
+    }
     println!("\nreports: {html}\n         {json}");
     Ok(ExitCode::SUCCESS)
 }
