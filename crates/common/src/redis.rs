@@ -2,6 +2,11 @@
 //! exponential backoff (fred's default is never), a command timeout so a dead Redis fails
 //! a request instead of hanging it, and a dedicated client for blocking commands.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use fred::clients::SubscriberClient;
@@ -51,4 +56,47 @@ pub async fn subscriber(url: &str) -> Result<SubscriberClient, RedisError> {
     client.init().await?;
     client.manage_subscriptions();
     Ok(client)
+}
+
+static NEXT_PER_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static PER_THREAD: RefCell<HashMap<usize, Rc<tokio::sync::OnceCell<Client>>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// One Redis client per thread that asks, connected on first use, for the hot paths of
+/// request handlers. An actix worker is a single-threaded runtime: its client's
+/// connection task runs on the worker's own thread, so a request's round trip wakes no
+/// other thread (with a shared pool every command crossed to the runtime that drives the
+/// pool's connections and back: two wake-ups and two context switches a request).
+/// Settings as [`pool`]. Cheap to clone; clones share the per-thread clients.
+#[derive(Clone, Debug)]
+pub struct PerThread {
+    url: Arc<str>,
+    id: usize,
+}
+
+impl PerThread {
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.into(),
+            id: NEXT_PER_THREAD.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// This thread's client (connecting it the first time). A failed first connection is
+    /// an error, and the next call tries again.
+    pub async fn client(&self) -> Result<Client, RedisError> {
+        let cell =
+            PER_THREAD.with(|clients| clients.borrow_mut().entry(self.id).or_default().clone());
+        let client = cell
+            .get_or_try_init(|| async {
+                let client = builder(&self.url, COMMAND_TIMEOUT)?.build()?;
+                client.init().await?;
+                Ok::<_, RedisError>(client)
+            })
+            .await?;
+        Ok(client.clone())
+    }
 }

@@ -328,9 +328,17 @@ pub async fn search_bench(s: SearchBench) -> anyhow::Result<()> {
                 "get",
             ]),
     )?;
+    // -q prints progress lines ending in \r, then "GET: <rps> requests per second, ...".
+    let redis = redis
+        .rsplit('\r')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let redis_rps = redis
         .split_whitespace()
-        .find_map(|w| w.parse::<f64>().ok().filter(|v| *v > 100.0))
+        .nth(1)
+        .and_then(|w| w.parse::<f64>().ok())
         .context("no requests per second in redis-benchmark's output")?;
     println!("redis-benchmark: {}", redis.trim());
 

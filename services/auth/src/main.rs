@@ -2,6 +2,9 @@ use clap::{Parser, Subcommand};
 
 use auth::{Application, AuthConfig};
 
+#[global_allocator]
+static ALLOCATOR: common::Allocator = common::Allocator;
+
 #[derive(Parser)]
 #[command(name = "auth", about = "Vestio auth service", version)]
 struct Cli {

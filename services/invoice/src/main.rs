@@ -2,6 +2,9 @@ use clap::{Parser, Subcommand};
 
 use invoice::{Application, InvoiceConfig};
 
+#[global_allocator]
+static ALLOCATOR: common::Allocator = common::Allocator;
+
 #[derive(Parser)]
 #[command(name = "invoice", about = "Vestio invoice service", version)]
 struct Cli {

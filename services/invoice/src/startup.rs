@@ -45,6 +45,7 @@ impl Application {
         let state = AppState {
             db: db.clone(),
             redis: redis.clone(),
+            local_redis: common::redis::PerThread::new(&base.redis_url),
             cache: Cache::new(redis.clone(), keys.clone()),
             keys: keys.clone(),
             clock: clock.clone(),

@@ -4,7 +4,7 @@ use common::cache::Cache;
 use common::clock::SharedClock;
 use common::keys::Keys;
 use common::outbox::RelayHandle;
-use common::redis::Pool;
+use common::redis::{PerThread, Pool};
 use sea_orm::DatabaseConnection;
 
 use crate::config::InvoiceConfig;
@@ -14,6 +14,8 @@ use crate::config::InvoiceConfig;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub redis: Pool,
+    /// The request thread's own client, for the cached search's one round trip.
+    pub local_redis: PerThread,
     pub keys: Keys,
     pub clock: SharedClock,
     pub relay: RelayHandle,

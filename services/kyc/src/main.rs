@@ -2,6 +2,9 @@ use clap::{Parser, Subcommand};
 
 use kyc::{Application, KycConfig};
 
+#[global_allocator]
+static ALLOCATOR: common::Allocator = common::Allocator;
+
 #[derive(Parser)]
 #[command(name = "kyc", about = "Vestio KYC service", version)]
 struct Cli {

@@ -192,27 +192,29 @@ pub async fn record_view(state: &AppState, user: Uuid, invoice_id: Uuid) {
     let viewers = state.keys.trending_viewers(m);
     let bucket = state.keys.trending_bucket(m);
     let result: Result<(), fred::error::Error> = async {
-        let added: i64 = state
-            .redis
+        // Two round trips: the viewer set (and its expiry), then, for a new pair only,
+        // the bucket (and its expiry).
+        let pipeline = state.redis.next().pipeline();
+        let _: () = pipeline
             .sadd(&viewers, format!("{user}/{invoice_id}"))
             .await?;
+        let _: () = pipeline
+            .expire(&viewers, 2 * ttl::TRENDING_BUCKET as i64, None)
+            .await?;
+        let (added, _): (i64, i64) = pipeline.all().await?;
         if added == 1 {
-            let _: () = state
-                .redis
-                .expire(&viewers, 2 * ttl::TRENDING_BUCKET as i64, None)
-                .await?;
-            let _: f64 = state
-                .redis
+            let pipeline = state.redis.next().pipeline();
+            let _: () = pipeline
                 .zincrby(&bucket, 1.0, invoice_id.to_string())
                 .await?;
-            let _: () = state
-                .redis
+            let _: () = pipeline
                 .expire(
                     &bucket,
                     (ttl::TRENDING_WINDOW + ttl::TRENDING_BUCKET) as i64,
                     None,
                 )
                 .await?;
+            let _: (f64, i64) = pipeline.all().await?;
         }
         Ok(())
     }
@@ -231,18 +233,16 @@ pub async fn trending(state: &AppState, fetch: i64) -> anyhow::Result<Vec<(Uuid,
         .map(|i| state.keys.trending_bucket(m - i))
         .collect();
     let dest = state.keys.trending();
-    let _: i64 = state
-        .redis
-        .zunionstore(&dest, keys, None::<f64>, None)
-        .await?;
-    let _: () = state
-        .redis
+    // One round trip: union, expiry, top.
+    let pipeline = state.redis.next().pipeline();
+    let _: () = pipeline.zunionstore(&dest, keys, None::<f64>, None).await?;
+    let _: () = pipeline
         .expire(&dest, ttl::TRENDING_WINDOW as i64, None)
         .await?;
-    let top: Vec<(String, f64)> = state
-        .redis
+    let _: () = pipeline
         .zrange(&dest, 0, fetch - 1, None, true, None, true)
         .await?;
+    let (_, _, top): (i64, i64, Vec<(String, f64)>) = pipeline.all().await?;
     Ok(top
         .into_iter()
         .filter_map(|(id, score)| Some((id.parse().ok()?, score.round() as i64)))

@@ -2,6 +2,9 @@ use clap::{Parser, Subcommand};
 
 use marketplace::{Application, MarketplaceConfig};
 
+#[global_allocator]
+static ALLOCATOR: common::Allocator = common::Allocator;
+
 #[derive(Parser)]
 #[command(name = "marketplace", about = "Vestio marketplace service", version)]
 struct Cli {

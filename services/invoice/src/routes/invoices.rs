@@ -233,7 +233,12 @@ pub async fn search_invoices(
         &query.canonical(&search::scope(caller.claimed())),
     ));
     // One round trip: the caller's revocation check, the generation and the entry.
-    let pipeline = state.redis.next().pipeline();
+    let pipeline = state
+        .local_redis
+        .client()
+        .await
+        .map_err(unavailable)?
+        .pipeline();
     caller.queue_check(&pipeline).await?;
     state
         .cache
