@@ -1,58 +1,46 @@
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::Duration;
 
-use common::auth::{KycStatus, Role};
-use common::clock::{Clock, ManualClock};
-use common::config::BaseConfig;
 use common::events::{Envelope, Service};
 use common::keys::Keys;
 use common::queue::Job;
 use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use fred::prelude::{ClientLike, KeysInterface, ListInterface};
 use invoice::{Application, InvoiceConfig};
 use serde_json::{Value, json};
-use testkit::{DbKind, TestDb, TestKeys};
+use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::{DbKind, TestDb};
 use uuid::Uuid;
+
+pub use testkit::api::User;
 
 #[allow(dead_code)]
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 #[allow(dead_code)]
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    /// First, so the service is told to stop before anything else is dropped.
+    _running: Running,
+    /// The address, HTTP client, signing keys and clock, and users and calls with them.
+    pub api: ApiClient,
     pub keys: Keys,
     pub redis: Pool,
-    pub clock: Arc<ManualClock>,
     pub config: InvoiceConfig,
     pub db: TestDb,
-    pub tokens: TestKeys,
     pub state: invoice::state::AppState,
-    stop: CancellationToken,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
+impl Deref for TestApp {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
     }
 }
 
 pub fn config(db: &TestDb) -> InvoiceConfig {
     InvoiceConfig {
-        base: BaseConfig {
-            service: "invoice",
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: db.url.clone(),
-            redis_url: testkit::redis_url(),
-            redis_prefix: testkit::unique_prefix(),
-            data_dir: std::env::temp_dir().display().to_string(),
-            jwt_issuer: TestKeys::ISSUER.into(),
-            jwt_audience: TestKeys::AUDIENCE.into(),
-            trusted_proxies: vec![],
-            max_body_bytes: 64 * 1024,
-        },
+        base: base_config("invoice", db),
         max_amount_minor: 100_000_000_000,
         min_days_ahead: 7,
         overdue_grace_days: 3,
@@ -69,36 +57,22 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut InvoiceConfig)
     let db = TestDb::new(kind).await;
     let mut config = config(&db);
     tweak(&mut config);
-    let clock = ManualClock::starting_now();
-    let redis = testkit::redis_pool().await;
-    let keys = Keys::new(&config.base.redis_prefix);
-    let tokens = TestKeys::publish(&redis, &keys).await;
-    let app = Application::build(config.clone(), clock.clone())
+    let backing = Backing::new(&config.base.redis_prefix).await;
+    let app = Application::build(config.clone(), backing.clock.clone())
         .await
         .expect("build app");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let (api, redis, keys) = backing.client(app.port());
     let state = app.state().clone();
-    let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
     TestApp {
-        address,
-        client: reqwest::Client::new(),
+        _running: running,
+        api,
         keys,
         redis,
-        clock,
         config,
         db,
-        tokens,
         state,
-        stop,
     }
-}
-
-pub struct User {
-    pub id: Uuid,
-    pub token: String,
-    pub role: Role,
-    pub kyc: KycStatus,
 }
 
 /// A valid new invoice body; `n` makes the number unique.
@@ -116,76 +90,6 @@ pub fn invoice_body(n: u32) -> Value {
 
 #[allow(dead_code)]
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    /// A new user, with a token issued at the injected clock's "now" (the service checks
-    /// expiry by that clock).
-    pub fn user(&self, role: Role, kyc: KycStatus) -> User {
-        self.token_for(Uuid::now_v7(), role, kyc)
-    }
-
-    /// A fresh token for `user` (after the clock moved past the old one's expiry).
-    pub fn refreshed(&self, user: &User) -> User {
-        self.token_for(user.id, user.role, user.kyc)
-    }
-
-    fn token_for(&self, id: Uuid, role: Role, kyc: KycStatus) -> User {
-        let claims = self
-            .tokens
-            .signer
-            .claims(id, role, kyc, Uuid::now_v7(), self.clock.now());
-        User {
-            id,
-            token: self.tokens.sign(&claims),
-            role,
-            kyc,
-        }
-    }
-
-    /// A seller with approved KYC.
-    pub fn seller(&self) -> User {
-        self.user(Role::Seller, KycStatus::Approved)
-    }
-
-    pub fn investor(&self) -> User {
-        self.user(Role::Investor, KycStatus::Approved)
-    }
-
-    pub fn admin(&self) -> User {
-        self.user(Role::Admin, KycStatus::None)
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     /// Creates a draft and returns its JSON.
     pub async fn draft(&self, seller: &User, n: u32) -> Value {
         let res = self

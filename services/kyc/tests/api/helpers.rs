@@ -1,40 +1,43 @@
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::Duration;
 
 use common::auth::{KycStatus, Role};
-use common::clock::ManualClock;
 use common::config::BaseConfig;
 use common::keys::Keys;
 use common::queue::WorkerConfig;
 use common::ratelimit::Quota;
 use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use kyc::storage::StorageConfig;
 use kyc::{Application, KycConfig};
 use serde_json::Value;
-use testkit::{DbKind, TestDb, TestKeys};
+use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::{DbKind, TestDb};
 use uuid::Uuid;
+
+pub use testkit::api::User;
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 #[allow(dead_code)]
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    /// First, so the service is told to stop before anything else is dropped.
+    _running: Running,
+    /// The address, HTTP client, signing keys and clock, and users and calls with them
+    /// (its sellers and investors have no KYC yet).
+    pub api: ApiClient,
     pub keys: Keys,
     pub redis: Pool,
-    pub clock: Arc<ManualClock>,
     pub config: KycConfig,
     pub db: TestDb,
-    pub tokens: TestKeys,
     pub state: kyc::state::AppState,
-    stop: CancellationToken,
     pub dir: tempfile::TempDir,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
+impl Deref for TestApp {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
     }
 }
 
@@ -55,17 +58,9 @@ pub fn fast_worker() -> WorkerConfig {
 pub fn config(db: &TestDb, data_dir: &std::path::Path) -> KycConfig {
     KycConfig {
         base: BaseConfig {
-            service: "kyc",
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: db.url.clone(),
-            redis_url: testkit::redis_url(),
-            redis_prefix: testkit::unique_prefix(),
             data_dir: data_dir.display().to_string(),
-            jwt_issuer: TestKeys::ISSUER.into(),
-            jwt_audience: TestKeys::AUDIENCE.into(),
-            trusted_proxies: vec![],
             max_body_bytes: 16 * 1024,
+            ..base_config("kyc", db)
         },
         storage: StorageConfig::Local {
             dir: data_dir.join("documents"),
@@ -103,82 +98,26 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut KycConfig)) ->
 }
 
 pub async fn spawn_with_config(db: TestDb, dir: tempfile::TempDir, config: KycConfig) -> TestApp {
-    let clock = ManualClock::starting_now();
-    let redis = testkit::redis_pool().await;
-    let keys = Keys::new(&config.base.redis_prefix);
-    let tokens = TestKeys::publish(&redis, &keys).await;
-    let app = Application::build(config.clone(), clock.clone())
+    let backing = Backing::new(&config.base.redis_prefix).await;
+    let app = Application::build(config.clone(), backing.clock.clone())
         .await
         .expect("build app");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let (api, redis, keys) = backing.client(app.port());
     let state = app.state().clone();
-    let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
     TestApp {
-        address,
-        client: reqwest::Client::new(),
+        _running: running,
+        api: api.with_kyc(KycStatus::None),
         keys,
         redis,
-        clock,
         config,
         db,
-        tokens,
         state,
-        stop,
         dir,
     }
 }
 
-/// A user of the test: id and token.
-pub struct User {
-    pub id: Uuid,
-    pub token: String,
-}
-
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    pub fn user(&self, role: Role) -> User {
-        let id = Uuid::now_v7();
-        User {
-            id,
-            token: self.tokens.token(id, role, KycStatus::None),
-        }
-    }
-
-    pub fn seller(&self) -> User {
-        self.user(Role::Seller)
-    }
-
-    pub fn investor(&self) -> User {
-        self.user(Role::Investor)
-    }
-
-    pub fn admin(&self) -> User {
-        self.user(Role::Admin)
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     /// Uploads `bytes` as `document_type` under `file_name` (a name the service ignores).
     pub async fn upload_named(
         &self,
@@ -264,7 +203,7 @@ impl TestApp {
     /// Submits and returns the submission id.
     pub async fn submit_ok(&self, user: &User) -> Uuid {
         let res = self
-            .post_json(
+            .post(
                 "/api/kyc/submit",
                 &user.token,
                 &serde_json::json!({"full_name": "Adaeze Okafor", "bvn": "22212345678"}),

@@ -97,7 +97,7 @@ async fn ocr_reads_the_government_id_and_a_mismatched_name_only_warns_the_review
             .await;
         app.processed(&investor.token, proof).await;
         let res = app
-            .post_json(
+            .post(
                 "/api/kyc/submit",
                 &investor.token,
                 &json!({"full_name": declared, "nin": "12345678901"}),

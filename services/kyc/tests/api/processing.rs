@@ -227,7 +227,7 @@ async fn high_priority_jobs_are_taken_before_earlier_normal_ones() {
     let submission = app.submit_ok(&fixing).await;
     let admin = app.admin();
     let res = app
-        .post_json(
+        .post(
             &format!("/api/kyc/submissions/{submission}/reject"),
             &admin.token,
             &serde_json::json!({"reason": "Blurry ID."}),

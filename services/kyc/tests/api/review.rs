@@ -29,7 +29,7 @@ async fn submitting_before_every_document_is_accepted_is_409_naming_what_is_miss
     app.upload_ok(&seller.token, "government_id", fixtures::png(8, 8, 1))
         .await;
     let res = app
-        .post_json(
+        .post(
             "/api/kyc/submit",
             &seller.token,
             &json!({"full_name": "Ada Obi", "nin": "12345678901"}),
@@ -55,14 +55,12 @@ async fn bad_identity_numbers_and_names_are_422_and_change_nothing() {
         (json!({"full_name": "Ada Obi"}), "bvn"),
         (json!({"full_name": "A", "bvn": "22212345678"}), "full_name"),
     ] {
-        let res = app
-            .post_json("/api/kyc/submit", &investor.token, &body)
-            .await;
+        let res = app.post("/api/kyc/submit", &investor.token, &body).await;
         let problem = assert_problem(res, 422).await;
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
     let res = app
-        .post_json(
+        .post(
             "/api/kyc/submit",
             &investor.token,
             &json!({"full_name": "Ada Obi", "bvn": "22212345678", "extra": 1}),
@@ -99,7 +97,7 @@ async fn a_submission_goes_to_review_is_listed_for_admins_and_approval_is_final(
 
     // Submitting again, or uploading while in review: 409.
     let res = app
-        .post_json(
+        .post(
             "/api/kyc/submit",
             &seller.token,
             &json!({"full_name": "Adaeze Okafor", "bvn": "22212345678"}),
@@ -152,7 +150,7 @@ async fn a_submission_goes_to_review_is_listed_for_admins_and_approval_is_final(
 
     for path in ["approve", "reject"] {
         let res = app
-            .post_json(
+            .post(
                 &format!("/api/kyc/submissions/{id}/{path}"),
                 &admin.token,
                 &json!({"reason": "changed my mind"}),
@@ -190,7 +188,7 @@ async fn non_admins_cannot_review_and_unknown_submissions_are_404() {
         let res = app.get(&format!("/api/kyc/submissions/{id}"), token).await;
         assert_problem(res, 403).await;
         let res = app
-            .post_json(
+            .post(
                 &format!("/api/kyc/submissions/{id}/approve"),
                 token,
                 &json!({}),
@@ -202,7 +200,7 @@ async fn non_admins_cannot_review_and_unknown_submissions_are_404() {
     let admin = app.admin();
     let missing = uuid::Uuid::now_v7();
     let res = app
-        .post_json(
+        .post(
             &format!("/api/kyc/submissions/{missing}/approve"),
             &admin.token,
             &json!({}),
@@ -225,12 +223,10 @@ async fn a_rejected_user_reads_the_reason_uploads_again_with_priority_and_resubm
     let first = app.submit_ok(&investor).await;
     let admin = app.admin();
     let path = format!("/api/kyc/submissions/{first}/reject");
-    let res = app
-        .post_json(&path, &admin.token, &json!({"reason": ""}))
-        .await;
+    let res = app.post(&path, &admin.token, &json!({"reason": ""})).await;
     assert_problem(res, 422).await;
     let res = app
-        .post_json(
+        .post(
             &path,
             &admin.token,
             &json!({"reason": "The proof of address is older than three months."}),
@@ -350,7 +346,7 @@ async fn concurrent_decisions_let_exactly_one_through(kind: DbKind) {
         };
         let app = &app;
         async move {
-            app.post_json(&path, &a.token, &json!({"reason": "Not readable enough."}))
+            app.post(&path, &a.token, &json!({"reason": "Not readable enough."}))
                 .await
                 .status()
                 .as_u16()

@@ -1,58 +1,47 @@
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::Duration;
 
-use common::auth::{KycStatus, Role};
-use common::clock::{Clock, ManualClock};
-use common::config::BaseConfig;
+use common::clock::Clock;
 use common::events::{Envelope, Service};
 use common::keys::Keys;
 use common::queue::Job;
 use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use fred::prelude::ListInterface;
 use marketplace::pricing::Rate;
 use marketplace::{Application, MarketplaceConfig};
 use serde_json::{Value, json};
-use testkit::{DbKind, TestDb, TestKeys};
+use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::{DbKind, TestDb};
 use uuid::Uuid;
+
+pub use testkit::api::User;
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 #[allow(dead_code)]
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    /// First, so the service is told to stop before anything else is dropped.
+    _running: Running,
+    /// The address, HTTP client, signing keys and clock, and users and calls with them.
+    pub api: ApiClient,
     pub keys: Keys,
     pub redis: Pool,
-    pub clock: Arc<ManualClock>,
     pub config: MarketplaceConfig,
     pub db: TestDb,
-    pub tokens: TestKeys,
     pub state: marketplace::state::AppState,
-    stop: CancellationToken,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
+impl Deref for TestApp {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
     }
 }
 
 pub fn config(db: &TestDb) -> MarketplaceConfig {
     MarketplaceConfig {
-        base: BaseConfig {
-            service: "marketplace",
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: db.url.clone(),
-            redis_url: testkit::redis_url(),
-            redis_prefix: testkit::unique_prefix(),
-            data_dir: std::env::temp_dir().display().to_string(),
-            jwt_issuer: TestKeys::ISSUER.into(),
-            jwt_audience: TestKeys::AUDIENCE.into(),
-            trusted_proxies: vec![],
-            max_body_bytes: 64 * 1024,
-        },
+        base: base_config("marketplace", db),
         max_rate: Rate::from_millionths(60 * 10_000),
         min_rate: None,
         min_days_to_due: 7,
@@ -73,48 +62,28 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut MarketplaceCon
     let db = TestDb::new(kind).await;
     let mut config = config(&db);
     tweak(&mut config);
-    let clock = ManualClock::starting_now();
-    let redis = testkit::redis_pool().await;
-    let keys = Keys::new(&config.base.redis_prefix);
-    let tokens = TestKeys::publish(&redis, &keys).await;
-    let app = Application::build(config.clone(), clock.clone())
+    let backing = Backing::new(&config.base.redis_prefix).await;
+    let app = Application::build(config.clone(), backing.clock.clone())
         .await
         .expect("build app");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let (api, redis, keys) = backing.client(app.port());
     let state = app.state().clone();
-    let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
     TestApp {
-        address,
-        client: reqwest::Client::new(),
+        _running: running,
+        api,
         keys,
         redis,
-        clock,
         config,
         db,
-        tokens,
         state,
-        stop,
     }
 }
 
 /// A second instance of the service on the same database, Redis prefix and clock.
 pub struct Instance {
     pub address: String,
-    stop: CancellationToken,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-pub struct User {
-    pub id: Uuid,
-    pub token: String,
-    pub role: Role,
-    pub kyc: KycStatus,
+    _running: Running,
 }
 
 #[allow(dead_code)]
@@ -124,75 +93,11 @@ impl TestApp {
             .await
             .expect("build second instance");
         let address = format!("http://127.0.0.1:{}", app.port());
-        let stop = CancellationToken::new();
-        tokio::spawn(app.run_until_stopped(stop.clone()));
-        Instance { address, stop }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    pub fn user(&self, role: Role, kyc: KycStatus) -> User {
-        self.token_for(Uuid::now_v7(), role, kyc)
-    }
-
-    pub fn refreshed(&self, user: &User) -> User {
-        self.token_for(user.id, user.role, user.kyc)
-    }
-
-    fn token_for(&self, id: Uuid, role: Role, kyc: KycStatus) -> User {
-        let claims = self
-            .tokens
-            .signer
-            .claims(id, role, kyc, Uuid::now_v7(), self.clock.now());
-        User {
-            id,
-            token: self.tokens.sign(&claims),
-            role,
-            kyc,
+        let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
+        Instance {
+            address,
+            _running: running,
         }
-    }
-
-    pub fn seller(&self) -> User {
-        self.user(Role::Seller, KycStatus::Approved)
-    }
-
-    pub fn investor(&self) -> User {
-        self.user(Role::Investor, KycStatus::Approved)
-    }
-
-    pub fn admin(&self) -> User {
-        self.user(Role::Admin, KycStatus::None)
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
     }
 
     /// Puts `event` on marketplace's own queue, as a producer's relay would.
