@@ -50,6 +50,11 @@ use tokio::sync::OnceCell;
 use crate::keys::Keys;
 use crate::redis::{Pool, RedisError};
 
+/// A generation counter lives this long after its last bump, so scopes of many (say one
+/// per seller) stay bounded. Far longer than any entry's TTL: when a counter expires and
+/// restarts from 0, no entry tagged with an old 0 can still exist.
+pub const GENERATION_TTL_SECS: i64 = 86_400;
+
 /// Default timeout of the cache's own Redis reads and writes: past it, fetch instead.
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -159,7 +164,24 @@ impl Cache {
     /// the new generation. Call it after the change is committed. If it fails, entries of
     /// the old generation are served until their TTL runs out.
     pub async fn invalidate(&self, scope: &str) -> Result<u64, RedisError> {
-        self.redis.incr(self.keys.cache_generation(scope)).await
+        let key = self.keys.cache_generation(scope);
+        let pipeline = self.redis.next().pipeline();
+        let _: () = pipeline.incr(&key).await?;
+        let _: () = pipeline.expire(&key, GENERATION_TTL_SECS, None).await?;
+        let (generation, _): (u64, i64) = pipeline.all().await?;
+        Ok(generation)
+    }
+
+    /// [`Cache::invalidate`] of several scopes in one round trip.
+    pub async fn invalidate_all(&self, scopes: &[&str]) -> Result<(), RedisError> {
+        let pipeline = self.redis.next().pipeline();
+        for scope in scopes {
+            let key = self.keys.cache_generation(scope);
+            let _: () = pipeline.incr(&key).await?;
+            let _: () = pipeline.expire(&key, GENERATION_TTL_SECS, None).await?;
+        }
+        let _: Vec<i64> = pipeline.all().await?;
+        Ok(())
     }
 
     /// The value cached under `key` in `scope`: the stored bytes on a hit (an entry tagged

@@ -18,6 +18,13 @@ use crate::state::AppState;
 
 /// The scope whose cache generation every invoice write bumps.
 pub const CACHE_SCOPE: &str = "invoices";
+/// The cache scope of what investors see (listed invoices): bumped only by status changes.
+pub const LISTED_SCOPE: &str = "invoices.listed";
+
+/// The cache scope of one seller's own invoices.
+pub fn seller_scope(seller_id: Uuid) -> String {
+    format!("invoices.seller.{seller_id}")
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DebtorView {
@@ -191,7 +198,8 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
-    invalidate(state).await;
+    // A draft: only its seller's and the admins' results can change.
+    invalidate(state, model.seller_id, false).await;
     Ok(model)
 }
 
@@ -256,7 +264,8 @@ pub async fn update(
         Err(e) if common::db::is_unique_violation(&e) => return Err(duplicate_number(&f)),
         Err(e) => return Err(e.into()),
     }
-    invalidate(state).await;
+    // Drafts and rejected invoices: never among the listed ones.
+    invalidate(state, current.seller_id, false).await;
     find(&state.db, current.id)
         .await?
         .ok_or_else(|| not_found(current.id))
@@ -418,7 +427,7 @@ pub struct LiveStatus {
 /// event, and subscribers of `invoice:{id}` hear of it. Failures are logged: the change
 /// itself has happened.
 pub async fn after_change(state: &AppState, m: &invoice::Model) {
-    invalidate(state).await;
+    invalidate(state, m.seller_id, true).await;
     state.relay.wake();
     let live = LiveStatus {
         invoice_id: m.id,
@@ -432,8 +441,16 @@ pub async fn after_change(state: &AppState, m: &invoice::Model) {
     }
 }
 
-async fn invalidate(state: &AppState) {
-    if let Err(error) = state.cache.invalidate(CACHE_SCOPE).await {
+/// Bumps the generations whose results a change can alter: every change alters the admins'
+/// (all invoices) and its seller's; a status change may also move an invoice into or out
+/// of the listed ones investors see.
+async fn invalidate(state: &AppState, seller_id: Uuid, status_changed: bool) {
+    let seller = seller_scope(seller_id);
+    let mut scopes = vec![CACHE_SCOPE, seller.as_str()];
+    if status_changed {
+        scopes.push(LISTED_SCOPE);
+    }
+    if let Err(error) = state.cache.invalidate_all(&scopes).await {
         // Entries of the old generation then live out their 300 s TTL.
         tracing::warn!(%error, "Invoice search cache generation not bumped.");
     }

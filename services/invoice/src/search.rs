@@ -209,6 +209,16 @@ pub fn scope(viewer: &AuthUser) -> String {
     }
 }
 
+/// The cache generation the viewer's results hang on (writes bump only the scopes whose
+/// results they can change: a seller's new draft leaves investors' cached pages alone).
+pub fn generation_scope(viewer: &AuthUser) -> String {
+    match viewer.role {
+        Role::Admin => invoices::CACHE_SCOPE.to_owned(),
+        Role::Seller => invoices::seller_scope(viewer.id),
+        Role::Investor => invoices::LISTED_SCOPE.to_owned(),
+    }
+}
+
 impl Search {
     /// The string hashed into the cache key.
     pub fn canonical(&self, scope: &str) -> String {

@@ -120,7 +120,7 @@ pub async fn popular(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
     let body = state
         .cache
         .get_or_fetch_json(
-            invoices::CACHE_SCOPE,
+            invoices::LISTED_SCOPE,
             &state.keys.invoices_popular(),
             ttl::INVOICES_POPULAR,
             || async move { crate::popular::list(&db).await },
@@ -242,7 +242,7 @@ pub async fn search_invoices(
     caller.queue_check(&pipeline).await?;
     state
         .cache
-        .queue_lookup(&pipeline, invoices::CACHE_SCOPE, &key)
+        .queue_lookup(&pipeline, &search::generation_scope(caller.claimed()), &key)
         .await
         .map_err(unavailable)?;
     let (blacklisted, revoked_before, generation, entry) = pipeline

@@ -58,7 +58,9 @@ async fn a_cache_hit_serves_the_bytes_the_miss_stored(kind: DbKind) {
     let keys = app.search_cache_keys().await;
     assert_eq!(keys.len(), 1);
     let stored = app.cached(&keys[0]).await.unwrap();
-    let generation = app.cache_generation().await;
+    let generation = app
+        .cache_generation(&invoice::invoices::seller_scope(seller.id))
+        .await;
     assert_eq!(
         stored,
         [format!("{generation}\n").into_bytes(), miss.clone()].concat(),
@@ -296,4 +298,60 @@ async fn a_search_right_after_any_write_sees_it_on_postgres() {
 #[tokio::test]
 async fn a_search_right_after_any_write_sees_it_on_sqlite() {
     a_search_right_after_any_write_sees_it(DbKind::Sqlite).await;
+}
+
+/// Writes bump only the generations whose results they can change: a seller's drafts and
+/// edits leave investors' and other sellers' cached pages alone; a status change reaches
+/// investors (an invoice may have entered or left the listings).
+#[tokio::test]
+async fn a_write_invalidates_only_the_viewers_whose_results_it_can_change() {
+    use invoice::invoices::{CACHE_SCOPE, LISTED_SCOPE, seller_scope};
+    let app = spawn_app_with(DbKind::Postgres, |_| {}).await;
+    let (ada, bola) = (app.seller(), app.seller());
+    let investor = app.investor();
+    app.listed(&bola, 1).await;
+    let scopes = [
+        CACHE_SCOPE.to_owned(),
+        LISTED_SCOPE.to_owned(),
+        seller_scope(ada.id),
+        seller_scope(bola.id),
+    ];
+    async fn generations(app: &crate::helpers::TestApp, scopes: &[String]) -> Vec<u64> {
+        let mut g = Vec::new();
+        for s in scopes {
+            g.push(app.cache_generation(s).await);
+        }
+        g
+    }
+    let listed_page = app.search_bytes("sort=due_date", &investor.token).await;
+
+    // Ada drafts and edits: admins' and Ada's results change, nobody else's.
+    let before = generations(&app, &scopes).await;
+    let draft = app.draft(&ada, 2).await;
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let res = app
+        .patch(
+            &format!("/api/invoices/{id}"),
+            &ada.token,
+            &serde_json::json!({"description": "Edited"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let after = generations(&app, &scopes).await;
+    assert_eq!(after[0], before[0] + 2, "admins see every change");
+    assert_eq!(after[1], before[1], "investors' listings did not change");
+    assert_eq!(after[2], before[2] + 2, "Ada's own results changed");
+    assert_eq!(after[3], before[3], "Bola's results did not change");
+    // The investor's cached page is still served (and still right).
+    assert_eq!(
+        app.search_bytes("sort=due_date", &investor.token).await,
+        listed_page
+    );
+
+    // Ada submits and the admin lists: a status change reaches the investors at once.
+    app.act(&id, "submit", &ada.token).await;
+    app.act(&id, "verify", &app.admin().token).await;
+    let numbers = app.search_numbers("sort=due_date", &investor.token).await;
+    assert_eq!(numbers.len(), 2, "{numbers:?}");
+    assert!(generations(&app, &scopes).await[1] > before[1]);
 }

@@ -266,13 +266,10 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The invoices cache scope's generation.
-    pub async fn cache_generation(&self) -> u64 {
-        self.state
-            .cache
-            .generation(invoice::invoices::CACHE_SCOPE)
-            .await
-            .unwrap()
+    /// A cache scope's generation (`invoice::invoices::CACHE_SCOPE`, `LISTED_SCOPE`,
+    /// `seller_scope(id)`).
+    pub async fn cache_generation(&self, scope: &str) -> u64 {
+        self.state.cache.generation(scope).await.unwrap()
     }
 
     /// The bytes of a cached entry (tagged `{generation}\n`).
