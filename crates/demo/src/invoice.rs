@@ -18,22 +18,7 @@ impl Demo {
     /// (it needs an admin).
     pub async fn invoice(&mut self) -> anyhow::Result<()> {
         self.section("== Invoices (invoice) ==");
-        let seller = self
-            .seller
-            .as_ref()
-            .context("no seller: the KYC section runs first")?
-            .session
-            .clone();
-        let investor = self
-            .investor
-            .as_ref()
-            .context("no investor: the KYC section runs first")?
-            .session
-            .clone();
-        let admin = self
-            .admin()
-            .await?
-            .context("the invoice steps need an admin (with_admin)")?;
+        let (seller, investor, admin) = self.parties("invoice").await?;
         // A word only this run's invoices carry, to find them among earlier runs'.
         let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
 

@@ -167,6 +167,28 @@ impl Demo {
     }
 
     /// The admin given with [`Demo::with_admin`], logged in; `None` without one.
+    /// The seller and investor the KYC section approved, and the admin, for the sections
+    /// after it (`section` names the one asking, in the error).
+    async fn parties(&self, section: &str) -> anyhow::Result<(Session, Session, Session)> {
+        let seller = self
+            .seller
+            .as_ref()
+            .context("no seller: the KYC section runs first")?
+            .session
+            .clone();
+        let investor = self
+            .investor
+            .as_ref()
+            .context("no investor: the KYC section runs first")?
+            .session
+            .clone();
+        let admin = self
+            .admin()
+            .await?
+            .with_context(|| format!("the {section} steps need an admin (with_admin)"))?;
+        Ok((seller, investor, admin))
+    }
+
     async fn admin(&self) -> anyhow::Result<Option<Session>> {
         let Some((email, password)) = &self.admin else {
             return Ok(None);

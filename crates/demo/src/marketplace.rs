@@ -21,22 +21,7 @@ impl Demo {
     /// an admin, for the second investor's KYC).
     pub async fn marketplace(&mut self) -> anyhow::Result<()> {
         self.section("== Marketplace (marketplace) ==");
-        let seller = self
-            .seller
-            .as_ref()
-            .context("no seller: the KYC section runs first")?
-            .session
-            .clone();
-        let investor = self
-            .investor
-            .as_ref()
-            .context("no investor: the KYC section runs first")?
-            .session
-            .clone();
-        let admin = self
-            .admin()
-            .await?
-            .context("the marketplace steps need an admin (with_admin)")?;
+        let (seller, investor, admin) = self.parties("marketplace").await?;
 
         // The invoice section listed exactly one of this seller's invoices.
         let page = self
