@@ -1,6 +1,7 @@
 //! The events marketplace publishes (through its outbox): `offer.placed`,
-//! `offer.reserved`, `offer.accepted` and `offer.status_changed`. All carry one payload
-//! shape, [`OfferEvent`].
+//! `offer.reserved`, `offer.accepted`, `offer.rejected`, `offer.withdrawn`,
+//! `offer.expired` and `offer.status_changed` (revised, released, lapsed). All carry one
+//! payload shape, [`OfferEvent`].
 
 use chrono::{DateTime, Utc};
 use common::events::{Envelope, Service};
@@ -64,7 +65,10 @@ pub fn event_type(change: Change) -> &'static str {
         Change::Placed => "offer.placed",
         Change::Reserved => "offer.reserved",
         Change::Accepted => "offer.accepted",
-        _ => "offer.status_changed",
+        Change::Rejected => "offer.rejected",
+        Change::Withdrawn => "offer.withdrawn",
+        Change::Expired => "offer.expired",
+        Change::Revised | Change::Released | Change::Lapsed => "offer.status_changed",
     }
 }
 

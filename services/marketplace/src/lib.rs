@@ -16,7 +16,8 @@
 //! | `GET /api/marketplace/trending` | user | most viewed listed invoices, last hour |
 //!
 //! Publishes (outbox -> `events:{consumer}`): `offer.placed`, `offer.reserved`,
-//! `offer.accepted`, `offer.status_changed`. Consumes `events:marketplace` ([`consumer`]):
+//! `offer.accepted`, `offer.rejected`, `offer.withdrawn`, `offer.expired`,
+//! `offer.status_changed`. Consumes `events:marketplace` ([`consumer`]):
 //! `invoice.listed`, `invoice.cancelled`, `invoice.status_changed`,
 //! `invoice.acceptance_confirmed` / `_refused`. Live: `seller:{sellerId}` (new offers),
 //! `offer:{offerId}` (every change). Redis: `offers:count:{invoiceId}`,

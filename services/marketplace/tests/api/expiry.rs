@@ -35,7 +35,7 @@ async fn offers_expire_when_the_clock_passes_their_expiry(kind: DbKind) {
     assert_eq!(expired["reason"], "the offer expired");
     assert_eq!(app.offer_now(&long["id"]).await["status"], "pending");
     let ev = app
-        .wait_for_event(Service::Notifications, "offer.status_changed", &short["id"])
+        .wait_for_event(Service::Notifications, "offer.expired", &short["id"])
         .await;
     assert_eq!(ev.payload["change"], "expired");
     testkit::wait_until(crate::helpers::DEADLINE, "count down", || async {

@@ -90,7 +90,7 @@ async fn one_active_offer_per_investor_and_revise_instead(kind: DbKind) {
     assert_eq!(revised["discount"], "30821.92");
     assert_eq!(revised["status"], "pending");
     let changed = app
-        .wait_for_event(Service::Invoice, "offer.status_changed", &o["id"])
+        .wait_for_event(Service::Notifications, "offer.status_changed", &o["id"])
         .await;
     assert_eq!(changed.payload["change"], "revised");
     assert_eq!(changed.payload["status"], "pending");
@@ -104,6 +104,10 @@ async fn one_active_offer_per_investor_and_revise_instead(kind: DbKind) {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "withdrawn");
+    let withdrawn = app
+        .wait_for_event(Service::Notifications, "offer.withdrawn", &o["id"])
+        .await;
+    assert_eq!(withdrawn.payload["change"], "withdrawn");
     // Withdrawn is final: a second withdraw or a revise is a 409 naming the status.
     let res = app
         .post(

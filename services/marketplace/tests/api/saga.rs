@@ -180,8 +180,10 @@ async fn a_redelivered_event_changes_nothing_twice() {
     assert!(app.listing(second.id).await.is_some());
     app.wait_for_event(Service::Payments, "offer.accepted", &offer["id"])
         .await;
-    app.wait_for_event(Service::Notifications, "offer.status_changed", &other["id"])
+    let lost = app
+        .wait_for_event(Service::Notifications, "offer.rejected", &other["id"])
         .await;
+    assert_eq!(lost.payload["change"], "rejected");
     assert_eq!(
         app.events_about(Service::Payments, "offer.accepted", &offer["id"])
             .await
@@ -189,7 +191,7 @@ async fn a_redelivered_event_changes_nothing_twice() {
         1
     );
     assert_eq!(
-        app.events_about(Service::Notifications, "offer.status_changed", &other["id"])
+        app.events_about(Service::Notifications, "offer.rejected", &other["id"])
             .await
             .len(),
         1
