@@ -1,12 +1,11 @@
 //! Builds the service (database, Redis, keys, background loops, HTTP server) and runs it
 //! until told to stop.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use common::auth::Verifier;
 use common::clock::SharedClock;
 use common::events::Service;
@@ -70,13 +69,8 @@ impl Application {
             config: Arc::new(config.clone()),
         };
         let readiness = Readiness { db, redis };
-        let metrics = common::http::metrics("auth")?;
-        let max_body = base.max_body_bytes;
-        let listener = TcpListener::bind((base.host.as_str(), base.port))
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
-        let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            let (app, api) = App::new()
+        let (port, server) = common::http::serve(base, readiness, move || {
+            App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(web::Data::new(state.clone()))
@@ -85,15 +79,7 @@ impl Application {
                     routes::scope(scope("/api/auth"))
                         .map(|s| s.wrap(from_fn(routes::per_ip_limit))),
                 )
-                .service(common::http::healthz)
-                .service(common::http::readyz)
-                .split_for_parts();
-            common::http::finish(app, api, readiness.clone(), metrics.clone(), max_body)
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(20)
-        .run();
+        })?;
         tracing::info!(port, "Auth listening.");
         Ok(Self {
             port,

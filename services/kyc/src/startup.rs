@@ -93,28 +93,15 @@ impl Application {
             db: state.db.clone(),
             redis: state.redis.clone(),
         };
-        let metrics = common::http::metrics("kyc")?;
-        let max_body = base.max_body_bytes;
-        let listener = TcpListener::bind((base.host.as_str(), base.port))
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
-        let port = listener.local_addr()?.port();
         let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            let (app, api) = App::new()
+        let (port, server) = common::http::serve(base, readiness, move || {
+            App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::Data::new(verifier.clone()))
                 .service(routes::scope(scope("/api/kyc")))
-                .service(common::http::healthz)
-                .service(common::http::readyz)
-                .split_for_parts();
-            common::http::finish(app, api, readiness.clone(), metrics.clone(), max_body)
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(20)
-        .run();
+        })?;
         tracing::info!(
             port,
             worker_in_process = config.worker_in_process,

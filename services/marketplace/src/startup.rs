@@ -1,11 +1,10 @@
 //! Builds the service (database, Redis, relay, consumer, expiry sweep, HTTP server) and runs it
 //! until told to stop.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use common::auth::Verifier;
 use common::cache::Cache;
 use common::clock::SharedClock;
@@ -68,28 +67,15 @@ impl Application {
         )
         .await;
         let readiness = Readiness { db, redis };
-        let metrics = common::http::metrics("marketplace")?;
-        let max_body = base.max_body_bytes;
-        let listener = TcpListener::bind((base.host.as_str(), base.port))
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
-        let port = listener.local_addr()?.port();
         let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            let (app, api) = App::new()
+        let (port, server) = common::http::serve(&base, readiness, move || {
+            App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::Data::new(verifier.clone()))
                 .service(routes::scope(scope("/api/marketplace")))
-                .service(common::http::healthz)
-                .service(common::http::readyz)
-                .split_for_parts();
-            common::http::finish(app, api, readiness.clone(), metrics.clone(), max_body)
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(20)
-        .run();
+        })?;
         tracing::info!(port, "Marketplace listening.");
         Ok(Self {
             port,

@@ -1,16 +1,62 @@
 use actix_web::body::MessageBody;
+use actix_web::dev::Server;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{App, Error, web};
+use actix_web::{App, Error, HttpServer, web};
 use actix_web_prom::PrometheusMetrics;
 use tracing_actix_web::TracingLogger;
 use utoipa::openapi::OpenApi;
+use utoipa_actix_web::UtoipaApp;
 
 use super::{
     KnownRoutes, Readiness, api_docs, json_config, normalize_errors, not_found, path_config,
     query_config, request_id,
 };
+use crate::config::BaseConfig;
 use crate::telemetry::VestioRootSpan;
+
+/// How long in-flight requests may take to finish once the server is told to stop.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
+
+/// Binds `base.host:base.port` (port 0: any free one) and starts a service's HTTP server
+/// there. On every worker, `routes` builds the utoipa app with the service's own routes
+/// and app data; `/healthz`, `/readyz` and [`finish`] (with the `base.service` metrics)
+/// complete it. Signals are left to the caller (`shutdown::Running`); in-flight requests
+/// get [`SHUTDOWN_TIMEOUT_SECS`] to finish. Answers the bound port and the server.
+pub fn serve<F, T, B>(
+    base: &BaseConfig,
+    readiness: Readiness,
+    routes: F,
+) -> anyhow::Result<(u16, Server)>
+where
+    F: Fn() -> UtoipaApp<T> + Clone + Send + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let metrics = metrics(base.service)?;
+    let max_body = base.max_body_bytes;
+    let listener = std::net::TcpListener::bind((base.host.as_str(), base.port))
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        let (app, api) = routes()
+            .service(super::healthz)
+            .service(super::readyz)
+            .split_for_parts();
+        finish(app, api, readiness.clone(), metrics.clone(), max_body)
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .run();
+    Ok((port, server))
+}
 
 /// Completes a service's app: extractor configs that answer bad input with problems,
 /// `/readyz` state, `/api-docs`, a 404 problem for unknown routes, problem+json for every

@@ -9,7 +9,7 @@ mod middleware;
 mod problem;
 mod responses;
 
-pub use app::{finish, metrics};
+pub use app::{finish, metrics, serve};
 pub use docs::{BearerSecurity, api_docs};
 pub use health::{Readiness, healthz, readyz};
 pub use middleware::{RequestId, normalize_errors, request_id};
