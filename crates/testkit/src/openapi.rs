@@ -52,3 +52,38 @@ pub fn assert_documented(doc: &serde_json::Value, scope: &str, routes: &[(String
         );
     }
 }
+
+/// The service's OpenAPI document at `{base}/api-docs/openapi.json`, asserting a 200 and
+/// OpenAPI 3.1.
+pub async fn fetch(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    let res = client
+        .get(format!("{base}/api-docs/openapi.json"))
+        .send()
+        .await
+        .expect("GET /api-docs/openapi.json");
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.expect("an OpenAPI document");
+    assert!(
+        doc["openapi"].as_str().expect("openapi").starts_with("3.1"),
+        "OpenAPI {}",
+        doc["openapi"]
+    );
+    doc
+}
+
+/// The routes of a service crate (`env!("CARGO_MANIFEST_DIR")`): its `src/routes` macros.
+pub fn routes_of(manifest_dir: &str) -> Vec<(String, String)> {
+    route_macros(&Path::new(manifest_dir).join("src/routes"))
+}
+
+/// Asserts that each route (under `scope`) names its security and documents a 401.
+pub fn assert_secured(doc: &serde_json::Value, scope: &str, routes: &[(String, String)]) {
+    for (method, path) in routes {
+        let op = &doc["paths"][format!("{scope}{path}")][method];
+        assert!(op["security"].is_array(), "{method} {path} has no security");
+        assert!(
+            op["responses"]["401"].is_object(),
+            "{method} {path} documents no 401"
+        );
+    }
+}

@@ -3,17 +3,8 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn every_route_is_in_the_openapi_document_with_its_errors_and_security() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/api-docs/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let doc: serde_json::Value = res.json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
-    let routes = testkit::openapi::route_macros(std::path::Path::new(src));
+    let doc = testkit::openapi::fetch(&app.client, &app.address).await;
+    let routes = testkit::openapi::routes_of(env!("CARGO_MANIFEST_DIR"));
     assert!(routes.len() >= 8, "found {routes:?}");
     testkit::openapi::assert_documented(&doc, "/api/auth", &routes);
     for (path, method) in [
