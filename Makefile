@@ -60,5 +60,6 @@ create-admin: ## An admin in the running stack: make create-admin EMAIL=.. PASSW
 demo: ## Walk through every flow through the gateway of a running stack.
 	$(CARGO) run --release --locked --quiet -p demo -- --gateway http://127.0.0.1:$${GATEWAY_PORT:-8080}
 
+# SERVICE=notifications-ws takes CLIENTS (WebSocket clients, 1000) and RATE (notifications/s, 1000).
 loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway
-	$(CARGO) run --release --locked --quiet -p loadtest -- --service $(SERVICE) --users $(USERS) --duration $(DURATION) --target $(TARGET) $(if $(LOADTEST_HOST),--host $(LOADTEST_HOST))
+	$(CARGO) run --release --locked --quiet -p loadtest -- --service $(SERVICE) --users $(USERS) --duration $(DURATION) --target $(TARGET) $(if $(LOADTEST_HOST),--host $(LOADTEST_HOST)) $(if $(CLIENTS),--clients $(CLIENTS)) $(if $(RATE),--rate $(RATE))

@@ -29,6 +29,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::auth::{self, weighted};
+use crate::rss;
 
 const SEARCH_WEIGHT: usize = 12;
 const SHOW_WEIGHT: usize = 4;
@@ -344,7 +345,7 @@ pub async fn search_bench(s: SearchBench) -> anyhow::Result<()> {
 
     let sampler = s
         .pid
-        .map(|pid| std::thread::spawn(move || peak_rss_kb(pid, s.duration_secs)));
+        .map(|pid| std::thread::spawn(move || rss::peak_rss_kb(pid, s.duration_secs)));
     let wrk = run_tool(
         Command::new("wrk")
             .args(["-t", "2", "-c", &s.connections.to_string()])
@@ -398,20 +399,4 @@ pub fn run_tool(cmd: &mut Command) -> anyhow::Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The largest VmRSS of `pid` seen over `secs` seconds, sampled ten times a second.
-fn peak_rss_kb(pid: u32, secs: u64) -> Option<u64> {
-    let mut peak = None;
-    let samples = secs * 10;
-    for _ in 0..samples {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
-        peak = peak.max(kb);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    peak
 }

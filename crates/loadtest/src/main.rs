@@ -7,20 +7,26 @@
 //! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service invoice --users 32
 //! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service invoice-search
 //! ADMIN_EMAIL=.. ADMIN_PASSWORD=.. cargo run --release -p loadtest -- --service marketplace
+//! cargo run --release -p loadtest -- --service notifications-ws --clients 1000 --rate 1000 --duration 30s
 //! ```
 //!
 //! Goose writes its HTML and JSON reports to
 //! `reports/loadtest/<service>-<target>-<timestamp>.{html,json}`; afterwards a compact
 //! table of req/s and p50/p95/p99 per request name is printed. `kyc-processing` is not a
 //! goose run: it measures how many uploaded documents KYC's workers process per second
-//! (see [`processing`]). See docs/performance.md.
+//! (see [`processing`]); nor is `notifications-ws`: `--clients` WebSocket clients of the
+//! notifications service receive `--rate` notifications a second published on Redis, and
+//! it reports delivery, latency p50/p90/p99/max and the service's memory per connection,
+//! exiting non-zero below the target (see [`notifications`]). See docs/performance.md.
 
 mod auth;
 mod invoice;
 mod kyc;
 mod marketplace;
+mod notifications;
 mod png;
 mod processing;
+mod rss;
 mod summary;
 
 use std::path::PathBuf;
@@ -94,17 +100,27 @@ struct Cli {
     #[arg(long, default_value_t = 64)]
     connections: usize,
     /// invoice-search, marketplace: the Redis of the stack for redis-benchmark (make run's
-    /// own is on 6380).
+    /// own is on 6380); notifications-ws: the Redis the notifications are published on
+    /// (HOST:PORT or a redis:// URL).
     #[arg(long, default_value = "127.0.0.1:6380")]
     redis: String,
+    /// notifications-ws: the stack's Redis key prefix (make run: none).
+    #[arg(long, default_value = "")]
+    redis_prefix: String,
     /// marketplace: KYC-approved investors seeded (slow: a few), their tokens shared by
     /// the users.
     #[arg(long, default_value_t = 4)]
     investors: usize,
-    /// invoice-search: the invoice service's pid, for its memory (default: make run's
-    /// pid file, data/run/invoice.pid).
+    /// invoice-search, notifications-ws: the service's pid, for its memory (default: make
+    /// run's pid file, data/run/invoice.pid or data/run/notifications.pid).
     #[arg(long)]
     pid: Option<u32>,
+    /// notifications-ws: WebSocket clients, each a user of its own.
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// notifications-ws: notifications published per second, over all clients.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,6 +134,8 @@ enum Service {
     InvoiceSearch,
     /// Offers on seeded listings, then redis-benchmark for comparison.
     Marketplace,
+    /// Not a goose scenario: WebSocket clients of notifications, fed through Redis.
+    NotificationsWs,
 }
 
 /// Auth's own address (`--target direct`).
@@ -132,6 +150,7 @@ impl Service {
             Service::Invoice => "invoice",
             Service::InvoiceSearch => "invoice-search",
             Service::Marketplace => "marketplace",
+            Service::NotificationsWs => "notifications-ws",
         }
     }
 
@@ -142,6 +161,7 @@ impl Service {
             Service::Kyc | Service::KycProcessing => "http://127.0.0.1:8082",
             Service::Invoice | Service::InvoiceSearch => "http://127.0.0.1:8083",
             Service::Marketplace => "http://127.0.0.1:8084",
+            Service::NotificationsWs => "http://127.0.0.1:8087",
         }
     }
 
@@ -168,6 +188,9 @@ impl Service {
             (Service::Marketplace, Target::Gateway) => {
                 Probe::Unauthorized("/api/marketplace/offers")
             }
+            (Service::NotificationsWs, Target::Gateway) => {
+                Probe::Unauthorized("/api/notifications")
+            }
         }
     }
 
@@ -177,7 +200,9 @@ impl Service {
             Service::Kyc => kyc::scenarios(),
             Service::Invoice => invoice::scenarios(),
             Service::Marketplace => marketplace::scenarios(),
-            Service::KycProcessing | Service::InvoiceSearch => Vec::new(),
+            Service::KycProcessing | Service::InvoiceSearch | Service::NotificationsWs => {
+                Vec::new()
+            }
         }
     }
 }
@@ -246,6 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let service = match cli.service {
         Service::KycProcessing => "kyc",
         Service::InvoiceSearch => "invoice",
+        Service::NotificationsWs => "notifications",
         other => other.name(),
     };
     if let Err(why) = preflight(&host, cli.service.probe(cli.target)).await {
@@ -287,6 +313,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    if cli.service == Service::NotificationsWs {
+        let redis_url = if cli.redis.contains("://") {
+            cli.redis.clone()
+        } else {
+            format!("redis://{}", cli.redis)
+        };
+        let passed = notifications::run(notifications::Settings {
+            service: host,
+            auth: auth_host,
+            redis_url,
+            redis_prefix: cli.redis_prefix.clone(),
+            pid: cli.pid.or_else(|| rss::pid_of("notifications")),
+            clients: cli.clients,
+            rate: cli.rate,
+            duration: Duration::from_secs(humantime_secs(&cli.duration)?),
+            target: cli.target.name(),
+        })
+        .await?;
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+
     if matches!(cli.service, Service::Invoice | Service::InvoiceSearch) {
         invoice::seed_stack(cli.seed_host.trim_end_matches('/'), cli.invoices).await?;
     }
@@ -305,11 +356,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
             .context("--redis is HOST:PORT")?;
-        let pid = cli.pid.or_else(|| {
-            std::fs::read_to_string("data/run/invoice.pid")
-                .ok()
-                .and_then(|p| p.trim().parse().ok())
-        });
+        let pid = cli.pid.or_else(|| rss::pid_of("invoice"));
         invoice::search_bench(invoice::SearchBench {
             service: host,
             auth: auth_host,
