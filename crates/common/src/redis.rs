@@ -34,6 +34,8 @@ fn builder(url: &str, command_timeout: Duration) -> Result<Builder, RedisError> 
     Ok(builder)
 }
 
+pub use crate::queue::scripts::Lua;
+
 /// A connected pool for ordinary commands.
 pub async fn pool(url: &str, size: usize) -> Result<Pool, RedisError> {
     let pool = builder(url, COMMAND_TIMEOUT)?.build_pool(size.max(1))?;
@@ -50,9 +52,17 @@ pub async fn dedicated(url: &str, block: Duration) -> Result<Client, RedisError>
     Ok(client)
 }
 
+/// Messages a subscriber holds for its slowest receiver before that receiver lags
+/// (fred's default, 32, drops messages of a burst while a fan-out task is busy).
+pub const SUBSCRIBER_BUFFER: usize = 8192;
+
 /// A subscriber client that resubscribes after reconnecting.
 pub async fn subscriber(url: &str) -> Result<SubscriberClient, RedisError> {
-    let client = builder(url, COMMAND_TIMEOUT)?.build_subscriber_client()?;
+    let mut builder = builder(url, COMMAND_TIMEOUT)?;
+    builder.with_performance_config(|p| {
+        p.broadcast_channel_capacity = SUBSCRIBER_BUFFER;
+    });
+    let client = builder.build_subscriber_client()?;
     client.init().await?;
     client.manage_subscriptions();
     Ok(client)

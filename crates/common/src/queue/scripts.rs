@@ -11,15 +11,16 @@ use fred::types::scripts::Script;
 
 use crate::redis::RedisError;
 
-/// A script sent by hash, and by body the first time a server has not seen it.
-pub(crate) struct Lua(Script);
+/// A script sent by hash, and by body the first time a server has not seen it (public as
+/// [`crate::redis::Lua`] for the services' own scripts).
+pub struct Lua(Script);
 
 impl Lua {
-    pub(crate) fn new(body: &'static str) -> Self {
+    pub fn new(body: &'static str) -> Self {
         Self(Script::from_lua(body))
     }
 
-    pub(crate) async fn call<R, C>(
+    pub async fn call<R, C>(
         &self,
         client: &C,
         keys: Vec<String>,

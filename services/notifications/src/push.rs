@@ -1,0 +1,280 @@
+//! Push to users' devices: after a notification commits, one job per (notification,
+//! device) goes on `push:queue`; a worker on the common reliable queue sends each through
+//! a [`Provider`]. A token the provider calls invalid removes the device; a failure is
+//! retried with backoff and dead-lettered after `PUSH_MAX_ATTEMPTS`; a refusal that
+//! retrying cannot fix is logged and dropped.
+//!
+//! Providers: [`LogProvider`] (the default: logs, sends nothing) and [`HttpProvider`], an
+//! FCM-style JSON POST (`{"message": {"token", "notification": {title, body}, "data"}}`,
+//! bearer token) for FCM's HTTP v1 API or any gateway speaking it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::queue::{Job, JobHandler, Worker, WorkerConfig};
+use common::shutdown::CancellationToken;
+use sea_orm::EntityTrait;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::config::PushProvider;
+use crate::entity::{device, notification};
+use crate::state::AppState;
+
+/// A `push:queue` job.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PushJob {
+    pub notification_id: Uuid,
+    pub device_id: Uuid,
+}
+
+/// One message to one device.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub token: String,
+    pub platform: String,
+    pub title: String,
+    pub body: String,
+    /// String values only (what FCM's `data` takes).
+    pub data: HashMap<String, String>,
+}
+
+/// What a provider made of a push.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The device token is unknown or expired: forget the device.
+    #[error("device token rejected: {0}")]
+    InvalidToken(String),
+    /// Worth retrying (timeouts, 429, 5xx).
+    #[error("push failed, will retry: {0}")]
+    Retry(String),
+    /// The provider refused for a reason retrying cannot fix (bad request, auth).
+    #[error("push refused: {0}")]
+    Refused(String),
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    async fn send(&self, push: &Push) -> Result<(), PushError>;
+}
+
+/// What may be shown of a device token: its last 6 characters, and never more than half
+/// of it (tokens are credentials; a short one's "tail" would otherwise be all of it).
+pub fn token_tail(token: &str) -> String {
+    let chars: Vec<char> = token.chars().collect();
+    let shown = (chars.len() / 2).min(6);
+    chars[chars.len() - shown..].iter().collect()
+}
+
+/// Logs each push and sends nothing.
+pub struct LogProvider;
+
+#[async_trait]
+impl Provider for LogProvider {
+    async fn send(&self, push: &Push) -> Result<(), PushError> {
+        tracing::info!(
+            platform = push.platform,
+            token_tail = token_tail(&push.token),
+            title = push.title,
+            "Push (log provider)."
+        );
+        Ok(())
+    }
+}
+
+/// An FCM-style HTTP push endpoint.
+pub struct HttpProvider {
+    client: reqwest::Client,
+    url: String,
+    token: Option<SecretString>,
+}
+
+impl HttpProvider {
+    pub fn new(url: &str, token: Option<SecretString>, timeout: Duration) -> anyhow::Result<Self> {
+        crate::install_tls_provider();
+        Ok(Self {
+            client: reqwest::Client::builder().timeout(timeout).build()?,
+            url: url.to_owned(),
+            token,
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for HttpProvider {
+    async fn send(&self, push: &Push) -> Result<(), PushError> {
+        let body = json!({
+            "message": {
+                "token": push.token,
+                "notification": {"title": push.title, "body": push.body},
+                "data": push.data,
+            }
+        });
+        let mut request = self.client.post(&self.url).json(&body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PushError::Retry(format!("provider unreachable: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        let error_status = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["status"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let detail = format!("{status} {error_status}").trim().to_owned();
+        match (status.as_u16(), error_status.as_str()) {
+            // Only the provider's word that the token is unknown forgets the device: a bare
+            // 404 (a wrong PUSH_HTTP_URL, a gateway's missing route) says nothing about the
+            // token, and treating it so would remove every device pushed to.
+            (_, "UNREGISTERED" | "NOT_FOUND") => Err(PushError::InvalidToken(detail)),
+            (400, "INVALID_ARGUMENT") => Err(PushError::InvalidToken(detail)),
+            (408 | 429, _) | (500..=599, _) => Err(PushError::Retry(detail)),
+            _ => Err(PushError::Refused(detail)),
+        }
+    }
+}
+
+/// The configured provider.
+pub fn provider(config: &PushProvider) -> anyhow::Result<Box<dyn Provider>> {
+    Ok(match config {
+        PushProvider::Log => Box::new(LogProvider),
+        PushProvider::Http {
+            url,
+            token,
+            timeout,
+        } => Box::new(HttpProvider::new(url, token.clone(), *timeout)?),
+    })
+}
+
+/// After commit: one push job per notification and device of its recipient.
+pub async fn enqueue(
+    state: &AppState,
+    made: &[notification::Model],
+    devices: &HashMap<Uuid, Vec<Uuid>>,
+) {
+    let queue = state.keys.push_queue();
+    let jobs: Vec<(common::keys::QueueName, Vec<u8>)> = made
+        .iter()
+        .flat_map(|n| {
+            devices
+                .get(&n.user_id)
+                .into_iter()
+                .flatten()
+                .map(|d| PushJob {
+                    notification_id: n.id,
+                    device_id: *d,
+                })
+        })
+        .filter_map(|job| serde_json::to_vec(&job).ok())
+        .map(|raw| (queue.clone(), raw))
+        .collect();
+    if let Err(error) = common::queue::enqueue_many(&state.redis, &jobs).await {
+        tracing::warn!(%error, jobs = jobs.len(), "Push jobs not queued.");
+    }
+}
+
+/// Sends `push:queue` jobs.
+pub struct Pusher {
+    state: AppState,
+    provider: Box<dyn Provider>,
+}
+
+impl Pusher {
+    pub fn new(state: AppState, provider: Box<dyn Provider>) -> Self {
+        Self { state, provider }
+    }
+}
+
+fn data_strings(data: &str) -> HashMap<String, String> {
+    match serde_json::from_str::<Value>(data) {
+        Ok(Value::Object(map)) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect(),
+        _ => HashMap::new(),
+    }
+}
+
+#[async_trait]
+impl JobHandler for Pusher {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let job: PushJob = job.payload_as()?;
+        let db = &self.state.db;
+        let Some(d) = device::Entity::find_by_id(job.device_id).one(db).await? else {
+            return Ok(()); // unregistered since
+        };
+        let Some(n) = notification::Entity::find_by_id(job.notification_id)
+            .one(db)
+            .await?
+        else {
+            return Ok(());
+        };
+        if n.user_id != d.user_id {
+            return Ok(()); // the device changed hands since
+        }
+        let mut data = data_strings(&n.data);
+        data.insert("notification_id".into(), n.id.to_string());
+        data.insert("kind".into(), n.kind.clone());
+        let push = Push {
+            token: d.token.clone(),
+            platform: d.platform.clone(),
+            title: n.title.clone(),
+            body: n.body.clone(),
+            data,
+        };
+        match self.provider.send(&push).await {
+            Ok(()) => Ok(()),
+            Err(PushError::InvalidToken(why)) => {
+                device::Entity::delete_by_id(d.id).exec(db).await?;
+                tracing::info!(device_id = %d.id, user_id = %d.user_id, why, "Device token invalid; device removed.");
+                Ok(())
+            }
+            Err(PushError::Refused(why)) => {
+                tracing::warn!(device_id = %d.id, notification_id = %n.id, why, "Push refused; dropped.");
+                Ok(())
+            }
+            Err(e @ PushError::Retry(_)) => Err(e.into()),
+        }
+    }
+}
+
+pub async fn spawn(
+    state: &AppState,
+    provider: Box<dyn Provider>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let config = WorkerConfig {
+        max_attempts: state.config.push_max_attempts,
+        backoff_base: state.config.push_backoff,
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::connect(
+        &state.config.base.redis_url,
+        &state.redis,
+        [state.keys.push_queue()],
+        config,
+    )
+    .await?;
+    let pusher = Pusher::new(state.clone(), provider);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = worker.run(pusher, stop).await {
+            tracing::error!(%error, "Push worker stopped.");
+        }
+    }))
+}

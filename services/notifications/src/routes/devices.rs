@@ -1,0 +1,219 @@
+//! Push devices: register (idempotent per token), list and remove your own.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use common::auth::AuthUser;
+use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::entity::device;
+use crate::state::AppState;
+
+const PLATFORMS: [&str; 3] = ["android", "ios", "web"];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRequest {
+    /// `android`, `ios` or `web`.
+    #[schema(value_type = String, example = "android")]
+    pub platform: Value,
+    /// The push provider's registration token for this device (1 to 512 characters).
+    #[schema(value_type = String, example = "fcm-registration-token")]
+    pub token: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceView {
+    pub id: Uuid,
+    pub platform: String,
+    /// The token's last 6 characters, at most half of it (tokens are credentials; the full
+    /// one is not shown).
+    pub token_tail: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&device::Model> for DeviceView {
+    fn from(d: &device::Model) -> Self {
+        Self {
+            id: d.id,
+            platform: d.platform.clone(),
+            token_tail: crate::push::token_tail(&d.token),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+fn field(name: &str, message: &str) -> FieldError {
+    FieldError {
+        field: name.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Register this device for push. The same token again is the same device (200); a token
+/// last registered by another user moves to you (the device changed hands).
+#[utoipa::path(
+    tag = "devices",
+    security(("bearer" = [])),
+    request_body = DeviceRequest,
+    responses(
+        (status = 201, description = "Registered", body = DeviceView),
+        (status = 200, description = "Already registered to you", body = DeviceView),
+        TokenErrors,
+        JsonBodyErrors,
+        (status = 409, description = "You have the most devices allowed; remove one", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/devices")]
+pub async fn register(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<DeviceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let platform = match body.platform.as_str() {
+        Some(p) if PLATFORMS.contains(&p) => Some(p.to_owned()),
+        _ => {
+            errors.push(field("platform", "one of android, ios, web"));
+            None
+        }
+    };
+    let token = match body.token.as_str().map(str::trim) {
+        Some(t)
+            if !t.is_empty() && t.chars().count() <= 512 && !t.chars().any(char::is_control) =>
+        {
+            Some(t.to_owned())
+        }
+        _ => {
+            errors.push(field(
+                "token",
+                "must be the provider's token: 1 to 512 printable characters",
+            ));
+            None
+        }
+    };
+    let (Some(platform), Some(token)) = (platform, token) else {
+        return Err(ApiError::fields(errors));
+    };
+    let now = state.clock.now();
+    let txn = common::db::begin_write(&state.db).await?;
+    let existing = device::Entity::find()
+        .filter(device::Column::Token.eq(&token))
+        .one(&*txn)
+        .await?;
+    if let Some(d) = &existing
+        && d.user_id == user.id
+    {
+        device::Entity::update_many()
+            .col_expr(device::Column::Platform, Expr::value(platform.clone()))
+            .col_expr(device::Column::UpdatedAt, Expr::value(now))
+            .filter(device::Column::Id.eq(d.id))
+            .exec(&*txn)
+            .await?;
+        txn.commit().await?;
+        let view = DeviceView::from(&device::Model {
+            platform,
+            updated_at: now,
+            ..d.clone()
+        });
+        return Ok(HttpResponse::Ok().json(view));
+    }
+    let mine = device::Entity::find()
+        .filter(device::Column::UserId.eq(user.id))
+        .count(&*txn)
+        .await?;
+    if mine >= state.config.max_devices {
+        return Err(ApiError::Conflict(format!(
+            "you have {mine} devices, the most allowed; remove one first"
+        )));
+    }
+    if let Some(d) = &existing {
+        device::Entity::delete_by_id(d.id).exec(&*txn).await?;
+    }
+    let model = device::Model {
+        id: common::new_id_at(now),
+        user_id: user.id,
+        platform,
+        token,
+        created_at: now,
+        updated_at: now,
+    };
+    device::Entity::insert(device::ActiveModel {
+        id: Set(model.id),
+        user_id: Set(model.user_id),
+        platform: Set(model.platform.clone()),
+        token: Set(model.token.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(&*txn)
+    .await
+    .map_err(|e| {
+        if common::db::is_unique_violation(&e) {
+            ApiError::Conflict("this token was just registered; try again".into())
+        } else {
+            e.into()
+        }
+    })?;
+    txn.commit().await?;
+    tracing::info!(device_id = %model.id, user_id = %user.id, "Device registered.");
+    Ok(HttpResponse::Created().json(DeviceView::from(&model)))
+}
+
+/// Your push devices.
+#[utoipa::path(
+    tag = "devices",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your devices, newest first", body = Vec<DeviceView>),
+        TokenErrors,
+    )
+)]
+#[get("/devices")]
+pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let rows = device::Entity::find()
+        .filter(device::Column::UserId.eq(user.id))
+        .order_by_desc(device::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(DeviceView::from).collect::<Vec<_>>()))
+}
+
+/// Stop pushing to one of your devices.
+#[utoipa::path(
+    tag = "devices",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Device id")),
+    responses(
+        (status = 204, description = "Removed"),
+        TokenErrors,
+        (status = 404, description = "No such device of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/devices/{id}")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let gone = device::Entity::delete_many()
+        .filter(device::Column::Id.eq(id))
+        .filter(device::Column::UserId.eq(user.id))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    if gone == 0 {
+        return Err(ApiError::NotFound(format!("no device {id}")));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,45 @@
+//! `/api/notifications` routes.
+
+mod devices;
+mod live;
+mod notifications;
+
+use common::http::{BearerSecurity, Problem};
+use utoipa::OpenApi;
+use utoipa_actix_web::scope::Scope;
+
+use crate::ws::frames::{ClientFrame, ServerFrame};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vestio notifications", version = "1", description = "Your notifications, their read state, push devices, and live delivery over WebSocket (see the ClientFrame and ServerFrame schemas)."),
+    modifiers(&BearerSecurity),
+    components(schemas(Problem, ClientFrame, ServerFrame)),
+    tags((name = "notifications", description = "Stored notifications and their read state"),
+         (name = "devices", description = "Push devices"),
+         (name = "live", description = "WebSocket tickets and the live connection"),
+         (name = "health", description = "Probes"))
+)]
+pub struct ApiDoc;
+
+/// Every `/api/notifications` route.
+pub fn scope<T>(scope: Scope<T>) -> Scope<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    scope
+        .service(notifications::list)
+        .service(notifications::unread_count)
+        .service(notifications::read_all)
+        .service(notifications::read)
+        .service(devices::list)
+        .service(devices::register)
+        .service(devices::remove)
+        .service(live::issue_ticket)
+        .service(live::connect)
+}

@@ -1,0 +1,22 @@
+use std::sync::Arc;
+
+use common::auth::Verifier;
+use common::clock::SharedClock;
+use common::keys::Keys;
+use common::redis::Pool;
+use sea_orm::DatabaseConnection;
+
+use crate::config::NotificationsConfig;
+use crate::ws::Hub;
+
+/// What every handler, the consumer and the workers can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub redis: Pool,
+    pub keys: Keys,
+    pub clock: SharedClock,
+    pub config: Arc<NotificationsConfig>,
+    pub verifier: Verifier,
+    pub hub: Hub,
+}

@@ -1,0 +1,280 @@
+//! One WebSocket connection: joined to the user's notifications at once; then client
+//! frames (subscribe, unsubscribe, resume), frames from the hub, pings, and the hub's
+//! verdicts (revoked, expired, slow, stopping) until one side closes.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use bytestring::ByteString;
+use common::auth::Claims;
+use uuid::Uuid;
+
+use super::frames::{self, ClientFrame, ServerFrame};
+use super::hub::{Close, Registration};
+use crate::channels::LiveChannel;
+use crate::state::AppState;
+use crate::store;
+
+/// Largest client frame accepted (they are tiny).
+pub const MAX_CLIENT_FRAME: usize = 4096;
+
+struct Connection {
+    state: AppState,
+    claims: Claims,
+    session: Session,
+    reg_id: u64,
+    tx: tokio::sync::mpsc::Sender<ByteString>,
+    killer: super::hub::Killer,
+    /// Subscribed: Redis name -> public name.
+    subscribed: HashMap<String, String>,
+    /// Notifications sent by the last `resume`, so their live copies are not sent twice.
+    replayed: HashSet<Uuid>,
+}
+
+enum Next {
+    Go,
+    Stop(Option<CloseReason>),
+}
+
+fn reason(why: Close) -> CloseReason {
+    CloseReason {
+        code: CloseCode::Other(why.code()),
+        description: Some(why.reason().to_owned()),
+    }
+}
+
+/// Runs the connection of `claims`' user until it ends. `notifications` is the user's
+/// channel (Redis name) the registration already joined.
+pub async fn run(
+    state: AppState,
+    claims: Claims,
+    session: Session,
+    mut stream: AggregatedMessageStream,
+    registration: Registration,
+    notifications: String,
+) {
+    let Registration {
+        id,
+        mut rx,
+        tx,
+        killer,
+    } = registration;
+    let mut conn = Connection {
+        state: state.clone(),
+        claims,
+        session,
+        reg_id: id,
+        tx,
+        killer: killer.clone(),
+        subscribed: HashMap::new(),
+        replayed: HashSet::new(),
+    };
+    let ws = &state.config.ws;
+    let mut ping = tokio::time::interval(ws.ping_interval);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    let close = loop {
+        let next = tokio::select! {
+            biased;
+            why = killer.killed() => Next::Stop(Some(reason(why))),
+            frame = rx.recv() => match frame {
+                Some(frame) => conn.forward(frame).await,
+                None => Next::Stop(None),
+            },
+            message = stream.recv() => {
+                last_heard = Instant::now();
+                match message {
+                    Some(Ok(AggregatedMessage::Text(text))) => conn.client_frame(&text).await,
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        conn.send(frames::error("bad_frame", "frames are JSON text")).await
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if conn.session.pong(&bytes).await.is_err() { Next::Stop(None) } else { Next::Go }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => Next::Go,
+                    Some(Ok(AggregatedMessage::Close(_))) | None => Next::Stop(None),
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "WebSocket protocol error.");
+                        Next::Stop(Some(CloseReason {
+                            code: CloseCode::Protocol,
+                            description: Some("protocol error".into()),
+                        }))
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > ws.client_timeout {
+                    Next::Stop(Some(reason(Close::Timeout)))
+                } else if conn.session.ping(b"").await.is_err() {
+                    Next::Stop(None)
+                } else {
+                    Next::Go
+                }
+            }
+        };
+        if let Next::Stop(why) = next {
+            break why;
+        }
+    };
+    let mut channels: Vec<String> = conn.subscribed.keys().cloned().collect();
+    channels.push(notifications);
+    state.hub.unregister(id, channels).await;
+    let _ = conn.session.close(close).await;
+}
+
+impl Connection {
+    async fn send(&mut self, text: impl Into<ByteString>) -> Next {
+        match self.session.text(text).await {
+            Ok(()) => Next::Go,
+            Err(_) => Next::Stop(None),
+        }
+    }
+
+    /// A frame from the hub, skipped if `resume` already sent it.
+    async fn forward(&mut self, frame: ByteString) -> Next {
+        if !self.replayed.is_empty()
+            && let Some(id) = store::frame_id(&frame)
+            && self.replayed.contains(&id)
+        {
+            return Next::Go;
+        }
+        self.send(frame).await
+    }
+
+    async fn client_frame(&mut self, text: &str) -> Next {
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(f) => f,
+            Err(e) => {
+                return self
+                    .send(frames::error(
+                        "bad_frame",
+                        &format!("expected {{\"type\": \"subscribe\" | \"unsubscribe\" | \"resume\", ...}}: {e}"),
+                    ))
+                    .await;
+            }
+        };
+        match frame {
+            ClientFrame::Subscribe { channel } => self.subscribe(&channel).await,
+            ClientFrame::Unsubscribe { channel } => self.unsubscribe(&channel).await,
+            ClientFrame::Resume { after } => self.resume(&after).await,
+        }
+    }
+
+    async fn subscribe(&mut self, name: &str) -> Next {
+        let Some(channel) = LiveChannel::parse(name) else {
+            return self
+                .send(frames::error(
+                    "unknown_channel",
+                    "channels are seller:{id}, invoice:{id}, offer:{id}, payment:{id}, kyc:status:{id} and admin:kyc",
+                ))
+                .await;
+        };
+        let public = channel.public_name();
+        let redis_name = channel.name(&self.state.keys);
+        if self.subscribed.contains_key(&redis_name) {
+            return self
+                .send(ServerFrame::Subscribed { channel: &public }.text())
+                .await;
+        }
+        if self.subscribed.len() >= self.state.config.ws.max_subscriptions {
+            return self
+                .send(frames::error(
+                    "too_many_subscriptions",
+                    &format!(
+                        "at most {} channels per connection; unsubscribe first",
+                        self.state.config.ws.max_subscriptions
+                    ),
+                ))
+                .await;
+        }
+        let allowed = match channel.by_identity(self.claims.sub, self.claims.role) {
+            Some(allowed) => Ok(allowed),
+            None => store::is_member(&self.state.db, &public, self.claims.sub).await,
+        };
+        match allowed {
+            Ok(true) => {}
+            Ok(false) => {
+                return self
+                    .send(frames::error(
+                        "forbidden",
+                        &format!("you may not listen to {public}"),
+                    ))
+                    .await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "Entitlement check failed.");
+                return self
+                    .send(frames::error("unavailable", "cannot check that now; retry"))
+                    .await;
+            }
+        }
+        let joined = self
+            .state
+            .hub
+            .join(
+                self.reg_id,
+                &redis_name,
+                &public,
+                self.tx.clone(),
+                self.killer.clone(),
+            )
+            .await;
+        if let Err(error) = joined {
+            tracing::warn!(%error, channel = public, "Subscribe failed.");
+            return self
+                .send(frames::error("unavailable", "cannot subscribe now; retry"))
+                .await;
+        }
+        self.subscribed.insert(redis_name, public.clone());
+        self.send(ServerFrame::Subscribed { channel: &public }.text())
+            .await
+    }
+
+    async fn unsubscribe(&mut self, name: &str) -> Next {
+        let Some(channel) = LiveChannel::parse(name) else {
+            return self
+                .send(frames::error("unknown_channel", "not a channel name"))
+                .await;
+        };
+        let redis_name = channel.name(&self.state.keys);
+        if self.subscribed.remove(&redis_name).is_some() {
+            self.state.hub.leave(self.reg_id, &redis_name).await;
+        }
+        let public = channel.public_name();
+        self.send(ServerFrame::Unsubscribed { channel: &public }.text())
+            .await
+    }
+
+    async fn resume(&mut self, after: &str) -> Next {
+        let Ok(after) = after.parse::<Uuid>() else {
+            return self
+                .send(frames::error(
+                    "bad_cursor",
+                    "after must be a notification id",
+                ))
+                .await;
+        };
+        let max = self.state.config.ws.resume_max;
+        let (missed, more) = match store::since(&self.state, self.claims.sub, after, max).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(%error, "Resume failed.");
+                return self
+                    .send(frames::error("unavailable", "cannot resume now; retry"))
+                    .await;
+            }
+        };
+        self.replayed.clear();
+        let count = missed.len();
+        for frame in missed {
+            if let Some(id) = store::frame_id(&frame) {
+                self.replayed.insert(id);
+            }
+            if let Next::Stop(why) = self.send(frame).await {
+                return Next::Stop(why);
+            }
+        }
+        self.send(ServerFrame::Resumed { count, more }.text()).await
+    }
+}

@@ -1,0 +1,222 @@
+use std::ops::Deref;
+use std::time::Duration;
+
+use common::events::{Envelope, Service};
+use common::keys::Keys;
+use common::redis::Pool;
+use futures::{SinkExt, StreamExt};
+use notifications::push::Provider;
+use notifications::{Application, NotificationsConfig};
+use serde_json::{Value, json};
+use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::{DbKind, TestDb};
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+pub use testkit::api::User;
+
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+#[allow(dead_code)]
+pub struct TestApp {
+    /// First, so the service is told to stop before anything else is dropped.
+    _running: Running,
+    pub api: ApiClient,
+    pub keys: Keys,
+    pub redis: Pool,
+    pub config: NotificationsConfig,
+    pub db: TestDb,
+    pub state: notifications::state::AppState,
+    pub port: u16,
+}
+
+impl Deref for TestApp {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
+    }
+}
+
+#[allow(dead_code)]
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(DbKind::Postgres, |_| {}).await
+}
+
+#[allow(dead_code)]
+pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut NotificationsConfig)) -> TestApp {
+    spawn_app_full(kind, tweak, Box::new(notifications::push::LogProvider)).await
+}
+
+pub async fn spawn_app_full(
+    kind: DbKind,
+    tweak: impl FnOnce(&mut NotificationsConfig),
+    provider: Box<dyn Provider>,
+) -> TestApp {
+    let db = TestDb::new(kind).await;
+    let mut config = NotificationsConfig::with_base(base_config("notifications", &db));
+    config.ws.revocation_check = Duration::from_millis(50);
+    config.push_backoff = Duration::from_millis(10);
+    tweak(&mut config);
+    let backing = Backing::new(&config.base.redis_prefix).await;
+    let app = Application::build_with_provider(config.clone(), backing.clock.clone(), provider)
+        .await
+        .expect("build app");
+    let port = app.port();
+    let (api, redis, keys) = backing.client(port);
+    let state = app.state().clone();
+    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
+    TestApp {
+        _running: running,
+        api,
+        keys,
+        redis,
+        config,
+        db,
+        state,
+        port,
+    }
+}
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[allow(dead_code)]
+impl TestApp {
+    /// Puts `event` on the service's queue, as a producer's relay would.
+    pub async fn deliver(&self, event: &Envelope) {
+        common::queue::enqueue_json(
+            &self.redis,
+            &self.keys.events(Service::Notifications),
+            event,
+        )
+        .await
+        .unwrap();
+    }
+
+    pub fn event(&self, producer: Service, kind: &str, payload: Value) -> Envelope {
+        Envelope::new(producer, kind, &payload, self.clock.as_ref()).unwrap()
+    }
+
+    /// A `kyc.approved` event for `user` (one notification to them).
+    pub fn kyc_approved(&self, user: Uuid) -> Envelope {
+        self.event(
+            Service::Kyc,
+            "kyc.approved",
+            json!({"user_id": user, "submission_id": Uuid::now_v7(), "reviewed_by": Uuid::now_v7()}),
+        )
+    }
+
+    /// An offer event about `offer` between `investor` and `seller`.
+    pub fn offer_event(&self, kind: &str, offer: Uuid, investor: Uuid, seller: Uuid) -> Envelope {
+        self.event(
+            Service::Marketplace,
+            kind,
+            json!({"offer_id": offer, "invoice_id": Uuid::now_v7(), "investor_id": investor,
+                   "seller_id": seller, "status": "pending", "change": "placed", "reason": null,
+                   "discount_rate": "18.5", "face_value": "1500000.00", "price": "1454383.56",
+                   "platform_fee": "15000.00", "currency": "NGN",
+                   "expires_at": "2030-01-01T00:00:00Z"}),
+        )
+    }
+
+    /// `user`'s notifications (first page), asserting 200.
+    pub async fn list(&self, user: &User) -> Value {
+        let res = self.get("/api/notifications?limit=100", &user.token).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    pub async fn unread(&self, user: &User) -> u64 {
+        let res = self
+            .get("/api/notifications/unread-count", &user.token)
+            .await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        v["unread"].as_u64().unwrap()
+    }
+
+    /// Waits until `user` has `n` notifications stored; returns the page.
+    pub async fn wait_for_count(&self, user: &User, n: usize) -> Value {
+        testkit::wait_for(DEADLINE, &format!("{n} notifications"), || async {
+            let page = self.list(user).await;
+            (page["items"].as_array().unwrap().len() == n).then_some(page)
+        })
+        .await
+    }
+
+    pub async fn ticket(&self, user: &User) -> String {
+        let res = self
+            .post("/api/notifications/ws-ticket", &user.token, &json!({}))
+            .await;
+        assert_eq!(res.status(), 201);
+        let v: Value = res.json().await.unwrap();
+        v["ticket"].as_str().unwrap().to_owned()
+    }
+
+    pub fn ws_url(&self, ticket: &str) -> String {
+        format!(
+            "ws://127.0.0.1:{}/api/notifications/ws?ticket={ticket}",
+            self.port
+        )
+    }
+
+    /// A connected WebSocket of `user`.
+    pub async fn connect(&self, user: &User) -> Ws {
+        let ticket = self.ticket(user).await;
+        let (ws, _) = tokio_tungstenite::connect_async(self.ws_url(&ticket))
+            .await
+            .expect("WebSocket connects");
+        ws
+    }
+
+    /// Waits until the hub holds `n` connections.
+    pub async fn wait_connections(&self, n: usize) {
+        testkit::wait_until(DEADLINE, &format!("{n} connections"), || async {
+            self.state.hub.connections() == n
+        })
+        .await;
+    }
+}
+
+/// Sends a JSON frame.
+#[allow(dead_code)]
+pub async fn send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next JSON text frame (pings are answered by the client library), within the deadline.
+#[allow(dead_code)]
+pub async fn next_frame(ws: &mut Ws) -> Value {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+                Some(Ok(Message::Close(c))) => panic!("closed: {c:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("stream ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a frame within the deadline")
+}
+
+/// Reads until the server closes; returns the close code.
+#[allow(dead_code)]
+pub async fn closed_with(ws: &mut Ws) -> u16 {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(c)))) => return u16::from(c.code),
+                Some(Ok(Message::Close(None))) | None => return 1005,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("error before close: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("closed within the deadline")
+}

@@ -1,0 +1,1 @@
+//! Stored notifications: events in, listed, counted, read.
