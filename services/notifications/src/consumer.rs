@@ -22,7 +22,7 @@ use crate::store;
 /// What one event made, kept for its after-commit effects.
 #[derive(Default)]
 struct Made {
-    notifications: Vec<notification::Model>,
+    notifications: Vec<(notification::Model, store::Unread)>,
     devices: HashMap<Uuid, Vec<Uuid>>,
 }
 
@@ -36,7 +36,7 @@ impl EventHandler for Effects {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
         let composed = crate::compose::compose(event);
         let notifications = store::record(txn, self.clock.now(), event.id, &composed).await?;
-        let users: Vec<Uuid> = notifications.iter().map(|n| n.user_id).collect();
+        let users: Vec<Uuid> = notifications.iter().map(|(n, _)| n.user_id).collect();
         let devices = store::devices_of(txn, &users).await?;
         self.made.lock().unwrap_or_else(|e| e.into_inner()).insert(
             event.id,
@@ -83,8 +83,10 @@ impl Consumer {
         let handled = result?;
         if handled == Handled::Applied && !made.notifications.is_empty() {
             store::deliver(&self.state, &made.notifications).await;
-            crate::push::enqueue(&self.state, &made.notifications, &made.devices).await;
-            tracing::debug!(event = %event.id, event_type = event.event_type, made = made.notifications.len(), "Notifications made.");
+            let made_now: Vec<notification::Model> =
+                made.notifications.into_iter().map(|(n, _)| n).collect();
+            crate::push::enqueue(&self.state, &made_now, &made.devices).await;
+            tracing::debug!(event = %event.id, event_type = event.event_type, made = made_now.len(), "Notifications made.");
         }
         Ok(handled)
     }

@@ -32,9 +32,3 @@ pub mod ws;
 
 pub use config::NotificationsConfig;
 pub use startup::Application;
-
-/// Makes ring the process's TLS provider for reqwest (the HTTP push provider); fred uses
-/// ring too, so there is one TLS stack in the binary.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

@@ -95,7 +95,6 @@ pub struct HttpProvider {
 
 impl HttpProvider {
     pub fn new(url: &str, token: Option<SecretString>, timeout: Duration) -> anyhow::Result<Self> {
-        crate::install_tls_provider();
         Ok(Self {
             client: reqwest::Client::builder().timeout(timeout).build()?,
             url: url.to_owned(),

@@ -4,10 +4,13 @@
 //! - `notifications:{userId}`: the last 100 notification frames, newest first (the seed's
 //!   feed; `resume` replays from it when it reaches back far enough, and from the
 //!   database otherwise);
-//! - `notifications:{userId}:unread`: the unread count, moved by exactly the rows each
-//!   change flipped (arrival +1, read -1, read-all -n), so concurrent reads and arrivals
-//!   keep it right. It only moves while it exists; a missing counter (a Redis restart) is
-//!   rebuilt from the database by the next reader (`SET NX`), see [`unread_count`];
+//! - `notifications:{userId}:unread`: the unread count. The count itself is kept in the
+//!   database (`unread_counters`), moved in the SAME transaction as the change that moves
+//!   it (arrival +1, read -1, read-all -n, by the rows actually flipped), with a version
+//!   bumped each time; the row lock orders a user's changes. Redis holds a copy, a hash
+//!   `{n, v}`, written after commit only if its version is newer ([`SET_IF_NEWER`]), so
+//!   copies arriving out of order never win and a lost copy is rebuilt from the row by the
+//!   next reader: the count is right under concurrent reads and arrivals, always;
 //! - `user:{userId}:notifications`: the frame, published live after commit.
 
 use std::collections::HashMap;
@@ -15,11 +18,11 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use common::redis::Lua;
-use fred::prelude::{KeysInterface, ListInterface, PubsubInterface};
+use fred::prelude::{HashesInterface, ListInterface, PubsubInterface};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -27,21 +30,78 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::compose::Composed;
-use crate::entity::{channel_member, device, notification};
+use crate::entity::{channel_member, device, notification, unread_counter};
 use crate::state::AppState;
 
-/// KEYS: counter. ARGV: delta. Moves the counter only if it exists (a missing one is
-/// rebuilt from the database by its next reader; creating it here from 0 would be wrong).
-static ADJUST: LazyLock<Lua> = LazyLock::new(|| {
+/// KEYS: counter hash. ARGV: version, unread. Writes the copy only if it is newer than
+/// the one held.
+static SET_IF_NEWER: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(
         r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('INCRBY', KEYS[1], ARGV[1])
+local held = redis.call('HGET', KEYS[1], 'v')
+if (not held) or tonumber(held) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'n', ARGV[2])
+  return 1
 end
-return false
+return 0
 ",
     )
 });
+
+/// A user's unread count as of one version of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unread {
+    pub user_id: Uuid,
+    pub unread: i64,
+    pub version: i64,
+}
+
+/// Moves `user`'s unread count by `delta` in the caller's transaction (the row is locked
+/// until it ends) and returns the new count and version.
+pub async fn bump<C: ConnectionTrait>(
+    txn: &C,
+    user: Uuid,
+    delta: i64,
+) -> Result<Unread, sea_orm::DbErr> {
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "INSERT INTO unread_counters (user_id, unread, version) VALUES ($1, $2, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET unread = unread_counters.unread + excluded.unread, \
+             version = unread_counters.version + 1 RETURNING unread, version"
+        }
+        _ => {
+            "INSERT INTO unread_counters (user_id, unread, version) VALUES (?, ?, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET unread = unread_counters.unread + excluded.unread, \
+             version = unread_counters.version + 1 RETURNING unread, version"
+        }
+    };
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [user.into(), delta.into()],
+        ))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("unread counter".into()))?;
+    Ok(Unread {
+        user_id: user,
+        unread: row.try_get("", "unread")?,
+        version: row.try_get("", "version")?,
+    })
+}
+
+/// Writes `u` to Redis unless a newer copy is there.
+pub async fn publish_unread(state: &AppState, u: Unread) -> anyhow::Result<()> {
+    let _: i64 = SET_IF_NEWER
+        .call(
+            &state.redis.next().clone(),
+            vec![state.keys.notifications_unread(u.user_id)],
+            vec![u.version.to_string(), u.unread.max(0).to_string()],
+        )
+        .await?;
+    Ok(())
+}
 
 /// A notification as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -104,14 +164,15 @@ pub fn frame(m: &notification::Model) -> String {
     .unwrap_or_default()
 }
 
-/// Records `composed` for `event_id` in the event's transaction: the channel members and
-/// the notifications (one per event and user). Returns the notifications made.
+/// Records `composed` for `event_id` in the event's transaction: the channel members, the
+/// notifications (one per event and user) and their recipients' unread counts. Returns
+/// the notifications made, each with its recipient's count after it.
 pub async fn record<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
     event_id: Uuid,
     composed: &Composed,
-) -> Result<Vec<notification::Model>, sea_orm::DbErr> {
+) -> Result<Vec<(notification::Model, Unread)>, sea_orm::DbErr> {
     for m in &composed.members {
         channel_member::Entity::insert(channel_member::ActiveModel {
             channel: Set(m.channel.clone()),
@@ -162,7 +223,8 @@ pub async fn record<C: ConnectionTrait>(
         .exec_without_returning(txn)
         .await?;
         if inserted == 1 {
-            made.push(model);
+            let unread = bump(txn, model.user_id, 1).await?;
+            made.push((model, unread));
         }
     }
     Ok(made)
@@ -187,26 +249,14 @@ pub async fn devices_of<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Moves the unread counter of `user` by `delta` if it exists.
-pub async fn adjust_unread(state: &AppState, user: Uuid, delta: i64) -> anyhow::Result<()> {
-    let _: Option<i64> = ADJUST
-        .call(
-            &state.redis.next().clone(),
-            vec![state.keys.notifications_unread(user)],
-            vec![delta.to_string()],
-        )
-        .await?;
-    Ok(())
-}
-
-/// After the commit of new notifications: count them, keep them in the feed, publish them
-/// live. Redis being down loses only the live copy (the database has them; the counter
-/// is rebuilt when missing).
-pub async fn deliver(state: &AppState, made: &[notification::Model]) {
-    for m in made {
+/// After the commit of new notifications: their recipients' counts, the feed, the live
+/// copy. Redis being down loses only the live copy (the database has the rest; the count
+/// is rebuilt from it when missing).
+pub async fn deliver(state: &AppState, made: &[(notification::Model, Unread)]) {
+    for (m, unread) in made {
         let frame = frame(m);
         let result: anyhow::Result<()> = async {
-            adjust_unread(state, m.user_id, 1).await?;
+            publish_unread(state, *unread).await?;
             let feed = state.keys.notifications(m.user_id);
             let pipeline = state.redis.next().pipeline();
             let _: () = pipeline.lpush(&feed, frame.as_str()).await?;
@@ -229,31 +279,32 @@ pub async fn deliver(state: &AppState, made: &[notification::Model]) {
     }
 }
 
-/// The user's unread count: the counter, or (missing) the database's count, put back
-/// with `SET NX` so a concurrent change that found it missing is not overwritten.
+/// The user's unread count: Redis' copy, or (missing) the database's, copied back.
 pub async fn unread_count(state: &AppState, user: Uuid) -> anyhow::Result<u64> {
-    let key = state.keys.notifications_unread(user);
-    let cached: Option<i64> = state.redis.next().get(&key).await?;
+    let cached: Option<i64> = state
+        .redis
+        .next()
+        .hget(state.keys.notifications_unread(user), "n")
+        .await?;
     if let Some(n) = cached {
         return Ok(u64::try_from(n).unwrap_or(0));
     }
-    let counted = notification::Entity::find()
-        .filter(notification::Column::UserId.eq(user))
-        .filter(notification::Column::ReadAt.is_null())
-        .count(&state.db)
+    let row = unread_counter::Entity::find_by_id(user)
+        .one(&state.db)
         .await?;
-    let _: Option<String> = state
-        .redis
-        .next()
-        .set(
-            &key,
-            counted,
-            None,
-            Some(fred::types::SetOptions::NX),
-            false,
-        )
-        .await?;
-    Ok(counted)
+    let Some(row) = row else {
+        return Ok(0);
+    };
+    publish_unread(
+        state,
+        Unread {
+            user_id: user,
+            unread: row.unread,
+            version: row.version,
+        },
+    )
+    .await?;
+    Ok(u64::try_from(row.unread).unwrap_or(0))
 }
 
 /// Marks one of `user`'s notifications read. `None`: no such notification of theirs.
@@ -262,36 +313,56 @@ pub async fn mark_read(
     user: Uuid,
     id: Uuid,
 ) -> anyhow::Result<Option<notification::Model>> {
+    let txn = common::db::begin_write(&state.db).await?;
     let flipped = notification::Entity::update_many()
         .col_expr(notification::Column::ReadAt, Expr::value(state.clock.now()))
         .filter(notification::Column::Id.eq(id))
         .filter(notification::Column::UserId.eq(user))
         .filter(notification::Column::ReadAt.is_null())
-        .exec(&state.db)
+        .exec(&*txn)
         .await?
         .rows_affected;
-    if flipped == 1 {
-        adjust_unread(state, user, -1).await?;
-    }
-    Ok(notification::Entity::find_by_id(id)
+    let unread = if flipped == 1 {
+        Some(bump(&*txn, user, -1).await?)
+    } else {
+        None
+    };
+    let found = notification::Entity::find_by_id(id)
         .filter(notification::Column::UserId.eq(user))
-        .one(&state.db)
-        .await?)
+        .one(&*txn)
+        .await?;
+    txn.commit().await?;
+    if let Some(u) = unread {
+        publish_unread(state, u).await?;
+    }
+    Ok(found)
 }
 
-/// Marks all of `user`'s unread notifications read; returns how many flipped.
-pub async fn mark_all_read(state: &AppState, user: Uuid) -> anyhow::Result<u64> {
+/// Marks all of `user`'s unread notifications read; returns how many flipped and the
+/// count after.
+pub async fn mark_all_read(state: &AppState, user: Uuid) -> anyhow::Result<(u64, u64)> {
+    let txn = common::db::begin_write(&state.db).await?;
     let flipped = notification::Entity::update_many()
         .col_expr(notification::Column::ReadAt, Expr::value(state.clock.now()))
         .filter(notification::Column::UserId.eq(user))
         .filter(notification::Column::ReadAt.is_null())
-        .exec(&state.db)
+        .exec(&*txn)
         .await?
         .rows_affected;
-    if flipped > 0 {
-        adjust_unread(state, user, -i64::try_from(flipped).unwrap_or(i64::MAX)).await?;
-    }
-    Ok(flipped)
+    let unread = if flipped > 0 {
+        Some(bump(&*txn, user, -i64::try_from(flipped).unwrap_or(i64::MAX)).await?)
+    } else {
+        None
+    };
+    txn.commit().await?;
+    let after = match unread {
+        Some(u) => {
+            publish_unread(state, u).await?;
+            u64::try_from(u.unread).unwrap_or(0)
+        }
+        None => unread_count(state, user).await?,
+    };
+    Ok((flipped, after))
 }
 
 /// A page of `user`'s notifications, newest first, older than `before`; and whether

@@ -4,3 +4,4 @@
 pub mod channel_member;
 pub mod device;
 pub mod notification;
+pub mod unread_counter;

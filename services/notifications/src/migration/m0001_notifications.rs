@@ -30,6 +30,14 @@ enum Devices {
 }
 
 #[derive(DeriveIden)]
+enum UnreadCounters {
+    Table,
+    UserId,
+    Unread,
+    Version,
+}
+
+#[derive(DeriveIden)]
 enum ChannelMembers {
     Table,
     Channel,
@@ -117,6 +125,20 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
+        // The unread count, moved in the transaction of each change, with a version that
+        // orders its copies in Redis.
+        use UnreadCounters as U;
+        m.create_table(
+            Table::create()
+                .table(U::Table)
+                .if_not_exists()
+                .col(ColumnDef::new(U::UserId).uuid().not_null().primary_key())
+                .col(ColumnDef::new(U::Unread).big_integer().not_null())
+                .col(ColumnDef::new(U::Version).big_integer().not_null())
+                .to_owned(),
+        )
+        .await?;
+
         use ChannelMembers as C;
         m.create_table(
             Table::create()
@@ -136,6 +158,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for t in [
             ChannelMembers::Table.into_iden(),
+            UnreadCounters::Table.into_iden(),
             Devices::Table.into_iden(),
             Notifications::Table.into_iden(),
         ] {

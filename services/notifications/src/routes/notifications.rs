@@ -164,10 +164,7 @@ pub async fn read_all(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let marked = store::mark_all_read(&state, user.id)
-        .await
-        .map_err(ApiError::internal)?;
-    let unread = store::unread_count(&state, user.id)
+    let (marked, unread) = store::mark_all_read(&state, user.id)
         .await
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(ReadAll { marked, unread }))

@@ -19,6 +19,9 @@ use crate::store;
 /// Largest client frame accepted (they are tiny).
 pub const MAX_CLIENT_FRAME: usize = 4096;
 
+/// How long the close frame may wait behind what a slow client has not read.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 struct Connection {
     state: AppState,
     claims: Claims,
@@ -120,14 +123,21 @@ pub async fn run(
     let mut channels: Vec<String> = conn.subscribed.keys().cloned().collect();
     channels.push(notifications);
     state.hub.unregister(id, channels).await;
-    let _ = conn.session.close(close).await;
+    // A client that stopped reading may never take the close frame: do not wait forever.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.session.close(close)).await;
 }
 
 impl Connection {
+    /// Sends a frame; a verdict of the hub (too slow, revoked) while the client is not
+    /// taking it ends the wait.
     async fn send(&mut self, text: impl Into<ByteString>) -> Next {
-        match self.session.text(text).await {
-            Ok(()) => Next::Go,
-            Err(_) => Next::Stop(None),
+        let killer = self.killer.clone();
+        tokio::select! {
+            sent = self.session.text(text) => match sent {
+                Ok(()) => Next::Go,
+                Err(_) => Next::Stop(None),
+            },
+            why = killer.killed() => Next::Stop(Some(reason(why))),
         }
     }
 
