@@ -34,6 +34,7 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber. Call once, first thing in `main`.
 pub fn init(service: &'static str) -> TelemetryGuard {
+    crate::install_tls_provider();
     global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,fred=warn"));

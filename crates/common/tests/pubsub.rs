@@ -109,7 +109,7 @@ async fn a_receiver_that_falls_behind_skips_what_it_lost_and_keeps_receiving() {
 
     // A receiver read all along tells when everything has been delivered.
     let mut fast = subscriber.messages().into_stream();
-    let total = 200u32;
+    let total = u32::try_from(common::redis::SUBSCRIBER_BUFFER).unwrap() + 200;
     let reader = tokio::spawn(async move {
         while let Some(message) = fast.next().await {
             if message.json::<StatusChanged>().unwrap().invoice == total - 1 {
@@ -125,7 +125,7 @@ async fn a_receiver_that_falls_behind_skips_what_it_lost_and_keeps_receiving() {
         .expect("every message delivered")
         .unwrap();
 
-    // The slow receiver's buffer (32 by default) overflowed: it skips, then goes on.
+    // The slow receiver's buffer (SUBSCRIBER_BUFFER) overflowed: it skips, then goes on.
     let first = next(&mut slow).await.json::<StatusChanged>().unwrap();
     assert!(first.invoice > 0, "the oldest messages were dropped");
     assert_eq!(slow.lagged(), u64::from(first.invoice));

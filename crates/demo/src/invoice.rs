@@ -325,7 +325,7 @@ impl Demo {
 
 /// A complete invoice: issued today, due in 60 days (beyond any sensible
 /// `INVOICE_MIN_DAYS_AHEAD`).
-fn invoice_body(number: &str, amount: &str, description: &str) -> Value {
+pub(crate) fn invoice_body(number: &str, amount: &str, description: &str) -> Value {
     json!({
         "invoice_number": number,
         "debtor": {"name": "Dangote Cement Plc", "email": "ap@dangote.example"},

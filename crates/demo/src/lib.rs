@@ -10,6 +10,7 @@ mod files;
 mod invoice;
 mod kyc;
 mod marketplace;
+mod notifications;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -127,12 +128,17 @@ impl Demo {
         self.kyc().await?;
         if self.admin.is_some() {
             self.invoice().await?;
-            self.marketplace().await
+            self.marketplace().await?;
+            self.notifications().await
         } else {
             self.section("== Invoices (invoice) ==");
             self.step("Skipped: only a KYC-approved seller drafts invoices, and approving needs an admin.");
             self.section("== Marketplace (marketplace) ==");
             self.step("Skipped: offers need a listed invoice, and listing one needs an admin.");
+            self.section("== Notifications (notifications) ==");
+            self.step(
+                "Skipped: the notifications shown come from the invoice and marketplace steps.",
+            );
             Ok(())
         }
     }

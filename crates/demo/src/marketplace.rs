@@ -395,7 +395,7 @@ impl Demo {
     }
 
     /// `method path` as `who`, with an optional JSON body; checks the status.
-    async fn as_user(
+    pub(crate) async fn as_user(
         &self,
         method: Method,
         path: &str,

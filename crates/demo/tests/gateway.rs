@@ -300,6 +300,13 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
         "the offer is accepted, the invoice accepted, the other offer rejected",
         "Accepting the other offer: 409",
         "/api/invoices/popular answers the investor",
+        "== Notifications (notifications) ==",
+        "notifications, newest first",
+        "The investor cannot mark the seller's notification read: 404.",
+        "with a one-time ticket (used again: 401)",
+        "the investor's kyc:status channel is refused (forbidden)",
+        "over the WebSocket, live:",
+        "unread now 0.",
     ] {
         assert!(demo.log.contains(step), "no {step:?} in\n{}", demo.log);
     }

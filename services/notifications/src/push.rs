@@ -46,7 +46,8 @@ pub struct Push {
 /// What a provider made of a push.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    /// The device token is unknown or expired: forget the device.
+    /// The device token is unknown or expired (`UNREGISTERED`): forget the device. A 400
+    /// `INVALID_ARGUMENT` is not this: FCM also says it of a payload too large.
     #[error("device token rejected: {0}")]
     InvalidToken(String),
     /// Worth retrying (timeouts, 429, 5xx).
@@ -136,8 +137,9 @@ impl Provider for HttpProvider {
             // 404 (a wrong PUSH_HTTP_URL, a gateway's missing route) says nothing about the
             // token, and treating it so would remove every device pushed to.
             (_, "UNREGISTERED" | "NOT_FOUND") => Err(PushError::InvalidToken(detail)),
-            (400, "INVALID_ARGUMENT") => Err(PushError::InvalidToken(detail)),
-            (408 | 429, _) | (500..=599, _) => Err(PushError::Retry(detail)),
+            // 401/403: the provider's credentials (FCM's OAuth tokens expire hourly):
+            // retried, then dead-lettered where an operator sees them, not dropped.
+            (401 | 403 | 408 | 429, _) | (500..=599, _) => Err(PushError::Retry(detail)),
             _ => Err(PushError::Refused(detail)),
         }
     }

@@ -537,11 +537,17 @@ async fn a_token_the_provider_calls_unregistered_removes_its_device_without_retr
 
 #[tokio::test]
 async fn a_refusal_that_says_nothing_of_the_token_keeps_the_device_and_is_not_retried() {
-    // A bare 404 (a wrong URL, say) or a 401 is the push's problem, not the device's.
-    for status in [404, 401, 400] {
+    // A bare 404 (a wrong URL, say) or a 400, even FCM's INVALID_ARGUMENT (also said of a
+    // payload too large), is the push's problem, not the device's.
+    let invalid_argument = r#"{"error":{"status":"INVALID_ARGUMENT"}}"#;
+    for (status, answer) in [
+        (404, "no such route"),
+        (400, "bad"),
+        (400, invalid_argument),
+    ] {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(status).set_body_string("no such route"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(answer))
             .mount(&server)
             .await;
         let app = spawn_pushing(&server, |_| {}).await;
@@ -558,10 +564,18 @@ async fn a_refusal_that_says_nothing_of_the_token_keeps_the_device_and_is_not_re
 
 #[tokio::test]
 async fn a_push_failing_every_time_is_dead_lettered_after_max_attempts() {
+    // A server error, and the provider refusing our credentials (FCM's OAuth tokens
+    // expire): retried, then dead-lettered where an operator sees them.
+    for status in [500u16, 401] {
+        dead_lettered_after_max_attempts(status).await;
+    }
+}
+
+async fn dead_lettered_after_max_attempts(status: u16) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/send"))
-        .respond_with(ResponseTemplate::new(500))
+        .respond_with(ResponseTemplate::new(status))
         .mount(&server)
         .await;
     let app = spawn_pushing(&server, |c| c.push_max_attempts = 2).await;
@@ -580,7 +594,11 @@ async fn a_push_failing_every_time_is_dead_lettered_after_max_attempts() {
         json!({"notification_id": n["id"], "device_id": id})
     );
     assert!(
-        dead[0].last_error.as_deref().unwrap().contains("500"),
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains(&status.to_string()),
         "{:?}",
         dead[0].last_error
     );
