@@ -15,8 +15,7 @@
 
 use async_trait::async_trait;
 use common::events::{Envelope, Service};
-use common::inbox::{EventConsumer, EventHandler, Handled};
-use common::queue::{Job, JobHandler, Worker, WorkerConfig};
+use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
 use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde::{Deserialize, Serialize};
@@ -83,13 +82,16 @@ fn invoice_of(event: &Envelope) -> Option<Uuid> {
         .and_then(|s| s.parse().ok())
 }
 
-struct Effects {
+pub struct Effects {
     clock: common::clock::SharedClock,
+    state: AppState,
 }
 
 #[async_trait]
-impl EventHandler for Effects {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
+impl StagedHandler for Effects {
+    type Staged = ();
+
+    async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
         match event.event_type.as_str() {
             "offer.reserved" => self.offer_reserved(txn, event.payload_as()?).await,
             "payment.status_changed" => self.payment_changed(txn, event.payload_as()?).await,
@@ -111,6 +113,17 @@ impl EventHandler for Effects {
                 self.payment_changed(txn, p).await
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Publishes the invoice's new state and bumps the search cache generation (an offer
+    /// count changes no status: nothing to publish or invalidate).
+    async fn after_commit(&self, event: &Envelope, (): ()) {
+        if event.event_type != "offer.placed"
+            && let Some(id) = invoice_of(event)
+            && let Ok(Some(m)) = invoices::find(&self.state.db, id).await
+        {
+            invoices::after_change(&self.state, &m).await;
         }
     }
 }
@@ -190,62 +203,27 @@ impl Effects {
     }
 }
 
-/// The queue handler: applies an event once, then (after its commit) publishes the
-/// invoice's new state and bumps the search cache generation.
-pub struct Consumer {
-    inner: EventConsumer<Effects>,
-    state: AppState,
-}
+/// The queue handler of `events:invoice`.
+pub type Consumer = StagedConsumer<Effects>;
 
-impl Consumer {
-    pub fn new(state: AppState) -> Self {
-        Self {
-            inner: EventConsumer::new(
-                state.db.clone(),
-                Effects {
-                    clock: state.clock.clone(),
-                },
-            )
-            .with_clock(state.clock.clone()),
-            state,
-        }
-    }
-
-    /// Applies one event (what the queue worker does with each job).
-    pub async fn apply(&self, event: &Envelope) -> anyhow::Result<Handled> {
-        let handled = self.inner.consume(event).await?;
-        // An offer count changes no status: nothing to publish or invalidate.
-        if handled == Handled::Applied
-            && event.event_type != "offer.placed"
-            && let Some(id) = invoice_of(event)
-            && let Ok(Some(m)) = invoices::find(&self.state.db, id).await
-        {
-            invoices::after_change(&self.state, &m).await;
-        }
-        Ok(handled)
-    }
-}
-
-#[async_trait]
-impl JobHandler for Consumer {
-    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let event: Envelope = job.payload_as()?;
-        self.apply(&event).await.map(|_| ())
-    }
+pub fn consumer(state: &AppState) -> Consumer {
+    StagedConsumer::new(
+        state.db.clone(),
+        Effects {
+            clock: state.clock.clone(),
+            state: state.clone(),
+        },
+        state.clock.clone(),
+    )
 }
 
 pub async fn spawn(state: &AppState, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
-    let worker = Worker::connect(
-        &state.config.base.redis_url,
-        &state.redis,
-        [state.keys.events(Service::Invoice)],
-        WorkerConfig::default(),
-    )
-    .await?;
-    let consumer = Consumer::new(state.clone());
-    Ok(tokio::spawn(async move {
-        if let Err(error) = worker.run(consumer, stop).await {
-            tracing::error!(%error, "Invoice event consumer stopped.");
-        }
-    }))
+    consumer(state)
+        .spawn(
+            &state.config.base.redis_url,
+            &state.redis,
+            state.keys.events(Service::Invoice),
+            stop,
+        )
+        .await
 }

@@ -13,13 +13,9 @@
 //!   invoice's status as reason; back to pending if the invoice is still listed) and the
 //!   listing claim cleared.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use async_trait::async_trait;
 use common::events::{Envelope, Service};
-use common::inbox::{EventConsumer, EventHandler, Handled};
-use common::queue::{Job, JobHandler, Worker, WorkerConfig};
+use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -41,15 +37,21 @@ struct AcceptanceAnswer {
     status: Option<String>,
 }
 
-struct Effects {
+pub struct Effects {
     clock: common::clock::SharedClock,
-    /// The offer changes of each event being applied, for the after-commit effects.
-    changes: Mutex<HashMap<Uuid, Vec<Changed>>>,
+    state: AppState,
 }
 
 #[async_trait]
-impl EventHandler for Effects {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
+impl StagedHandler for Effects {
+    /// The offer changes the event made, for the after-commit effects.
+    type Staged = Vec<Changed>;
+
+    async fn stage(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+    ) -> anyhow::Result<Vec<Changed>> {
         let changes = match event.event_type.as_str() {
             "invoice.listed" => {
                 listings::listed(txn, self.clock.now(), &event.payload_as()?).await?;
@@ -71,11 +73,21 @@ impl EventHandler for Effects {
             "invoice.acceptance_refused" => self.refused(txn, event.payload_as()?).await?,
             _ => Vec::new(),
         };
-        self.changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(event.id, changes);
-        Ok(())
+        Ok(changes)
+    }
+
+    /// Publishes the offer changes and moves the counters.
+    async fn after_commit(&self, event: &Envelope, changes: Vec<Changed>) {
+        if event.event_type == "invoice.listed"
+            && let Some(id) = event
+                .payload
+                .get("invoice_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+        {
+            crate::live::init_counters(&self.state, id).await;
+        }
+        offers::after(&self.state, &changes).await;
     }
 }
 
@@ -221,75 +233,27 @@ impl Effects {
     }
 }
 
-/// The queue handler: applies an event once, then (after its commit) publishes the offer
-/// changes and moves the counters.
-pub struct Consumer {
-    inner: EventConsumer<std::sync::Arc<Effects>>,
-    effects: std::sync::Arc<Effects>,
-    state: AppState,
-}
+/// The queue handler of `events:marketplace`.
+pub type Consumer = StagedConsumer<Effects>;
 
-impl Consumer {
-    pub fn new(state: AppState) -> Self {
-        let effects = std::sync::Arc::new(Effects {
+pub fn consumer(state: &AppState) -> Consumer {
+    StagedConsumer::new(
+        state.db.clone(),
+        Effects {
             clock: state.clock.clone(),
-            changes: Mutex::new(HashMap::new()),
-        });
-        Self {
-            inner: EventConsumer::new(state.db.clone(), effects.clone())
-                .with_clock(state.clock.clone()),
-            effects,
-            state,
-        }
-    }
-
-    /// Applies one event (what the queue worker does with each job).
-    pub async fn apply(&self, event: &Envelope) -> anyhow::Result<Handled> {
-        let result = self.inner.consume(event).await;
-        let changes = self
-            .effects
-            .changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&event.id)
-            .unwrap_or_default();
-        let handled = result?;
-        if handled == Handled::Applied {
-            if event.event_type == "invoice.listed"
-                && let Some(id) = event
-                    .payload
-                    .get("invoice_id")
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| s.parse().ok())
-            {
-                crate::live::init_counters(&self.state, id).await;
-            }
-            offers::after(&self.state, &changes).await;
-        }
-        Ok(handled)
-    }
-}
-
-#[async_trait]
-impl JobHandler for Consumer {
-    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let event: Envelope = job.payload_as()?;
-        self.apply(&event).await.map(|_| ())
-    }
+            state: state.clone(),
+        },
+        state.clock.clone(),
+    )
 }
 
 pub async fn spawn(state: &AppState, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
-    let worker = Worker::connect(
-        &state.config.base.redis_url,
-        &state.redis,
-        [state.keys.events(Service::Marketplace)],
-        WorkerConfig::default(),
-    )
-    .await?;
-    let consumer = Consumer::new(state.clone());
-    Ok(tokio::spawn(async move {
-        if let Err(error) = worker.run(consumer, stop).await {
-            tracing::error!(%error, "Marketplace event consumer stopped.");
-        }
-    }))
+    consumer(state)
+        .spawn(
+            &state.config.base.redis_url,
+            &state.redis,
+            state.keys.events(Service::Marketplace),
+            stop,
+        )
+        .await
 }

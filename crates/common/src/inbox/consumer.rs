@@ -65,10 +65,49 @@ pub enum Handled {
     Duplicate,
 }
 
+/// An event handler whose effect has a part that must wait for the commit (publish live,
+/// bump a cache generation, queue a push): [`stage`](Self::stage) runs in the event's
+/// transaction and hands what it did to [`after_commit`](Self::after_commit), which runs
+/// only once the transaction committed, and only on the first delivery.
+#[async_trait]
+pub trait StagedHandler: Send + Sync {
+    /// What the transaction hands over.
+    type Staged: Send;
+    async fn stage(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+    ) -> anyhow::Result<Self::Staged>;
+    async fn after_commit(&self, event: &Envelope, staged: Self::Staged);
+}
+
+/// An [`EventHandler`] as a [`StagedHandler`] with nothing after the commit.
+struct Plain<'h, H: ?Sized>(&'h H);
+
+#[async_trait]
+impl<H: EventHandler + ?Sized> StagedHandler for Plain<'_, H> {
+    type Staged = ();
+    async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
+        self.0.handle(txn, event).await
+    }
+    async fn after_commit(&self, _event: &Envelope, _staged: ()) {}
+}
+
 /// Applies `event` once: begins a write transaction, claims the event in the inbox, runs
 /// `handler` in the same transaction and commits. A redelivered event is a
 /// [`Handled::Duplicate`]; an error rolls everything back.
 pub async fn consume<H: EventHandler + ?Sized>(
+    db: &DatabaseConnection,
+    handler: &H,
+    event: &Envelope,
+    clock: &SharedClock,
+) -> anyhow::Result<Handled> {
+    consume_staged(db, &Plain(handler), event, clock).await
+}
+
+/// [`consume`] for a [`StagedHandler`]: after the commit of a first delivery, its
+/// `after_commit` runs with what `stage` handed over.
+pub async fn consume_staged<H: StagedHandler + ?Sized>(
     db: &DatabaseConnection,
     handler: &H,
     event: &Envelope,
@@ -85,14 +124,67 @@ pub async fn consume<H: EventHandler + ?Sized>(
         tracing::debug!(event = %event.id, event_type = event.event_type, "Event already handled.");
         return Ok(Handled::Duplicate);
     }
-    if let Err(e) = handler.handle(&txn, event).await {
-        txn.rollback().await.ok();
-        return Err(e.context(format!("handling {} {}", event.event_type, event.id)));
-    }
+    let staged = match handler.stage(&txn, event).await {
+        Ok(staged) => staged,
+        Err(e) => {
+            txn.rollback().await.ok();
+            return Err(e.context(format!("handling {} {}", event.event_type, event.id)));
+        }
+    };
     txn.commit()
         .await
         .context("committing the event's effect")?;
+    handler.after_commit(event, staged).await;
     Ok(Handled::Applied)
+}
+
+/// A queue [`JobHandler`] applying each event with [`consume_staged`]: what a service
+/// whose events have after-commit effects runs on its `events:{service}` queue.
+pub struct StagedConsumer<H> {
+    db: DatabaseConnection,
+    handler: H,
+    clock: SharedClock,
+}
+
+impl<H: StagedHandler + 'static> StagedConsumer<H> {
+    pub fn new(db: DatabaseConnection, handler: H, clock: SharedClock) -> Self {
+        Self { db, handler, clock }
+    }
+
+    /// Applies one event (what the queue worker does with each job).
+    pub async fn apply(&self, event: &Envelope) -> anyhow::Result<Handled> {
+        consume_staged(&self.db, &self.handler, event, &self.clock).await
+    }
+
+    /// Runs this consumer on `queue` with one worker of default [`WorkerConfig`] until
+    /// `stop` (`pool` serves the worker's heartbeats; the blocking reads get their own
+    /// connection to `redis_url`).
+    pub async fn spawn(
+        self,
+        redis_url: &str,
+        pool: &crate::redis::Pool,
+        queue: QueueName,
+        stop: CancellationToken,
+    ) -> anyhow::Result<JoinHandle<()>> {
+        let worker = Worker::connect(redis_url, pool, [queue.clone()], WorkerConfig::default())
+            .await
+            .context("starting the event consumer's worker")?;
+        Ok(tokio::spawn(async move {
+            if let Err(e) = worker.run(self, stop).await {
+                tracing::error!(queue = %queue, error = %e, "Event consumer stopped.");
+            }
+        }))
+    }
+}
+
+#[async_trait]
+impl<H: StagedHandler + 'static> JobHandler for StagedConsumer<H> {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let event: Envelope = job
+            .payload_as()
+            .context("the job's payload is not an event envelope")?;
+        self.apply(&event).await.map(|_| ())
+    }
 }
 
 /// A queue [`JobHandler`] for a service's `events:{service}` queue: each job is an

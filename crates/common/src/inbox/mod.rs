@@ -35,8 +35,8 @@ use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Que
 
 use crate::events::Envelope;
 pub use consumer::{
-    EventConsumer, EventHandler, FnEventHandler, Handled, consume, event_handler_fn,
-    spawn_consumer, spawn_event_worker,
+    EventConsumer, EventHandler, FnEventHandler, Handled, StagedConsumer, StagedHandler, consume,
+    consume_staged, event_handler_fn, spawn_consumer, spawn_event_worker,
 };
 pub use migration::Migration;
 
