@@ -19,6 +19,9 @@ pub struct Tally {
     pub strays: u64,
     /// Latencies of the distinct messages, in µs, sorted.
     pub latencies_us: Vec<u64>,
+    /// The slowest message's latency (µs) and sequence number (it was due seq / rate s
+    /// into the load).
+    pub slowest: Option<(u64, u64)>,
     /// Other frames, every client together.
     pub other_frames: u64,
     /// Connections that ended before the load test closed them, and the first reason.
@@ -50,6 +53,9 @@ impl Tally {
                     continue;
                 }
                 t.received += 1;
+                if t.slowest.is_none_or(|(max, _)| got.latency_us > max) {
+                    t.slowest = Some((got.latency_us, got.seq));
+                }
                 t.latencies_us.push(got.latency_us);
             }
         }
@@ -214,13 +220,18 @@ impl Report {
                 t.other_frames
             );
             let l = &t.latencies_us;
+            let over = l.len() - l.partition_point(|&us| ms(us) <= P99_TARGET_MS);
             let _ = writeln!(
                 out,
-                "latency ms    p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}  (publish on Redis -> frame read by the client)",
+                "latency ms    p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}{}; {over} over {P99_TARGET_MS} ms \
+                 (publish on Redis -> frame read by the client)",
                 ms(percentile(l, 0.50)),
                 ms(percentile(l, 0.90)),
                 ms(percentile(l, 0.99)),
                 ms(l.last().copied().unwrap_or(0)),
+                t.slowest
+                    .map(|(_, seq)| format!(" (message {seq} of {})", load.targets.len()))
+                    .unwrap_or_default(),
             );
         }
         let m = &self.memory;
@@ -313,6 +324,7 @@ mod tests {
         assert_eq!(t.misdelivered, 1);
         assert_eq!(t.strays, 1);
         assert_eq!(t.latencies_us, vec![100, 200, 300]);
+        assert_eq!(t.slowest, Some((300, 0)));
         let report = Report {
             clients: 2,
             connected: 2,
