@@ -70,6 +70,9 @@ pub async fn connect(
     body: web::Payload,
     params: web::Query<ConnectParams>,
 ) -> Result<HttpResponse, ApiError> {
+    // Not an upgrade: refused before the ticket is spent.
+    actix_http::ws::verify_handshake(req.head())
+        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let Some(raw) = params.ticket.as_deref().filter(|t| !t.is_empty()) else {
         return Err(ApiError::Unauthorized(
             "a ticket is required: POST /api/notifications/ws-ticket, then ?ticket=".into(),

@@ -154,14 +154,15 @@ async fn bearer_routes_answer_401_problems_without_a_valid_token() {
     let res = app.get(&format!("{SCOPE}/devices"), &user.token).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
-    // The WebSocket without a ticket is a 401 problem too.
+    // The WebSocket route asked without an upgrade is a 400 problem (an upgrade without a
+    // ticket is a 401: tests/api/ws.rs).
     let res = app
         .client
         .get(app.url(&format!("{SCOPE}/ws")))
         .send()
         .await
         .unwrap();
-    testkit::assert_problem(res, 401).await;
+    testkit::assert_problem(res, 400).await;
 }
 
 #[tokio::test]

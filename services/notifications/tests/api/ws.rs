@@ -34,6 +34,14 @@ async fn tickets_work_once_for_thirty_seconds() {
     assert_eq!(refused(&app.ws_url(&"ab".repeat(32))).await, 401);
 
     let ticket = app.ticket(&user).await;
+    // A plain GET (no upgrade) is refused without spending the ticket.
+    let res = app
+        .client
+        .get(app.url(&format!("/api/notifications/ws?ticket={ticket}")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400).await;
     let (ws, _) = tokio_tungstenite::connect_async(app.ws_url(&ticket))
         .await
         .unwrap();
@@ -48,13 +56,6 @@ async fn tickets_work_once_for_thirty_seconds() {
     let res = app
         .client
         .post(app.url("/api/notifications/ws-ticket"))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 401).await;
-    let res = app
-        .client
-        .get(app.url("/api/notifications/ws?ticket=nope"))
         .send()
         .await
         .unwrap();
