@@ -6,7 +6,8 @@ use common::auth::AuthUser;
 use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,6 +107,17 @@ pub async fn register(
     };
     let now = state.clock.now();
     let txn = common::db::begin_write(&state.db).await?;
+    // The limit is a count then an insert: one user's registrations take turns (SQLite's
+    // writers already do; on PostgreSQL a transaction lock on the user).
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let (high, _) = user.id.as_u64_pair();
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [i64::from_ne_bytes(high.to_ne_bytes()).into()],
+        ))
+        .await?;
+    }
     let existing = device::Entity::find()
         .filter(device::Column::Token.eq(&token))
         .one(&*txn)

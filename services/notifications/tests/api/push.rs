@@ -657,3 +657,36 @@ async fn a_user_without_devices_gets_no_push_job() {
     );
     assert_eq!(requests(&server).await.len(), 1);
 }
+
+async fn concurrent_registrations_keep_the_limit(kind: DbKind) {
+    let app = spawn_app_with(kind, |c| c.max_devices = 3).await;
+    let alice = app.investor();
+    let tokens: Vec<String> = (0..40).map(|_| new_token()).collect();
+    let statuses = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| async { register(&app, &alice, "android", t).await.0 }),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        37,
+        "{statuses:?}"
+    );
+    assert_eq!(devices(&app, &alice).await.len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_registrations_keep_the_device_limit_on_postgres() {
+    concurrent_registrations_keep_the_limit(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn concurrent_registrations_keep_the_device_limit_on_sqlite() {
+    concurrent_registrations_keep_the_limit(DbKind::Sqlite).await;
+}
