@@ -74,8 +74,12 @@ pub async fn run(
         replayed: HashSet::new(),
     };
     let ws = &state.config.ws;
-    let mut ping = tokio::time::interval(ws.ping_interval);
-    ping.tick().await;
+    // The first ping at a random point of the first interval: connections opened together
+    // (a reconnect storm, a load test) would otherwise all ping in the same instant, every
+    // interval (1,000 at once stalled delivery ~40 ms).
+    let first = ws.ping_interval.mul_f64(rand::random::<f64>());
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + first, ws.ping_interval);
     let mut last_heard = Instant::now();
     let close = loop {
         let next = tokio::select! {
