@@ -76,10 +76,9 @@ pub async fn run(
     let ws = &state.config.ws;
     // The first ping at a random point of the first interval: connections opened together
     // (a reconnect storm, a load test) would otherwise all ping in the same instant, every
-    // interval (1,000 at once stalled delivery ~40 ms).
+    // interval.
     let first = ws.ping_interval.mul_f64(rand::random::<f64>());
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + first, ws.ping_interval);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + first, ws.ping_interval);
     let mut last_heard = Instant::now();
     let close = loop {
         let next = tokio::select! {
