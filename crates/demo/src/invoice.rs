@@ -28,7 +28,7 @@ impl Demo {
             &format!("Cement delivered to the Lekki site, order {reference}"),
         );
         let first = self
-            .call(
+            .as_user(
                 Method::POST,
                 "/api/invoices",
                 &seller,
@@ -52,7 +52,7 @@ impl Demo {
         let mut bad = invoice_body("INV-BAD", "-5", "Negative, and due before it was issued");
         bad["due_date"] = json!(date(-1));
         let problem = self
-            .call(
+            .as_user(
                 Method::POST,
                 "/api/invoices",
                 &seller,
@@ -78,7 +78,7 @@ impl Demo {
             fields.join(", ")
         ));
 
-        self.call(
+        self.as_user(
             Method::GET,
             &format!("/api/invoices/{id}"),
             &investor,
@@ -87,7 +87,7 @@ impl Demo {
             "the investor opens the draft",
         )
         .await?;
-        self.call(
+        self.as_user(
             Method::POST,
             "/api/invoices",
             &investor,
@@ -108,7 +108,7 @@ impl Demo {
 
         let query = format!("q={reference}&sort=-amount");
         let page = self
-            .call(
+            .as_user(
                 Method::GET,
                 &format!("/api/invoices?{query}"),
                 &investor,
@@ -147,7 +147,7 @@ impl Demo {
         ));
 
         let problem = self
-            .call(
+            .as_user(
                 Method::PATCH,
                 &format!("/api/invoices/{id}"),
                 &seller,
@@ -166,7 +166,7 @@ impl Demo {
         ));
 
         let second = self
-            .call(
+            .as_user(
                 Method::POST,
                 "/api/invoices",
                 &seller,
@@ -198,7 +198,7 @@ impl Demo {
         ));
 
         let edited = self
-            .call(
+            .as_user(
                 Method::PATCH,
                 &format!("/api/invoices/{second_id}"),
                 &seller,
@@ -219,7 +219,7 @@ impl Demo {
         ));
 
         let third = self
-            .call(
+            .as_user(
                 Method::POST,
                 "/api/invoices",
                 &seller,
@@ -241,7 +241,7 @@ impl Demo {
         ));
 
         let history = self
-            .call(
+            .as_user(
                 Method::GET,
                 &format!("/api/invoices/{id}/history"),
                 &seller,
@@ -282,26 +282,6 @@ impl Demo {
         Ok(())
     }
 
-    /// `method path` as `who`, with an optional JSON body; checks the status.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        who: &Session,
-        body: Option<&Value>,
-        status: StatusCode,
-        what: &str,
-    ) -> anyhow::Result<Value> {
-        let mut req = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(&who.access);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        self.send(req, status, what).await
-    }
-
     /// `POST /api/invoices/{id}/{action}` (submit, cancel, verify, reject with a reason).
     async fn act(
         &self,
@@ -311,7 +291,7 @@ impl Demo {
         reason: Option<&str>,
     ) -> anyhow::Result<Value> {
         let body = reason.map(|r| json!({ "reason": r }));
-        self.call(
+        self.as_user(
             Method::POST,
             &format!("/api/invoices/{id}/{action}"),
             who,

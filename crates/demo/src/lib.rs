@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 /// How long an asynchronous effect (a document's checks, an event reaching another
@@ -205,6 +205,26 @@ impl Demo {
             "{email} is not an admin"
         );
         Ok(Some(admin))
+    }
+
+    /// `method path` as `who`, with an optional JSON body; checks the status.
+    async fn as_user(
+        &self,
+        method: Method,
+        path: &str,
+        who: &Session,
+        body: Option<&Value>,
+        status: StatusCode,
+        what: &str,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&who.access);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        self.send(req, status, what).await
     }
 
     /// Sends `req` and checks its status; answers the JSON body (`null` when there is none).

@@ -10,7 +10,7 @@ use anyhow::{Context, bail, ensure};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Demo, Poll, Session};
+use crate::{Demo, Poll};
 
 const RATE: &str = "18.5";
 const REVISED_RATE: &str = "17.25";
@@ -392,26 +392,6 @@ impl Demo {
             "16. /api/invoices/popular answers the investor: {count} listed invoice(s)."
         ));
         Ok(())
-    }
-
-    /// `method path` as `who`, with an optional JSON body; checks the status.
-    pub(crate) async fn as_user(
-        &self,
-        method: Method,
-        path: &str,
-        who: &Session,
-        body: Option<&Value>,
-        status: StatusCode,
-        what: &str,
-    ) -> anyhow::Result<Value> {
-        let mut req = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(&who.access);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        self.send(req, status, what).await
     }
 }
 
