@@ -89,16 +89,20 @@ mod tests {
         ] {
             assert_eq!(LiveChannel::parse(&c.public_name()), Some(c));
         }
+        let plain = Keys::default();
+        let offer = LiveChannel::Offer(id).public_name();
+        let head = offer.trim_end_matches(&id.to_string()).to_owned();
         for bad in [
-            "",
-            "admin",
-            "offer:",
-            "offer:not-a-uuid",
-            &format!("user:{id}:notifications"),
-            &format!("x:offer:{id}"),
-            &format!("blacklisted:{id}"),
-            &format!("offer:{id}:extra"),
+            String::new(),
+            "admin".to_owned(),
+            head.clone(),
+            format!("{head}not-a-uuid"),
+            plain.user_notifications_channel(id),
+            format!("x:{offer}"),
+            plain.blacklisted(&id.to_string()),
+            format!("{offer}:extra"),
         ] {
+            let bad = bad.as_str();
             assert_eq!(LiveChannel::parse(bad), None, "{bad}");
         }
     }

@@ -418,9 +418,10 @@ mod tests {
             .iter()
             .map(|m| (m.channel.clone(), m.user_id))
             .collect();
-        assert!(channels.contains(&(format!("offer:{offer}"), investor)));
-        assert!(channels.contains(&(format!("offer:{offer}"), seller)));
-        assert!(channels.contains(&(format!("invoice:{invoice}"), investor)));
+        let keys = Keys::default();
+        assert!(channels.contains(&(keys.offer_channel(offer), investor)));
+        assert!(channels.contains(&(keys.offer_channel(offer), seller)));
+        assert!(channels.contains(&(keys.invoice_channel(invoice), investor)));
     }
 
     #[test]

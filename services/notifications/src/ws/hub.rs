@@ -9,7 +9,6 @@ use common::clock::SharedClock;
 use common::pubsub::{Message, Subscriber};
 use common::shutdown::CancellationToken;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 /// Why the server closed a connection (WebSocket close code and reason).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,16 +376,6 @@ impl Hub {
     pub fn slow_closed(&self) -> u64 {
         self.inner.slow_closed.load(Ordering::Relaxed)
     }
-
-    /// Whether `user` has an open connection here.
-    pub fn is_connected(&self, user: Uuid) -> bool {
-        self.inner
-            .conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .any(|c| c.claims.sub == user)
-    }
 }
 
 /// `{"type":"event","channel":..,"data":..}` around a published payload (JSON as it is;
@@ -408,12 +397,13 @@ mod tests {
 
     #[test]
     fn event_frames_wrap_json_as_is_and_text_as_a_string() {
-        let f = event_frame("offer:1", br#"{"status":"accepted"}"#);
+        let channel = common::keys::Keys::default().offer_channel(uuid::Uuid::nil());
+        let f = event_frame(&channel, br#"{"status":"accepted"}"#);
         let v: serde_json::Value = serde_json::from_str(&f).unwrap();
         assert_eq!(v["type"], "event");
-        assert_eq!(v["channel"], "offer:1");
+        assert_eq!(v["channel"], channel.as_str());
         assert_eq!(v["data"]["status"], "accepted");
-        let f = event_frame("offer:1", b"not json \"quoted\"");
+        let f = event_frame(&channel, b"not json \"quoted\"");
         let v: serde_json::Value = serde_json::from_str(&f).unwrap();
         assert_eq!(v["data"], "not json \"quoted\"");
     }
