@@ -202,22 +202,7 @@ pub async fn place(
         }
         Err(e) => return Err(e.into()),
     }
-    crate::events::add(
-        &*txn,
-        state.clock.as_ref(),
-        &OfferEvent::of(&model, Change::Placed),
-    )
-    .await?;
-    txn.commit().await?;
-    after(
-        state,
-        &[Changed {
-            offer: model.clone(),
-            change: Change::Placed,
-            left_active: false,
-        }],
-    )
-    .await;
+    commit_with_event(state, txn, &model, Change::Placed).await?;
     Ok(model)
 }
 
@@ -273,22 +258,7 @@ pub async fn revise(
     let updated = find(&*txn, current.id)
         .await?
         .ok_or_else(|| not_found(current.id))?;
-    crate::events::add(
-        &*txn,
-        state.clock.as_ref(),
-        &OfferEvent::of(&updated, Change::Revised),
-    )
-    .await?;
-    txn.commit().await?;
-    after(
-        state,
-        &[Changed {
-            offer: updated.clone(),
-            change: Change::Revised,
-            left_active: false,
-        }],
-    )
-    .await;
+    commit_with_event(state, txn, &updated, Change::Revised).await?;
     Ok(updated)
 }
 
@@ -390,21 +360,28 @@ pub async fn accept(state: &AppState, current: &offer::Model) -> Result<offer::M
         updated_at: now,
         ..current.clone()
     };
-    crate::events::add(
-        &*txn,
-        state.clock.as_ref(),
-        &OfferEvent::of(&updated, Change::Reserved),
-    )
-    .await?;
+    commit_with_event(state, txn, &updated, Change::Reserved).await?;
+    Ok(updated)
+}
+
+/// Writes `offer`'s event of `change` in `txn`, commits, then runs the after-commit
+/// effects of an offer that stays active.
+async fn commit_with_event(
+    state: &AppState,
+    txn: common::db::WriteTxn,
+    offer: &offer::Model,
+    change: Change,
+) -> anyhow::Result<()> {
+    crate::events::add(&*txn, state.clock.as_ref(), &OfferEvent::of(offer, change)).await?;
     txn.commit().await?;
     after(
         state,
         &[Changed {
-            offer: updated.clone(),
-            change: Change::Reserved,
+            offer: offer.clone(),
+            change,
             left_active: false,
         }],
     )
     .await;
-    Ok(updated)
+    Ok(())
 }
