@@ -33,3 +33,43 @@ http_status() {
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# wait_for_redis PORT [PID] [SECONDS]: returns once the Redis on 127.0.0.1:PORT answers
+# PING with PONG. A Redis replaying a large AOF accepts connections but answers every
+# PING with LOADING until it is done, so "answers" is not "ready". Says what it waits for
+# (and the load's progress every few seconds). Fails if PID (the Redis process, when we
+# started it) exits, or after SECONDS (default 600) without a PONG.
+wait_for_redis() {
+  local port=$1 pid=${2:-} limit=${3:-600} start=$SECONDS said="" what answer next=0
+  while :; do
+    answer=$(redis-cli -p "$port" ping 2>&1 || true)
+    if [ "$answer" = PONG ]; then
+      [ -z "$said" ] || say "Redis      ready after $((SECONDS - start)) s"
+      return 0
+    fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      printf 'error: Redis exited while starting\n' >&2
+      return 1
+    fi
+    case $answer in
+      LOADING*) what="loading its dataset" ;;
+      *) what="not answering yet" ;;
+    esac
+    if [ "$what" != "$said" ]; then
+      say "Waiting for Redis on port $port: $what..."
+      said=$what
+    fi
+    if [ "$what" = "loading its dataset" ] && [ $SECONDS -ge $next ]; then
+      local perc eta
+      perc=$(redis-cli -p "$port" info persistence 2>/dev/null | tr -d '\r' | sed -n 's/^loading_loaded_perc://p')
+      eta=$(redis-cli -p "$port" info persistence 2>/dev/null | tr -d '\r' | sed -n 's/^loading_eta_seconds://p')
+      [ -z "$perc" ] || say "           ${perc}% loaded, about ${eta:-?} s to go"
+      next=$((SECONDS + 5))
+    fi
+    if [ $((SECONDS - start)) -ge "$limit" ]; then
+      printf 'error: Redis on port %s is not ready after %s s (%s)\n' "$port" "$limit" "$what" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}

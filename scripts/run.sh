@@ -70,12 +70,18 @@ started() { PIDS+=("$2"); echo "$2" > "$RUN_DIR/$1.pid"; }
 # --- Redis -----------------------------------------------------------------------------
 if [ -z "${REDIS_URL:-}" ]; then
   mkdir -p "$DATA_DIR/redis"
+  # AOF for durability across restarts; rewritten (to an RDB base, which loads fast) once
+  # it is twice its size after the last rewrite and at least 16 MB, so it tracks the data
+  # instead of the history of every write (see README, "Local Redis").
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA_DIR/redis" \
-    --appendonly yes --save "" --logfile "$LOG_DIR/redis.log" --daemonize no &
-  started redis $!
+    --appendonly yes --save "" --aof-use-rdb-preamble yes \
+    --auto-aof-rewrite-percentage 100 --auto-aof-rewrite-min-size 16mb \
+    --logfile "$LOG_DIR/redis.log" --daemonize no &
+  redis_pid=$!
+  started redis "$redis_pid"
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start: see $LOG_DIR/redis.log"
+  # Ready means PONG: while it replays a large AOF, Redis answers LOADING.
+  wait_for_redis "$REDIS_PORT" "$redis_pid" || die "Redis did not start: see $LOG_DIR/redis.log"
   say "Redis      redis://127.0.0.1:$REDIS_PORT (AOF in $DATA_DIR/redis)"
 fi
 

@@ -110,3 +110,111 @@ impl PerThread {
         Ok(client.clone())
     }
 }
+
+/// Why Redis is not ready yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// No connection (refused, timed out, DNS): Redis is not up, or not reachable.
+    Unreachable(String),
+    /// Redis answers `LOADING`: it is replaying its AOF or RDB after a start.
+    Loading,
+    /// Redis answered something else than `PONG` (an ACL or auth problem, say).
+    Refused(String),
+}
+
+impl NotReady {
+    /// A word for `/readyz`: `down` or `loading`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            NotReady::Loading => "loading",
+            NotReady::Unreachable(_) | NotReady::Refused(_) => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotReady::Unreachable(e) => write!(f, "Redis is unreachable ({e})"),
+            NotReady::Loading => f.write_str("Redis is loading its dataset"),
+            NotReady::Refused(e) => write!(f, "Redis refused PING ({e})"),
+        }
+    }
+}
+
+/// Whether an error is Redis's `LOADING` reply (a restart replaying a large dataset: every
+/// command but a few is refused until it is done).
+pub fn is_loading(err: &RedisError) -> bool {
+    err.details().starts_with("LOADING")
+}
+
+/// One probe: a fresh connection (no reconnect policy) and a `PING` that must answer
+/// `PONG`. `PING` is refused with `LOADING` while Redis replays its data, so a Redis that
+/// accepts connections is not yet a Redis that serves.
+pub async fn probe(url: &str) -> Result<(), NotReady> {
+    let config = Config::from_url(url).map_err(|e| NotReady::Refused(e.to_string()))?;
+    let client = Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(2);
+            c.internal_command_timeout = Duration::from_secs(2);
+        })
+        .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(2))
+        .build()
+        .map_err(|e| NotReady::Refused(e.to_string()))?;
+    // fred's connection set-up sends a command of its own, so LOADING can come from here.
+    if let Err(e) = client.init().await {
+        return Err(if is_loading(&e) {
+            NotReady::Loading
+        } else {
+            NotReady::Unreachable(e.details().to_owned())
+        });
+    }
+    let answer = client.ping::<String>(None).await;
+    let _ = client.quit().await;
+    match answer {
+        Ok(pong) if pong.eq_ignore_ascii_case("PONG") => Ok(()),
+        Ok(other) => Err(NotReady::Refused(other)),
+        Err(e) if is_loading(&e) => Err(NotReady::Loading),
+        Err(e)
+            if matches!(
+                e.kind(),
+                fred::error::ErrorKind::IO
+                    | fred::error::ErrorKind::Timeout
+                    | fred::error::ErrorKind::Canceled
+            ) =>
+        {
+            Err(NotReady::Unreachable(e.details().to_owned()))
+        }
+        Err(e) => Err(NotReady::Refused(e.details().to_owned())),
+    }
+}
+
+/// The longest pause between two probes of [`until_ready`].
+pub const READY_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Waits until Redis answers `PING` with `PONG`, probing with backoff (100 ms doubling up
+/// to [`READY_BACKOFF_MAX`]) while it is unreachable or loading, logging what it waits for
+/// (once per change of reason) and telling `report` at each probe that fails. Never gives
+/// up: a service that starts while Redis replays a large AOF waits for it instead of
+/// exiting (and taking the stack down with it, as `make run` once did).
+pub async fn until_ready(url: &str, mut report: impl FnMut(&NotReady)) {
+    let mut pause = Duration::from_millis(100);
+    let mut last: Option<NotReady> = None;
+    loop {
+        match probe(url).await {
+            Ok(()) => break,
+            Err(why) => {
+                if last.as_ref() != Some(&why) {
+                    tracing::warn!(reason = %why, "Waiting for Redis before starting.");
+                }
+                report(&why);
+                last = Some(why);
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(READY_BACKOFF_MAX);
+    }
+    if last.is_some() {
+        tracing::info!("Redis answers; starting.");
+    }
+}

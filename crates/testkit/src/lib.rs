@@ -22,6 +22,6 @@ pub use clamd::{ClamdStandIn, EICAR, EICAR_SIGNATURE};
 pub use db::{DbKind, TestDb};
 pub use moto::MotoServer;
 pub use problem::assert_problem;
-pub use redis::{RedisServer, redis_pool, redis_url, unique_prefix};
+pub use redis::{RedisServer, redis_pool, redis_url, spare_port, unique_prefix};
 pub use tokens::TestKeys;
 pub use wait::{wait_for, wait_until};

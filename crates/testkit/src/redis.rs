@@ -19,29 +19,58 @@ pub async fn redis_pool() -> Pool {
         .expect("connect to REDIS_URL")
 }
 
-/// A redis-server process of the test's own on a spare port (for restart tests).
+/// A redis-server process of the test's own on a spare port (for restart tests), or one
+/// that stays in its `LOADING` phase for as long as the test wants ([`Self::start_loading`]).
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Start with `key-load-delay` (slow replay of the RDB in `dir`).
+    slow_load: bool,
 }
 
-fn spare_port() -> u16 {
+/// A port nothing listens on now (bound to port 0, then released).
+pub fn spare_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("spare port")
 }
 
+/// Keys in the RDB of a loading server: at the 1 ms a key its replay is slowed to, it
+/// would take 100 s, far longer than any test waits before [`RedisServer::finish_loading`].
+const LOADING_KEYS: usize = 100_000;
+
 impl RedisServer {
     pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut server = Self {
+        let mut server = Self::not_started();
+        server.spawn();
+        server
+    }
+
+    /// A spare port with no Redis on it yet (an unreachable Redis); [`Self::spawn`] starts it.
+    pub fn not_started() -> Self {
+        Self {
             port: spare_port(),
             child: None,
-            dir,
-        };
+            dir: tempfile::tempdir().expect("temp dir"),
+            slow_load: false,
+        }
+    }
+
+    /// A server that answers `LOADING` (as Redis does while replaying a large AOF after a
+    /// restart) until [`Self::finish_loading`]: an RDB of many keys, replayed at 1 ms a key
+    /// (`key-load-delay`, the knob Redis's own tests use), with client commands served
+    /// every KiB read so that `PING` gets its `LOADING` answer at once.
+    pub fn start_loading() -> Self {
+        let mut server = Self::not_started();
+        server.spawn_with(&["--enable-debug-command", "local"]);
+        server.cli(&["DEBUG", "POPULATE", &LOADING_KEYS.to_string(), "seed"]);
+        server.cli(&["SAVE"]);
+        server.stop();
+        server.slow_load = true;
         server.spawn();
+        assert!(server.is_loading(), "redis-server did not stay loading");
         server
     }
 
@@ -49,8 +78,44 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+    /// `redis-cli -p <port> <args>`: its output, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli (is it installed?)");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Whether the server answers `PING` with `LOADING`.
+    pub fn is_loading(&self) -> bool {
+        self.cli(&["PING"]).starts_with("LOADING")
+    }
+
+    /// Ends the slow replay: the rest of the RDB loads at full speed and the server serves.
+    pub fn finish_loading(&self) {
+        self.cli(&["CONFIG", "SET", "key-load-delay", "0"]);
+    }
+
+    /// Saves the data, stops the server and starts it again, loading slowly until
+    /// [`Self::finish_loading`] (a production Redis restarting with a large dataset).
+    pub fn restart_loading(&mut self) {
+        assert_eq!(self.cli(&["SAVE"]), "OK");
+        self.stop();
+        self.slow_load = true;
+        self.spawn();
+        assert!(self.is_loading(), "redis-server did not stay loading");
+    }
+
+    /// Starts the server (on [`Self::not_started`]'s port, say).
+    pub fn spawn(&mut self) {
+        self.spawn_with(&[]);
+    }
+
+    fn spawn_with(&mut self, extra: &[&str]) {
+        let mut command = Command::new("redis-server");
+        command
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -61,6 +126,16 @@ impl RedisServer {
             ])
             .args(["--appendonly", "no", "--dir"])
             .arg(self.dir.path())
+            .args(extra);
+        if self.slow_load {
+            command.args([
+                "--key-load-delay",
+                "1000",
+                "--loading-process-events-interval-bytes",
+                "1024",
+            ]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -86,6 +161,8 @@ impl RedisServer {
     /// Kills the server and starts a new one on the same port (all data lost).
     pub fn restart(&mut self) {
         self.stop();
+        let _ = std::fs::remove_file(self.dir.path().join("dump.rdb"));
+        self.slow_load = false;
         self.spawn();
     }
 }

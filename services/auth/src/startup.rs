@@ -9,7 +9,7 @@ use actix_web::{App, web};
 use common::auth::Verifier;
 use common::clock::SharedClock;
 use common::events::Service;
-use common::http::Readiness;
+use common::http::{Readiness, Starting};
 use common::keys::Keys;
 use common::outbox::Relay;
 use common::ratelimit::RateLimiter;
@@ -34,7 +34,9 @@ pub struct Application {
 impl Application {
     pub async fn build(config: AuthConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let base = &config.base;
+        let starting = Starting::bind(base)?;
         let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+        starting.wait_for_redis(&base.redis_url).await;
         let redis = common::redis::pool(&base.redis_url, 4).await?;
         let keys = Keys::new(&base.redis_prefix);
         let stop = CancellationToken::new();
@@ -69,7 +71,7 @@ impl Application {
             config: Arc::new(config.clone()),
         };
         let readiness = Readiness { db, redis };
-        let (port, server) = common::http::serve(base, readiness, move || {
+        let (port, server) = common::http::serve(base, starting, readiness, move || {
             App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
@@ -79,7 +81,8 @@ impl Application {
                     routes::scope(scope("/api/auth"))
                         .map(|s| s.wrap(from_fn(routes::per_ip_limit))),
                 )
-        })?;
+        })
+        .await?;
         tracing::info!(port, "Auth listening.");
         Ok(Self {
             port,

@@ -1,7 +1,6 @@
 //! Builds the service (database, Redis, storage, background loops, HTTP server) and runs
 //! it until told to stop. `kyc worker` runs the same state without the HTTP server.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -9,7 +8,7 @@ use actix_web::{App, HttpServer, web};
 use common::auth::Verifier;
 use common::clock::SharedClock;
 use common::events::Service;
-use common::http::Readiness;
+use common::http::{Readiness, Starting};
 use common::keys::Keys;
 use common::outbox::Relay;
 use common::ratelimit::RateLimiter;
@@ -29,9 +28,11 @@ async fn core(
     config: KycConfig,
     clock: SharedClock,
     stop: &CancellationToken,
+    starting: &Starting,
 ) -> anyhow::Result<(AppState, Vec<JoinHandle<()>>)> {
     let base = &config.base;
     let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+    starting.wait_for_redis(&base.redis_url).await;
     let redis = common::redis::pool(&base.redis_url, 4).await?;
     let keys = Keys::new(&base.redis_prefix);
     let storage = crate::storage::from_config(&config.storage)?;
@@ -75,7 +76,8 @@ pub struct Application {
 impl Application {
     pub async fn build(config: KycConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let stop = CancellationToken::new();
-        let (state, mut tasks) = core(config, clock, &stop).await?;
+        let starting = Starting::bind(&config.base)?;
+        let (state, mut tasks) = core(config, clock, &stop, &starting).await?;
         let config = state.config.clone();
         let base = &config.base;
         if config.worker_in_process {
@@ -94,14 +96,15 @@ impl Application {
             redis: state.redis.clone(),
         };
         let app_state = state.clone();
-        let (port, server) = common::http::serve(base, readiness, move || {
+        let (port, server) = common::http::serve(base, starting, readiness, move || {
             App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::Data::new(verifier.clone()))
                 .service(routes::scope(scope("/api/kyc")))
-        })?;
+        })
+        .await?;
         tracing::info!(
             port,
             worker_in_process = config.worker_in_process,
@@ -148,7 +151,8 @@ pub async fn run_worker(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
-    let (state, tasks) = core(config, clock, &stop).await?;
+    let starting = Starting::bind(&config.base)?;
+    let (state, tasks) = core(config, clock, &stop, &starting).await?;
     let workers = crate::worker::spawn(&state, state.config.workers, stop.clone()).await?;
     let base = &state.config.base;
     let readiness = Readiness {
@@ -156,8 +160,7 @@ pub async fn run_worker(
         redis: state.redis.clone(),
     };
     let metrics = common::http::metrics("kyc_worker")?;
-    let listener = TcpListener::bind((base.host.as_str(), base.port))
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
+    let listener = starting.into_listener().await;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(readiness.clone()))

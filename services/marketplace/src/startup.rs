@@ -9,7 +9,7 @@ use common::auth::Verifier;
 use common::cache::Cache;
 use common::clock::SharedClock;
 use common::events::Service;
-use common::http::Readiness;
+use common::http::{Readiness, Starting};
 use common::keys::Keys;
 use common::outbox::Relay;
 use common::shutdown::CancellationToken;
@@ -33,7 +33,9 @@ pub struct Application {
 impl Application {
     pub async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let base = config.base.clone();
+        let starting = Starting::bind(&base)?;
         let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+        starting.wait_for_redis(&base.redis_url).await;
         let redis = common::redis::pool(&base.redis_url, 4).await?;
         let keys = Keys::new(&base.redis_prefix);
         let stop = CancellationToken::new();
@@ -68,14 +70,15 @@ impl Application {
         .await;
         let readiness = Readiness { db, redis };
         let app_state = state.clone();
-        let (port, server) = common::http::serve(&base, readiness, move || {
+        let (port, server) = common::http::serve(&base, starting, readiness, move || {
             App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::Data::new(verifier.clone()))
                 .service(routes::scope(scope("/api/marketplace")))
-        })?;
+        })
+        .await?;
         tracing::info!(port, "Marketplace listening.");
         Ok(Self {
             port,

@@ -7,7 +7,7 @@ use actix_web::dev::Server;
 use actix_web::{App, web};
 use common::auth::Verifier;
 use common::clock::SharedClock;
-use common::http::Readiness;
+use common::http::{Readiness, Starting};
 use common::keys::Keys;
 use common::pubsub::Subscriber;
 use common::shutdown::CancellationToken;
@@ -44,7 +44,9 @@ impl Application {
         provider: Box<dyn Provider>,
     ) -> anyhow::Result<Self> {
         let base = config.base.clone();
+        let starting = Starting::bind(&base)?;
         let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+        starting.wait_for_redis(&base.redis_url).await;
         let redis = common::redis::pool(&base.redis_url, 4).await?;
         let keys = Keys::new(&base.redis_prefix);
         let stop = CancellationToken::new();
@@ -77,14 +79,15 @@ impl Application {
         ];
         let readiness = Readiness { db, redis };
         let app_state = state.clone();
-        let (port, server) = common::http::serve(&base, readiness, move || {
+        let (port, server) = common::http::serve(&base, starting, readiness, move || {
             App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::Data::new(verifier.clone()))
                 .service(routes::scope(scope("/api/notifications")))
-        })?;
+        })
+        .await?;
         tracing::info!(port, "Notifications listening.");
         Ok(Self {
             port,

@@ -9,8 +9,8 @@ use utoipa::openapi::OpenApi;
 use utoipa_actix_web::UtoipaApp;
 
 use super::{
-    KnownRoutes, Readiness, api_docs, json_config, normalize_errors, not_found, path_config,
-    query_config, request_id,
+    KnownRoutes, Readiness, Starting, api_docs, json_config, normalize_errors, not_found,
+    path_config, query_config, request_id,
 };
 use crate::config::BaseConfig;
 use crate::telemetry::VestioRootSpan;
@@ -18,13 +18,14 @@ use crate::telemetry::VestioRootSpan;
 /// How long in-flight requests may take to finish once the server is told to stop.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 
-/// Binds `base.host:base.port` (port 0: any free one) and starts a service's HTTP server
-/// there. On every worker, `routes` builds the utoipa app with the service's own routes
+/// Starts a service's HTTP server on the socket `starting` bound (stopping the stand-in
+/// that answered there while the service started). On every worker, `routes` builds the utoipa app with the service's own routes
 /// and app data; `/healthz`, `/readyz` and [`finish`] (with the `base.service` metrics)
 /// complete it. Signals are left to the caller (`shutdown::Running`); in-flight requests
 /// get [`SHUTDOWN_TIMEOUT_SECS`] to finish. Answers the bound port and the server.
-pub fn serve<F, T, B>(
+pub async fn serve<F, T, B>(
     base: &BaseConfig,
+    starting: Starting,
     readiness: Readiness,
     routes: F,
 ) -> anyhow::Result<(u16, Server)>
@@ -41,9 +42,8 @@ where
 {
     let metrics = metrics(base.service)?;
     let max_body = base.max_body_bytes;
-    let listener = std::net::TcpListener::bind((base.host.as_str(), base.port))
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", base.host, base.port))?;
-    let port = listener.local_addr()?.port();
+    let port = starting.port();
+    let listener = starting.into_listener().await;
     let server = HttpServer::new(move || {
         let (app, api) = routes()
             .service(super::healthz)

@@ -38,17 +38,22 @@ pub async fn healthz() -> HttpResponse {
     tag = "health",
     responses(
         (status = 200, description = "Ready", body = HealthStatus),
-        (status = 503, description = "Redis or the database does not answer", body = HealthStatus),
+        (status = 503, description = "Redis or the database does not answer (or Redis is loading its dataset, or the service is still starting)", body = HealthStatus),
     )
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<Readiness>) -> HttpResponse {
-    let redis_ok = state.redis.next().ping::<String>(None).await.is_ok();
+    let redis = state.redis.next().ping::<String>(None).await;
+    let redis_ok = redis.is_ok();
     let db_ok = crate::db::ping(&state.db).await.is_ok();
     let word = |ok: bool| if ok { "ok" } else { "down" };
     let body = HealthStatus {
         status: word(redis_ok && db_ok),
-        redis: Some(word(redis_ok)),
+        redis: Some(match &redis {
+            Ok(_) => "ok",
+            Err(e) if crate::redis::is_loading(e) => "loading",
+            Err(_) => "down",
+        }),
         database: Some(word(db_ok)),
     };
     if redis_ok && db_ok {

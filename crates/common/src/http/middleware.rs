@@ -42,7 +42,8 @@ pub async fn request_id(
 }
 
 /// Rewrites any 4xx/5xx that is not already problem+json (actix's own text bodies for
-/// unknown methods, payload errors, ...) into a problem.
+/// unknown methods, payload errors, ...) into a problem. `/readyz`'s 503 keeps its
+/// health body (what is down is what a probe's reader wants, as its OpenAPI entry says).
 pub fn normalize_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
         let is_problem = res
@@ -50,7 +51,9 @@ pub fn normalize_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-        if is_problem {
+        let is_probe = res.request().path() == "/readyz"
+            && res.status() == actix_web::http::StatusCode::SERVICE_UNAVAILABLE;
+        if is_problem || is_probe {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();

@@ -8,13 +8,16 @@ mod health;
 mod middleware;
 mod problem;
 mod responses;
+mod starting;
+pub mod version;
 
 pub use app::{finish, metrics, serve};
 pub use docs::{BearerSecurity, api_docs};
 pub use health::{Readiness, healthz, readyz};
 pub use middleware::{RequestId, normalize_errors, request_id};
 pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};
-pub use responses::{JsonBodyErrors, TokenErrors};
+pub use responses::{JsonBodyErrors, TokenErrors, VersionErrors};
+pub use starting::Starting;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 

@@ -28,6 +28,11 @@ pub struct Problem {
     /// The fields at fault, for validation problems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a 412 (a decision on a version that is no longer current): the resource as
+    /// it is now, with its `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -39,9 +44,11 @@ impl Problem {
             404 => "not-found",
             405 => "method-not-allowed",
             409 => "conflict",
+            412 => "precondition-failed",
             413 => "payload-too-large",
             415 => "unsupported-media-type",
             422 => "validation-error",
+            428 => "precondition-required",
             429 => "rate-limited",
             503 => "unavailable",
             _ if status.is_server_error() => "server-error",
@@ -53,6 +60,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            current: None,
         }
     }
 
@@ -93,6 +101,17 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Unavailable(String),
+    /// A decision made on a version that is no longer current (412): the problem carries
+    /// the resource as it is now, and the response its `ETag`.
+    #[error("{detail}")]
+    PreconditionFailed {
+        detail: String,
+        version: i64,
+        current: Box<serde_json::Value>,
+    },
+    /// A decision that must name the version it was made on did not (428).
+    #[error("{0}")]
+    PreconditionRequired(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -154,12 +173,22 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         match self {
+            ApiError::Internal(err) if redis_failed(err) => {
+                tracing::error!(error = ?err, "Request failed: Redis did not answer.");
+                Problem::new(status, UNAVAILABLE)
+            }
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "Request failed.");
                 Problem::new(status, "an internal error occurred; it has been logged")
             }
             ApiError::Validation { detail, errors } => Problem {
                 errors: errors.clone(),
+                ..Problem::new(status, detail.clone())
+            },
+            ApiError::PreconditionFailed {
+                detail, current, ..
+            } => Problem {
+                current: Some((**current).clone()),
                 ..Problem::new(status, detail.clone())
             },
             other => Problem::new(status, other.to_string()),
@@ -180,6 +209,9 @@ impl ResponseError for ApiError {
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::Internal(err) if redis_failed(err) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -200,10 +232,34 @@ impl ResponseError for ApiError {
                     res.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
+            ApiError::PreconditionFailed { version, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&super::version::etag(*version)) {
+                    res.headers_mut().insert(header::ETAG, v);
+                }
+            }
+            _ if res.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE),
+                );
+            }
             _ => {}
         }
         res
     }
+}
+
+/// What a 503 tells a client to wait, in seconds: Redis loading or reconnecting is a matter
+/// of seconds.
+pub const RETRY_AFTER_UNAVAILABLE: &str = "1";
+
+const UNAVAILABLE: &str = "a backing service is unavailable; try again shortly";
+
+/// Whether an unexpected error came from Redis (unreachable, timed out, `LOADING` after a
+/// restart): that is a 503 the client may retry, not a 500.
+fn redis_failed(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.downcast_ref::<fred::error::Error>().is_some())
 }
 
 impl From<sea_orm::DbErr> for ApiError {
@@ -219,7 +275,7 @@ impl From<sea_orm::DbErr> for ApiError {
 impl From<fred::error::Error> for ApiError {
     fn from(err: fred::error::Error) -> Self {
         tracing::error!(error = %err, "Redis command failed.");
-        ApiError::Unavailable("a backing service is unavailable; try again shortly".into())
+        ApiError::Unavailable(UNAVAILABLE.into())
     }
 }
 

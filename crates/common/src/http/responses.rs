@@ -52,3 +52,23 @@ impl utoipa::IntoResponses for TokenErrors {
         ])
     }
 }
+
+/// 400, 412 and 428: what a route that takes `If-Match` (a decision on a version) may
+/// answer besides its own statuses.
+pub struct VersionErrors;
+
+impl utoipa::IntoResponses for VersionErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[
+            (
+                "400",
+                "Malformed request (If-Match that names no single strong ETag, or a bad body)",
+            ),
+            (
+                "412",
+                "The resource changed since the version in If-Match; `current` holds it as it is now",
+            ),
+            ("428", "If-Match is missing: send the ETag you read"),
+        ])
+    }
+}

@@ -9,6 +9,7 @@ mod login;
 mod logout_refresh;
 mod openapi;
 mod rate_limits;
+mod redis_wait;
 mod register;
 mod suspension;
 mod tokens;
