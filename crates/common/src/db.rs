@@ -202,4 +202,14 @@ pub mod columns {
     pub fn string(c: impl IntoIden, len: u32) -> ColumnDef {
         ColumnDef::new(c).string_len(len).not_null().to_owned()
     }
+
+    /// The version of a row people decide on (`common::http::version`): starts at 1,
+    /// bumped by every change.
+    pub fn version(c: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(c)
+            .big_integer()
+            .not_null()
+            .default(1)
+            .to_owned()
+    }
 }

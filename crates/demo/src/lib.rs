@@ -227,6 +227,27 @@ impl Demo {
         self.send(req, status, what).await
     }
 
+    /// `POST path` as `who` with `If-Match` naming `version` (a resource's `version` as
+    /// the API showed it): a decision on what was seen; checks the status.
+    async fn post_at(
+        &self,
+        path: &str,
+        who: &Session,
+        version: &Value,
+        status: StatusCode,
+        what: &str,
+    ) -> anyhow::Result<Value> {
+        let version = version
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("{what}: no version ({version})"))?;
+        let req = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(&who.access)
+            .header("if-match", format!("\"{version}\""));
+        self.send(req, status, what).await
+    }
+
     /// Sends `req` and checks its status; answers the JSON body (`null` when there is none).
     async fn send(
         &self,

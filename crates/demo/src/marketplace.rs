@@ -283,21 +283,42 @@ impl Demo {
             stats["listed_count"], stats["offers_today"], stats["average_discount_rate"]
         ));
 
-        let reserved = self
-            .as_user(
-                Method::POST,
+        let stale = self
+            .post_at(
                 &format!("/api/marketplace/offers/{offer_id}/accept"),
                 &seller,
-                None,
+                &offer["version"],
+                StatusCode::PRECONDITION_FAILED,
+                "accept the offer as first made (revised since)",
+            )
+            .await?;
+        ensure!(
+            stale["current"]["version"] == revised["version"]
+                && stale["current"]["status"] == "pending",
+            "the stale accept's problem: {stale}"
+        );
+        self.step(&format!(
+            "13. The seller accepting the offer as first made (version {}, before the revision): 412, nothing accepted; the offer now is version {} at {} %.",
+            offer["version"], stale["current"]["version"], text(&stale["current"]["discount_rate"])
+        ));
+        let reserved = self
+            .post_at(
+                &format!("/api/marketplace/offers/{offer_id}/accept"),
+                &seller,
+                &revised["version"],
                 StatusCode::ACCEPTED,
                 "accept the offer",
             )
             .await?;
         ensure!(
-            reserved["status"] == "reserved",
+            reserved["status"] == "reserved" && reserved["price"] == revised["price"],
             "the accepted offer: {reserved}"
         );
-        self.step("13. The seller accepted the first offer: 202, reserved.");
+        self.step(&format!(
+            "14. At the version seen now (If-Match: \"{}\") the seller accepted it: 202, reserved at price {}.",
+            revised["version"],
+            text(&reserved["price"])
+        ));
 
         let mut poll = Poll::new(
             format!("offer {offer_id} and invoice {id} to be accepted"),
@@ -355,22 +376,21 @@ impl Demo {
             other["status"]
         );
         self.step(&format!(
-            "14. After {:.1} s the offer is accepted, the invoice accepted, the other offer rejected.",
+            "15. After {:.1} s the offer is accepted, the invoice accepted, the other offer rejected.",
             poll.elapsed().as_secs_f64()
         ));
 
         let problem = self
-            .as_user(
-                Method::POST,
+            .post_at(
                 &format!("/api/marketplace/offers/{other_id}/accept"),
                 &seller,
-                None,
+                &other["version"],
                 StatusCode::CONFLICT,
                 "accept a second offer",
             )
             .await?;
         self.step(&format!(
-            "15. Accepting the other offer: 409 \"{}\".",
+            "16. Accepting the other offer: 409 \"{}\".",
             text(&problem["detail"])
         ));
 
@@ -389,7 +409,7 @@ impl Demo {
             .with_context(|| format!("popular has no items: {popular}"))?
             .len();
         self.step(&format!(
-            "16. /api/invoices/popular answers the investor: {count} listed invoice(s)."
+            "17. /api/invoices/popular answers the investor: {count} listed invoice(s)."
         ));
         Ok(())
     }

@@ -185,6 +185,43 @@ impl ApiClient {
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
         send(self.client.patch(self.url(path)), token, Some(body)).await
     }
+
+    /// POST with `If-Match: "<version>"`: a decision on the version the test read.
+    pub async fn post_at(
+        &self,
+        path: &str,
+        token: &str,
+        version: i64,
+        body: &Value,
+    ) -> reqwest::Response {
+        let request = self
+            .client
+            .post(self.url(path))
+            .header("if-match", common::http::version::etag(version));
+        send(request, token, Some(body)).await
+    }
+
+    /// PATCH with `If-Match: "<version>"`.
+    pub async fn patch_at(
+        &self,
+        path: &str,
+        token: &str,
+        version: i64,
+        body: &Value,
+    ) -> reqwest::Response {
+        let request = self
+            .client
+            .patch(self.url(path))
+            .header("if-match", common::http::version::etag(version));
+        send(request, token, Some(body)).await
+    }
+}
+
+/// The `version` of a resource as the API showed it.
+pub fn version_of(resource: &Value) -> i64 {
+    resource["version"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no version in {resource}"))
 }
 
 /// Sends `request` with `token` as its bearer token and `body` (if any) as JSON.

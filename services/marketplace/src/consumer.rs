@@ -149,7 +149,7 @@ impl Effects {
             txn,
             clock,
             &o,
-            &[OfferStatus::Reserved],
+            offers::From::any(&[OfferStatus::Reserved]),
             OfferStatus::Accepted,
             None,
         )
@@ -200,7 +200,7 @@ impl Effects {
                 txn,
                 clock,
                 &o,
-                &[OfferStatus::Reserved],
+                offers::From::any(&[OfferStatus::Reserved]),
                 to,
                 Change::Released,
                 Some(&reason),

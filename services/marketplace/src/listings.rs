@@ -171,7 +171,7 @@ pub async fn reopen<C: ConnectionTrait>(
             txn,
             clock,
             o,
-            &[OfferStatus::Accepted],
+            offers::From::any(&[OfferStatus::Accepted]),
             OfferStatus::Lapsed,
             offers::Change::Lapsed,
             Some("the invoice was not funded in time; it is listed again"),

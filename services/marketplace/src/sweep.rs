@@ -24,7 +24,8 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             &*txn,
             state.clock.as_ref(),
             &o,
-            &[OfferStatus::Pending],
+            // At the version read: a revision since may have moved the expiry.
+            offers::From::at(&[OfferStatus::Pending], o.version),
             OfferStatus::Expired,
             Change::Expired,
             Some("the offer expired"),

@@ -26,6 +26,8 @@ pub struct Model {
     pub expires_at: ChronoDateTimeUtc,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// 1 when placed, bumped by every change (the `ETag`; the seller's decisions name it).
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

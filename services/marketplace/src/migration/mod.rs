@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_marketplace;
+mod m0002_offer_version;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_marketplace::Migration),
             Box::new(common::outbox::migration::Migration),
             Box::new(common::inbox::migration::Migration),
+            Box::new(m0002_offer_version::Migration),
         ]
     }
 }

@@ -17,13 +17,41 @@ use crate::events::OfferEvent;
 use crate::pricing::Quote;
 use crate::state::AppState;
 
-/// Moves `o` from one of `from` to `to` if it is still in one of them, with the reason,
-/// the listing's active count and the event. `None` when it had already moved on.
+/// Which offer rows a change applies to: those still in one of `statuses` and, for a
+/// decision made on a version someone saw, still at that `version`.
+#[derive(Debug, Clone, Copy)]
+pub struct From<'a> {
+    pub statuses: &'a [OfferStatus],
+    pub version: Option<i64>,
+}
+
+impl<'a> From<'a> {
+    /// In one of `statuses`, whatever its version (the platform's own moves: the saga,
+    /// a delisting).
+    pub fn any(statuses: &'a [OfferStatus]) -> Self {
+        Self {
+            statuses,
+            version: None,
+        }
+    }
+
+    /// In one of `statuses` and still at `version`.
+    pub fn at(statuses: &'a [OfferStatus], version: i64) -> Self {
+        Self {
+            statuses,
+            version: Some(version),
+        }
+    }
+}
+
+/// Moves `o` from `from` to `to` if it is still there, with the reason, the listing's
+/// active count and the event. `None` when it had already moved on (or, with a version,
+/// changed).
 pub async fn set_status<C: ConnectionTrait>(
     txn: &C,
     clock: &dyn common::Clock,
     o: &offer::Model,
-    from: &[OfferStatus],
+    from: From<'_>,
     to: OfferStatus,
     change: Change,
     reason: Option<&str>,
@@ -41,7 +69,7 @@ pub async fn move_status<C: ConnectionTrait>(
     txn: &C,
     clock: &dyn common::Clock,
     o: &offer::Model,
-    from: &[OfferStatus],
+    from: From<'_>,
     to: OfferStatus,
     reason: Option<&str>,
 ) -> anyhow::Result<Option<Changed>> {
@@ -50,21 +78,23 @@ pub async fn move_status<C: ConnectionTrait>(
     // the consumer): one lock order, so PostgreSQL never deadlocks an accept against a
     // withdrawal or a delisting.
     lock_listing(txn, o.invoice_id, now).await?;
-    let res = offer::Entity::update_many()
+    let mut update = offer::Entity::update_many()
         .col_expr(offer::Column::Status, Expr::value(to.as_str()))
         .col_expr(
             offer::Column::Reason,
             Expr::value(reason.map(str::to_owned)),
         )
         .col_expr(offer::Column::UpdatedAt, Expr::value(now))
+        .col_expr(offer::Column::Version, bump())
         .filter(offer::Column::Id.eq(o.id))
-        .filter(offer::Column::Status.is_in(statuses(from)))
-        .exec(txn)
-        .await?;
-    if res.rows_affected == 0 {
-        return Ok(None);
+        .filter(offer::Column::Status.is_in(statuses(from.statuses)));
+    if let Some(v) = from.version {
+        update = update.filter(offer::Column::Version.eq(v));
     }
-    let left_active = from.iter().all(|s| s.is_active()) && !to.is_active();
+    let Some(updated) = update.exec_with_returning(txn).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let left_active = from.statuses.iter().all(|s| s.is_active()) && !to.is_active();
     if left_active {
         listing::Entity::update_many()
             .col_expr(
@@ -76,17 +106,16 @@ pub async fn move_status<C: ConnectionTrait>(
             .exec(txn)
             .await?;
     }
-    let updated = offer::Model {
-        status: to.as_str().to_owned(),
-        reason: reason.map(str::to_owned),
-        updated_at: now,
-        ..o.clone()
-    };
     Ok(Some(Changed {
         offer: updated,
         change: Change::Rejected,
         left_active,
     }))
+}
+
+/// `version = version + 1`: every change of an offer makes a new version.
+fn bump() -> sea_orm::sea_query::SimpleExpr {
+    Expr::col(offer::Column::Version).add(1)
 }
 
 /// Takes the listing row's lock (PostgreSQL; SQLite writes are serialised anyway).
@@ -125,7 +154,7 @@ pub async fn reject_all<C: ConnectionTrait>(
             txn,
             clock,
             o,
-            &from_now,
+            From::any(&from_now),
             OfferStatus::Rejected,
             Change::Rejected,
             Some(reason),
@@ -174,6 +203,7 @@ pub async fn place(
         expires_at: new.expires_at,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     let txn = common::db::begin_write(&state.db).await?;
     let res = listing::Entity::update_many()
@@ -222,17 +252,39 @@ fn closed(l: Option<listing::Model>, max: i64) -> ApiError {
     }
 }
 
-/// Re-prices a pending offer (new rate and/or expiry).
+/// Why a change of `id` found no row to change: it is no longer pending (409), or, for a
+/// change made on version `seen`, it changed since (412, with the offer as it is now);
+/// else it expired (only an accept checks the expiry in its update).
+async fn refusal<C: ConnectionTrait>(
+    txn: &C,
+    id: Uuid,
+    seen: Option<i64>,
+    what: &str,
+) -> Result<ApiError, DbErr> {
+    let now = find(txn, id).await?;
+    Ok(match now {
+        None => not_found(id),
+        Some(o) if status_of(&o) != OfferStatus::Pending => not_pending(status_of(&o), what),
+        Some(o) => match seen {
+            Some(seen) if seen != o.version => stale(&o, seen),
+            _ => ApiError::Conflict("the offer has expired".into()),
+        },
+    })
+}
+
+/// Re-prices a pending offer (new rate and/or expiry); with `seen`, only if the offer is
+/// still at that version.
 pub async fn revise(
     state: &AppState,
     current: &offer::Model,
+    seen: Option<i64>,
     quote: Quote,
     priced_on: NaiveDate,
     expires_at: DateTime<Utc>,
 ) -> Result<offer::Model, ApiError> {
     let now = state.clock.now();
     let txn = common::db::begin_write(&state.db).await?;
-    let res = offer::Entity::update_many()
+    let mut update = offer::Entity::update_many()
         .col_expr(
             offer::Column::RateMillionths,
             Expr::value(quote.rate.millionths()),
@@ -244,22 +296,29 @@ pub async fn revise(
         .col_expr(offer::Column::PricedOn, Expr::value(priced_on))
         .col_expr(offer::Column::ExpiresAt, Expr::value(expires_at))
         .col_expr(offer::Column::UpdatedAt, Expr::value(now))
+        .col_expr(offer::Column::Version, bump())
         .filter(offer::Column::Id.eq(current.id))
-        .filter(offer::Column::Status.eq(OfferStatus::Pending.as_str()))
-        .exec(&*txn)
-        .await?;
-    if res.rows_affected == 0 {
-        let status = find(&*txn, current.id)
-            .await?
-            .map_or(OfferStatus::Rejected, |o| status_of(&o));
-        txn.rollback().await?;
-        return Err(not_pending(status, "revised"));
+        .filter(offer::Column::Status.eq(OfferStatus::Pending.as_str()));
+    if let Some(v) = seen {
+        update = update.filter(offer::Column::Version.eq(v));
     }
-    let updated = find(&*txn, current.id)
-        .await?
-        .ok_or_else(|| not_found(current.id))?;
+    let Some(updated) = update.exec_with_returning(&*txn).await?.into_iter().next() else {
+        let err = refusal(&*txn, current.id, seen, "revised").await?;
+        txn.rollback().await?;
+        return Err(err);
+    };
     commit_with_event(state, txn, &updated, Change::Revised).await?;
     Ok(updated)
+}
+
+/// The 412 for a decision on version `seen` of `o`, which is at another version now.
+pub fn stale(o: &offer::Model, seen: i64) -> ApiError {
+    common::http::version::stale(
+        "offer",
+        seen,
+        o.version,
+        serde_json::to_value(super::view(o)).unwrap_or_default(),
+    )
 }
 
 pub fn not_pending(status: OfferStatus, what: &str) -> ApiError {
@@ -268,47 +327,64 @@ pub fn not_pending(status: OfferStatus, what: &str) -> ApiError {
     ))
 }
 
-/// A pending offer withdrawn by its investor or rejected by the seller.
+/// A pending offer withdrawn by its investor or rejected by the seller; with `seen`,
+/// only if it is still at that version.
 pub async fn close(
     state: &AppState,
     current: &offer::Model,
+    seen: Option<i64>,
     to: OfferStatus,
     change: Change,
     reason: Option<&str>,
 ) -> Result<offer::Model, ApiError> {
+    if let Some(seen) = seen.filter(|v| *v != current.version) {
+        return Err(stale(current, seen));
+    }
+    let from = From {
+        statuses: &[OfferStatus::Pending],
+        version: seen,
+    };
     let txn = common::db::begin_write(&state.db).await?;
     let changed = set_status(
         &*txn,
         state.clock.as_ref(),
         current,
-        &[OfferStatus::Pending],
+        from,
         to,
         change,
         reason,
     )
     .await?;
     let Some(changed) = changed else {
-        let status = find(&*txn, current.id)
-            .await?
-            .map_or(OfferStatus::Rejected, |o| status_of(&o));
+        let err = refusal(&*txn, current.id, seen, to.as_str()).await?;
         txn.rollback().await?;
-        return Err(not_pending(status, to.as_str()));
+        return Err(err);
     };
     txn.commit().await?;
     after(state, std::slice::from_ref(&changed)).await;
     Ok(changed.offer)
 }
 
-/// The seller accepts a pending offer: the claim on the listing row (a conditional update
-/// `SET reserved_offer_id = offer WHERE reserved_offer_id IS NULL AND status = 'listed'`)
-/// lets exactly one offer per invoice through, however many accepts of different offers
-/// race on however many instances; then the offer becomes `reserved` and `offer.reserved`
-/// asks the invoice service to confirm. Losers get 409.
-pub async fn accept(state: &AppState, current: &offer::Model) -> Result<offer::Model, ApiError> {
+/// The seller accepts a pending offer at the version they saw (`seen`): the claim on the
+/// listing row (a conditional update `SET reserved_offer_id = offer WHERE
+/// reserved_offer_id IS NULL AND status = 'listed'`) lets exactly one offer per invoice
+/// through, however many accepts of different offers race on however many instances;
+/// then the offer becomes `reserved` if it is still pending at version `seen` (a revision
+/// that committed in between makes the accept a 412: the seller accepts the terms they
+/// saw or nothing), and `offer.reserved` asks the invoice service to confirm. Losers get
+/// 409.
+pub async fn accept(
+    state: &AppState,
+    current: &offer::Model,
+    seen: i64,
+) -> Result<offer::Model, ApiError> {
     let now = state.clock.now();
     let status = status_of(current);
     if status != OfferStatus::Pending {
         return Err(not_pending(status, "accepted"));
+    }
+    if seen != current.version {
+        return Err(stale(current, seen));
     }
     if current.expires_at <= now {
         return Err(ApiError::Conflict("the offer has expired".into()));
@@ -337,28 +413,23 @@ pub async fn accept(state: &AppState, current: &offer::Model) -> Result<offer::M
             ),
         });
     }
-    let res = offer::Entity::update_many()
+    let reserved = offer::Entity::update_many()
         .col_expr(
             offer::Column::Status,
             Expr::value(OfferStatus::Reserved.as_str()),
         )
         .col_expr(offer::Column::UpdatedAt, Expr::value(now))
+        .col_expr(offer::Column::Version, bump())
         .filter(offer::Column::Id.eq(current.id))
         .filter(offer::Column::Status.eq(OfferStatus::Pending.as_str()))
+        .filter(offer::Column::Version.eq(seen))
         .filter(offer::Column::ExpiresAt.gt(now))
-        .exec(&*txn)
+        .exec_with_returning(&*txn)
         .await?;
-    if res.rows_affected == 0 {
-        let status = find(&*txn, current.id)
-            .await?
-            .map_or(OfferStatus::Rejected, |o| status_of(&o));
+    let Some(updated) = reserved.into_iter().next() else {
+        let err = refusal(&*txn, current.id, Some(seen), "accepted").await?;
         txn.rollback().await?;
-        return Err(not_pending(status, "accepted"));
-    }
-    let updated = offer::Model {
-        status: OfferStatus::Reserved.as_str().to_owned(),
-        updated_at: now,
-        ..current.clone()
+        return Err(err);
     };
     commit_with_event(state, txn, &updated, Change::Reserved).await?;
     Ok(updated)

@@ -18,8 +18,8 @@ use crate::state::AppState;
 pub mod changes;
 
 pub use changes::{
-    NewOffer, accept, close, lock_listing, move_status, not_pending, place, reject_all, revise,
-    set_status,
+    From, NewOffer, accept, close, lock_listing, move_status, not_pending, place, reject_all,
+    revise, set_status, stale,
 };
 
 /// An offer's status.
@@ -163,6 +163,10 @@ pub struct OfferView {
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; also the `ETag`. The seller's accept and reject name the
+    /// version they decided on in `If-Match`.
+    #[schema(minimum = 1, example = 1)]
+    pub version: i64,
 }
 
 pub fn view(o: &offer::Model) -> OfferView {
@@ -190,7 +194,18 @@ pub fn view(o: &offer::Model) -> OfferView {
         expires_at: o.expires_at,
         created_at: o.created_at,
         updated_at: o.updated_at,
+        version: o.version,
     }
+}
+
+/// `status` with `o` as JSON and its `ETag`.
+pub fn respond(status: actix_web::http::StatusCode, o: &offer::Model) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header((
+            actix_web::http::header::ETAG,
+            common::http::version::etag(o.version),
+        ))
+        .json(view(o))
 }
 
 pub fn not_found(id: Uuid) -> ApiError {

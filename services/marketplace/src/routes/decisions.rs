@@ -1,9 +1,11 @@
 //! Decisions on a pending offer: withdraw (its investor), reject and accept (the invoice's
 //! seller).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use common::auth::AuthUser;
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
+use common::http::version::IfMatch;
+use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -17,10 +19,12 @@ use crate::state::AppState;
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = Option<String>, Header, description = "Optional: the offer's ETag as you read it; the change applies only to that version (else 412)")),
     responses(
         (status = 200, description = "Withdrawn", body = OfferView),
         TokenErrors,
+        (status = 400, description = "If-Match names no single strong ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match named another version than the offer's; `current` holds it", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an investor, or KYC not approved", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such offer of yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The offer is no longer pending (its status is named)", body = Problem, content_type = "application/problem+json"),
@@ -31,18 +35,20 @@ pub async fn withdraw(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     investor(&user)?;
     let current = own_offer(&state, &user, *id).await?;
     let o = offers::close(
         &state,
         &current,
+        if_match.0,
         OfferStatus::Withdrawn,
         Change::Withdrawn,
         None,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(offers::view(&o)))
+    Ok(offers::respond(StatusCode::OK, &o))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,16 +68,17 @@ async fn offer_to(state: &AppState, user: &AuthUser, id: Uuid) -> Result<offer::
         .ok_or_else(|| offers::not_found(id))
 }
 
-/// Reject a pending offer on your invoice.
+/// Reject a pending offer on your invoice, at the version you reviewed (`If-Match`).
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = String, Header, description = "The offer's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     request_body = RejectRequest,
     responses(
         (status = 200, description = "Rejected", body = OfferView),
         TokenErrors,
         JsonBodyErrors,
+        VersionErrors,
         (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such offer on your invoices", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The offer is no longer pending (its status is named)", body = Problem, content_type = "application/problem+json"),
@@ -82,6 +89,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     seller(&user)?;
@@ -90,27 +98,32 @@ pub async fn reject(
         None => "rejected by the seller".to_owned(),
     };
     let current = offer_to(&state, &user, *id).await?;
+    let seen = if_match.required()?;
     let o = offers::close(
         &state,
         &current,
+        Some(seen),
         OfferStatus::Rejected,
         Change::Rejected,
         Some(&reason),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(offers::view(&o)))
+    Ok(offers::respond(StatusCode::OK, &o))
 }
 
-/// Accept a pending offer on your invoice. Exactly one offer per invoice is ever
-/// accepted: the offer is reserved and the invoice service asked to confirm (202); the
-/// saga then accepts it and rejects the others, or releases it.
+/// Accept a pending offer on your invoice, at the version you reviewed (`If-Match`: the
+/// offer's `ETag`): if the investor revised it since, nothing is accepted (412, with the
+/// offer as it is now). Exactly one offer per invoice is ever accepted: the offer is
+/// reserved and the invoice service asked to confirm (202); the saga then accepts it and
+/// rejects the others, or releases it.
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = String, Header, description = "The offer's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     responses(
         (status = 202, description = "Reserved; the invoice service confirms or refuses", body = OfferView),
         TokenErrors,
+        VersionErrors,
         (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such offer on your invoices", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another offer won, the offer is not pending or has expired, or the invoice is not listed", body = Problem, content_type = "application/problem+json"),
@@ -121,10 +134,12 @@ pub async fn accept(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     seller(&user)?;
     let current = offer_to(&state, &user, *id).await?;
-    let o = offers::accept(&state, &current).await?;
-    tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, "Offer reserved.");
-    Ok(HttpResponse::Accepted().json(offers::view(&o)))
+    let seen = if_match.required()?;
+    let o = offers::accept(&state, &current, seen).await?;
+    tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, version = o.version, "Offer reserved.");
+    Ok(offers::respond(StatusCode::ACCEPTED, &o))
 }

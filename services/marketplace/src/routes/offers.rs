@@ -1,9 +1,11 @@
 //! Offers: make, list, read and revise (the investor). Withdraw, reject and accept are in
 //! `decisions.rs`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
 use common::auth::{AuthUser, Role};
+use common::http::version::IfMatch;
 use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
@@ -177,7 +179,7 @@ pub async fn create(
     };
     let o = offers::place(&state, &user, new).await?;
     tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, investor_id = %user.id, "Offer placed.");
-    Ok(HttpResponse::Created().json(offers::view(&o)))
+    Ok(offers::respond(StatusCode::CREATED, &o))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -298,7 +300,7 @@ pub async fn list(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Offer id")),
     responses(
-        (status = 200, description = "The offer", body = OfferView),
+        (status = 200, description = "The offer (its version also as `ETag`)", body = OfferView),
         TokenErrors,
         (status = 404, description = "No such offer visible to you", body = Problem, content_type = "application/problem+json"),
     )
@@ -310,7 +312,7 @@ pub async fn show(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let o = offers::find_visible(&state, &user, *id).await?;
-    Ok(HttpResponse::Ok().json(offers::view(&o)))
+    Ok(offers::respond(StatusCode::OK, &o))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -338,16 +340,18 @@ pub(super) async fn own_offer(
         .ok_or_else(|| offers::not_found(id))
 }
 
-/// Revise your pending offer: a new rate (priced again today) and/or a new expiry.
+/// Revise your pending offer: a new rate (priced again today) and/or a new expiry. Every
+/// revision is a new version: a seller's accept of an older one is refused.
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = Option<String>, Header, description = "Optional: the offer's ETag as you read it; the change applies only to that version (else 412)")),
     request_body = ReviseRequest,
     responses(
-        (status = 200, description = "The offer as revised", body = OfferView),
+        (status = 200, description = "The offer as revised (its new version also as `ETag`)", body = OfferView),
         TokenErrors,
         JsonBodyErrors,
+        (status = 412, description = "If-Match named another version than the offer's; `current` holds it", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an investor, or KYC not approved", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such offer of yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The offer is no longer pending (its status is named)", body = Problem, content_type = "application/problem+json"),
@@ -358,6 +362,7 @@ pub async fn revise(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: web::Json<ReviseRequest>,
 ) -> Result<HttpResponse, ApiError> {
     investor(&user)?;
@@ -397,10 +402,11 @@ pub async fn revise(
     let o = offers::revise(
         &state,
         &current,
+        if_match.0,
         quote,
         state.clock.now().date_naive(),
         expires_at,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(offers::view(&o)))
+    Ok(offers::respond(StatusCode::OK, &o))
 }

@@ -158,9 +158,10 @@ async fn a_cancelled_invoice_rejects_its_offers_with_a_reason() {
     // service (the saga releases it); either way nothing is accepted.
     let id = a["id"].as_str().unwrap();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/marketplace/offers/{id}/accept"),
             &seller.token,
+            testkit::api::version_of(&a),
             &json!({}),
         )
         .await;

@@ -73,9 +73,10 @@ async fn an_expired_offer_cannot_be_accepted_even_before_the_sweep() {
     let seller = app.refreshed(&seller);
     let id = offer["id"].as_str().unwrap();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/marketplace/offers/{id}/accept"),
             &seller.token,
+            testkit::api::version_of(&offer),
             &json!({}),
         )
         .await;

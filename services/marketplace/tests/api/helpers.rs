@@ -277,9 +277,10 @@ impl TestApp {
     pub async fn accept(&self, seller: &User, offer: &Value) -> Value {
         let id = offer["id"].as_str().unwrap();
         let res = self
-            .post(
+            .post_at(
                 &format!("/api/marketplace/offers/{id}/accept"),
                 &seller.token,
+                testkit::api::version_of(offer),
                 &json!({}),
             )
             .await;

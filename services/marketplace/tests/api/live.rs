@@ -74,9 +74,10 @@ async fn counters_follow_offers_and_are_rebuilt_when_missing() {
     // Withdrawn: active down, placed unchanged.
     let id = a["id"].as_str().unwrap();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/marketplace/offers/{id}/reject"),
             &seller.token,
+            testkit::api::version_of(&a),
             &json!({}),
         )
         .await;
@@ -108,9 +109,10 @@ async fn counters_follow_offers_and_are_rebuilt_when_missing() {
     let id = b["id"].as_str().unwrap();
     let _: i64 = app.redis.del(count.clone()).await.unwrap();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/marketplace/offers/{id}/reject"),
             &seller.token,
+            testkit::api::version_of(&b),
             &json!({}),
         )
         .await;

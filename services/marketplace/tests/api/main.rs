@@ -12,3 +12,4 @@ mod live;
 mod offers;
 mod openapi;
 mod saga;
+mod versions;

@@ -153,9 +153,10 @@ async fn an_invoice_takes_at_most_the_configured_number_of_active_offers() {
     // The seller rejects one: room again.
     let id = first["id"].as_str().unwrap();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/marketplace/offers/{id}/reject"),
             &seller.token,
+            testkit::api::version_of(&first),
             &json!({"reason": "Too expensive for us."}),
         )
         .await;

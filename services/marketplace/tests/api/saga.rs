@@ -24,9 +24,10 @@ async fn an_accepted_offer_is_reserved_confirmed_and_the_others_rejected() {
     // Meanwhile no other offer can be accepted, and no new offer made.
     let id = loser["id"].as_str().unwrap();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/marketplace/offers/{id}/accept"),
             &seller.token,
+            testkit::api::version_of(&loser),
             &json!({}),
         )
         .await;
@@ -114,13 +115,15 @@ async fn a_refusal_while_still_listed_puts_the_offer_back_to_pending() {
     app.accept(&seller, &offer).await;
     app.deliver(&app.answer("invoice.acceptance_refused", &offer, Some("listed")))
         .await;
-    app.wait_for_offer(&offer["id"], "pending").await;
+    // Released: pending again, a new version (reserved was one, pending another).
+    let released = app.wait_for_offer(&offer["id"], "pending").await;
+    assert_eq!(released["version"], 3);
     testkit::wait_until(crate::helpers::DEADLINE, "claim cleared", || async {
         app.listing(invoice.id).await.unwrap()["reserved_offer_id"] == Value::Null
     })
     .await;
-    // The claim is free again: the seller can accept.
-    app.accept(&seller, &offer).await;
+    // The claim is free again: the seller can accept (the version shown now).
+    app.accept(&seller, &released).await;
 }
 
 #[tokio::test]
