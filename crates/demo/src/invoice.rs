@@ -147,13 +147,13 @@ impl Demo {
         ));
 
         let problem = self
-            .as_user(
+            .at_version(
                 Method::PATCH,
                 &format!("/api/invoices/{id}"),
                 &seller,
+                &listed["version"],
                 Some(&json!({"amount": "2000000.00"})),
-                StatusCode::CONFLICT,
-                "edit a listed invoice",
+                (StatusCode::CONFLICT, "edit a listed invoice"),
             )
             .await?;
         let detail = problem["detail"].as_str().unwrap_or_default();
@@ -198,13 +198,13 @@ impl Demo {
         ));
 
         let edited = self
-            .as_user(
+            .at_version(
                 Method::PATCH,
                 &format!("/api/invoices/{second_id}"),
                 &seller,
+                &rejected["version"],
                 Some(&json!({"debtor": {"name": "Dangote Cement Plc", "tax_id": "01234567-0002"}})),
-                StatusCode::OK,
-                "edit the rejected invoice",
+                (StatusCode::OK, "edit the rejected invoice"),
             )
             .await?;
         ensure!(
@@ -282,7 +282,8 @@ impl Demo {
         Ok(())
     }
 
-    /// `POST /api/invoices/{id}/{action}` (submit, cancel, verify, reject with a reason).
+    /// `POST /api/invoices/{id}/{action}` (submit, cancel, verify, reject with a reason),
+    /// on the invoice as `who` reads it now (`If-Match`: its version).
     async fn act(
         &self,
         who: &Session,
@@ -291,13 +292,24 @@ impl Demo {
         reason: Option<&str>,
     ) -> anyhow::Result<Value> {
         let body = reason.map(|r| json!({ "reason": r }));
-        self.as_user(
+        let path = format!("/api/invoices/{id}");
+        let seen = self
+            .as_user(
+                Method::GET,
+                &path,
+                who,
+                None,
+                StatusCode::OK,
+                "read the invoice",
+            )
+            .await?;
+        self.at_version(
             Method::POST,
-            &format!("/api/invoices/{id}/{action}"),
+            &format!("{path}/{action}"),
             who,
+            &seen["version"],
             body.as_ref(),
-            StatusCode::OK,
-            &format!("{action} invoice {id}"),
+            (StatusCode::OK, &format!("{action} invoice {id}")),
         )
         .await
     }

@@ -443,9 +443,17 @@ impl Demo {
             None => ("approve", "approved"),
             Some(_) => ("reject", "rejected"),
         };
+        // The decision is on what the admin reviewed: the submission's version (If-Match).
+        let path = format!("/api/kyc/submissions/{submission}");
+        let req = self.client.get(self.url(&path)).bearer_auth(admin);
+        let reviewed = self
+            .send(req, StatusCode::OK, &format!("open {submission}"))
+            .await?;
+        let version = reviewed["version"].as_i64().unwrap_or_default();
         let mut req = self
             .client
-            .post(self.url(&format!("/api/kyc/submissions/{submission}/{action}")))
+            .post(self.url(&format!("{path}/{action}")))
+            .header("if-match", format!("\"{version}\""))
             .bearer_auth(admin);
         if let Some(reason) = reason {
             req = req.json(&json!({ "reason": reason }));

@@ -227,24 +227,30 @@ impl Demo {
         self.send(req, status, what).await
     }
 
-    /// `POST path` as `who` with `If-Match` naming `version` (a resource's `version` as
-    /// the API showed it): a decision on what was seen; checks the status.
-    async fn post_at(
+    /// `method path` as `who` with `If-Match` naming `version` (a resource's `version` as
+    /// the API showed it: a decision on what was seen) and an optional JSON body; checks
+    /// the status (`expect`: the status and what the call is, for the error).
+    async fn at_version(
         &self,
+        method: Method,
         path: &str,
         who: &Session,
         version: &Value,
-        status: StatusCode,
-        what: &str,
+        body: Option<&Value>,
+        expect: (StatusCode, &str),
     ) -> anyhow::Result<Value> {
+        let (status, what) = expect;
         let version = version
             .as_i64()
             .ok_or_else(|| anyhow::anyhow!("{what}: no version ({version})"))?;
-        let req = self
+        let mut req = self
             .client
-            .post(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(&who.access)
             .header("if-match", format!("\"{version}\""));
+        if let Some(body) = body {
+            req = req.json(body);
+        }
         self.send(req, status, what).await
     }
 

@@ -284,12 +284,16 @@ impl Demo {
         ));
 
         let stale = self
-            .post_at(
+            .at_version(
+                Method::POST,
                 &format!("/api/marketplace/offers/{offer_id}/accept"),
                 &seller,
                 &offer["version"],
-                StatusCode::PRECONDITION_FAILED,
-                "accept the offer as first made (revised since)",
+                None,
+                (
+                    StatusCode::PRECONDITION_FAILED,
+                    "accept the offer as first made (revised since)",
+                ),
             )
             .await?;
         ensure!(
@@ -302,12 +306,13 @@ impl Demo {
             offer["version"], stale["current"]["version"], text(&stale["current"]["discount_rate"])
         ));
         let reserved = self
-            .post_at(
+            .at_version(
+                Method::POST,
                 &format!("/api/marketplace/offers/{offer_id}/accept"),
                 &seller,
                 &revised["version"],
-                StatusCode::ACCEPTED,
-                "accept the offer",
+                None,
+                (StatusCode::ACCEPTED, "accept the offer"),
             )
             .await?;
         ensure!(
@@ -381,12 +386,13 @@ impl Demo {
         ));
 
         let problem = self
-            .post_at(
+            .at_version(
+                Method::POST,
                 &format!("/api/marketplace/offers/{other_id}/accept"),
                 &seller,
                 &other["version"],
-                StatusCode::CONFLICT,
-                "accept a second offer",
+                None,
+                (StatusCode::CONFLICT, "accept a second offer"),
             )
             .await?;
         self.step(&format!(

@@ -140,6 +140,7 @@ fn body(n: usize, number: &str) -> serde_json::Value {
 #[derive(Deserialize)]
 struct Created {
     id: String,
+    version: i64,
 }
 
 async fn list_one(
@@ -159,16 +160,19 @@ async fn list_one(
     if res.status() != 201 {
         bail!("create answered {}: {}", res.status(), res.text().await?);
     }
-    let id = res.json::<Created>().await?.id;
+    let Created { id, mut version } = res.json::<Created>().await?;
+    // The admin verifies the version the submission made (If-Match).
     for (path, token) in [("submit", seller), ("verify", admin)] {
         let res = client
             .post(format!("{base}/api/invoices/{id}/{path}"))
             .bearer_auth(token)
+            .header("if-match", format!("\"{version}\""))
             .send()
             .await?;
         if !res.status().is_success() {
             bail!("{path} answered {}: {}", res.status(), res.text().await?);
         }
+        version = res.json::<Created>().await?.version;
     }
     Ok(id)
 }

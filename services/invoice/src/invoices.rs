@@ -53,6 +53,10 @@ pub struct InvoiceView {
     pub rejection_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; also the `ETag`. An edit (`PATCH`) and an admin's verify
+    /// or reject name the version they were made on in `If-Match`.
+    #[schema(minimum = 1, example = 1)]
+    pub version: i64,
 }
 
 pub fn status_of(m: &invoice::Model) -> InvoiceStatus {
@@ -82,7 +86,34 @@ pub fn view(m: &invoice::Model) -> InvoiceView {
         rejection_reason: m.rejection_reason.clone(),
         created_at: m.created_at,
         updated_at: m.updated_at,
+        version: m.version,
     }
+}
+
+/// `status` with `m` as JSON and its `ETag`.
+pub fn respond(status: actix_web::http::StatusCode, m: &invoice::Model) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header((
+            actix_web::http::header::ETAG,
+            common::http::version::etag(m.version),
+        ))
+        .json(view(m))
+}
+
+/// The 412 for a decision on version `seen` of `m`, which is at another version now.
+pub fn stale(m: &invoice::Model, seen: i64) -> ApiError {
+    common::http::version::stale(
+        "invoice",
+        seen,
+        m.version,
+        serde_json::to_value(view(m)).unwrap_or_default(),
+    )
+}
+
+/// `version = version + 1`: every change of an invoice makes a new version.
+fn bump() -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::ExprTrait;
+    Expr::col(invoice::Column::Version).add(1)
 }
 
 pub fn fields_of(m: &invoice::Model) -> InvoiceFields {
@@ -179,6 +210,7 @@ pub async fn create(
         debtor_search: Set(f.debtor_name.to_lowercase()),
         created_at: Set(now),
         updated_at: Set(now),
+        version: Set(1),
     }
     .insert(&*txn)
     .await;
@@ -203,12 +235,16 @@ pub async fn create(
     Ok(model)
 }
 
-/// Replaces a draft's or rejected invoice's fields.
+/// Replaces a draft's or rejected invoice's fields, if it is still at version `seen`.
 pub async fn update(
     state: &AppState,
     current: &invoice::Model,
+    seen: i64,
     f: InvoiceFields,
 ) -> Result<invoice::Model, ApiError> {
+    if seen != current.version {
+        return Err(stale(current, seen));
+    }
     let now = state.clock.now();
     let res = invoice::Entity::update_many()
         .col_expr(
@@ -244,7 +280,9 @@ pub async fn update(
             Expr::value(f.debtor_name.to_lowercase()),
         )
         .col_expr(invoice::Column::UpdatedAt, Expr::value(now))
+        .col_expr(invoice::Column::Version, bump())
         .filter(invoice::Column::Id.eq(current.id))
+        .filter(invoice::Column::Version.eq(seen))
         .filter(invoice::Column::Status.is_in([
             InvoiceStatus::Draft.as_str(),
             InvoiceStatus::Rejected.as_str(),
@@ -254,12 +292,16 @@ pub async fn update(
     match res {
         Ok(r) if r.rows_affected == 1 => {}
         Ok(_) => {
-            let now_status = find(&state.db, current.id)
-                .await?
-                .map_or(InvoiceStatus::Cancelled, |m| status_of(&m));
-            return Err(ApiError::Conflict(format!(
-                "cannot edit an invoice that is {now_status}; only drafts and rejected invoices can change"
-            )));
+            let Some(now) = find(&state.db, current.id).await? else {
+                return Err(not_found(current.id));
+            };
+            let now_status = status_of(&now);
+            if !now_status.editable() {
+                return Err(ApiError::Conflict(format!(
+                    "cannot edit an invoice that is {now_status}; only drafts and rejected invoices can change"
+                )));
+            }
+            return Err(stale(&now, seen));
         }
         Err(e) if common::db::is_unique_violation(&e) => return Err(duplicate_number(&f)),
         Err(e) => return Err(e.into()),
@@ -288,6 +330,9 @@ pub enum TransitionError {
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+    /// A decision on a version that is no longer current (412).
+    #[error("{0}")]
+    Stale(Box<ApiError>),
 }
 
 impl From<TransitionError> for ApiError {
@@ -296,8 +341,19 @@ impl From<TransitionError> for ApiError {
             TransitionError::NotAllowed(n) => ApiError::Conflict(n.to_string()),
             TransitionError::Db(d) => d.into(),
             TransitionError::Other(o) => ApiError::Internal(o),
+            TransitionError::Stale(e) => *e,
         }
     }
+}
+
+/// A status change asked for: what, by whom, why, and (for a decision on what someone
+/// reviewed) the version it was made on.
+#[derive(Debug, Clone, Copy)]
+struct Step<'a> {
+    action: Action,
+    actor: Actor,
+    reason: Option<&'a str>,
+    seen: Option<i64>,
 }
 
 /// Applies `action` to `current` inside `txn`: the conditional update (`WHERE status =
@@ -313,9 +369,15 @@ pub async fn transition_in<C: ConnectionTrait>(
     actor: Actor,
     reason: Option<&str>,
 ) -> Result<Changed, TransitionError> {
+    let step = Step {
+        action,
+        actor,
+        reason,
+        seen: None,
+    };
     let mut from = status_of(current);
     for _ in 0..3 {
-        match try_transition(txn, clock, current, from, action, actor, reason).await? {
+        match try_transition(txn, clock, current, from, step).await? {
             Ok(changed) => return Ok(changed),
             Err(now) => from = now,
         }
@@ -329,15 +391,23 @@ async fn try_transition<C: ConnectionTrait>(
     clock: &dyn common::Clock,
     current: &invoice::Model,
     from: InvoiceStatus,
-    action: Action,
-    actor: Actor,
-    reason: Option<&str>,
+    step: Step<'_>,
 ) -> Result<Result<Changed, InvoiceStatus>, TransitionError> {
+    let Step {
+        action,
+        actor,
+        reason,
+        seen,
+    } = step;
     let to = from.apply(action)?;
     let now = clock.now();
     let mut update = invoice::Entity::update_many()
         .col_expr(invoice::Column::Status, Expr::value(to.as_str()))
-        .col_expr(invoice::Column::UpdatedAt, Expr::value(now));
+        .col_expr(invoice::Column::UpdatedAt, Expr::value(now))
+        .col_expr(invoice::Column::Version, bump());
+    if let Some(v) = seen {
+        update = update.filter(invoice::Column::Version.eq(v));
+    }
     update = match action {
         Action::Reject => update.col_expr(invoice::Column::RejectionReason, Expr::value(reason)),
         Action::Submit => update.col_expr(
@@ -352,10 +422,14 @@ async fn try_transition<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     if res.rows_affected == 0 {
-        let now_status = invoice::Entity::find_by_id(current.id)
-            .one(txn)
-            .await?
-            .map_or(from, |m| status_of(&m));
+        let now = invoice::Entity::find_by_id(current.id).one(txn).await?;
+        let now_status = now.as_ref().map_or(from, status_of);
+        if let (Some(now), Some(seen)) = (&now, seen) {
+            // A decision on a version: refused if the action no longer applies (409),
+            // else because it changed since it was reviewed (412); never tried again.
+            now_status.apply(action)?;
+            return Err(TransitionError::Stale(Box::new(stale(now, seen))));
+        }
         if now_status == from {
             return Err(NotAllowed { from, action }.into());
         }
@@ -373,6 +447,38 @@ async fn try_transition<C: ConnectionTrait>(
         from,
         to,
     }))
+}
+
+/// A person's decision on what they reviewed at version `seen` (an admin's verify or
+/// reject): applied only if the invoice is still at that version (412 otherwise, with the
+/// invoice as it is now), in a transaction of its own, with the after-commit effects.
+pub async fn decide(
+    state: &AppState,
+    current: &invoice::Model,
+    action: Action,
+    actor: Actor,
+    reason: Option<&str>,
+    seen: i64,
+) -> Result<Changed, ApiError> {
+    let from = status_of(current);
+    from.apply(action).map_err(TransitionError::from)?;
+    if seen != current.version {
+        return Err(stale(current, seen));
+    }
+    let step = Step {
+        action,
+        actor,
+        reason,
+        seen: Some(seen),
+    };
+    let txn = common::db::begin_write(&state.db).await?;
+    let changed = match try_transition(&*txn, state.clock.as_ref(), current, from, step).await? {
+        Ok(changed) => changed,
+        Err(now) => return Err(TransitionError::from(NotAllowed { from: now, action }).into()),
+    };
+    txn.commit().await?;
+    after_change(state, &changed.invoice).await;
+    Ok(changed)
 }
 
 /// [`transition_in`] in a transaction of its own, with the after-commit effects.

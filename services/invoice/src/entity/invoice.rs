@@ -28,6 +28,8 @@ pub struct Model {
     pub debtor_search: String,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// 1 when drafted, bumped by every change (the `ETag`; edits and admins' decisions name it).
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

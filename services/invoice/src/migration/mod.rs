@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_invoices;
 mod m0002_offer_counts;
+mod m0003_invoice_version;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(common::outbox::migration::Migration),
             Box::new(common::inbox::migration::Migration),
             Box::new(m0002_offer_counts::Migration),
+            Box::new(m0003_invoice_version::Migration),
         ]
     }
 }

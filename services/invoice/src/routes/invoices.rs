@@ -1,9 +1,11 @@
 //! Create, edit, read and search invoices.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use common::auth::{AuthUser, PendingUser, Role};
 use common::cache::Bytes;
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
+use common::http::version::IfMatch;
+use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
@@ -61,19 +63,21 @@ pub async fn create(
         .map_err(ApiError::fields)?;
     let m = invoices::create(&state, &user, fields).await?;
     tracing::info!(invoice_id = %m.id, seller_id = %user.id, "Invoice drafted.");
-    Ok(HttpResponse::Created().json(invoices::view(&m)))
+    Ok(invoices::respond(StatusCode::CREATED, &m))
 }
 
-/// Change a draft or a rejected invoice (only the fields given).
+/// Change a draft or a rejected invoice (only the fields given), at the version you read
+/// (`If-Match`).
 #[utoipa::path(
     tag = "invoices",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Invoice id")),
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
     request_body = InvoiceInput,
     responses(
-        (status = 200, description = "The invoice as changed", body = InvoiceView),
+        (status = 200, description = "The invoice as changed (its new version also as `ETag`)", body = InvoiceView),
         TokenErrors,
         JsonBodyErrors,
+        VersionErrors,
         (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not editable in its state, or invoice_number taken", body = Problem, content_type = "application/problem+json"),
@@ -84,10 +88,12 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: web::Json<InvoiceInput>,
 ) -> Result<HttpResponse, ApiError> {
     seller(&user)?;
     let current = own(&state, &user, *id).await?;
+    let seen = if_match.required()?;
     let status = invoices::status_of(&current);
     if !status.editable() {
         return Err(ApiError::Conflict(format!(
@@ -98,8 +104,8 @@ pub async fn update(
         .over(&invoices::fields_of(&current))
         .validate(state.config.limits())
         .map_err(ApiError::fields)?;
-    let m = invoices::update(&state, &current, fields).await?;
-    Ok(HttpResponse::Ok().json(invoices::view(&m)))
+    let m = invoices::update(&state, &current, seen, fields).await?;
+    Ok(invoices::respond(StatusCode::OK, &m))
 }
 
 /// Listed invoices with the most offers (investors and admins; sellers see only their own
@@ -138,7 +144,7 @@ pub async fn popular(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Invoice id")),
     responses(
-        (status = 200, description = "The invoice", body = InvoiceView),
+        (status = 200, description = "The invoice (its version also as `ETag`)", body = InvoiceView),
         TokenErrors,
         (status = 404, description = "No such invoice visible to you", body = Problem, content_type = "application/problem+json"),
     )
@@ -153,7 +159,7 @@ pub async fn show(
         .await?
         .ok_or_else(|| invoices::not_found(*id))?;
     let m = invoices::visible_to(m, &user)?;
-    Ok(HttpResponse::Ok().json(invoices::view(&m)))
+    Ok(invoices::respond(StatusCode::OK, &m))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

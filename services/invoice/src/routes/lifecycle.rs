@@ -1,8 +1,10 @@
 //! Status changes people make: submit and cancel (the seller), verify and reject (admins).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use common::auth::{AuthUser, RequireRole};
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
+use common::http::version::IfMatch;
+use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -52,7 +54,7 @@ pub async fn submit(
     }
     let changed =
         invoices::transition(&state, &current, Action::Submit, Actor::user(&user), None).await?;
-    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
 }
 
 /// Cancel: allowed until an offer is accepted.
@@ -78,17 +80,19 @@ pub async fn cancel(
     let current = own(&state, &user, *id).await?;
     let changed =
         invoices::transition(&state, &current, Action::Cancel, Actor::user(&user), None).await?;
-    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
 }
 
-/// Verify a submitted invoice: it is listed for investors.
+/// Verify a submitted invoice at the version you reviewed (`If-Match`): it is listed for
+/// investors.
 #[utoipa::path(
     tag = "lifecycle",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Invoice id")),
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
     responses(
         (status = 200, description = "Listed", body = InvoiceView),
         TokenErrors,
+        VersionErrors,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invoice", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
@@ -99,14 +103,23 @@ pub async fn verify(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&user)?;
     let current = invoices::find(&state.db, *id)
         .await?
         .ok_or_else(|| invoices::not_found(*id))?;
-    let changed =
-        invoices::transition(&state, &current, Action::Verify, Actor::user(&user), None).await?;
-    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+    let seen = if_match.required()?;
+    let changed = invoices::decide(
+        &state,
+        &current,
+        Action::Verify,
+        Actor::user(&user),
+        None,
+        seen,
+    )
+    .await?;
+    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -121,16 +134,18 @@ pub struct RejectRequest {
     pub reason: String,
 }
 
-/// Reject a submitted invoice with a reason; the seller may edit and resubmit.
+/// Reject a submitted invoice with a reason, at the version you reviewed (`If-Match`); the
+/// seller may edit and resubmit.
 #[utoipa::path(
     tag = "lifecycle",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Invoice id")),
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
     request_body = RejectRequest,
     responses(
         (status = 200, description = "Rejected", body = InvoiceView),
         TokenErrors,
         JsonBodyErrors,
+        VersionErrors,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invoice", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
@@ -141,6 +156,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&user)?;
@@ -148,13 +164,15 @@ pub async fn reject(
     let current = invoices::find(&state.db, *id)
         .await?
         .ok_or_else(|| invoices::not_found(*id))?;
-    let changed = invoices::transition(
+    let seen = if_match.required()?;
+    let changed = invoices::decide(
         &state,
         &current,
         Action::Reject,
         Actor::user(&user),
         Some(reason),
+        seen,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(invoices::view(&changed.invoice)))
+    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
 }

@@ -188,11 +188,7 @@ async fn a_search_right_after_any_write_sees_it(kind: DbKind) {
     assert_eq!(only(&app.search("", t).await)["status"], "draft", "create");
 
     let res = app
-        .patch(
-            &format!("/api/invoices/{id}"),
-            t,
-            &json!({"amount": "2000000.00"}),
-        )
+        .edit(&id.to_string(), t, &json!({"amount": "2000000.00"}))
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
@@ -255,8 +251,8 @@ async fn a_search_right_after_any_write_sees_it(kind: DbKind) {
         "reject"
     );
     let res = app
-        .patch(
-            &format!("/api/invoices/{other}"),
+        .edit(
+            &other.to_string(),
             t,
             &json!({"description": "Corrected tax id"}),
         )
@@ -330,8 +326,8 @@ async fn a_write_invalidates_only_the_viewers_whose_results_it_can_change() {
     let draft = app.draft(&ada, 2).await;
     let id = draft["id"].as_str().unwrap().to_owned();
     let res = app
-        .patch(
-            &format!("/api/invoices/{id}"),
+        .edit(
+            &id,
             &ada.token,
             &serde_json::json!({"description": "Edited"}),
         )

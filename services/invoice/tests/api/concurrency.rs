@@ -18,15 +18,22 @@ async fn submitted(app: &TestApp) -> (User, Uuid) {
     (seller, id)
 }
 
-/// Posts every `(action, token)` at once; returns each answer's (action, status, body).
+/// Posts every `(action, token)` at once, each at the version all of them read before;
+/// returns each answer's (action, status, body).
 async fn race(
     app: &TestApp,
     id: Uuid,
     calls: Vec<(&'static str, String)>,
 ) -> Vec<(&'static str, u16, Value)> {
+    let version = testkit::api::version_of(&app.invoice(id).await);
     let requests = calls.into_iter().map(|(action, token)| async move {
         let res = app
-            .post(&format!("/api/invoices/{id}/{action}"), &token, &json!({}))
+            .post_at(
+                &format!("/api/invoices/{id}/{action}"),
+                &token,
+                version,
+                &json!({}),
+            )
             .await;
         let status = res.status().as_u16();
         (action, status, res.json::<Value>().await.unwrap())

@@ -106,11 +106,25 @@ impl TestApp {
         } else {
             json!({})
         };
+        // At the version as it is now (what the actor read).
+        let version = testkit::api::version_of(&self.invoice(id.parse().unwrap()).await);
         let res = self
-            .post(&format!("/api/invoices/{id}/{action}"), token, &body)
+            .post_at(
+                &format!("/api/invoices/{id}/{action}"),
+                token,
+                version,
+                &body,
+            )
             .await;
         assert_eq!(res.status(), 200, "{action}");
         res.json().await.unwrap()
+    }
+
+    /// `PATCH /api/invoices/{id}` as `token`'s user, at the version as it is now.
+    pub async fn edit(&self, id: &str, token: &str, body: &Value) -> reqwest::Response {
+        let version = testkit::api::version_of(&self.invoice(id.parse().unwrap()).await);
+        self.patch_at(&format!("/api/invoices/{id}"), token, version, body)
+            .await
     }
 
     /// A listed invoice of `seller`'s.

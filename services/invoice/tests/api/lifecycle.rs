@@ -67,8 +67,8 @@ async fn a_rejected_invoice_carries_the_reason_can_be_edited_and_resubmitted() {
     );
 
     let res = app
-        .patch(
-            &format!("/api/invoices/{id}"),
+        .edit(
+            &id,
             &seller.token,
             &json!({"debtor": {"name": "Dangote", "tax_id": "12345678-0001"}}),
         )
@@ -95,9 +95,10 @@ async fn transitions_the_machine_does_not_list_are_409_naming_the_current_state(
         ("reject", &admin.token),
     ] {
         let res = app
-            .post(
+            .post_at(
                 &format!("/api/invoices/{id}/{action}"),
                 token,
+                testkit::api::version_of(&listed),
                 &json!({"reason": "Not needed here."}),
             )
             .await;
@@ -108,11 +109,7 @@ async fn transitions_the_machine_does_not_list_are_409_naming_the_current_state(
         );
     }
     let res = app
-        .patch(
-            &format!("/api/invoices/{id}"),
-            &seller.token,
-            &json!({"amount": "1.00"}),
-        )
+        .edit(id, &seller.token, &json!({"amount": "1.00"}))
         .await;
     let body = assert_problem(res, 409).await;
     assert!(body["detail"].as_str().unwrap().contains("listed"));
@@ -226,12 +223,7 @@ async fn roles_kyc_and_ownership_are_enforced_on_every_route() {
     )
     .await;
     assert_problem(
-        app.patch(
-            &format!("/api/invoices/{id}"),
-            &other.token,
-            &json!({"amount": "1.00"}),
-        )
-        .await,
+        app.edit(id, &other.token, &json!({"amount": "1.00"})).await,
         404,
     )
     .await;

@@ -13,3 +13,4 @@ mod popular;
 mod search;
 mod search_refusals;
 mod sweep;
+mod versions;

@@ -24,6 +24,8 @@ pub struct Model {
     pub reviewed_by: Option<Uuid>,
     pub reviewed_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
+    /// 1 when submitted, bumped by every change (the `ETag`; an admin's decision names it).
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_kyc;
+mod m0002_submission_version;
 
 pub struct Migrator;
 
@@ -11,6 +12,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_kyc::Migration),
             Box::new(common::outbox::migration::Migration),
+            Box::new(m0002_submission_version::Migration),
         ]
     }
 }

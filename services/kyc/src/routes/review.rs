@@ -5,8 +5,9 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use common::auth::{AuthUser, RequireRole};
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors};
-use sea_orm::sea_query::Expr;
+use common::http::version::{IfMatch, etag};
+use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -95,6 +96,10 @@ pub struct SubmissionDetail {
     pub reviewed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub documents: Vec<DocumentDetail>,
+    /// Bumped by every change; also the `ETag`. Approve and reject name the version they
+    /// were made on in `If-Match`.
+    #[schema(minimum = 1, example = 1)]
+    pub version: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -183,7 +188,7 @@ fn document_ids(s: &submission::Model) -> Vec<Uuid> {
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Submission id")),
     responses(
-        (status = 200, description = "The submission", body = SubmissionDetail),
+        (status = 200, description = "The submission (its version also as `ETag`)", body = SubmissionDetail),
         TokenErrors,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
@@ -199,6 +204,7 @@ pub async fn detail(
     let s = find_submission(&state, *id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::ETAG, etag(s.version)))
         .json(detail_of(&state, &s).await?))
 }
 
@@ -228,6 +234,7 @@ async fn detail_of(state: &AppState, s: &submission::Model) -> Result<Submission
         reviewed_by: s.reviewed_by,
         reviewed_at: s.reviewed_at,
         created_at: s.created_at,
+        version: s.version,
         documents: ids
             .iter()
             .filter_map(|id| docs.iter().find(|d| d.id == *id))
@@ -332,14 +339,16 @@ pub async fn download_file(
         .body(bytes))
 }
 
-/// Approve: the user's next access token (after a refresh) says `kyc: approved`.
+/// Approve what you reviewed (`If-Match`: the submission's ETag): the user's next access
+/// token (after a refresh) says `kyc: approved`.
 #[utoipa::path(
     tag = "review",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Submission id")),
+    params(("id" = Uuid, Path, description = "Submission id"), ("If-Match" = String, Header, description = "The submission's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     responses(
         (status = 200, description = "Approved", body = SubmissionDetail),
         TokenErrors,
+        VersionErrors,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
@@ -350,21 +359,29 @@ pub async fn approve(
     state: web::Data<AppState>,
     admin: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&admin)?;
-    decide(&state, &admin, *id, SubmissionStatus::Approved, None).await
+    let decision = Decision {
+        to: SubmissionStatus::Approved,
+        reason: None,
+        if_match,
+    };
+    decide(&state, &admin, *id, decision).await
 }
 
-/// Reject with a reason the user reads; they can upload again and resubmit.
+/// Reject what you reviewed (`If-Match`) with a reason the user reads; they can upload
+/// again and resubmit.
 #[utoipa::path(
     tag = "review",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Submission id")),
+    params(("id" = Uuid, Path, description = "Submission id"), ("If-Match" = String, Header, description = "The submission's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     request_body = RejectRequest,
     responses(
         (status = 200, description = "Rejected", body = SubmissionDetail),
         TokenErrors,
         JsonBodyErrors,
+        VersionErrors,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
@@ -375,28 +392,60 @@ pub async fn reject(
     state: web::Data<AppState>,
     admin: AuthUser,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&admin)?;
     let reason = ApiError::text_between("reason", &body.reason, 3, 1000)?.to_owned();
-    decide(
-        &state,
-        &admin,
-        *id,
-        SubmissionStatus::Rejected,
-        Some(reason),
-    )
-    .await
+    let decision = Decision {
+        to: SubmissionStatus::Rejected,
+        reason: Some(reason),
+        if_match,
+    };
+    decide(&state, &admin, *id, decision).await
+}
+
+/// An admin's decision: the status, the reason, and the version it was made on.
+struct Decision {
+    to: SubmissionStatus,
+    reason: Option<String>,
+    if_match: IfMatch,
+}
+
+/// Why a decision on version `seen` of `s` cannot be applied: it was already decided
+/// (409), or it changed since (412, with the submission as it is now).
+async fn refusal(state: &AppState, s: &submission::Model, seen: i64) -> Result<ApiError, ApiError> {
+    if s.status != SubmissionStatus::InReview.as_str() {
+        return Ok(ApiError::Conflict(format!(
+            "submission {} is already {}",
+            s.id, s.status
+        )));
+    }
+    let current = serde_json::to_value(detail_of(state, s).await?).unwrap_or_default();
+    Ok(common::http::version::stale(
+        "submission",
+        seen,
+        s.version,
+        current,
+    ))
 }
 
 async fn decide(
     state: &AppState,
     admin: &AuthUser,
     id: Uuid,
-    to: SubmissionStatus,
-    reason: Option<String>,
+    decision: Decision,
 ) -> Result<HttpResponse, ApiError> {
+    let Decision {
+        to,
+        reason,
+        if_match,
+    } = decision;
     let s = find_submission(state, id).await?;
+    let seen = if_match.required()?;
+    if s.version != seen || s.status != SubmissionStatus::InReview.as_str() {
+        return Err(refusal(state, &s, seen).await?);
+    }
     let now = state.clock.now();
     let txn = common::db::begin_write(&state.db).await?;
     let moved = submission::Entity::update_many()
@@ -404,16 +453,19 @@ async fn decide(
         .col_expr(submission::Column::Reason, Expr::value(reason.clone()))
         .col_expr(submission::Column::ReviewedBy, Expr::value(Some(admin.id)))
         .col_expr(submission::Column::ReviewedAt, Expr::value(Some(now)))
+        .col_expr(
+            submission::Column::Version,
+            Expr::col(submission::Column::Version).add(1),
+        )
         .filter(submission::Column::Id.eq(id))
         .filter(submission::Column::Status.eq(SubmissionStatus::InReview.as_str()))
+        .filter(submission::Column::Version.eq(seen))
         .exec(&*txn)
         .await?;
     if moved.rows_affected == 0 {
         txn.rollback().await?;
-        return Err(ApiError::Conflict(format!(
-            "submission {id} is already {}",
-            s.status
-        )));
+        let now = find_submission(state, id).await?;
+        return Err(refusal(state, &now, seen).await?);
     }
     let profile_to = match to {
         SubmissionStatus::Approved => ProfileStatus::Approved,
@@ -459,5 +511,7 @@ async fn decide(
     )
     .await;
     let updated = find_submission(state, id).await?;
-    Ok(HttpResponse::Ok().json(detail_of(state, &updated).await?))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(updated.version)))
+        .json(detail_of(state, &updated).await?))
 }

@@ -191,6 +191,7 @@ pub async fn submit(
         reviewed_by: Set(None),
         reviewed_at: Set(None),
         created_at: Set(now),
+        version: Set(1),
     }
     .insert(&*txn)
     .await?;

@@ -227,9 +227,10 @@ async fn high_priority_jobs_are_taken_before_earlier_normal_ones() {
     let submission = app.submit_ok(&fixing).await;
     let admin = app.admin();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/kyc/submissions/{submission}/reject"),
             &admin.token,
+            1,
             &serde_json::json!({"reason": "Blurry ID."}),
         )
         .await;

@@ -131,6 +131,7 @@ async fn a_submission_goes_to_review_is_listed_for_admins_and_approval_is_final(
     let res = app
         .client
         .post(app.url(&format!("/api/kyc/submissions/{id}/approve")))
+        .header("if-match", "\"1\"")
         .bearer_auth(&admin.token)
         .send()
         .await
@@ -150,9 +151,10 @@ async fn a_submission_goes_to_review_is_listed_for_admins_and_approval_is_final(
 
     for path in ["approve", "reject"] {
         let res = app
-            .post(
+            .post_at(
                 &format!("/api/kyc/submissions/{id}/{path}"),
                 &admin.token,
+                1,
                 &json!({"reason": "changed my mind"}),
             )
             .await;
@@ -188,9 +190,10 @@ async fn non_admins_cannot_review_and_unknown_submissions_are_404() {
         let res = app.get(&format!("/api/kyc/submissions/{id}"), token).await;
         assert_problem(res, 403).await;
         let res = app
-            .post(
+            .post_at(
                 &format!("/api/kyc/submissions/{id}/approve"),
                 token,
+                1,
                 &json!({}),
             )
             .await;
@@ -200,9 +203,10 @@ async fn non_admins_cannot_review_and_unknown_submissions_are_404() {
     let admin = app.admin();
     let missing = uuid::Uuid::now_v7();
     let res = app
-        .post(
+        .post_at(
             &format!("/api/kyc/submissions/{missing}/approve"),
             &admin.token,
+            1,
             &json!({}),
         )
         .await;
@@ -226,9 +230,10 @@ async fn a_rejected_user_reads_the_reason_uploads_again_with_priority_and_resubm
     let res = app.post(&path, &admin.token, &json!({"reason": ""})).await;
     assert_problem(res, 422).await;
     let res = app
-        .post(
+        .post_at(
             &path,
             &admin.token,
+            1,
             &json!({"reason": "The proof of address is older than three months."}),
         )
         .await;
@@ -346,10 +351,15 @@ async fn concurrent_decisions_let_exactly_one_through(kind: DbKind) {
         };
         let app = &app;
         async move {
-            app.post(&path, &a.token, &json!({"reason": "Not readable enough."}))
-                .await
-                .status()
-                .as_u16()
+            app.post_at(
+                &path,
+                &a.token,
+                1,
+                &json!({"reason": "Not readable enough."}),
+            )
+            .await
+            .status()
+            .as_u16()
         }
     }))
     .await;
@@ -382,4 +392,59 @@ async fn concurrent_decisions_let_exactly_one_through_on_postgres() {
 #[tokio::test]
 async fn concurrent_decisions_let_exactly_one_through_on_sqlite() {
     concurrent_decisions_let_exactly_one_through(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_decision_must_name_the_version_reviewed_and_a_refused_one_changes_nothing() {
+    let app = spawn_app().await;
+    let investor = app.investor();
+    app.ready_to_submit(&investor, Role::Investor, 70).await;
+    let id = app.submit_ok(&investor).await;
+    let admin = app.admin();
+    let res = app
+        .get(&format!("/api/kyc/submissions/{id}"), &admin.token)
+        .await;
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    let reviewed: Value = res.json().await.unwrap();
+    assert_eq!(reviewed["version"], 1);
+    for action in ["approve", "reject"] {
+        let path = format!("/api/kyc/submissions/{id}/{action}");
+        let body = json!({"reason": "Not what I reviewed."});
+        // No If-Match: 428.
+        let p = assert_problem(app.post(&path, &admin.token, &body).await, 428).await;
+        assert!(p["detail"].as_str().unwrap().contains("If-Match"), "{p}");
+        // A version it never had: 412 with the submission as it is.
+        let res = app.post_at(&path, &admin.token, 7, &body).await;
+        assert_eq!(res.headers()["etag"], "\"1\"");
+        let p = assert_problem(res, 412).await;
+        assert_eq!(p["current"]["version"], 1);
+        assert_eq!(p["current"]["status"], "in_review");
+        // Not a single strong tag: 400.
+        let res = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&admin.token)
+            .header("if-match", "*")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 400).await;
+    }
+    assert_eq!(app.status(&investor.token).await["status"], "in_review");
+    // At the version reviewed: approved, and the version moves on.
+    let res = app
+        .post_at(
+            &format!("/api/kyc/submissions/{id}/approve"),
+            &admin.token,
+            1,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    let decided: Value = res.json().await.unwrap();
+    assert_eq!(
+        (decided["status"].as_str(), decided["version"].as_i64()),
+        (Some("approved"), Some(2))
+    );
 }

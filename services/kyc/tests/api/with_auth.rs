@@ -138,6 +138,7 @@ async fn an_approved_users_next_token_says_approved() {
             "{kyc_url}/api/kyc/submissions/{}/approve",
             submission["submission_id"].as_str().unwrap()
         ))
+        .header("if-match", "\"1\"")
         .bearer_auth(admin["access_token"].as_str().unwrap())
         .send()
         .await

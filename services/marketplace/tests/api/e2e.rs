@@ -52,14 +52,22 @@ async fn invoice_service(app: &TestApp) -> InvoiceService {
 }
 
 async fn call(app: &TestApp, url: String, token: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    call_at(app, url, token, None, body).await
+}
+
+/// POST with `If-Match` naming `version`, when given (a decision on what was read).
+async fn call_at(
+    app: &TestApp,
+    url: String,
+    token: &str,
+    version: Option<i64>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = app.client.post(url).bearer_auth(token).json(&body);
+    if let Some(v) = version {
+        req = req.header("if-match", common::http::version::etag(v));
+    }
+    let res = req.send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
@@ -83,18 +91,21 @@ async fn list_invoice(app: &TestApp, inv: &InvoiceService, seller: &User, n: u32
     .await;
     assert_eq!(status, 201, "{draft}");
     let id: Uuid = draft["id"].as_str().unwrap().parse().unwrap();
+    let mut version = testkit::api::version_of(&draft);
     for (action, token) in [
         ("submit", seller.token.clone()),
         ("verify", app.admin().token),
     ] {
-        let (status, body) = call(
+        let (status, body) = call_at(
             app,
             format!("{}/api/invoices/{id}/{action}", inv.address),
             &token,
+            Some(version),
             json!({}),
         )
         .await;
         assert_eq!(status, 200, "{action}: {body}");
+        version = testkit::api::version_of(&body);
     }
     app.wait_for_listing(id, "listed").await;
     Invoice {
