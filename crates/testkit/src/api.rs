@@ -66,6 +66,39 @@ pub struct User {
     pub token: String,
     pub role: Role,
     pub kyc: KycStatus,
+    /// The token's id (what a log-out blacklists).
+    pub jti: Uuid,
+}
+
+/// What auth does when it suspends `user` (or logs them out everywhere): every token
+/// issued before now is refused (`auth:revoked_before:{userId}`).
+pub async fn suspend(redis: &Pool, keys: &Keys, user: &User) {
+    use fred::prelude::KeysInterface;
+    let () = redis
+        .set(
+            keys.revoked_before(user.id),
+            i64::MAX / 2,
+            None,
+            None,
+            false,
+        )
+        .await
+        .expect("set the revoked-before marker");
+}
+
+/// What auth does when `user` logs out: the token's id is blacklisted until it expires.
+pub async fn blacklist(redis: &Pool, keys: &Keys, user: &User) {
+    use fred::prelude::KeysInterface;
+    let () = redis
+        .set(
+            keys.blacklisted(&user.jti.to_string()),
+            "1",
+            Some(fred::types::Expiration::EX(900)),
+            None,
+            false,
+        )
+        .await
+        .expect("blacklist the token");
 }
 
 /// What a test app sets up before it builds the service: a Redis pool, the keys under
@@ -157,6 +190,7 @@ impl ApiClient {
             token: self.tokens.sign(&claims),
             role,
             kyc,
+            jti: claims.jti,
         }
     }
 

@@ -95,3 +95,39 @@ async fn only_admins_may_suspend_and_unknown_users_are_404() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn only_admins_may_reactivate_and_a_refused_reactivation_leaves_the_user_suspended() {
+    let app = spawn_app().await;
+    let (victim, victim_access, _) = app.user("investor").await;
+    let id = victim["id"].as_str().unwrap();
+    let email = victim["email"].as_str().unwrap();
+    let (_, admin) = app.admin().await;
+    let res = app
+        .post_auth(&format!("/api/auth/users/{id}/suspend"), &admin)
+        .await;
+    assert_eq!(res.status(), 200);
+    // Neither a seller, nor an investor, nor the suspended user themself.
+    let (_, seller, _) = app.user("seller").await;
+    let (_, investor, _) = app.user("investor").await;
+    for token in [&seller, &investor, &victim_access] {
+        let res = app
+            .post_auth(&format!("/api/auth/users/{id}/reactivate"), token)
+            .await;
+        let status = res.status().as_u16();
+        assert!(status == 403 || status == 401, "{status}");
+        assert_problem(res, status).await;
+    }
+    let login = app
+        .post(
+            "/api/auth/login",
+            &json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_problem(login, 403).await;
+    // The admin can.
+    let res = app
+        .post_auth(&format!("/api/auth/users/{id}/reactivate"), &admin)
+        .await;
+    assert_eq!(res.status(), 200);
+}

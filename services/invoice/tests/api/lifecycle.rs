@@ -324,3 +324,27 @@ async fn roles_kyc_and_ownership_are_enforced_on_every_route() {
         200
     );
 }
+
+#[tokio::test]
+async fn only_admins_may_reject_an_invoice_and_a_refused_rejection_changes_nothing() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let draft = app.draft(&seller, 9).await;
+    let id = draft["id"].as_str().unwrap();
+    let submitted = app.act(id, "submit", &seller.token).await;
+    let body = json!({"reason": "Looks wrong to me."});
+    for token in [&seller.token, &app.seller().token, &app.investor().token] {
+        let res = app
+            .post_at(
+                &format!("/api/invoices/{id}/reject"),
+                token,
+                testkit::api::version_of(&submitted),
+                &body,
+            )
+            .await;
+        assert_problem(res, 403).await;
+    }
+    let now = app.invoice(crate::helpers::id_of(&draft)).await;
+    assert_eq!(now["status"], "submitted");
+    assert_eq!(now["version"], submitted["version"]);
+}

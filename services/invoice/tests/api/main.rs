@@ -10,6 +10,7 @@ mod helpers;
 mod lifecycle;
 mod openapi;
 mod popular;
+mod revoked;
 mod search;
 mod search_refusals;
 mod sweep;

@@ -7,6 +7,7 @@ mod openapi;
 mod pods;
 mod processing;
 mod review;
+mod revoked;
 mod status;
 mod upload;
 mod with_auth;

@@ -189,15 +189,17 @@ async fn non_admins_cannot_review_and_unknown_submissions_are_404() {
         assert_problem(res, 403).await;
         let res = app.get(&format!("/api/kyc/submissions/{id}"), token).await;
         assert_problem(res, 403).await;
-        let res = app
-            .post_at(
-                &format!("/api/kyc/submissions/{id}/approve"),
-                token,
-                1,
-                &json!({}),
-            )
-            .await;
-        assert_problem(res, 403).await;
+        for action in ["approve", "reject"] {
+            let res = app
+                .post_at(
+                    &format!("/api/kyc/submissions/{id}/{action}"),
+                    token,
+                    1,
+                    &json!({"reason": "Not what I would accept."}),
+                )
+                .await;
+            assert_problem(res, 403).await;
+        }
     }
     assert_eq!(app.status(&investor.token).await["status"], "in_review");
     let admin = app.admin();

@@ -126,3 +126,81 @@ async fn missing_forged_and_expired_tokens_are_refused_everywhere() {
     let res = app.get("/api/marketplace/offers", &investor.token).await;
     assert_eq!(res.status(), 200);
 }
+
+/// A suspended user (every token issued before the suspension refused) and a logged-out
+/// token (blacklisted) move no money: place, revise, withdraw, accept and reject are all
+/// 401, even with everything else right (their own offer, its current version), and the
+/// offer and the listing stay as they were.
+#[tokio::test]
+async fn suspended_users_and_blacklisted_tokens_get_401_on_every_money_route_and_change_nothing() {
+    let app = spawn_app().await;
+    for revoke in ["suspended", "blacklisted"] {
+        let (seller, investor) = (app.seller(), app.investor());
+        let invoice = app.listed(&seller).await;
+        let offer = app.offer(&investor, &invoice, "18").await;
+        let id = offer["id"].as_str().unwrap();
+        for user in [&seller, &investor] {
+            match revoke {
+                "suspended" => testkit::api::suspend(&app.redis, &app.keys, user).await,
+                _ => testkit::api::blacklist(&app.redis, &app.keys, user).await,
+            }
+        }
+        let calls = [
+            (
+                "POST",
+                "/api/marketplace/offers".to_owned(),
+                &investor,
+                json!({"invoice_id": invoice.id, "discount_rate": "12"}),
+            ),
+            (
+                "PATCH",
+                format!("/api/marketplace/offers/{id}"),
+                &investor,
+                json!({"discount_rate": "10"}),
+            ),
+            (
+                "POST",
+                format!("/api/marketplace/offers/{id}/withdraw"),
+                &investor,
+                json!({}),
+            ),
+            (
+                "POST",
+                format!("/api/marketplace/offers/{id}/accept"),
+                &seller,
+                json!({}),
+            ),
+            (
+                "POST",
+                format!("/api/marketplace/offers/{id}/reject"),
+                &seller,
+                json!({"reason": "No thanks."}),
+            ),
+        ];
+        for (method, path, user, body) in &calls {
+            let res = app
+                .client
+                .request(method.parse().unwrap(), app.url(path))
+                .bearer_auth(&user.token)
+                .header("if-match", "\"1\"")
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            let p = assert_problem(res, 401).await;
+            assert!(
+                p["detail"].as_str().unwrap().contains("revoked"),
+                "{revoke} {path}: {p}"
+            );
+        }
+        let now = app.offer_now(&offer["id"]).await;
+        assert_eq!(
+            (now["status"].as_str(), now["version"].as_i64()),
+            (Some("pending"), Some(1)),
+            "{revoke}"
+        );
+        let listing = app.listing(invoice.id).await.unwrap();
+        assert_eq!(listing["offers"]["active"], 1, "{revoke}: {listing}");
+        assert_eq!(listing["reserved_offer_id"], serde_json::Value::Null);
+    }
+}
