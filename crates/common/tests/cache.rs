@@ -260,6 +260,37 @@ async fn a_fixed_key_cache_without_generations_hits_and_expires_by_ttl() {
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     let ttl: i64 = redis.ttl(&key).await.unwrap();
     assert!((1..=300).contains(&ttl), "ttl was {ttl}");
+
+    // Expiry: stored for one second, the entry goes (Redis's clock, so the wait is on
+    // the key's absence with a deadline), and the next read fetches again, once.
+    let short = keys.admin_dashboard();
+    let stored = cache
+        .get_or_fetch_key(&short, 1, counted(&calls, "old"))
+        .await
+        .unwrap();
+    assert_eq!(&stored[..], b"old");
+    let cached = cache
+        .get_or_fetch_key(&short, 1, counted(&calls, "unused"))
+        .await
+        .unwrap();
+    assert_eq!(&cached[..], b"old", "a hit before expiry");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    wait_until(
+        Duration::from_secs(10),
+        "the one-second entry to expire",
+        || async { !redis.exists::<bool, _>(&short).await.unwrap() },
+    )
+    .await;
+    let fresh = cache
+        .get_or_fetch_key(&short, 1, counted(&calls, "new"))
+        .await
+        .unwrap();
+    assert_eq!(&fresh[..], b"new");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "expired: fetched again, once"
+    );
 }
 
 #[tokio::test]

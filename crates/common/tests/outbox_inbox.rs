@@ -481,3 +481,91 @@ async fn a_job_that_is_not_an_envelope_fails_instead_of_being_skipped() {
     assert!(err.to_string().contains("not an event envelope"));
     assert_eq!(balance(&env.db).await, 0);
 }
+
+/// Where every event type goes, written out here rather than read from the catalogue the
+/// relay routes by: a change of routing must change this table too, on purpose.
+const ROUTES: &[(&str, &[Service])] = {
+    use Service::*;
+    &[
+        ("user.registered", &[Admin, Notifications]),
+        ("user.suspended", &[Admin, Notifications]),
+        ("user.reactivated", &[Admin, Notifications]),
+        ("kyc.document_processed", &[Notifications]),
+        ("kyc.submitted", &[Admin, Notifications]),
+        ("kyc.approved", &[Auth, Admin, Notifications]),
+        ("kyc.rejected", &[Auth, Admin, Notifications]),
+        ("invoice.submitted", &[Admin, Notifications]),
+        ("invoice.listed", &[Marketplace, Admin, Notifications]),
+        ("invoice.rejected", &[Admin, Notifications]),
+        ("invoice.cancelled", &[Marketplace, Admin, Notifications]),
+        (
+            "invoice.status_changed",
+            &[Marketplace, Payments, Admin, Notifications],
+        ),
+        ("invoice.acceptance_confirmed", &[Marketplace, Payments]),
+        ("invoice.acceptance_refused", &[Marketplace]),
+        ("offer.placed", &[Invoice, Admin, Notifications]),
+        ("offer.reserved", &[Invoice]),
+        ("offer.accepted", &[Payments, Admin, Notifications]),
+        ("offer.rejected", &[Admin, Notifications]),
+        ("offer.withdrawn", &[Admin, Notifications]),
+        ("offer.expired", &[Admin, Notifications]),
+        ("offer.status_changed", &[Admin, Notifications]),
+        ("payment.status_changed", &[Invoice, Admin, Notifications]),
+        ("settlement.completed", &[Invoice, Admin, Notifications]),
+    ]
+};
+
+#[tokio::test]
+async fn the_relay_delivers_every_event_type_to_exactly_the_services_in_the_routing_table() {
+    let env = setup(DbKind::Postgres).await;
+    // The table names every catalogue type, and nothing else.
+    let mut table: Vec<&str> = ROUTES.iter().map(|(name, _)| *name).collect();
+    let mut catalogue: Vec<&str> = common::events::CATALOGUE.iter().map(|e| e.name).collect();
+    table.sort_unstable();
+    catalogue.sort_unstable();
+    assert_eq!(
+        table, catalogue,
+        "the routing table and the catalogue name the same types"
+    );
+
+    let events: Vec<Envelope> = ROUTES
+        .iter()
+        .map(|(name, _)| {
+            let producer = common::events::event_type(name).unwrap().producer;
+            Envelope::new(
+                producer,
+                name,
+                &serde_json::json!({"n": name}),
+                &SystemClock,
+            )
+            .unwrap()
+        })
+        .collect();
+    let txn = common::db::begin_write(&env.db).await.unwrap();
+    outbox::add_all(&txn, &events).await.unwrap();
+    txn.commit().await.unwrap();
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        env.redis.clone(),
+        env.keys.clone(),
+    );
+    while relay.relay_once().await.unwrap() > 0 {}
+
+    for service in Service::ALL {
+        let mut got: Vec<String> = events_on(&env.redis, &env.keys, service)
+            .await
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        got.sort_unstable();
+        let mut expected: Vec<String> = ROUTES
+            .iter()
+            .filter(|(_, to)| to.contains(&service))
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(got, expected, "events:{service}");
+    }
+}

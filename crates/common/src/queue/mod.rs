@@ -40,7 +40,7 @@
 //! - **Failures retry with backoff, then dead-letter.** A failed job is removed from the
 //!   processing list and, in the same script, either scheduled in `{q}:delayed` with
 //!   `attempts + 1`, its error and a due time of `now + rand(0, min(max, base·2^attempts))`
-//!   (exponential backoff with full jitter, server time), or pushed to `{q}:dead` with its
+//!   (exponential backoff with equal jitter, server time), or pushed to `{q}:dead` with its
 //!   error once it has failed `max_attempts` times. Due jobs are moved back to the tail of
 //!   `q` by a script every worker runs every [`WorkerConfig::delayed_poll_interval`]. A
 //!   failure is not rescheduled when the job was meanwhile reaped (it is someone else's).

@@ -70,8 +70,9 @@ pub struct WorkerConfig {
     pub worker_id: String,
     /// A job is attempted at most this many times, then dead-lettered. Default 5.
     pub max_attempts: u32,
-    /// Retry n (from 0) waits a random time in `[0, min(backoff_max, backoff_base·2^n)]`.
-    /// Default 1 s.
+    /// Retry n (from 0) waits a random time in `[d/2, d]`, `d = min(backoff_max,
+    /// backoff_base·2^n)` (equal jitter: spread out, and never a retry at once, which
+    /// full jitter's `[0, d]` allows). Default 1 s.
     pub backoff_base: Duration,
     /// Default 5 min.
     pub backoff_max: Duration,
@@ -128,13 +129,13 @@ impl WorkerConfig {
         Ok(())
     }
 
-    /// The delay before retry number `attempt` (0-based): exponential, full jitter.
+    /// The delay before retry number `attempt` (0-based): exponential, equal jitter.
     fn backoff(&self, attempt: u32) -> Duration {
         let base = millis(self.backoff_base);
         let cap = millis(self.backoff_max);
         let exp = base.saturating_mul(1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX));
         let ceiling = exp.min(cap);
-        Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling))
+        Duration::from_millis(rand::thread_rng().gen_range(ceiling / 2..=ceiling))
     }
 }
 
@@ -498,17 +499,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_is_full_jitter_under_an_exponential_cap() {
+    fn backoff_is_equal_jitter_between_half_and_all_of_an_exponential_cap() {
         let c = WorkerConfig {
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_millis(1_000),
             ..WorkerConfig::default()
         };
-        for _ in 0..200 {
-            assert!(c.backoff(0) <= Duration::from_millis(100));
-            assert!(c.backoff(2) <= Duration::from_millis(400));
-            assert!(c.backoff(10) <= Duration::from_millis(1_000));
-            assert!(c.backoff(200) <= Duration::from_millis(1_000));
+        let ms = Duration::from_millis;
+        for (attempt, low, high) in [
+            (0, 50, 100),
+            (1, 100, 200),
+            (2, 200, 400),
+            (10, 500, 1_000),
+            (200, 500, 1_000),
+        ] {
+            let delays: Vec<Duration> = (0..500).map(|_| c.backoff(attempt)).collect();
+            for d in &delays {
+                assert!(
+                    (ms(low)..=ms(high)).contains(d),
+                    "retry {attempt}: {d:?} not in {low}..={high} ms"
+                );
+            }
+            // Jittered: spread over the range, not one value.
+            let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+            assert!(
+                *max - *min >= ms(high - low) / 2,
+                "retry {attempt}: {min:?}..{max:?}"
+            );
         }
     }
 

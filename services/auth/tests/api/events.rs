@@ -85,13 +85,59 @@ async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
         .unwrap()
         .claims;
     assert_eq!(claims.kyc, common::auth::KycStatus::Approved);
-    let db = app.db.connect().await;
-    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    // Applied once, seen in an effect that a second application would change: after a
+    // rejection, the approval delivered a third time must not make the user approved
+    // again. A later event (another user's) shows the redelivery was taken and handled.
+    let rejected = Envelope::new(
+        Service::Kyc,
+        "kyc.rejected",
+        &serde_json::json!({"user_id": id, "reason": "Blurry."}),
+        clock.as_ref(),
+    )
+    .unwrap();
+    common::queue::enqueue_json(&app.redis, &queue, &rejected)
+        .await
+        .unwrap();
+    let kyc_of = |token: String| {
+        let app = &app;
+        async move {
+            let me: serde_json::Value = app
+                .get_auth("/api/auth/me", &token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            me["kyc_status"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    testkit::wait_until(Duration::from_secs(10), "kyc rejected on /me", || {
+        let access = access.clone();
+        async move { kyc_of(access).await == "rejected" }
+    })
+    .await;
+    let (other, other_access, _) = app.user("investor").await;
+    let marker = Envelope::new(
+        Service::Kyc,
+        "kyc.approved",
+        &serde_json::json!({"user_id": other["id"]}),
+        clock.as_ref(),
+    )
+    .unwrap();
+    common::queue::enqueue_json(&app.redis, &queue, &approved)
+        .await
+        .unwrap();
+    common::queue::enqueue_json(&app.redis, &queue, &marker)
+        .await
+        .unwrap();
+    testkit::wait_until(Duration::from_secs(10), "the later event applied", || {
+        let other_access = other_access.clone();
+        async move { kyc_of(other_access).await == "approved" }
+    })
+    .await;
     assert_eq!(
-        common::inbox::entity::Entity::find()
-            .count(&db)
-            .await
-            .unwrap(),
-        1
+        kyc_of(access.clone()).await,
+        "rejected",
+        "the redelivered approval was applied again"
     );
 }

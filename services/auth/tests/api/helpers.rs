@@ -17,7 +17,8 @@ pub struct TestApp {
     pub redis: Pool,
     pub clock: Arc<ManualClock>,
     pub config: AuthConfig,
-    pub db: TestDb,
+    /// Kept for the test's length: the database goes with it.
+    pub _db: TestDb,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -81,7 +82,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut AuthConfig)) -
         redis: testkit::redis_pool().await,
         clock,
         config,
-        db,
+        _db: db,
         stop,
         _dir: dir,
     }

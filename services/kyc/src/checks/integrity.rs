@@ -54,11 +54,31 @@ fn check_image(format: image::ImageFormat, bytes: &[u8], max_pixels: u64) -> Res
     let mut reader = reader();
     reader.limits(limits);
     match reader.decode() {
-        Ok(_) => Ok(()),
+        Ok(_) if complete(format, bytes) => Ok(()),
+        Ok(_) => Err(damaged()),
         Err(ImageError::Limits(_)) => Err(too_large()),
         Err(_) => Err(damaged()),
     }
 }
+
+/// Whether the file reaches its end marker. The decoders forgive a cut-off tail: a JPEG
+/// missing the last part of its scan decodes with the rest filled in, a PNG missing
+/// its `IEND` chunk decodes whole. A file cut short in an upload is still incomplete.
+fn complete(format: image::ImageFormat, bytes: &[u8]) -> bool {
+    match format {
+        // The IEND chunk: length 0, type, CRC (always the same twelve bytes).
+        image::ImageFormat::Png => bytes.windows(PNG_IEND.len()).any(|w| w == PNG_IEND),
+        // An end-of-image marker after the last start-of-scan (an EXIF thumbnail before
+        // the scan has an EOI of its own; a trailer after the EOI is allowed).
+        image::ImageFormat::Jpeg => {
+            let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+            last_scan.is_some_and(|at| bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]))
+        }
+        _ => true,
+    }
+}
+
+const PNG_IEND: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
 
 #[cfg(test)]
 mod tests {
@@ -151,15 +171,27 @@ mod tests {
     }
 
     #[test]
-    fn every_truncation_of_an_image_returns_without_panicking() {
+    fn every_truncation_of_an_image_is_damaged_or_incomplete() {
         for format in [ImageFormat::Png, ImageFormat::Jpeg] {
             let bytes = encoded(16, 16, format);
             let kind = FileKind::sniff(&bytes).unwrap();
             for len in 0..bytes.len() {
-                let _ = check_integrity(kind, &bytes[..len], 40_000_000);
+                assert_eq!(
+                    check_integrity(kind, &bytes[..len], 40_000_000),
+                    Err("the image is damaged or incomplete".to_owned()),
+                    "{format:?} cut to {len} of {} bytes",
+                    bytes.len()
+                );
             }
             assert_eq!(check_integrity(kind, &bytes, 40_000_000), Ok(()));
         }
+    }
+
+    #[test]
+    fn a_jpeg_with_a_trailer_after_its_end_marker_is_complete() {
+        let mut bytes = encoded(16, 16, ImageFormat::Jpeg);
+        bytes.extend(b"SEFT trailer a phone appended");
+        assert_eq!(check_integrity(FileKind::Jpeg, &bytes, 40_000_000), Ok(()));
     }
     const CATALOG: &str = "<< /Type /Catalog /Pages 2 0 R >>";
     const PAGES: &str = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>";
@@ -386,16 +418,94 @@ mod tests {
         }
     }
 
+    /// Whether `corrupted` still says the offset `pdf` says at the number around byte
+    /// `at` once leading whitespace is skipped (readers, this one too, allow whitespace
+    /// before an object): a digit changed so the offset lands on the newline before the
+    /// same object is no damage.
+    fn same_place(pdf: &[u8], corrupted: &[u8], at: usize) -> bool {
+        let number = |bytes: &[u8]| -> Option<usize> {
+            if !bytes[at].is_ascii_digit() {
+                return None;
+            }
+            let start = bytes[..=at]
+                .iter()
+                .rposition(|b| !b.is_ascii_digit())
+                .map_or(0, |p| p + 1);
+            let end = at + bytes[at..].iter().position(|b| !b.is_ascii_digit())?;
+            std::str::from_utf8(&bytes[start..end]).ok()?.parse().ok()
+        };
+        match (number(pdf), number(corrupted)) {
+            (Some(was), Some(now)) if now < was => {
+                pdf[now..was].iter().all(u8::is_ascii_whitespace)
+            }
+            _ => false,
+        }
+    }
+
+    /// Where the cross-reference offsets of `pdf` (a classic table) are: the ten digits
+    /// of each in-use entry, and the number after `startxref`.
+    fn offset_digits(pdf: &[u8]) -> Vec<usize> {
+        let find = |from: usize, what: &[u8]| {
+            from + pdf[from..]
+                .windows(what.len())
+                .position(|w| w == what)
+                .unwrap()
+        };
+        let table = find(0, b"xref\n") + b"xref\n".len();
+        let mut entry = find(table, b"\n") + 1;
+        let mut at = Vec::new();
+        while pdf[entry].is_ascii_digit() {
+            if pdf[entry + 17] == b'n' {
+                at.extend(entry..entry + 10);
+            }
+            entry += 20;
+        }
+        let start = find(0, b"startxref\n") + b"startxref\n".len();
+        at.extend(start..find(start, b"\n"));
+        at
+    }
+
     #[test]
-    fn every_single_byte_corruption_of_a_pdf_returns_without_panicking() {
-        for bytes in [valid_pdf(), xref_stream_pdf("XRef")] {
-            for at in 0..bytes.len() {
-                for value in [b'0', b'9', b' ', b'/', b'<', b'>', b'(', b'\\', b'%', 0xFF] {
-                    let mut corrupted = bytes.clone();
-                    corrupted[at] = value;
-                    let _ = pdf_check(&corrupted);
+    fn every_single_byte_corruption_of_a_pdf_returns_a_verdict_and_every_broken_offset_is_caught() {
+        let bytes = valid_pdf();
+        let offsets = offset_digits(&bytes);
+        assert!(offsets.len() >= 30, "{offsets:?}");
+        let mut caught = 0;
+        for at in 0..bytes.len() {
+            for value in [b'0', b'9', b' ', b'/', b'<', b'>', b'(', b'\\', b'%', 0xFF] {
+                if bytes[at] == value {
+                    continue;
+                }
+                let mut corrupted = bytes.clone();
+                corrupted[at] = value;
+                let verdict = pdf_check(&corrupted);
+                if offsets.contains(&at) && !same_place(&bytes, &corrupted, at) {
+                    assert!(
+                        verdict.is_err(),
+                        "byte {at} set to {value}: an offset that points elsewhere passed"
+                    );
+                    caught += 1;
                 }
             }
         }
+        assert!(caught >= 30 * 9);
+        // The xref-stream form: a verdict for every corruption, never a panic, and the
+        // cross-reference stream's own offset is checked too.
+        let stream = xref_stream_pdf("XRef");
+        for at in 0..stream.len() {
+            for value in [b'0', b'9', b' ', b'/', b'<', b'>', b'(', b'\\', b'%', 0xFF] {
+                let mut corrupted = stream.clone();
+                corrupted[at] = value;
+                let _verdict: Result<(), String> = pdf_check(&corrupted);
+            }
+        }
+        let start = stream
+            .windows(10)
+            .position(|w| w == b"startxref\n")
+            .unwrap()
+            + 10;
+        let mut corrupted = stream.clone();
+        corrupted[start] = if stream[start] == b'1' { b'2' } else { b'1' };
+        assert!(pdf_check(&corrupted).is_err());
     }
 }
