@@ -74,3 +74,83 @@ async fn concurrent_write_transactions_on_sqlite_queue_and_all_count() {
 async fn concurrent_write_transactions_on_postgres_all_commit_and_all_count() {
     read_then_write_transactions_all_commit_and_none_is_lost(DbKind::Postgres).await;
 }
+
+/// Each process's increments in [`two_processes_writing_one_sqlite_file_lose_nothing`].
+const PER_PROCESS: i64 = 100;
+
+/// One writer process: `PER_PROCESS` read-then-write increments of the counter in the
+/// SQLite file at `VESTIO_SQLITE_CHILD`, each its own write transaction. Run by the test
+/// below as a child process (ignored on its own).
+#[tokio::test]
+#[ignore = "a child process of two_processes_writing_one_sqlite_file_lose_nothing"]
+async fn sqlite_writer_child() {
+    let url = std::env::var("VESTIO_SQLITE_CHILD").expect("run by the parent test");
+    let db = common::db::connect(&url).await.unwrap();
+    for _ in 0..PER_PROCESS {
+        let txn = common::db::begin_write(&db).await.unwrap();
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT n FROM counter WHERE id = 1",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: i64 = row.try_get("", "n").unwrap();
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "UPDATE counter SET n = ? WHERE id = 1",
+            [(n + 1).into()],
+        ))
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+    }
+}
+
+/// Two OS processes (two connection pools, two SQLite lock holders) writing one file at
+/// once, as two instances of a service on one machine would: WAL, the busy timeout and
+/// IMMEDIATE write transactions make every increment count, and none fails.
+#[tokio::test]
+async fn two_processes_writing_one_sqlite_file_lose_nothing() {
+    let test_db = TestDb::new(DbKind::Sqlite).await;
+    let db = test_db.connect().await;
+    db.execute_unprepared("CREATE TABLE counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    db.execute_unprepared("INSERT INTO counter (id, n) VALUES (1, 0)")
+        .await
+        .unwrap();
+    let me = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(&me)
+                .args(["--exact", "sqlite_writer_child", "--ignored", "--nocapture"])
+                .env("VESTIO_SQLITE_CHILD", &test_db.url)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "a writer process failed: {status}");
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT n FROM counter WHERE id = 1",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let n: i64 = row.try_get("", "n").unwrap();
+    assert_eq!(
+        n,
+        2 * PER_PROCESS,
+        "every increment of both processes counts"
+    );
+}

@@ -56,6 +56,7 @@ impl Application {
             clock: clock.clone(),
             relay: relay_handle,
             config: Arc::new(config),
+            sweep_rounds: Arc::default(),
         };
         tasks.push(crate::consumer::spawn(&state, stop.clone()).await?);
         tasks.push(tokio::spawn(crate::sweep::run(state.clone(), stop.clone())));

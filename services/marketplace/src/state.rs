@@ -19,4 +19,7 @@ pub struct AppState {
     pub relay: RelayHandle,
     pub cache: Cache,
     pub config: Arc<MarketplaceConfig>,
+    /// Rounds the background sweep has finished (a test waits on it to know the sweep
+    /// looked at the clock it set).
+    pub sweep_rounds: Arc<std::sync::atomic::AtomicU64>,
 }

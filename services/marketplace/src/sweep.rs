@@ -53,5 +53,8 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         if let Err(error) = run_once(&state).await {
             tracing::warn!(%error, "Offer sweep failed.");
         }
+        state
+            .sweep_rounds
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 }
