@@ -6,7 +6,7 @@ USERS ?= 64
 DURATION ?= 30s
 TARGET ?= gateway
 
-.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop create-admin demo loadtest k8s-validate docs
+.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop create-admin demo race-accept loadtest k8s-validate docs
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ create-admin: ## An admin in the running stack: make create-admin EMAIL=.. PASSW
 
 demo: ## Walk through every flow through the gateway of a running stack.
 	$(CARGO) run --release --locked --quiet -p demo -- --gateway http://127.0.0.1:$${GATEWAY_PORT:-8080}
+
+race-accept: ## N (100) rounds of an accept racing six revisions through the gateway: make race-accept ROUNDS=100 (needs ADMIN_EMAIL/ADMIN_PASSWORD)
+	$(CARGO) run --release --locked --quiet -p demo -- --gateway http://127.0.0.1:$${GATEWAY_PORT:-8080} --race-accept $${ROUNDS:-100}
 
 # SERVICE=notifications-ws takes CLIENTS (WebSocket clients, 1000) and RATE (notifications/s, 1000).
 loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway

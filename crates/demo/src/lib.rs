@@ -11,6 +11,9 @@ mod invoice;
 mod kyc;
 mod marketplace;
 mod notifications;
+mod race;
+
+pub use race::RaceReport;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

@@ -14,6 +14,10 @@ struct Cli {
     /// That admin's password.
     #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Instead of the walk-through: N rounds of a seller's accept racing six revisions of
+    /// the offer (needs the admin); fails unless every accept got the terms it named.
+    #[arg(long, value_name = "N", requires = "admin_email")]
+    race_accept: Option<usize>,
 }
 
 #[tokio::main]
@@ -23,6 +27,10 @@ async fn main() -> anyhow::Result<()> {
     let mut demo = demo::Demo::new(&cli.gateway);
     if let (Some(email), Some(password)) = (&cli.admin_email, &cli.admin_password) {
         demo = demo.with_admin(email, password);
+    }
+    if let Some(rounds) = cli.race_accept {
+        demo.accept_race(rounds).await?;
+        return Ok(());
     }
     demo.run().await?;
     println!("\nEvery step worked.");
