@@ -267,4 +267,61 @@ mod tests {
             assert!(Rate::parse(bad, max).is_err(), "{bad:?} accepted");
         }
     }
+
+    /// What the mutation run of pricing.rs found untested (docs/decisions.md, issue 14).
+    #[test]
+    fn signs_separators_and_other_characters_are_refused_whatever_the_decimal_parser_takes() {
+        let max = Rate::from_millionths(60 * 10_000);
+        // rust_decimal alone reads "+5" and "1_8"; a rate is digits and one point.
+        for bad in ["+5", "1_8", "18,5", "٣", "5 %"] {
+            assert_eq!(Rate::parse(bad, max), Err(Rate::format_error()), "{bad:?}");
+        }
+        assert_eq!(
+            Rate::format_error(),
+            "must be an annual percentage written as a decimal string, such as \"18.5\""
+        );
+        // 33 characters is too long even when it is a number; 32 is not.
+        let long = format!("{}18.5", "0".repeat(29));
+        assert_eq!(long.len(), 33);
+        assert_eq!(Rate::parse(&long, max), Err(Rate::format_error()));
+        assert_eq!(Rate::parse(&long[1..], max).unwrap().millionths(), 185_000);
+    }
+
+    #[test]
+    fn the_rate_ceiling_is_one_hundred_percent() {
+        assert_eq!(Rate::ceiling().percent().to_string(), "100");
+        assert_eq!(Rate::ceiling().millionths(), 1_000_000);
+        assert!(Rate::parse("100", Rate::ceiling()).is_ok());
+        assert!(Rate::parse("100.0001", Rate::ceiling()).is_err());
+    }
+
+    #[test]
+    fn a_fee_may_take_the_whole_price_but_not_more() {
+        // 10 000 × 50 % × 365 / 365 = 5 000: the price is 5 000.
+        let q = quote(10_000, rate("50"), 365, 5_000).unwrap();
+        assert_eq!((q.price, q.fee, q.net_proceeds()), (5_000, 5_000, 0));
+        assert_eq!(
+            quote(10_000, rate("50"), 365, 5_001),
+            Err(PricingError::FeeTooLarge)
+        );
+    }
+
+    #[test]
+    fn a_yield_over_no_days_or_no_price_is_zero() {
+        let q = Quote {
+            face: 100,
+            days: -5,
+            rate: rate("10"),
+            discount: 1,
+            price: 99,
+            fee: 0,
+        };
+        assert_eq!(q.annualised_yield(), Decimal::ZERO);
+        let q = Quote {
+            days: 30,
+            price: -1,
+            ..q
+        };
+        assert_eq!(q.annualised_yield(), Decimal::ZERO);
+    }
 }
