@@ -11,5 +11,6 @@ mod helpers;
 mod live;
 mod offers;
 mod openapi;
+mod refusals;
 mod saga;
 mod versions;
