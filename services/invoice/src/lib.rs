@@ -7,9 +7,9 @@
 //! | route | who | does |
 //! | --- | --- | --- |
 //! | `POST /api/invoices` | seller (KYC approved) | a draft |
-//! | `PATCH /api/invoices/{id}` | its seller | edit a draft or rejected invoice |
+//! | `PATCH /api/invoices/{id}` | its seller | edit a draft or rejected invoice, at the version read (`If-Match`) |
 //! | `POST /api/invoices/{id}/submit`, `/cancel` | its seller | draft/rejected -> submitted; cancel until an offer is accepted |
-//! | `POST /api/invoices/{id}/verify`, `/reject` | admin | submitted -> listed / rejected (reason) |
+//! | `POST /api/invoices/{id}/verify`, `/reject` | admin | submitted -> listed / rejected (reason), at the version reviewed (`If-Match`) |
 //! | `GET /api/invoices/{id}` | seller (own), investor (listed), admin | one invoice |
 //! | `GET /api/invoices/{id}/history` | its seller, admin | every status change: actor, reason, time |
 //! | `GET /api/invoices` | user | search: filters, sort, pages; cached 300 s per query and viewer |

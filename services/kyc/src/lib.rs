@@ -13,7 +13,7 @@
 //! | `GET /api/kyc/submissions?status=` | admin | the review queue |
 //! | `GET /api/kyc/submissions/{id}` | admin | documents, checks, warnings |
 //! | `GET /api/kyc/submissions/{id}/documents/{docId}/file` | admin | download (attachment, nosniff, recorded) |
-//! | `POST /api/kyc/submissions/{id}/approve`, `/reject` | admin | the decision |
+//! | `POST /api/kyc/submissions/{id}/approve`, `/reject` | admin | the decision, on the version reviewed (`If-Match`) |
 //!
 //! Consumes `kyc:processing:high` then `kyc:processing` (the [`worker`]; `kyc worker` or
 //! in-process). Publishes (outbox -> `events:{consumer}`): `kyc.document_processed`,

@@ -11,7 +11,7 @@
 //! | `POST /api/marketplace/offers` | investor (KYC approved) | an offer, priced |
 //! | `GET /api/marketplace/offers`, `/offers/{id}` | investor (own), seller (on own invoices), admin | offers |
 //! | `PATCH /api/marketplace/offers/{id}`, `POST .../withdraw` | its investor | revise / withdraw a pending offer |
-//! | `POST /api/marketplace/offers/{id}/reject`, `.../accept` | the invoice's seller | reject a pending offer / accept it (202, saga) |
+//! | `POST /api/marketplace/offers/{id}/reject`, `.../accept` | the invoice's seller | reject a pending offer / accept it (202, saga), at the version seen (`If-Match`) |
 //! | `GET /api/marketplace/stats` | user | market figures, cached 300 s |
 //! | `GET /api/marketplace/trending` | user | most viewed listed invoices, last hour |
 //!
