@@ -213,3 +213,43 @@ pub mod columns {
             .to_owned()
     }
 }
+
+/// The migration that gives `table` its `version` column ([`columns::version`]): what
+/// people decide on (offers, invoices, KYC submissions) carries a version the decision
+/// names in `If-Match` (`crate::http::version`). `name` is the migration's name in the
+/// service's migration history.
+pub struct AddVersionColumn {
+    pub name: &'static str,
+    pub table: &'static str,
+}
+
+impl sea_orm_migration::MigrationName for AddVersionColumn {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for AddVersionColumn {
+    async fn up(&self, m: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
+        use sea_orm_migration::prelude::{Alias, Table};
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new(self.table))
+                .add_column(columns::version(Alias::new("version")))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
+        use sea_orm_migration::prelude::{Alias, Table};
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new(self.table))
+                .drop_column(Alias::new("version"))
+                .to_owned(),
+        )
+        .await
+    }
+}

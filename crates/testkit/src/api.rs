@@ -228,11 +228,8 @@ impl ApiClient {
         version: i64,
         body: &Value,
     ) -> reqwest::Response {
-        let request = self
-            .client
-            .post(self.url(path))
-            .header("if-match", common::http::version::etag(version));
-        send(request, token, Some(body)).await
+        self.at(reqwest::Method::POST, path, token, version, body)
+            .await
     }
 
     /// PATCH with `If-Match: "<version>"`.
@@ -243,9 +240,21 @@ impl ApiClient {
         version: i64,
         body: &Value,
     ) -> reqwest::Response {
+        self.at(reqwest::Method::PATCH, path, token, version, body)
+            .await
+    }
+
+    async fn at(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        version: i64,
+        body: &Value,
+    ) -> reqwest::Response {
         let request = self
             .client
-            .patch(self.url(path))
+            .request(method, self.url(path))
             .header("if-match", common::http::version::etag(version));
         send(request, token, Some(body)).await
     }

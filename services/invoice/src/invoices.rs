@@ -92,12 +92,7 @@ pub fn view(m: &invoice::Model) -> InvoiceView {
 
 /// `status` with `m` as JSON and its `ETag`.
 pub fn respond(status: actix_web::http::StatusCode, m: &invoice::Model) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::build(status)
-        .insert_header((
-            actix_web::http::header::ETAG,
-            common::http::version::etag(m.version),
-        ))
-        .json(view(m))
+    common::http::version::respond(status, m.version, &view(m))
 }
 
 /// The 412 for a decision on version `seen` of `m`, which is at another version now.

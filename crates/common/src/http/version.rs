@@ -18,9 +18,15 @@ pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-/// Adds `ETag` for `version` to a response being built.
-pub fn with_etag(builder: &mut HttpResponseBuilder, version: i64) -> &mut HttpResponseBuilder {
-    builder.insert_header((header::ETAG, etag(version)))
+/// `status` with `body` as JSON and the `ETag` of `version`.
+pub fn respond(
+    status: actix_web::http::StatusCode,
+    version: i64,
+    body: &impl serde::Serialize,
+) -> actix_web::HttpResponse {
+    HttpResponseBuilder::new(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
 }
 
 /// The version a request's `If-Match` names, if it names one (one that names no single

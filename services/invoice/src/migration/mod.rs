@@ -4,7 +4,6 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_invoices;
 mod m0002_offer_counts;
-mod m0003_invoice_version;
 
 pub struct Migrator;
 
@@ -15,7 +14,11 @@ impl MigratorTrait for Migrator {
             Box::new(common::outbox::migration::Migration),
             Box::new(common::inbox::migration::Migration),
             Box::new(m0002_offer_counts::Migration),
-            Box::new(m0003_invoice_version::Migration),
+            // Invoices carry a version edits and admins' decisions name (If-Match).
+            Box::new(common::db::AddVersionColumn {
+                name: "m0003_invoice_version",
+                table: "invoices",
+            }),
         ]
     }
 }

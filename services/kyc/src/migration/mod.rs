@@ -3,7 +3,6 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_kyc;
-mod m0002_submission_version;
 
 pub struct Migrator;
 
@@ -12,7 +11,11 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_kyc::Migration),
             Box::new(common::outbox::migration::Migration),
-            Box::new(m0002_submission_version::Migration),
+            // Submissions carry a version an admin's decision names (If-Match).
+            Box::new(common::db::AddVersionColumn {
+                name: "m0002_submission_version",
+                table: "kyc_submissions",
+            }),
         ]
     }
 }

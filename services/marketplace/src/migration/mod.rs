@@ -3,7 +3,6 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_marketplace;
-mod m0002_offer_version;
 
 pub struct Migrator;
 
@@ -13,7 +12,11 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_marketplace::Migration),
             Box::new(common::outbox::migration::Migration),
             Box::new(common::inbox::migration::Migration),
-            Box::new(m0002_offer_version::Migration),
+            // Offers carry a version the seller's accept or reject names (If-Match).
+            Box::new(common::db::AddVersionColumn {
+                name: "m0002_offer_version",
+                table: "offers",
+            }),
         ]
     }
 }

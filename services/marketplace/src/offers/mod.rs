@@ -200,12 +200,7 @@ pub fn view(o: &offer::Model) -> OfferView {
 
 /// `status` with `o` as JSON and its `ETag`.
 pub fn respond(status: actix_web::http::StatusCode, o: &offer::Model) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::build(status)
-        .insert_header((
-            actix_web::http::header::ETAG,
-            common::http::version::etag(o.version),
-        ))
-        .json(view(o))
+    common::http::version::respond(status, o.version, &view(o))
 }
 
 pub fn not_found(id: Uuid) -> ApiError {
