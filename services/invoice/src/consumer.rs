@@ -5,15 +5,20 @@
 //! - `offer.reserved` {offer_id, invoice_id, investor_id}: listed -> accepted, answered with
 //!   `invoice.acceptance_confirmed`, or `invoice.acceptance_refused` {status} when the
 //!   invoice is no longer listed (cancelled meanwhile, say).
-//! - `payment.status_changed` {invoice_id, kind, status}: `funding`/`succeeded` funds it,
-//!   `funding`/`expired` releases the acceptance (back to listed), `repayment`/`succeeded`
-//!   records the repayment, `settlement`/`succeeded` settles it (as does
-//!   `settlement.completed` {invoice_id, kind: "investor"}). A transition the machine
-//!   does not allow is logged and dropped (retrying would not change the answer).
+//! - `payment.status_changed` ([`PaymentStatusChanged`]): a funding that succeeded funds
+//!   it, one that expired releases the acceptance (back to listed); a repayment that
+//!   succeeded repays it once it leaves nothing outstanding (`outstanding_minor` 0; a
+//!   part-payment changes no status). `settlement.completed` ([`SettlementCompleted`])
+//!   for the investor settles it. A transition the machine does not allow is logged and
+//!   dropped (retrying would not change the answer); a payload that does not decode (an
+//!   unknown kind or status, a repayment without what is outstanding) fails the event.
 //! - `offer.placed` {invoice_id}: counts towards the invoice's place in
 //!   `GET /api/invoices/popular`.
 
 use async_trait::async_trait;
+use common::events::payments::{
+    PaymentKind, PaymentStatus, PaymentStatusChanged, SettlementCompleted, SettlementKind,
+};
 use common::events::{Envelope, Service};
 use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
@@ -37,20 +42,6 @@ struct OfferReserved {
 #[derive(Debug, Deserialize)]
 struct OfferPlaced {
     invoice_id: Uuid,
-}
-
-#[derive(Debug, Deserialize)]
-struct PaymentChanged {
-    invoice_id: Uuid,
-    kind: String,
-    status: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct SettlementCompleted {
-    invoice_id: Uuid,
-    /// `investor` (principal + return paid out: the invoice is settled) or `seller`.
-    kind: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -94,23 +85,24 @@ impl StagedHandler for Effects {
     async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
         match event.event_type.as_str() {
             "offer.reserved" => self.offer_reserved(txn, event.payload_as()?).await,
-            "payment.status_changed" => self.payment_changed(txn, event.payload_as()?).await,
+            PaymentStatusChanged::TYPE => {
+                let p: PaymentStatusChanged = event.payload_as()?;
+                match payment_action(&p)? {
+                    Some(action) => self.apply(txn, p.invoice_id, action).await,
+                    None => Ok(()),
+                }
+            }
             "offer.placed" => {
                 let placed: OfferPlaced = event.payload_as()?;
                 crate::popular::count_offer(txn, placed.invoice_id).await?;
                 Ok(())
             }
-            "settlement.completed" => {
+            SettlementCompleted::TYPE => {
                 let s: SettlementCompleted = event.payload_as()?;
-                if s.kind != "investor" {
-                    return Ok(());
+                match s.kind {
+                    SettlementKind::Investor => self.apply(txn, s.invoice_id, Action::Settle).await,
+                    SettlementKind::Seller => Ok(()),
                 }
-                let p = PaymentChanged {
-                    invoice_id: s.invoice_id,
-                    kind: "settlement".into(),
-                    status: "succeeded".into(),
-                };
-                self.payment_changed(txn, p).await
             }
             _ => Ok(()),
         }
@@ -174,20 +166,15 @@ impl Effects {
         Ok(())
     }
 
-    async fn payment_changed(
+    /// A payments-driven transition of `invoice_id`.
+    async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        p: PaymentChanged,
+        invoice_id: Uuid,
+        action: Action,
     ) -> anyhow::Result<()> {
-        let action = match (p.kind.as_str(), p.status.as_str()) {
-            ("funding", "succeeded") => Action::Fund,
-            ("funding", "expired") => Action::ReleaseAcceptance,
-            ("repayment", "succeeded") => Action::Repay,
-            ("settlement", "succeeded") => Action::Settle,
-            _ => return Ok(()),
-        };
-        let Some(current) = invoice::Entity::find_by_id(p.invoice_id).one(txn).await? else {
-            tracing::warn!(invoice_id = %p.invoice_id, "Payment event for an unknown invoice dropped.");
+        let Some(current) = invoice::Entity::find_by_id(invoice_id).one(txn).await? else {
+            tracing::warn!(%invoice_id, "Payment event for an unknown invoice dropped.");
             return Ok(());
         };
         match invoices::transition_in(txn, self.clock.as_ref(), &current, action, PAYMENTS, None)
@@ -195,12 +182,35 @@ impl Effects {
         {
             Ok(_) => Ok(()),
             Err(TransitionError::NotAllowed(n)) => {
-                tracing::warn!(invoice_id = %p.invoice_id, refused = %n, "Payment event not applicable; dropped.");
+                tracing::warn!(%invoice_id, refused = %n, "Payment event not applicable; dropped.");
                 Ok(())
             }
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What a payment's new status does to its invoice: `None` for the ones that change no
+/// status (a pending or failed funding, a part-payment, a payout, ...). A repayment that
+/// does not say what is outstanding is refused: the invoice must not be repaid on a guess.
+fn payment_action(p: &PaymentStatusChanged) -> anyhow::Result<Option<Action>> {
+    Ok(match (p.kind, p.status) {
+        (PaymentKind::Funding, PaymentStatus::Succeeded) => Some(Action::Fund),
+        (PaymentKind::Funding, PaymentStatus::Expired) => Some(Action::ReleaseAcceptance),
+        (PaymentKind::Repayment, PaymentStatus::Succeeded) => match p.outstanding_minor {
+            Some(0) => Some(Action::Repay),
+            Some(left) if left > 0 => {
+                tracing::info!(invoice_id = %p.invoice_id, outstanding_minor = left, "Part-payment recorded; the invoice is not repaid yet.");
+                None
+            }
+            other => anyhow::bail!(
+                "repayment {} of invoice {} says {other:?} outstanding",
+                p.payment_id,
+                p.invoice_id
+            ),
+        },
+        _ => None,
+    })
 }
 
 /// The queue handler of `events:invoice`.

@@ -89,7 +89,7 @@ pub fn compose(event: &Envelope) -> Composed {
         Some("kyc") => kyc(&mut out, event, p),
         Some("invoice") => invoice(&mut out, event, p),
         Some("offer") => offer(&mut out, event, p),
-        Some("payment" | "settlement") => payment(&mut out, event, p),
+        Some("payment" | "settlement") => payment(&mut out, event),
         _ => {}
     }
     out
@@ -330,47 +330,67 @@ fn offer(out: &mut Composed, event: &Envelope, p: &Value) {
     }
 }
 
-/// Payments (when they arrive): every party named in the payload is told, and may listen
-/// to the payment's channel.
-fn payment(out: &mut Composed, event: &Envelope, p: &Value) {
-    let payment = uuid(p, "transaction_id").or_else(|| uuid(p, "payment_id"));
-    let status = text(p, "status").unwrap_or("updated");
-    let amount = match (text(p, "currency"), text(p, "amount")) {
-        (Some(c), Some(a)) => format!(" of {c} {a}"),
-        _ => String::new(),
+/// Payments, decoded into the contract's types (`common::events::payments`): the parties
+/// are told what moved, in money of the payment's own currency, and may listen to the
+/// payment's channel. A payload that does not decode is logged and told to nobody (it
+/// names no one reliably).
+fn payment(out: &mut Composed, event: &Envelope) {
+    use common::events::payments::{
+        PaymentStatus, PaymentStatusChanged, SettlementCompleted, SettlementKind,
     };
-    let (title, body) = if event.event_type == "settlement.completed" {
-        (
-            "Settlement paid".to_owned(),
-            format!("A settlement{amount} was paid."),
-        )
-    } else {
-        (
-            format!("Payment {status}"),
-            format!("A payment{amount} is now {status}."),
-        )
+    use common::money::Money;
+    let decoded = match event.event_type.as_str() {
+        PaymentStatusChanged::TYPE => event.payload_as::<PaymentStatusChanged>().map(|p| {
+            let amount = Money::from_minor(p.amount_minor, p.currency).to_decimal_string();
+            let (kind, status) = (p.kind.as_str(), p.status.as_str());
+            let title = format!("Payment {status}");
+            let phrase = match p.status {
+                PaymentStatus::Pending => "is pending",
+                PaymentStatus::Succeeded => "went through",
+                PaymentStatus::Failed => "failed",
+                PaymentStatus::Reversed => "was reversed",
+                PaymentStatus::Expired => "expired",
+            };
+            let body = format!("The {kind} of {} {amount} {phrase}.", p.currency.code());
+            let data = json!({
+                "payment_id": p.payment_id, "invoice_id": p.invoice_id, "kind": kind,
+                "status": status, "amount_minor": p.amount_minor, "currency": p.currency,
+            });
+            let channel = Some(Keys::default().payment(p.payment_id));
+            (vec![p.seller_id, p.investor_id], title, body, data, channel)
+        }),
+        SettlementCompleted::TYPE => event.payload_as::<SettlementCompleted>().map(|s| {
+            let amount = Money::from_minor(s.amount_minor, s.currency).to_decimal_string();
+            let (paid, what) = match s.kind {
+                SettlementKind::Seller => (s.seller_id, "Your payout"),
+                SettlementKind::Investor => (s.investor_id, "Your settlement"),
+            };
+            let body = format!("{what} of {} {amount} was paid.", s.currency.code());
+            let data = json!({
+                "invoice_id": s.invoice_id, "offer_id": s.offer_id, "kind": s.kind,
+                "amount_minor": s.amount_minor, "currency": s.currency,
+            });
+            (vec![paid], "Settlement paid".to_owned(), body, data, None)
+        }),
+        _ => return,
     };
-    let data = links(
-        p,
-        &[
-            "transaction_id",
-            "payment_id",
-            "invoice_id",
-            "status",
-            "kind",
-        ],
-    );
-    let mut seen = Vec::new();
-    for field in ["user_id", "investor_id", "seller_id"] {
-        if let Some(user) = uuid(p, field)
-            && !seen.contains(&user)
-        {
-            seen.push(user);
-            if let Some(id) = payment {
-                out.member(Keys::default().payment(id), user, "party");
-            }
-            out.note(user, event, title.clone(), body.clone(), data.clone());
+    let (parties, title, body, data, channel) = match decoded {
+        Ok(d) => d,
+        Err(error) => {
+            tracing::warn!(event = %event.id, event_type = %event.event_type, %error, "Payment event that does not decode; nobody told.");
+            return;
         }
+    };
+    let mut seen = Vec::new();
+    for user in parties {
+        if seen.contains(&user) {
+            continue;
+        }
+        seen.push(user);
+        if let Some(channel) = &channel {
+            out.member(channel.clone(), user, "party");
+        }
+        out.note(user, event, title.clone(), body.clone(), data.clone());
     }
 }
 
@@ -490,5 +510,80 @@ mod tests {
             compose(&event(Service::Auth, "user.registered", json!({}))),
             Composed::default()
         );
+    }
+
+    #[test]
+    fn a_payment_tells_both_parties_in_its_own_money_and_lets_them_listen() {
+        use common::events::payments::PaymentStatusChanged;
+        let (payment, investor, seller) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let c = compose(&event(
+            Service::Payments,
+            PaymentStatusChanged::TYPE,
+            json!({"payment_id": payment, "kind": "funding", "status": "succeeded",
+                   "invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(),
+                   "investor_id": investor, "seller_id": seller,
+                   "amount_minor": 96_400_000, "currency": "NGN"}),
+        ));
+        let told: Vec<Uuid> = c.drafts.iter().map(|d| d.user_id).collect();
+        assert_eq!(told, vec![seller, investor]);
+        assert_eq!(c.drafts[0].title, "Payment succeeded");
+        assert_eq!(
+            c.drafts[0].body,
+            "The funding of NGN 964000.00 went through."
+        );
+        assert_eq!(c.drafts[0].data["amount_minor"], 96_400_000);
+        assert_eq!(c.members.len(), 2);
+        assert!(
+            c.members
+                .iter()
+                .all(|m| m.channel == Keys::default().payment(payment))
+        );
+    }
+
+    #[test]
+    fn a_settlement_tells_the_party_it_paid() {
+        use common::events::payments::SettlementCompleted;
+        let (investor, seller) = (Uuid::now_v7(), Uuid::now_v7());
+        for (kind, paid, what) in [
+            ("seller", seller, "Your payout"),
+            ("investor", investor, "Your settlement"),
+        ] {
+            let c = compose(&event(
+                Service::Payments,
+                SettlementCompleted::TYPE,
+                json!({"invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(), "kind": kind,
+                       "amount_minor": 100_000_000, "currency": "NGN",
+                       "seller_id": seller, "investor_id": investor}),
+            ));
+            assert_eq!(c.drafts.len(), 1, "{kind}");
+            assert_eq!(c.drafts[0].user_id, paid);
+            assert_eq!(
+                c.drafts[0].body,
+                format!("{what} of NGN 1000000.00 was paid.")
+            );
+        }
+    }
+
+    #[test]
+    fn a_payment_that_does_not_decode_tells_nobody_rather_than_guessing() {
+        use common::events::payments::PaymentStatusChanged;
+        // A decimal string where minor units are due, and an unknown kind.
+        for payload in [
+            json!({"payment_id": Uuid::now_v7(), "kind": "funding", "status": "succeeded",
+                   "invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(),
+                   "investor_id": Uuid::now_v7(), "seller_id": Uuid::now_v7(),
+                   "amount_minor": "964000.00", "currency": "NGN"}),
+            json!({"payment_id": Uuid::now_v7(), "kind": "settlement", "status": "succeeded",
+                   "invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(),
+                   "investor_id": Uuid::now_v7(), "seller_id": Uuid::now_v7(),
+                   "amount_minor": 1, "currency": "NGN"}),
+        ] {
+            let c = compose(&event(
+                Service::Payments,
+                PaymentStatusChanged::TYPE,
+                payload,
+            ));
+            assert!(c.drafts.is_empty() && c.members.is_empty());
+        }
     }
 }

@@ -6,7 +6,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{
-    DEADLINE, events_about, id_of, offer_reserved, payment_changed, spawn_app, steps,
+    DEADLINE, events_about, id_of, offer_reserved, payment_changed, payment_with,
+    settlement_completed, spawn_app, steps,
 };
 
 #[tokio::test]
@@ -213,8 +214,10 @@ async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_paymen
     let seller = app.seller();
     let id = app.funded(&seller, 1).await;
     // Not applicable now (or not about invoices at all): dropped, not retried.
+    app.deliver(&settlement_completed(&app, id, "investor"))
+        .await;
+    app.deliver(&settlement_completed(&app, id, "seller")).await;
     for (kind, status) in [
-        ("settlement", "succeeded"),
         ("funding", "succeeded"),
         ("funding", "expired"),
         ("repayment", "failed"),
@@ -225,7 +228,8 @@ async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_paymen
     app.deliver(&payment_changed(&app, id, "repayment", "succeeded"))
         .await;
     app.wait_for_status(id, "repaid").await;
-    app.deliver(&payment_changed(&app, id, "settlement", "succeeded"))
+    app.deliver(&settlement_completed(&app, id, "seller")).await;
+    app.deliver(&settlement_completed(&app, id, "investor"))
         .await;
     app.wait_for_status(id, "settled").await;
     assert_eq!(
@@ -250,5 +254,50 @@ async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_paymen
             .unwrap(),
         0,
         "nor retried"
+    );
+}
+
+/// The payment contract: a part-payment leaves the invoice funded, the repayment that
+/// leaves nothing outstanding repays it, and a repayment that does not say what is
+/// outstanding repays nothing: it fails (retried, then dead-lettered), never guessed.
+#[tokio::test]
+async fn only_a_repayment_that_leaves_nothing_outstanding_repays_the_invoice() {
+    use fred::prelude::SortedSetsInterface;
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = app.funded(&seller, 1).await;
+
+    let unclear = payment_with(&app, id, "repayment", "succeeded", None);
+    app.deliver(&unclear).await;
+    let queue = app.keys.events(Service::Invoice);
+    testkit::wait_until(
+        DEADLINE,
+        "the unclear repayment set aside to retry",
+        || async { app.redis.zcard::<i64, _>(queue.delayed()).await.unwrap() == 1 },
+    )
+    .await;
+    app.deliver(&payment_with(
+        &app,
+        id,
+        "repayment",
+        "succeeded",
+        Some(50_000_000),
+    ))
+    .await;
+    // A later event is handled after the part-payment: the invoice is still funded then.
+    let marker = payment_changed(&app, id, "payout", "succeeded");
+    app.deliver(&marker).await;
+    testkit::wait_until(DEADLINE, "the queue drained", || async {
+        common::queue::len(&app.redis, &queue).await.unwrap() == 0
+    })
+    .await;
+    assert_eq!(app.invoice(id).await["status"], "funded");
+
+    app.deliver(&payment_with(&app, id, "repayment", "succeeded", Some(0)))
+        .await;
+    app.wait_for_status(id, "repaid").await;
+    assert_eq!(
+        steps(&app, id).await.last().unwrap(),
+        &(json!("funded"), json!("repaid"), json!("payments"))
     );
 }

@@ -31,7 +31,7 @@ async fn every_status_change_is_published_live_on_the_invoices_channel() {
         .await;
     app.deliver(&payment_changed(&app, id, "repayment", "succeeded"))
         .await;
-    app.deliver(&payment_changed(&app, id, "settlement", "succeeded"))
+    app.deliver(&crate::helpers::settlement_completed(&app, id, "investor"))
         .await;
 
     for expected in [

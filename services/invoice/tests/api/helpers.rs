@@ -172,15 +172,64 @@ pub fn offer_reserved(app: &TestApp, invoice_id: Uuid) -> Envelope {
 }
 
 /// Payments' `payment.status_changed` for `invoice_id`.
+/// Payments' `payment.status_changed` of `kind` and `status` (the contract's names) about
+/// `invoice_id`; a repayment leaves nothing outstanding.
 pub fn payment_changed(app: &TestApp, invoice_id: Uuid, kind: &str, status: &str) -> Envelope {
+    payment_with(
+        app,
+        invoice_id,
+        kind,
+        status,
+        (kind == "repayment").then_some(0),
+    )
+}
+
+/// [`payment_changed`] saying `outstanding` minor units are still due.
+pub fn payment_with(
+    app: &TestApp,
+    invoice_id: Uuid,
+    kind: &str,
+    status: &str,
+    outstanding: Option<i64>,
+) -> Envelope {
+    use common::events::payments::PaymentStatusChanged;
+    let p = PaymentStatusChanged {
+        payment_id: Uuid::now_v7(),
+        kind: serde_json::from_value(json!(kind)).expect("a payment kind"),
+        status: serde_json::from_value(json!(status)).expect("a payment status"),
+        invoice_id,
+        offer_id: Uuid::now_v7(),
+        investor_id: Uuid::now_v7(),
+        seller_id: Uuid::now_v7(),
+        amount_minor: 150_000_000,
+        currency: common::money::Currency::NGN,
+        outstanding_minor: outstanding,
+    };
     Envelope::new(
         Service::Payments,
-        "payment.status_changed",
-        &json!({
-            "invoice_id": invoice_id,
-            "kind": kind,
-            "status": status,
-        }),
+        PaymentStatusChanged::TYPE,
+        &p,
+        app.clock.as_ref(),
+    )
+    .unwrap()
+}
+
+/// Payments' `settlement.completed` for `kind` (`seller` or `investor`) of `invoice_id`.
+pub fn settlement_completed(app: &TestApp, invoice_id: Uuid, kind: &str) -> Envelope {
+    use common::events::payments::SettlementCompleted;
+    let s = SettlementCompleted {
+        invoice_id,
+        offer_id: Uuid::now_v7(),
+        kind: serde_json::from_value(json!(kind)).expect("a settlement kind"),
+        amount_minor: 150_000_000,
+        currency: common::money::Currency::NGN,
+        seller_id: Uuid::now_v7(),
+        investor_id: Uuid::now_v7(),
+    };
+    Envelope::new(
+        Service::Payments,
+        SettlementCompleted::TYPE,
+        &s,
         app.clock.as_ref(),
     )
     .unwrap()

@@ -6,6 +6,8 @@
 //! inbox in the same transaction as the effect ([`crate::inbox`]). docs/messaging.md holds
 //! the same catalogue; a test keeps the two equal.
 
+pub mod payments;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -221,14 +223,14 @@ pub const CATALOGUE: &[EventType] = &[
         version: 1,
         producer: Payments,
         consumers: &[Invoice, Admin, Notifications],
-        description: "A funding, payout or repayment transaction changed status.",
+        description: "A payment moved (common::events::payments::PaymentStatusChanged): {payment_id, kind: funding | payout | repayment | distribution | refund, status: pending | succeeded | failed | reversed | expired, invoice_id, offer_id, investor_id, seller_id, amount_minor, currency, outstanding_minor (a repayment: what is still due)}.",
     },
     EventType {
         name: "settlement.completed",
         version: 1,
         producer: Payments,
         consumers: &[Invoice, Admin, Notifications],
-        description: "A seller payout or investor settlement was paid.",
+        description: "A seller payout or investor settlement was paid (common::events::payments::SettlementCompleted): {invoice_id, offer_id, kind: seller | investor, amount_minor, currency, seller_id, investor_id}.",
     },
 ];
 
