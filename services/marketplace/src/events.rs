@@ -31,6 +31,13 @@ pub struct OfferEvent {
     pub price: String,
     pub platform_fee: String,
     pub currency: String,
+    /// The same figures in integer minor units of `currency`, so that no consumer parses
+    /// decimals or prices again: face value, price (what the investor pays), platform fee
+    /// and net proceeds (what the seller receives: price − fee).
+    pub face_minor: i64,
+    pub price_minor: i64,
+    pub fee_minor: i64,
+    pub net_proceeds_minor: i64,
     pub expires_at: DateTime<Utc>,
     /// On `offer.accepted`: the offers rejected because this one won.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -53,6 +60,10 @@ impl OfferEvent {
             price: Money::from_minor(o.price_minor, c).to_decimal_string(),
             platform_fee: Money::from_minor(o.fee_minor, c).to_decimal_string(),
             currency: o.currency.clone(),
+            face_minor: o.face_minor,
+            price_minor: o.price_minor,
+            fee_minor: o.fee_minor,
+            net_proceeds_minor: o.price_minor - o.fee_minor,
             expires_at: o.expires_at,
             rejected_offer_ids: Vec::new(),
         }

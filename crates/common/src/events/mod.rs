@@ -96,7 +96,7 @@ pub const CATALOGUE: &[EventType] = &[
         name: "kyc.document_processed",
         version: 1,
         producer: Kyc,
-        consumers: &[Notifications],
+        consumers: &[Notifications, Admin],
         description: "A KYC document passed or failed its checks.",
     },
     EventType {
@@ -159,14 +159,14 @@ pub const CATALOGUE: &[EventType] = &[
         name: "invoice.acceptance_confirmed",
         version: 1,
         producer: Invoice,
-        consumers: &[Marketplace, Payments],
+        consumers: &[Marketplace, Payments, Admin],
         description: "The invoice service confirmed an offer's acceptance (listed -> accepted).",
     },
     EventType {
         name: "invoice.acceptance_refused",
         version: 1,
         producer: Invoice,
-        consumers: &[Marketplace],
+        consumers: &[Marketplace, Admin],
         description: "The invoice service refused an acceptance (no longer listed).",
     },
     EventType {
@@ -180,7 +180,7 @@ pub const CATALOGUE: &[EventType] = &[
         name: "offer.reserved",
         version: 1,
         producer: Marketplace,
-        consumers: &[Invoice],
+        consumers: &[Invoice, Admin],
         description: "A seller accepted an offer; marketplace asks the invoice service to confirm.",
     },
     EventType {
@@ -188,7 +188,7 @@ pub const CATALOGUE: &[EventType] = &[
         version: 1,
         producer: Marketplace,
         consumers: &[Payments, Admin, Notifications],
-        description: "The saga finished: the offer is accepted and the others rejected.",
+        description: "The saga finished: the offer is accepted and the others rejected. Carries the figures as decimal strings and in minor units (face_minor, price_minor, fee_minor, net_proceeds_minor) with the currency.",
     },
     EventType {
         name: "offer.rejected",

@@ -230,3 +230,35 @@ async fn an_invoice_leaving_listed_delists_it_and_rejects_its_offers() {
         .await;
     assert_problem(res, 409).await;
 }
+
+/// Offer events carry their money in integer minor units beside the display strings, so
+/// payments never parses decimals or prices again.
+#[tokio::test]
+async fn offer_events_carry_the_figures_in_minor_units_with_the_currency() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let invoice = app.listed(&seller).await;
+    let offer = app.offer(&app.investor(), &invoice, "18").await;
+    app.accept(&seller, &offer).await;
+    let reserved = app
+        .wait_for_event(Service::Invoice, "offer.reserved", &offer["id"])
+        .await;
+    let minor = |field: &str| -> i64 {
+        offer[field]
+            .as_str()
+            .unwrap()
+            .replace('.', "")
+            .parse()
+            .unwrap()
+    };
+    let p = &reserved.payload;
+    assert_eq!(p["face_minor"], minor("face_value"));
+    assert_eq!(p["price_minor"], minor("price"));
+    assert_eq!(p["fee_minor"], minor("platform_fee"));
+    assert_eq!(p["net_proceeds_minor"], minor("net_proceeds"));
+    assert_eq!(p["currency"], offer["currency"]);
+    assert_eq!(
+        p["net_proceeds_minor"].as_i64().unwrap(),
+        minor("price") - minor("platform_fee")
+    );
+}
