@@ -422,3 +422,44 @@ async fn a_worker_on_several_queues_takes_high_priority_jobs_first() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_unusable_job_goes_to_the_dead_letters_at_once_with_its_reason() {
+    let (keys, pool) = setup().await;
+    let q = keys.kyc_processing();
+    let id = queue::enqueue_json(&pool, &q, &serde_json::json!({"doc": 8}))
+        .await
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let w = Running::start(
+        worker(&pool, std::slice::from_ref(&q), fast()).await,
+        handler_fn(move |_job| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async move {
+                Err(
+                    anyhow::Error::new(queue::Unusable("a type this handler does not take".into()))
+                        .context("handling the job"),
+                )
+            }
+        }),
+    );
+    let dead = testkit::wait_for(DEADLINE, "the job is dead-lettered", || async {
+        let dead = queue::dead_letters(&pool, &q, 10).await.unwrap();
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    w.stop().await;
+    assert_eq!((dead.len(), dead[0].id, dead[0].attempts), (1, id, 1));
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("unusable: a type this handler does not take"),
+        "{:?}",
+        dead[0].last_error
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "never retried");
+    assert_eq!(queue::delayed_len(&pool, &q).await.unwrap(), 0);
+}

@@ -25,7 +25,11 @@ pub async fn handle(
     let status = match event.event_type.as_str() {
         "kyc.approved" => KycStatus::Approved,
         "kyc.rejected" => KycStatus::Rejected,
-        _ => return Ok(()),
+        other => {
+            return Err(
+                common::queue::Unusable(format!("events:auth does not accept {other}")).into(),
+            );
+        }
     };
     let decision: KycDecision = event.payload_as()?;
     crate::users::set_kyc(txn, decision.user_id, status, clock.now()).await?;

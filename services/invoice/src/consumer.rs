@@ -104,7 +104,10 @@ impl StagedHandler for Effects {
                     SettlementKind::Seller => Ok(()),
                 }
             }
-            _ => Ok(()),
+            other => Err(common::queue::Unusable(format!(
+                "events:invoice does not accept {other}"
+            ))
+            .into()),
         }
     }
 

@@ -71,7 +71,12 @@ impl StagedHandler for Effects {
             "invoice.status_changed" => self.status_changed(txn, event.payload_as()?).await?,
             "invoice.acceptance_confirmed" => self.confirmed(txn, event.payload_as()?).await?,
             "invoice.acceptance_refused" => self.refused(txn, event.payload_as()?).await?,
-            _ => Vec::new(),
+            other => {
+                return Err(common::queue::Unusable(format!(
+                    "events:marketplace does not accept {other}"
+                ))
+                .into());
+            }
         };
         Ok(changes)
     }

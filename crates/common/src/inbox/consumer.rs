@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
 use crate::events::Envelope;
-use crate::queue::{Job, JobHandler, QueueName, Worker, WorkerConfig};
+use crate::queue::{Job, JobHandler, QueueName, Unusable, Worker, WorkerConfig};
 use crate::shutdown::CancellationToken;
 
 /// A service's effect of an event, applied inside `txn` (which also holds the inbox
@@ -180,10 +180,41 @@ impl<H: StagedHandler + 'static> StagedConsumer<H> {
 #[async_trait]
 impl<H: StagedHandler + 'static> JobHandler for StagedConsumer<H> {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let event: Envelope = job
-            .payload_as()
-            .context("the job's payload is not an event envelope")?;
-        self.apply(&event).await.map(|_| ())
+        let event = usable_event(job)?;
+        self.apply(&event)
+            .await
+            .map(|_| ())
+            .map_err(unusable_if_undecodable)
+    }
+}
+
+/// The job's event, if this consumer can use it: an envelope, of a catalogue type, at a
+/// version no newer than the catalogue's. Anything else is [`Unusable`] (dead letters at
+/// once, with the reason), never a default.
+fn usable_event(job: &Job) -> anyhow::Result<Envelope> {
+    let event: Envelope = job
+        .payload_as()
+        .map_err(|e| Unusable(format!("the job's payload is not an event envelope: {e}")))?;
+    let Some(known) = crate::events::event_type(&event.event_type) else {
+        return Err(Unusable(format!("{} is not in the catalogue", event.event_type)).into());
+    };
+    if event.version > known.version {
+        return Err(Unusable(format!(
+            "{} version {} is newer than the version {} this consumer knows",
+            event.event_type, event.version, known.version
+        ))
+        .into());
+    }
+    Ok(event)
+}
+
+/// A handler's error whose cause is a payload that does not decode (serde) is
+/// [`Unusable`]: the same payload will never decode on a retry.
+fn unusable_if_undecodable(e: anyhow::Error) -> anyhow::Error {
+    if e.chain().any(|c| c.is::<serde_json::Error>()) {
+        anyhow::Error::new(Unusable(format!("{e:#}")))
+    } else {
+        e
     }
 }
 
@@ -220,10 +251,11 @@ impl<H: EventHandler> EventConsumer<H> {
 #[async_trait]
 impl<H: EventHandler> JobHandler for EventConsumer<H> {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let event: Envelope = job
-            .payload_as()
-            .context("the job's payload is not an event envelope")?;
-        self.consume(&event).await.map(|_| ())
+        let event = usable_event(job)?;
+        self.consume(&event)
+            .await
+            .map(|_| ())
+            .map_err(unusable_if_undecodable)
     }
 }
 

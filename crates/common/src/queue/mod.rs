@@ -86,6 +86,14 @@ pub use crate::keys::QueueName;
 use crate::redis::{Pool, RedisError};
 pub use worker::{FnHandler, JobHandler, Worker, WorkerConfig, handler_fn};
 
+/// A job its handler can never use (an event type it does not accept, a payload that does
+/// not decode, a version newer than it knows): returned in a handler's error chain, it
+/// sends the job to the dead letters at once, with the reason, instead of retrying what
+/// cannot change. A fix, then a requeue, is the way out.
+#[derive(Debug, thiserror::Error)]
+#[error("unusable: {0}")]
+pub struct Unusable(pub String);
+
 /// How many dead-lettered jobs a queue keeps (newest first); older ones are dropped.
 pub const DEAD_LETTERS_KEPT: usize = 10_000;
 

@@ -154,7 +154,8 @@ pub struct Worker {
 
 enum Outcome {
     Ack,
-    Fail(String),
+    /// The error, and whether retrying is pointless ([`super::Unusable`]).
+    Fail(String, bool),
 }
 
 impl Worker {
@@ -359,16 +360,19 @@ impl Worker {
         };
         let outcome = match AssertUnwindSafe(handler.handle(&job)).catch_unwind().await {
             Ok(Ok(())) => Outcome::Ack,
-            Ok(Err(e)) => Outcome::Fail(format!("{e:#}")),
-            Err(panic) => Outcome::Fail(format!("handler panicked: {}", panic_text(&panic))),
+            Ok(Err(e)) => {
+                let unusable = e.chain().any(|c| c.is::<super::Unusable>());
+                Outcome::Fail(format!("{e:#}"), unusable)
+            }
+            Err(panic) => Outcome::Fail(format!("handler panicked: {}", panic_text(&panic)), false),
         };
         match outcome {
             Outcome::Ack => {
                 self.settle_retrying(|| self.ack(&job), shutdown).await;
             }
-            Outcome::Fail(error) => {
+            Outcome::Fail(error, unusable) => {
                 let error = truncate(error);
-                self.settle_retrying(|| self.fail(&job, &error), shutdown)
+                self.settle_retrying(|| self.fail(&job, &error, unusable), shutdown)
                     .await;
             }
         }
@@ -408,10 +412,10 @@ impl Worker {
         Ok(())
     }
 
-    async fn fail(&self, job: &Job, error: &str) -> Result<(), QueueError> {
+    async fn fail(&self, job: &Job, error: &str, unusable: bool) -> Result<(), QueueError> {
         let attempts = job.attempts.saturating_add(1);
         let next = job.failed(error)?;
-        let delay: i64 = if attempts >= self.config.max_attempts {
+        let delay: i64 = if unusable || attempts >= self.config.max_attempts {
             -1
         } else {
             i64::try_from(millis(self.config.backoff(job.attempts))).unwrap_or(i64::MAX)

@@ -301,3 +301,58 @@ async fn only_a_repayment_that_leaves_nothing_outstanding_repays_the_invoice() {
         &(json!("funded"), json!("repaid"), json!("payments"))
     );
 }
+
+/// What the consumer cannot use goes to the dead letters at once, with the reason: a type
+/// it does not accept, a payload that does not decode, a version newer than it knows.
+/// Fields it does not know are ignored.
+#[tokio::test]
+async fn events_the_consumer_cannot_use_are_dead_lettered_with_the_reason_and_change_nothing() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = app.funded(&seller, 1).await;
+    let queue = app.keys.events(Service::Invoice);
+
+    let not_ours = common::events::Envelope::new(
+        Service::Auth,
+        "user.registered",
+        &json!({"user_id": seller.id}),
+        app.clock.as_ref(),
+    )
+    .unwrap();
+    let mut undecodable = payment_changed(&app, id, "repayment", "succeeded");
+    undecodable.payload["kind"] = json!("settlement");
+    let mut newer = payment_changed(&app, id, "repayment", "succeeded");
+    newer.version = 2;
+    for e in [&not_ours, &undecodable, &newer] {
+        app.deliver(e).await;
+    }
+    let dead = testkit::wait_for(DEADLINE, "three dead letters", || async {
+        let dead = common::queue::dead_letters(&app.redis, &queue, 10)
+            .await
+            .unwrap();
+        (dead.len() == 3).then_some(dead)
+    })
+    .await;
+    let reason_of = |e: &common::events::Envelope| {
+        let job = dead
+            .iter()
+            .find(|j| j.payload["id"] == json!(e.id))
+            .expect("dead-lettered");
+        assert_eq!(job.attempts, 1, "not retried");
+        job.last_error.clone().unwrap()
+    };
+    assert!(reason_of(&not_ours).contains("events:invoice does not accept user.registered"));
+    assert!(
+        reason_of(&undecodable).contains("unknown variant `settlement`"),
+        "{}",
+        reason_of(&undecodable)
+    );
+    assert!(reason_of(&newer).contains("version 2 is newer than the version 1"));
+    assert_eq!(app.invoice(id).await["status"], "funded");
+
+    // A field it does not know is ignored: the same repayment with one more field repays.
+    let mut extended = payment_changed(&app, id, "repayment", "succeeded");
+    extended.payload["added_in_a_later_version"] = json!(true);
+    app.deliver(&extended).await;
+    app.wait_for_status(id, "repaid").await;
+}
