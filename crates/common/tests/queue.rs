@@ -463,3 +463,55 @@ async fn an_unusable_job_goes_to_the_dead_letters_at_once_with_its_reason() {
     assert_eq!(calls.load(Ordering::SeqCst), 1, "never retried");
     assert_eq!(queue::delayed_len(&pool, &q).await.unwrap(), 0);
 }
+
+/// After a fix, a requeued dead letter runs again, once, as a fresh job (no attempts, no
+/// error); a requeue of what is no longer dead does nothing.
+#[tokio::test]
+async fn a_requeued_dead_letter_runs_again_after_the_fix_exactly_once() {
+    let (keys, pool) = setup().await;
+    let q = keys.kyc_processing();
+    let id = queue::enqueue_json(&pool, &q, &serde_json::json!({"doc": 9}))
+        .await
+        .unwrap();
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handled = Arc::new(AtomicU32::new(0));
+    let (f, h) = (fixed.clone(), handled.clone());
+    let w = Running::start(
+        worker(&pool, std::slice::from_ref(&q), fast()).await,
+        handler_fn(move |_job| {
+            let ok = f.load(Ordering::SeqCst);
+            if ok {
+                h.fetch_add(1, Ordering::SeqCst);
+            }
+            async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(anyhow::Error::new(queue::Unusable("needs a fix".into())))
+                }
+            }
+        }),
+    );
+    testkit::wait_until(DEADLINE, "the job is dead-lettered", || async {
+        queue::dead_letters(&pool, &q, 10).await.unwrap().len() == 1
+    })
+    .await;
+    // The fix ships; the operator requeues it (by id), twice by mistake.
+    fixed.store(true, Ordering::SeqCst);
+    assert_eq!(
+        queue::requeue_dead(&pool, &q, &[uuid::Uuid::now_v7()])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(queue::requeue_dead(&pool, &q, &[id]).await.unwrap(), 1);
+    assert_eq!(queue::requeue_dead(&pool, &q, &[id]).await.unwrap(), 0);
+    testkit::wait_until(DEADLINE, "the requeued job is handled", || async {
+        handled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    w.stop().await;
+    assert_eq!(handled.load(Ordering::SeqCst), 1, "once");
+    assert!(queue::dead_letters(&pool, &q, 10).await.unwrap().is_empty());
+    assert_eq!(queue::len(&pool, &q).await.unwrap(), 0);
+}

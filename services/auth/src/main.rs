@@ -31,6 +31,11 @@ enum Command {
     RotateKey,
     /// Withdraw a retired key from the published set.
     RetireKey { kid: String },
+    /// The dead letters of `events:auth`: list them, or requeue them after a fix.
+    DeadLetters {
+        #[command(subcommand)]
+        action: common::queue::DeadLetters,
+    },
 }
 
 #[tokio::main]
@@ -40,6 +45,15 @@ async fn main() -> anyhow::Result<()> {
     let config = AuthConfig::from_env()?;
     let clock = common::clock::system();
     match cli.command.unwrap_or(Command::Serve) {
+        Command::DeadLetters { action } => {
+            let keys = common::keys::Keys::new(&config.base.redis_prefix);
+            action
+                .run(
+                    &config.base.redis_url,
+                    &keys.events(common::events::Service::Auth),
+                )
+                .await
+        }
         Command::Serve => {
             let app = Application::build(config, clock).await?;
             app.run_until_stopped(common::shutdown::on_signal()).await

@@ -20,6 +20,11 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// The dead letters of `kyc:processing`: list them, or requeue them after a fix.
+    DeadLetters {
+        #[command(subcommand)]
+        action: common::queue::DeadLetters,
+    },
 }
 
 #[tokio::main]
@@ -29,6 +34,12 @@ async fn main() -> anyhow::Result<()> {
     let config = KycConfig::from_env()?;
     let clock = common::clock::system();
     match cli.command.unwrap_or(Command::Serve) {
+        Command::DeadLetters { action } => {
+            let keys = common::keys::Keys::new(&config.base.redis_prefix);
+            action
+                .run(&config.base.redis_url, &keys.kyc_processing())
+                .await
+        }
         Command::Serve => {
             let app = Application::build(config, clock).await?;
             app.run_until_stopped(common::shutdown::on_signal()).await

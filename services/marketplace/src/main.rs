@@ -18,6 +18,11 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// The dead letters of `events:marketplace`: list them, or requeue them after a fix.
+    DeadLetters {
+        #[command(subcommand)]
+        action: common::queue::DeadLetters,
+    },
 }
 
 #[tokio::main]
@@ -26,6 +31,15 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = MarketplaceConfig::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::DeadLetters { action } => {
+            let keys = common::keys::Keys::new(&config.base.redis_prefix);
+            action
+                .run(
+                    &config.base.redis_url,
+                    &keys.events(common::events::Service::Marketplace),
+                )
+                .await
+        }
         Command::Serve => {
             let app = Application::build(config, common::clock::system()).await?;
             app.run_until_stopped(common::shutdown::on_signal()).await

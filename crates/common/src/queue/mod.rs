@@ -72,6 +72,7 @@
 //! mid-job, nothing is acknowledged, heartbeats stop. With a short
 //! [`WorkerConfig::heartbeat_ttl`] another worker's reaper (or [`reap`]) returns the job.
 
+mod cli;
 pub(crate) mod scripts;
 mod worker;
 
@@ -84,6 +85,7 @@ use uuid::Uuid;
 
 pub use crate::keys::QueueName;
 use crate::redis::{Pool, RedisError};
+pub use cli::DeadLetters;
 pub use worker::{FnHandler, JobHandler, Worker, WorkerConfig, handler_fn};
 
 /// A job its handler can never use (an event type it does not accept, a payload that does
@@ -296,6 +298,37 @@ pub async fn dead_letters(
     let stop = i64::try_from(limit).unwrap_or(i64::MAX) - 1;
     let raw: Vec<String> = redis.lrange(queue.dead(), 0, stop).await?;
     Ok(parse_all(queue, raw))
+}
+
+/// Puts the dead letters of `queue` back on it after a fix: those whose id is in `ids`, or
+/// every one when `ids` is empty. Each goes back with its id and payload, no attempts and
+/// no error, at the end consumers take next; one that is no longer dead (requeued by
+/// someone else meanwhile) is skipped. Returns how many were requeued.
+pub async fn requeue_dead(
+    redis: &Pool,
+    queue: &QueueName,
+    ids: &[Uuid],
+) -> Result<usize, QueueError> {
+    let dead: Vec<String> = redis.lrange(queue.dead(), 0, -1).await?;
+    let mut requeued = 0;
+    for raw in dead {
+        let Ok(job) = Job::parse(queue, &raw) else {
+            continue;
+        };
+        if !ids.is_empty() && !ids.contains(&job.id) {
+            continue;
+        }
+        let fresh = encode(job.id, 0, &job.payload, None)?;
+        let moved: i64 = scripts::REQUEUE
+            .call(
+                redis,
+                vec![queue.dead(), queue.as_str().to_owned()],
+                vec![raw, fresh],
+            )
+            .await?;
+        requeued += usize::try_from(moved).unwrap_or(0);
+    }
+    Ok(requeued)
 }
 
 fn parse_all(queue: &QueueName, raw: Vec<String>) -> Vec<Job> {

@@ -118,3 +118,18 @@ return #due
 ",
     )
 });
+
+/// KEYS: dead list, queue. ARGV: the dead record as stored, the fresh record.
+/// Moves one dead letter back to the tail consumers take next (the record reset to no
+/// attempts), if it is still among the dead: atomic, so two requeues never double it.
+pub(crate) static REQUEUE: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        r"
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+  return 0
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+",
+    )
+});
