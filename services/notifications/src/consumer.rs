@@ -32,6 +32,15 @@ impl StagedHandler for Effects {
     type Staged = Made;
 
     async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<Made> {
+        // Only what the catalogue routes here: anything else arrived by mistake and goes to
+        // the dead letters with the reason, rather than being acknowledged unread.
+        if !common::events::consumers_of(&event.event_type).contains(&Service::Notifications) {
+            return Err(common::queue::Unusable(format!(
+                "events:notifications does not accept {}",
+                event.event_type
+            ))
+            .into());
+        }
         let composed = crate::compose::compose(event);
         let notifications = store::record(txn, self.state.clock.now(), event.id, &composed).await?;
         let users: Vec<Uuid> = notifications.iter().map(|(n, _)| n.user_id).collect();

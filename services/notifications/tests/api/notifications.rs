@@ -365,3 +365,39 @@ async fn tokens_are_required_and_checked() {
     let res = app.get("/api/notifications", &user.token).await;
     assert_problem(res, 401).await;
 }
+
+/// An event the catalogue does not route here (delivered by mistake) is not acknowledged
+/// unread: it goes to the dead letters with the reason, and tells nobody.
+#[tokio::test]
+async fn an_event_not_routed_to_notifications_is_dead_lettered_with_the_reason() {
+    let app = spawn_app().await;
+    let user = app.investor();
+    let stray = common::events::Envelope::new(
+        Service::Marketplace,
+        "offer.reserved",
+        &json!({"offer_id": Uuid::now_v7(), "invoice_id": Uuid::now_v7(),
+                "investor_id": user.id, "seller_id": Uuid::now_v7()}),
+        app.clock.as_ref(),
+    )
+    .unwrap();
+    app.deliver(&stray).await;
+    let queue = app.keys.events(Service::Notifications);
+    let dead = testkit::wait_for(DEADLINE, "the stray event dead-lettered", || async {
+        let dead = common::queue::dead_letters(&app.redis, &queue, 10)
+            .await
+            .unwrap();
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    assert_eq!(dead[0].attempts, 1);
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("events:notifications does not accept offer.reserved")
+    );
+    // A routed event after it is handled as usual, and the stray one made nothing.
+    app.deliver(&app.kyc_approved(user.id)).await;
+    app.wait_for_count(&user, 1).await;
+}
