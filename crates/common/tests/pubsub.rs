@@ -65,6 +65,19 @@ async fn a_filtered_receiver_sees_only_its_channels_and_unsubscribing_stops_deli
     );
 
     subscriber.unsubscribe("offer:2").await.unwrap();
+    // Once Redis has the unsubscription (NUMSUB 0), nothing is delivered on the channel.
+    testkit::wait_until(
+        std::time::Duration::from_secs(5),
+        "offer:2 unsubscribed",
+        || async {
+            let counts: Vec<(String, i64)> =
+                fred::prelude::PubsubInterface::pubsub_numsub(&pool.next().clone(), "offer:2")
+                    .await
+                    .unwrap();
+            counts.first().is_some_and(|(_, n)| *n == 0)
+        },
+    )
+    .await;
     assert_eq!(publish(&pool, "offer:2", &status(3)).await.unwrap(), 0);
     assert_eq!(subscriber.channels(), vec!["offer:1".to_owned()]);
 }

@@ -42,13 +42,20 @@ pub fn spare_port() -> u16 {
 const LOADING_KEYS: usize = 100_000;
 
 impl RedisServer {
+    /// A server on a spare port. Should the port be taken between choosing it and the
+    /// server binding it (tests run in parallel processes), another port is tried.
     pub fn start() -> Self {
-        let mut server = Self::not_started();
-        server.spawn();
-        server
+        for _ in 0..5 {
+            let mut server = Self::not_started();
+            if server.try_spawn(&[]) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of five spare ports");
     }
 
-    /// A spare port with no Redis on it yet (an unreachable Redis); [`Self::spawn`] starts it.
+    /// A spare port with no Redis on it yet (an unreachable Redis); [`Self::spawn`] starts
+    /// it. (The port cannot be held meanwhile: a held port accepts connections.)
     pub fn not_started() -> Self {
         Self {
             port: spare_port(),
@@ -114,6 +121,17 @@ impl RedisServer {
     }
 
     fn spawn_with(&mut self, extra: &[&str]) {
+        assert!(
+            self.try_spawn(extra),
+            "redis-server did not start on port {} (taken by another process?)",
+            self.port
+        );
+    }
+
+    /// Starts the server and waits until it answers on the port as itself (its `INFO`
+    /// names our child's pid): false if it exited (the port was taken) or another
+    /// process answers there.
+    fn try_spawn(&mut self, extra: &[&str]) -> bool {
         let mut command = Command::new("redis-server");
         command
             .args([
@@ -140,9 +158,27 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server (is it installed?)");
+        let pid = child.id();
         self.child = Some(child);
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && !matches!(child.try_wait(), Ok(None))
+            {
+                self.child = None;
+                return false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                let info = self.cli(&["INFO", "server"]);
+                if info.contains(&format!("process_id:{pid}")) {
+                    return true;
+                }
+                // Loading answers INFO too; anything else is another process's port.
+                if info.contains("process_id:") {
+                    self.stop();
+                    return false;
+                }
+            }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "redis-server did not start"
