@@ -370,6 +370,17 @@ pub async fn transition_in<C: ConnectionTrait>(
         reason,
         seen: None,
     };
+    transition_step(txn, clock, current, step).await
+}
+
+/// [`transition_in`] for any [`Step`]. With a version seen, a change since is a 412 at the
+/// first attempt (see [`try_transition`]), never retried on what the invoice now is.
+async fn transition_step<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn common::Clock,
+    current: &invoice::Model,
+    step: Step<'_>,
+) -> Result<Changed, TransitionError> {
     let mut from = status_of(current);
     for _ in 0..3 {
         match try_transition(txn, clock, current, from, step).await? {
@@ -377,7 +388,11 @@ pub async fn transition_in<C: ConnectionTrait>(
             Err(now) => from = now,
         }
     }
-    Err(NotAllowed { from, action }.into())
+    Err(NotAllowed {
+        from,
+        action: step.action,
+    }
+    .into())
 }
 
 /// One attempt from `from`: `Ok(Err(now))` when the invoice is no longer `from`.
@@ -455,25 +470,13 @@ pub async fn decide(
     reason: Option<&str>,
     seen: i64,
 ) -> Result<Changed, ApiError> {
-    let from = status_of(current);
-    from.apply(action).map_err(TransitionError::from)?;
-    if seen != current.version {
-        return Err(stale(current, seen));
-    }
     let step = Step {
         action,
         actor,
         reason,
         seen: Some(seen),
     };
-    let txn = common::db::begin_write(&state.db).await?;
-    let changed = match try_transition(&*txn, state.clock.as_ref(), current, from, step).await? {
-        Ok(changed) => changed,
-        Err(now) => return Err(TransitionError::from(NotAllowed { from: now, action }).into()),
-    };
-    txn.commit().await?;
-    after_change(state, &changed.invoice).await;
-    Ok(changed)
+    commit_step(state, current, step).await
 }
 
 /// [`transition_in`] in a transaction of its own, with the after-commit effects.
@@ -484,9 +487,22 @@ pub async fn transition(
     actor: Actor,
     reason: Option<&str>,
 ) -> Result<Changed, ApiError> {
+    let step = Step {
+        action,
+        actor,
+        reason,
+        seen: None,
+    };
+    commit_step(state, current, step).await
+}
+
+async fn commit_step(
+    state: &AppState,
+    current: &invoice::Model,
+    step: Step<'_>,
+) -> Result<Changed, ApiError> {
     let txn = common::db::begin_write(&state.db).await?;
-    let changed =
-        transition_in(&*txn, state.clock.as_ref(), current, action, actor, reason).await?;
+    let changed = transition_step(&*txn, state.clock.as_ref(), current, step).await?;
     txn.commit().await?;
     after_change(state, &changed.invoice).await;
     Ok(changed)
