@@ -65,6 +65,23 @@ impl Probe {
             .unwrap()
     }
 
+    /// Waits for the service `build` is starting, runs it, and waits until it is ready;
+    /// the token stops it.
+    async fn serve_once_built(
+        &self,
+        build: tokio::task::JoinHandle<anyhow::Result<Application>>,
+    ) -> CancellationToken {
+        let app = tokio::time::timeout(DEADLINE, build)
+            .await
+            .expect("the service starts once Redis serves")
+            .unwrap()
+            .expect("build succeeds");
+        let stop = CancellationToken::new();
+        tokio::spawn(app.run_until_stopped(stop.clone()));
+        self.wait_ready().await;
+        stop
+    }
+
     /// Until `/readyz` answers 200.
     async fn wait_ready(&self) {
         wait_until(DEADLINE, "/readyz 200", || async {
@@ -128,14 +145,7 @@ async fn a_service_started_while_redis_loads_waits_answers_its_probes_and_serves
     assert!(!build.is_finished(), "the service must wait, not exit");
 
     redis.finish_loading();
-    let app = tokio::time::timeout(DEADLINE, build)
-        .await
-        .expect("the service starts once Redis serves")
-        .unwrap()
-        .expect("build succeeds");
-    let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
-    probe.wait_ready().await;
+    let stop = probe.serve_once_built(build).await;
     assert_eq!(probe.register("ada@example.com").await.status(), 201);
     assert_eq!(probe.login("ada@example.com").await.status(), 200);
     stop.cancel();
@@ -197,14 +207,7 @@ async fn a_service_started_before_redis_is_up_waits_and_serves_once_it_is() {
     assert!(!build.is_finished(), "the service must wait, not exit");
 
     redis.spawn();
-    let app = tokio::time::timeout(DEADLINE, build)
-        .await
-        .expect("the service starts once Redis is up")
-        .unwrap()
-        .expect("build succeeds");
-    let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
-    probe.wait_ready().await;
+    let stop = probe.serve_once_built(build).await;
     assert_eq!(probe.register("ada@example.com").await.status(), 201);
     stop.cancel();
 }
