@@ -253,3 +253,94 @@ impl sea_orm_migration::MigrationTrait for AddVersionColumn {
         .await
     }
 }
+
+/// A migration that makes the database refuse any value of `table.column` outside
+/// `words` (a status, currency or role: the words of its `string_enum!`), so a bad value
+/// cannot be stored by any writer: PostgreSQL by a `CHECK` constraint, SQLite (which
+/// cannot add one to an existing table) by triggers before insert and update. `NULL`
+/// stays allowed where the column allows it. The reader still checks what it reads
+/// ([`crate::enums::stored`]).
+pub struct OneOfWords {
+    pub name: &'static str,
+    pub table: &'static str,
+    pub column: &'static str,
+    pub words: &'static [&'static str],
+}
+
+impl OneOfWords {
+    fn constraint(&self) -> String {
+        format!("{}_{}_words", self.table, self.column)
+    }
+
+    fn list(&self) -> Result<String, DbErr> {
+        let safe =
+            |w: &&str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if self.words.is_empty() || !self.words.iter().all(safe) {
+            return Err(DbErr::Migration(format!(
+                "{}: the words of {}.{} must be plain identifiers",
+                self.name, self.table, self.column
+            )));
+        }
+        Ok(self
+            .words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(", "))
+    }
+}
+
+impl sea_orm_migration::MigrationName for OneOfWords {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for OneOfWords {
+    async fn up(&self, m: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
+        let (t, c, name, list) = (self.table, self.column, self.constraint(), self.list()?);
+        let db = m.get_connection();
+        match m.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => {
+                let message = format!("{t}.{c} must be one of {}", self.words.join(", "));
+                let update = format!("UPDATE OF \"{c}\"");
+                for (when, on) in [("insert", "INSERT"), ("update", update.as_str())] {
+                    db.execute_unprepared(&format!(
+                        "CREATE TRIGGER \"{name}_{when}\" BEFORE {on} ON \"{t}\" \
+                         WHEN NEW.\"{c}\" NOT IN ({list}) \
+                         BEGIN SELECT RAISE(ABORT, '{message}'); END"
+                    ))
+                    .await?;
+                }
+            }
+            _ => {
+                db.execute_unprepared(&format!(
+                    "ALTER TABLE \"{t}\" ADD CONSTRAINT \"{name}\" CHECK (\"{c}\" IN ({list}))"
+                ))
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
+        let (t, name) = (self.table, self.constraint());
+        let db = m.get_connection();
+        match m.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => {
+                for when in ["insert", "update"] {
+                    db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS \"{name}_{when}\""))
+                        .await?;
+                }
+            }
+            _ => {
+                db.execute_unprepared(&format!(
+                    "ALTER TABLE \"{t}\" DROP CONSTRAINT IF EXISTS \"{name}\""
+                ))
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}

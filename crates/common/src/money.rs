@@ -38,6 +38,9 @@ impl Currency {
         }
     }
 
+    /// Every code (a column's allowed values: [`crate::db::OneOfWords`]).
+    pub const WORDS: &'static [&'static str] = &["NGN", "USD", "EUR", "GBP", "GHS", "KES", "ZAR"];
+
     /// Digits after the decimal point (all supported currencies have two).
     pub fn minor_digits(self) -> u32 {
         2
@@ -151,6 +154,12 @@ impl Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_words_are_the_codes() {
+        let codes: Vec<&str> = Currency::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(codes, Currency::WORDS);
+    }
 
     #[test]
     fn decimal_strings_become_exact_minor_units_and_back() {

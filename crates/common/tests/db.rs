@@ -4,7 +4,9 @@
 //! already run one at a time).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use common::db::OneOfWords;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm_migration::{MigrationTrait, SchemaManager};
 use testkit::{DbKind, TestDb};
 
 async fn read_then_write_transactions_all_commit_and_none_is_lost(kind: DbKind) {
@@ -153,4 +155,82 @@ async fn two_processes_writing_one_sqlite_file_lose_nothing() {
         2 * PER_PROCESS,
         "every increment of both processes counts"
     );
+}
+
+common::string_enum! {
+    enum Light { Red = "red", Amber = "amber", Green = "green" }
+}
+
+const WORDS: OneOfWords = OneOfWords {
+    name: "m_lights_words",
+    table: "lights",
+    column: "colour",
+    words: Light::WORDS,
+};
+
+/// `common::db::OneOfWords`: the database itself refuses a status, currency or role that
+/// is not one of its enum's words, on PostgreSQL and on SQLite.
+async fn lights(kind: DbKind) -> (TestDb, DatabaseConnection) {
+    let test_db = TestDb::new(kind).await;
+    let db = test_db.connect().await;
+    db.execute_unprepared("CREATE TABLE lights (id INTEGER PRIMARY KEY, colour TEXT)")
+        .await
+        .unwrap();
+    WORDS.up(&SchemaManager::new(&db)).await.unwrap();
+    (test_db, db)
+}
+
+async fn count(db: &DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM lights",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+async fn refuses_words_outside_the_enum(kind: DbKind) {
+    let (_keep, db) = lights(kind).await;
+    db.execute_unprepared("INSERT INTO lights VALUES (1, 'red'), (2, NULL)")
+        .await
+        .unwrap();
+    let bad_insert = db
+        .execute_unprepared("INSERT INTO lights VALUES (3, 'blue')")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad_insert.contains("lights_colour_words")
+            || bad_insert.contains("lights.colour must be one of red, amber, green"),
+        "{bad_insert}"
+    );
+    assert!(
+        db.execute_unprepared("UPDATE lights SET colour = 'Red' WHERE id = 1")
+            .await
+            .is_err(),
+        "a word in another case is another word"
+    );
+    db.execute_unprepared("UPDATE lights SET colour = 'green' WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(count(&db).await, 2, "the refused insert stored nothing");
+
+    // Down removes the rule.
+    WORDS.down(&SchemaManager::new(&db)).await.unwrap();
+    db.execute_unprepared("INSERT INTO lights VALUES (3, 'blue')")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn postgres_refuses_words_outside_the_enum() {
+    refuses_words_outside_the_enum(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_refuses_words_outside_the_enum() {
+    refuses_words_outside_the_enum(DbKind::Sqlite).await;
 }

@@ -80,10 +80,10 @@ async fn credit(txn: &DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
 }
 
 fn event() -> Envelope {
-    Envelope::new(
+    Envelope::untyped(
         Service::Invoice,
         EVENT,
-        &serde_json::json!({"invoice_id": uuid::Uuid::now_v7(), "from": "submitted", "to": "listed"}),
+        serde_json::json!({"invoice_id": uuid::Uuid::now_v7(), "from": "submitted", "to": "listed"}),
         &SystemClock,
     )
     .unwrap()
@@ -537,13 +537,7 @@ async fn the_relay_delivers_every_event_type_to_exactly_the_services_in_the_rout
         .iter()
         .map(|(name, _)| {
             let producer = common::events::event_type(name).unwrap().producer;
-            Envelope::new(
-                producer,
-                name,
-                &serde_json::json!({"n": name}),
-                &SystemClock,
-            )
-            .unwrap()
+            Envelope::untyped(producer, name, serde_json::json!({"n": name}), &SystemClock).unwrap()
         })
         .collect();
     let txn = common::db::begin_write(&env.db).await.unwrap();

@@ -3,17 +3,29 @@
 use common::auth::KycStatus;
 use common::clock::SharedClock;
 use common::config::BaseConfig;
-use common::events::{Envelope, Service};
+use common::events::kyc::KycDecided;
+use common::events::{Accepts, Envelope, Event, KycEvent, Service};
 use common::keys::Keys;
 use common::shutdown::CancellationToken;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
-use serde::Deserialize;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
-#[derive(Deserialize)]
-struct KycDecision {
-    user_id: Uuid,
+/// What `events:auth` accepts: the KYC decisions.
+#[derive(Debug)]
+pub enum Accepted {
+    KycApproved(KycDecided),
+    KycRejected(KycDecided),
+}
+
+impl Accepts for Accepted {
+    const SERVICE: Service = Service::Auth;
+    fn accept(event: Event) -> Option<Self> {
+        match event {
+            Event::Kyc(KycEvent::Approved(d)) => Some(Accepted::KycApproved(d)),
+            Event::Kyc(KycEvent::Rejected(d)) => Some(Accepted::KycRejected(d)),
+            _ => None,
+        }
+    }
 }
 
 /// The effect of one event, inside the inbox transaction.
@@ -22,17 +34,11 @@ pub async fn handle(
     event: &Envelope,
     clock: &SharedClock,
 ) -> anyhow::Result<()> {
-    let status = match event.event_type.as_str() {
-        "kyc.approved" => KycStatus::Approved,
-        "kyc.rejected" => KycStatus::Rejected,
-        other => {
-            return Err(
-                common::queue::Unusable(format!("events:auth does not accept {other}")).into(),
-            );
-        }
+    let (status, decision) = match event.accept::<Accepted>()? {
+        Accepted::KycApproved(d) => (KycStatus::Approved, d),
+        Accepted::KycRejected(d) => (KycStatus::Rejected, d),
     };
-    let decision: KycDecision = event.payload_as()?;
-    crate::users::set_kyc(txn, decision.user_id, status, clock.now()).await?;
+    crate::users::set_kyc(txn, decision.user_id.uuid(), status, clock.now()).await?;
     tracing::info!(user_id = %decision.user_id, kyc = status.as_str(), "KYC status recorded.");
     Ok(())
 }
@@ -50,4 +56,12 @@ pub async fn spawn(
         Box::pin(async move { handle(txn, event, &clock).await })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accepts_exactly_what_the_catalogue_routes_to_auth() {
+        common::events::assert_accepts_its_routes::<super::Accepted>();
+    }
 }

@@ -62,7 +62,7 @@ pub fn prepare(
         used_at: Set(None),
         revoked_at: Set(None),
     };
-    let claims = signer.claims(user.id, role_of(user), kyc_of(user), family, now);
+    let claims = signer.claims(user.id, role_of(user)?, kyc_of(user)?, family, now);
     Ok(Prepared {
         pair: TokenPair {
             access_token: signer.sign(&claims)?,

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use common::auth::{KycStatus, Role};
-use common::events::{Envelope, Service};
+use common::enums::{BadStoredValue, stored};
+use common::events::Envelope;
+use common::events::{AuthEvent, auth::UserRegistered};
+use common::ids::UserId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
@@ -26,27 +29,30 @@ pub struct UserView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&user::Model> for UserView {
-    fn from(u: &user::Model) -> Self {
-        Self {
+impl TryFrom<&user::Model> for UserView {
+    type Error = BadStoredValue;
+    fn try_from(u: &user::Model) -> Result<Self, BadStoredValue> {
+        Ok(Self {
             id: u.id,
             email: u.email.clone(),
-            role: role_of(u),
+            role: role_of(u)?,
             full_name: u.full_name.clone(),
             company_name: u.company_name.clone(),
-            kyc_status: kyc_of(u),
+            kyc_status: kyc_of(u)?,
             status: u.status.clone(),
             created_at: u.created_at,
-        }
+        })
     }
 }
 
-pub fn role_of(u: &user::Model) -> Role {
-    u.role.parse().unwrap_or(Role::Investor)
+/// The user's role, or an error naming the row if the stored word is not a role.
+pub fn role_of(u: &user::Model) -> Result<Role, BadStoredValue> {
+    stored("users", u.id, "role", &u.role)
 }
 
-pub fn kyc_of(u: &user::Model) -> KycStatus {
-    u.kyc_status.parse().unwrap_or_default()
+/// The user's KYC standing, or an error naming the row.
+pub fn kyc_of(u: &user::Model) -> Result<KycStatus, BadStoredValue> {
+    stored("users", u.id, "kyc_status", &u.kyc_status)
 }
 
 pub struct NewUser {
@@ -55,14 +61,6 @@ pub struct NewUser {
     pub role: Role,
     pub full_name: String,
     pub company_name: Option<String>,
-}
-
-#[derive(Serialize)]
-struct RegisteredPayload<'a> {
-    user_id: Uuid,
-    email: &'a str,
-    role: Role,
-    full_name: &'a str,
 }
 
 /// Inserts the user and its `user.registered` event (outbox) with `db`, which should be
@@ -88,15 +86,13 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    let event = Envelope::new(
-        Service::Auth,
-        "user.registered",
-        &RegisteredPayload {
-            user_id: model.id,
-            email: &model.email,
+    let event = Envelope::of(
+        AuthEvent::UserRegistered(UserRegistered {
+            user_id: UserId(model.id),
+            email: model.email.clone(),
             role: new.role,
-            full_name: &model.full_name,
-        },
+            full_name: model.full_name.clone(),
+        }),
         clock,
     )?;
     common::outbox::add(db, &event).await?;

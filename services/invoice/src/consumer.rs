@@ -16,61 +16,45 @@
 //!   `GET /api/invoices/popular`.
 
 use async_trait::async_trait;
+use common::events::invoice::{AcceptanceConfirmed, AcceptanceRefused};
+use common::events::marketplace::OfferChanged;
 use common::events::payments::{
     PaymentKind, PaymentStatus, PaymentStatusChanged, SettlementCompleted, SettlementKind,
 };
-use common::events::{Envelope, Service};
+use common::events::{Accepts, Envelope, Event, InvoiceEvent, OfferEvent, PaymentEvent, Service};
+use common::ids::{InvoiceId, UserId};
 use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
 use sea_orm::{DatabaseTransaction, EntityTrait};
-use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 use crate::domain::Action;
 use crate::entity::invoice;
 use crate::invoices::{self, Actor, TransitionError};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
-struct OfferReserved {
-    offer_id: Uuid,
-    invoice_id: Uuid,
-    investor_id: Uuid,
+/// What `events:invoice` accepts.
+#[derive(Debug)]
+pub enum Accepted {
+    /// A seller accepted this offer: confirm it (listed -> accepted) or refuse.
+    OfferReserved(OfferChanged),
+    /// An offer was made: it counts towards the invoice's popularity.
+    OfferPlaced(OfferChanged),
+    Payment(PaymentStatusChanged),
+    Settlement(SettlementCompleted),
 }
 
-#[derive(Debug, Deserialize)]
-struct OfferPlaced {
-    invoice_id: Uuid,
-}
-
-#[derive(Debug, Serialize)]
-struct AcceptanceAnswer {
-    offer_id: Uuid,
-    invoice_id: Uuid,
-    investor_id: Uuid,
-    seller_id: Option<Uuid>,
-    /// The invoice's status when refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<String>,
-}
-
-const MARKETPLACE: Actor = Actor {
-    id: None,
-    kind: "marketplace",
-};
-const PAYMENTS: Actor = Actor {
-    id: None,
-    kind: "payments",
-};
-
-/// The invoice an event is about, if any (for the after-commit effects).
-fn invoice_of(event: &Envelope) -> Option<Uuid> {
-    event
-        .payload
-        .get("invoice_id")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
+impl Accepts for Accepted {
+    const SERVICE: Service = Service::Invoice;
+    fn accept(event: Event) -> Option<Self> {
+        match event {
+            Event::Marketplace(OfferEvent::Reserved(o)) => Some(Accepted::OfferReserved(o)),
+            Event::Marketplace(OfferEvent::Placed(o)) => Some(Accepted::OfferPlaced(o)),
+            Event::Payments(PaymentEvent::StatusChanged(p)) => Some(Accepted::Payment(p)),
+            Event::Payments(PaymentEvent::SettlementCompleted(s)) => Some(Accepted::Settlement(s)),
+            _ => None,
+        }
+    }
 }
 
 pub struct Effects {
@@ -80,43 +64,46 @@ pub struct Effects {
 
 #[async_trait]
 impl StagedHandler for Effects {
-    type Staged = ();
+    /// The invoice whose status the event may have changed.
+    type Staged = Option<InvoiceId>;
 
-    async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
-        match event.event_type.as_str() {
-            "offer.reserved" => self.offer_reserved(txn, event.payload_as()?).await,
-            PaymentStatusChanged::TYPE => {
-                let p: PaymentStatusChanged = event.payload_as()?;
-                match payment_action(&p)? {
-                    Some(action) => self.apply(txn, p.invoice_id, action).await,
-                    None => Ok(()),
+    async fn stage(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+    ) -> anyhow::Result<Option<InvoiceId>> {
+        match event.accept::<Accepted>()? {
+            Accepted::OfferReserved(o) => {
+                self.offer_reserved(txn, &o).await?;
+                Ok(Some(o.invoice_id))
+            }
+            Accepted::OfferPlaced(o) => {
+                // A count changes no status: nothing to publish or invalidate after.
+                crate::popular::count_offer(txn, o.invoice_id.uuid()).await?;
+                Ok(None)
+            }
+            Accepted::Payment(p) => {
+                if let Some(action) = payment_action(&p)? {
+                    self.apply(txn, p.invoice_id, action).await?;
                 }
+                Ok(Some(p.invoice_id))
             }
-            "offer.placed" => {
-                let placed: OfferPlaced = event.payload_as()?;
-                crate::popular::count_offer(txn, placed.invoice_id).await?;
-                Ok(())
-            }
-            SettlementCompleted::TYPE => {
-                let s: SettlementCompleted = event.payload_as()?;
+            Accepted::Settlement(s) => {
                 match s.kind {
-                    SettlementKind::Investor => self.apply(txn, s.invoice_id, Action::Settle).await,
-                    SettlementKind::Seller => Ok(()),
+                    SettlementKind::Investor => {
+                        self.apply(txn, s.invoice_id, Action::Settle).await?;
+                    }
+                    SettlementKind::Seller => {}
                 }
+                Ok(Some(s.invoice_id))
             }
-            other => Err(common::queue::Unusable(format!(
-                "events:invoice does not accept {other}"
-            ))
-            .into()),
         }
     }
 
-    /// Publishes the invoice's new state and bumps the search cache generation (an offer
-    /// count changes no status: nothing to publish or invalidate).
-    async fn after_commit(&self, event: &Envelope, (): ()) {
-        if event.event_type != "offer.placed"
-            && let Some(id) = invoice_of(event)
-            && let Ok(Some(m)) = invoices::find(&self.state.db, id).await
+    /// Publishes the invoice's new state and bumps the search cache generation.
+    async fn after_commit(&self, _event: &Envelope, invoice: Option<InvoiceId>) {
+        if let Some(id) = invoice
+            && let Ok(Some(m)) = invoices::find(&self.state.db, id.uuid()).await
         {
             invoices::after_change(&self.state, &m).await;
         }
@@ -124,47 +111,48 @@ impl StagedHandler for Effects {
 }
 
 impl Effects {
+    /// Confirms the reserved offer `o` (listed -> accepted) or refuses it, with the answer's
+    /// event in the same transaction.
     async fn offer_reserved(
         &self,
         txn: &DatabaseTransaction,
-        o: OfferReserved,
+        o: &OfferChanged,
     ) -> anyhow::Result<()> {
-        let current = invoice::Entity::find_by_id(o.invoice_id).one(txn).await?;
-        let mut answer = AcceptanceAnswer {
-            offer_id: o.offer_id,
-            invoice_id: o.invoice_id,
-            investor_id: o.investor_id,
-            seller_id: current.as_ref().map(|m| m.seller_id),
-            status: None,
+        let refused = |status| {
+            InvoiceEvent::AcceptanceRefused(AcceptanceRefused {
+                offer_id: o.offer_id,
+                invoice_id: o.invoice_id,
+                investor_id: o.investor_id,
+                status,
+            })
         };
-        let outcome = match &current {
-            Some(m) => {
-                invoices::transition_in(
-                    txn,
-                    self.clock.as_ref(),
-                    m,
-                    Action::ConfirmAcceptance,
-                    MARKETPLACE,
-                    None,
-                )
-                .await
-            }
-            None => Err(TransitionError::Other(anyhow::anyhow!("no such invoice"))),
+        let answer = match invoice::Entity::find_by_id(o.invoice_id.uuid())
+            .one(txn)
+            .await?
+        {
+            None => refused(None),
+            Some(m) => match invoices::transition_in(
+                txn,
+                self.clock.as_ref(),
+                &m,
+                Action::ConfirmAcceptance,
+                Actor::MARKETPLACE,
+                None,
+            )
+            .await
+            {
+                Ok(_) => InvoiceEvent::AcceptanceConfirmed(AcceptanceConfirmed {
+                    offer_id: o.offer_id,
+                    invoice_id: o.invoice_id,
+                    investor_id: o.investor_id,
+                    seller_id: UserId(m.seller_id),
+                }),
+                Err(TransitionError::NotAllowed(n)) => refused(Some(n.from)),
+                Err(e) => return Err(e.into()),
+            },
         };
-        let event_type = match outcome {
-            Ok(_) => "invoice.acceptance_confirmed",
-            Err(TransitionError::NotAllowed(n)) => {
-                answer.status = Some(n.from.as_str().to_owned());
-                "invoice.acceptance_refused"
-            }
-            Err(TransitionError::Other(_)) if current.is_none() => {
-                answer.status = Some("unknown".to_owned());
-                "invoice.acceptance_refused"
-            }
-            Err(e) => return Err(e.into()),
-        };
-        tracing::info!(invoice_id = %o.invoice_id, offer_id = %o.offer_id, event_type, "Acceptance answered.");
-        let envelope = Envelope::new(Service::Invoice, event_type, &answer, self.clock.as_ref())?;
+        let envelope = Envelope::of(answer, self.clock.as_ref())?;
+        tracing::info!(invoice_id = %o.invoice_id, offer_id = %o.offer_id, event_type = envelope.event_type, "Acceptance answered.");
         common::outbox::add(txn, &envelope).await?;
         Ok(())
     }
@@ -173,15 +161,25 @@ impl Effects {
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        invoice_id: Uuid,
+        invoice_id: InvoiceId,
         action: Action,
     ) -> anyhow::Result<()> {
-        let Some(current) = invoice::Entity::find_by_id(invoice_id).one(txn).await? else {
+        let Some(current) = invoice::Entity::find_by_id(invoice_id.uuid())
+            .one(txn)
+            .await?
+        else {
             tracing::warn!(%invoice_id, "Payment event for an unknown invoice dropped.");
             return Ok(());
         };
-        match invoices::transition_in(txn, self.clock.as_ref(), &current, action, PAYMENTS, None)
-            .await
+        match invoices::transition_in(
+            txn,
+            self.clock.as_ref(),
+            &current,
+            action,
+            Actor::PAYMENTS,
+            None,
+        )
+        .await
         {
             Ok(_) => Ok(()),
             Err(TransitionError::NotAllowed(n)) => {
@@ -239,4 +237,12 @@ pub async fn spawn(state: &AppState, stop: CancellationToken) -> anyhow::Result<
             stop,
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accepts_exactly_what_the_catalogue_routes_to_invoice() {
+        common::events::assert_accepts_its_routes::<super::Accepted>();
+    }
 }

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::auth::{AuthUser, Role};
+use common::enums::{BadStoredValue, stored};
+use common::events::invoice::ActorKind;
 use common::http::ApiError;
 use common::money::{Currency, Money};
 use sea_orm::sea_query::Expr;
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{Action, InvoiceFields, InvoiceStatus, NotAllowed};
+use crate::domain::{Action, InvoiceFields, InvoiceStatus, Machine, NotAllowed};
 use crate::entity::{history, invoice};
 use crate::state::AppState;
 
@@ -59,16 +61,19 @@ pub struct InvoiceView {
     pub version: i64,
 }
 
-pub fn status_of(m: &invoice::Model) -> InvoiceStatus {
-    m.status.parse().unwrap_or(InvoiceStatus::Draft)
+/// The invoice's status, or an error naming the row if the stored word is not one.
+pub fn status_of(m: &invoice::Model) -> Result<InvoiceStatus, BadStoredValue> {
+    stored("invoices", m.id, "status", &m.status)
 }
 
-pub fn currency_of(m: &invoice::Model) -> Currency {
-    m.currency.parse().unwrap_or(Currency::NGN)
+/// The invoice's currency, or an error naming the row.
+pub fn currency_of(m: &invoice::Model) -> Result<Currency, BadStoredValue> {
+    stored("invoices", m.id, "currency", &m.currency)
 }
 
-pub fn view(m: &invoice::Model) -> InvoiceView {
-    InvoiceView {
+pub fn view(m: &invoice::Model) -> Result<InvoiceView, BadStoredValue> {
+    let currency = currency_of(m)?;
+    Ok(InvoiceView {
         id: m.id,
         seller_id: m.seller_id,
         invoice_number: m.invoice_number.clone(),
@@ -77,32 +82,34 @@ pub fn view(m: &invoice::Model) -> InvoiceView {
             email: m.debtor_email.clone(),
             tax_id: m.debtor_tax_id.clone(),
         },
-        amount: Money::from_minor(m.amount_minor, currency_of(m)).to_decimal_string(),
-        currency: currency_of(m),
+        amount: Money::from_minor(m.amount_minor, currency).to_decimal_string(),
+        currency,
         issue_date: m.issue_date,
         due_date: m.due_date,
         description: m.description.clone(),
-        status: status_of(m),
+        status: status_of(m)?,
         rejection_reason: m.rejection_reason.clone(),
         created_at: m.created_at,
         updated_at: m.updated_at,
         version: m.version,
-    }
+    })
 }
 
 /// `status` with `m` as JSON and its `ETag`.
-pub fn respond(status: actix_web::http::StatusCode, m: &invoice::Model) -> actix_web::HttpResponse {
-    common::http::version::respond(status, m.version, &view(m))
+pub fn respond(
+    status: actix_web::http::StatusCode,
+    m: &invoice::Model,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    Ok(common::http::version::respond(status, m.version, &view(m)?))
 }
 
 /// The 412 for a decision on version `seen` of `m`, which is at another version now.
 pub fn stale(m: &invoice::Model, seen: i64) -> ApiError {
-    common::http::version::stale(
-        "invoice",
-        seen,
-        m.version,
-        serde_json::to_value(view(m)).unwrap_or_default(),
-    )
+    match view(m).map(serde_json::to_value) {
+        Ok(Ok(current)) => common::http::version::stale("invoice", seen, m.version, current),
+        Ok(Err(e)) => ApiError::internal(e),
+        Err(e) => e.into(),
+    }
 }
 
 /// `version = version + 1`: every change of an invoice makes a new version.
@@ -111,17 +118,17 @@ fn bump() -> sea_orm::sea_query::SimpleExpr {
     Expr::col(invoice::Column::Version).add(1)
 }
 
-pub fn fields_of(m: &invoice::Model) -> InvoiceFields {
-    InvoiceFields {
+pub fn fields_of(m: &invoice::Model) -> Result<InvoiceFields, BadStoredValue> {
+    Ok(InvoiceFields {
         invoice_number: m.invoice_number.clone(),
         debtor_name: m.debtor_name.clone(),
         debtor_email: m.debtor_email.clone(),
         debtor_tax_id: m.debtor_tax_id.clone(),
-        amount: Money::from_minor(m.amount_minor, currency_of(m)),
+        amount: Money::from_minor(m.amount_minor, currency_of(m)?),
         issue_date: m.issue_date,
         due_date: m.due_date,
         description: m.description.clone(),
-    }
+    })
 }
 
 fn search_text(f: &InvoiceFields) -> String {
@@ -132,20 +139,30 @@ fn search_text(f: &InvoiceFields) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct Actor {
     pub id: Option<Uuid>,
-    /// seller | admin | system | marketplace | payments
-    pub kind: &'static str,
+    pub kind: ActorKind,
 }
 
 impl Actor {
     pub fn user(user: &AuthUser) -> Self {
         Self {
             id: Some(user.id),
-            kind: user.role.as_str(),
+            kind: user.role.into(),
         }
     }
+    /// The invoice service's own sweep.
     pub const SYSTEM: Actor = Actor {
         id: None,
-        kind: "system",
+        kind: ActorKind::System,
+    };
+    /// Marketplace's acceptance saga.
+    pub const MARKETPLACE: Actor = Actor {
+        id: None,
+        kind: ActorKind::Marketplace,
+    };
+    /// Payments' results.
+    pub const PAYMENTS: Actor = Actor {
+        id: None,
+        kind: ActorKind::Payments,
     };
 }
 
@@ -155,7 +172,7 @@ pub fn visible_to(m: invoice::Model, viewer: &AuthUser) -> Result<invoice::Model
     let visible = match viewer.role {
         Role::Admin => true,
         Role::Seller => m.seller_id == viewer.id,
-        Role::Investor => status_of(&m).public(),
+        Role::Investor => status_of(&m)?.public(),
     };
     if visible { Ok(m) } else { Err(not_found(m.id)) }
 }
@@ -290,7 +307,7 @@ pub async fn update(
             let Some(now) = find(&state.db, current.id).await? else {
                 return Err(not_found(current.id));
             };
-            let now_status = status_of(&now);
+            let now_status = status_of(&now)?;
             if !now_status.editable() {
                 return Err(ApiError::Conflict(format!(
                     "cannot edit an invoice that is {now_status}; only drafts and rejected invoices can change"
@@ -325,6 +342,8 @@ pub enum TransitionError {
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+    #[error(transparent)]
+    BadStored(#[from] BadStoredValue),
     /// A decision on a version that is no longer current (412).
     #[error("{0}")]
     Stale(Box<ApiError>),
@@ -336,6 +355,7 @@ impl From<TransitionError> for ApiError {
             TransitionError::NotAllowed(n) => ApiError::Conflict(n.to_string()),
             TransitionError::Db(d) => d.into(),
             TransitionError::Other(o) => ApiError::Internal(o),
+            TransitionError::BadStored(b) => b.into(),
             TransitionError::Stale(e) => *e,
         }
     }
@@ -381,7 +401,7 @@ async fn transition_step<C: ConnectionTrait>(
     current: &invoice::Model,
     step: Step<'_>,
 ) -> Result<Changed, TransitionError> {
-    let mut from = status_of(current);
+    let mut from = status_of(current)?;
     for _ in 0..3 {
         match try_transition(txn, clock, current, from, step).await? {
             Ok(changed) => return Ok(changed),
@@ -433,7 +453,10 @@ async fn try_transition<C: ConnectionTrait>(
         .await?;
     if res.rows_affected == 0 {
         let now = invoice::Entity::find_by_id(current.id).one(txn).await?;
-        let now_status = now.as_ref().map_or(from, status_of);
+        let now_status = match &now {
+            Some(m) => status_of(m)?,
+            None => from,
+        };
         if let (Some(now), Some(seen)) = (&now, seen) {
             // A decision on a version: refused if the action no longer applies (409),
             // else because it changed since it was reviewed (412); never tried again.
@@ -523,7 +546,7 @@ async fn record_history<C: ConnectionTrait>(
         from_status: Set(from.map(|s| s.as_str().to_owned())),
         to_status: Set(to.as_str().to_owned()),
         actor_id: Set(actor.id),
-        actor: Set(actor.kind.to_owned()),
+        actor: Set(actor.kind.as_str().to_owned()),
         reason: Set(reason.map(str::to_owned)),
         at: Set(at),
     }
@@ -546,9 +569,16 @@ pub struct LiveStatus {
 pub async fn after_change(state: &AppState, m: &invoice::Model) {
     invalidate(state, m.seller_id, true).await;
     state.relay.wake();
+    let status = match status_of(m) {
+        Ok(status) => status,
+        Err(error) => {
+            tracing::error!(%error, "Invoice status not published.");
+            return;
+        }
+    };
     let live = LiveStatus {
         invoice_id: m.id,
-        status: status_of(m),
+        status,
         updated_at: m.updated_at,
     };
     if let Err(error) =

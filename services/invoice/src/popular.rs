@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::domain::InvoiceStatus;
 use crate::entity::{invoice, offer_count};
 use crate::invoices::{self, InvoiceView};
+use common::enums::BadStoredValue;
 
 /// How many invoices the list holds.
 pub const LIMIT: usize = 20;
@@ -69,14 +70,16 @@ pub async fn list(db: &DatabaseConnection) -> Result<PopularList, DbErr> {
         .await?;
     let mut items: Vec<PopularInvoice> = listed
         .iter()
-        .map(|m| PopularInvoice {
-            invoice: invoices::view(m),
-            offers: counts
-                .iter()
-                .find(|c| c.invoice_id == m.id)
-                .map_or(0, |c| c.offers),
+        .map(|m| {
+            Ok(PopularInvoice {
+                invoice: invoices::view(m)?,
+                offers: counts
+                    .iter()
+                    .find(|c| c.invoice_id == m.id)
+                    .map_or(0, |c| c.offers),
+            })
         })
-        .collect();
+        .collect::<Result<_, BadStoredValue>>()?;
     items.sort_by(|a, b| {
         b.offers
             .cmp(&a.offers)
@@ -94,10 +97,12 @@ pub async fn list(db: &DatabaseConnection) -> Result<PopularList, DbErr> {
             .limit((LIMIT - items.len()) as u64)
             .all(db)
             .await?;
-        items.extend(more.iter().map(|m| PopularInvoice {
-            invoice: invoices::view(m),
-            offers: 0,
-        }));
+        for m in &more {
+            items.push(PopularInvoice {
+                invoice: invoices::view(m)?,
+                offers: 0,
+            });
+        }
     }
     Ok(PopularList { items })
 }

@@ -297,7 +297,7 @@ impl Search {
             .all(db)
             .await?;
         Ok(SearchPage {
-            items: rows.iter().map(invoices::view).collect(),
+            items: rows.iter().map(invoices::view).collect::<Result<_, _>>()?,
             total,
             page: self.page,
             per_page: self.per_page,

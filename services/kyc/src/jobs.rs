@@ -19,20 +19,13 @@ use uuid::Uuid;
 use crate::domain::DocumentType;
 use crate::entity::document;
 use crate::state::AppState;
+use common::enums::{BadStoredValue, stored};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    Low,
-    High,
-}
-
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Low => "low",
-            Priority::High => "high",
-        }
+common::string_enum! {
+    /// Which queue a document's checks go to.
+    pub enum Priority {
+        Low = "low",
+        High = "high",
     }
 }
 
@@ -48,21 +41,14 @@ pub struct KycJob {
 }
 
 impl KycJob {
-    pub fn for_document(d: &document::Model) -> Self {
-        Self {
+    pub fn for_document(d: &document::Model) -> Result<Self, BadStoredValue> {
+        Ok(Self {
             user_id: d.user_id,
-            document_type: d
-                .document_type
-                .parse()
-                .unwrap_or(DocumentType::GovernmentId),
+            document_type: d.doc_type()?,
             document_id: d.id,
             file_path: d.storage_key.clone(),
-            priority: if d.priority == "high" {
-                Priority::High
-            } else {
-                Priority::Low
-            },
-        }
+            priority: stored("kyc_documents", d.id, "priority", &d.priority)?,
+        })
     }
 }
 
@@ -111,7 +97,7 @@ pub async fn requeue_stale(
             .exec(&state.db)
             .await?;
         if claimed.rows_affected == 1 {
-            enqueue(state, &KycJob::for_document(&d)).await?;
+            enqueue(state, &KycJob::for_document(&d)?).await?;
             sent += 1;
         }
     }

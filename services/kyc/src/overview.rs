@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::domain::{DocumentStatus, DocumentType, ProfileStatus};
 use crate::entity::{document, profile, submission};
 use crate::state::AppState;
+use common::enums::BadStoredValue;
 
 /// The latest document of one type.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -49,18 +50,17 @@ pub struct KycOverview {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub fn summary(d: &document::Model) -> DocumentSummary {
-    DocumentSummary {
+/// The document as the API shows it; an error names the row if a stored value is not one
+/// the service knows.
+pub fn summary(d: &document::Model) -> Result<DocumentSummary, BadStoredValue> {
+    Ok(DocumentSummary {
         id: d.id,
-        document_type: d
-            .document_type
-            .parse()
-            .unwrap_or(DocumentType::GovernmentId),
-        status: d.status.parse().unwrap_or(DocumentStatus::Queued),
-        reasons: serde_json::from_value(d.reasons.clone()).unwrap_or_default(),
+        document_type: d.doc_type()?,
+        status: d.doc_status()?,
+        reasons: d.doc_reasons()?,
         created_at: d.created_at,
         processed_at: d.processed_at,
-    }
+    })
 }
 
 /// The newest document of each type the user uploaded, in type order (one indexed read
@@ -104,15 +104,11 @@ pub async fn compute_with<C: ConnectionTrait>(
     latest: &[document::Model],
 ) -> Result<KycOverview, DbErr> {
     let profile = profile::Entity::find_by_id(user_id).one(db).await?;
-    let role = profile
-        .as_ref()
-        .and_then(|p| p.role.parse().ok())
-        .unwrap_or(role);
-    let status = profile
-        .as_ref()
-        .and_then(|p| p.status.parse().ok())
-        .unwrap_or(ProfileStatus::None);
-    let required = DocumentType::required_for(role).to_vec();
+    let (role, status) = match &profile {
+        Some(p) => (p.profile_role()?, p.profile_status()?),
+        None => (role, ProfileStatus::None),
+    };
+    let required = crate::domain::document_type::required_for(role).to_vec();
     let missing: Vec<DocumentType> = required
         .iter()
         .copied()
@@ -138,7 +134,7 @@ pub async fn compute_with<C: ConnectionTrait>(
             && !required.is_empty()
             && matches!(status, ProfileStatus::Pending | ProfileStatus::Rejected),
         required_documents: required,
-        documents: latest.iter().map(summary).collect(),
+        documents: latest.iter().map(summary).collect::<Result<_, _>>()?,
         missing_documents: missing,
         submission_id: submission.map(|s| s.id),
         rejection_reason,

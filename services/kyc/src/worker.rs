@@ -14,10 +14,13 @@ use tokio::task::JoinHandle;
 use crate::checks::{self, ClamdClient, FileKind, OcrReader, ScanVerdict};
 use crate::domain::{CheckOutcome, CheckResult, DocumentStatus};
 use crate::entity::document;
-use crate::events::{self, DocumentProcessed};
+use crate::events;
 use crate::jobs::KycJob;
 use crate::state::AppState;
 use crate::{overview, profiles};
+use common::events::KycEvent;
+use common::events::kyc::DocumentProcessed;
+use common::ids::{DocumentId, UserId};
 
 /// What the checks found.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,17 +277,13 @@ pub async fn record(
     profiles::bump(&*txn, doc.user_id, now).await?;
     let event = events::envelope(
         state,
-        "kyc.document_processed",
-        &DocumentProcessed {
-            user_id: doc.user_id,
-            document_id: doc.id,
-            document_type: doc
-                .document_type
-                .parse()
-                .unwrap_or(crate::domain::DocumentType::GovernmentId),
+        KycEvent::DocumentProcessed(DocumentProcessed {
+            user_id: UserId(doc.user_id),
+            document_id: DocumentId(doc.id),
+            document_type: doc.doc_type()?,
             status,
             reasons,
-        },
+        }),
     )?;
     common::outbox::add(&*txn, &event).await?;
     let view = overview::compute(&*txn, doc.user_id, common::auth::Role::Investor).await?;

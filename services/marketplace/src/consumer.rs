@@ -14,27 +14,53 @@
 //!   listing claim cleared.
 
 use async_trait::async_trait;
-use common::events::{Envelope, Service};
+use common::events::invoice::{
+    AcceptanceConfirmed, AcceptanceRefused, InvoiceChanged, InvoiceStatus,
+};
+use common::events::{Accepts, Envelope, Event, InvoiceEvent, Service};
+use common::ids::{InvoiceId, OfferId};
 use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
-use serde::Deserialize;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::entity::listing;
-use crate::events::OfferEvent;
-use crate::listings::{self, InvoiceTerms, LISTED};
+use crate::listings::{self, LISTED};
 use crate::offers::{self, Change, Changed, OfferStatus};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
-struct AcceptanceAnswer {
-    offer_id: Uuid,
-    invoice_id: Uuid,
-    /// The invoice's status, when refused.
-    status: Option<String>,
+/// What `events:marketplace` accepts: the invoice service's news of listed invoices and
+/// its answers to acceptances.
+#[derive(Debug)]
+pub enum Accepted {
+    Listed(InvoiceChanged),
+    Cancelled(InvoiceChanged),
+    StatusChanged(InvoiceChanged),
+    Confirmed(AcceptanceConfirmed),
+    Refused(AcceptanceRefused),
+}
+
+impl Accepts for Accepted {
+    const SERVICE: Service = Service::Marketplace;
+    fn accept(event: Event) -> Option<Self> {
+        match event {
+            Event::Invoice(InvoiceEvent::Listed(t)) => Some(Accepted::Listed(t)),
+            Event::Invoice(InvoiceEvent::Cancelled(t)) => Some(Accepted::Cancelled(t)),
+            Event::Invoice(InvoiceEvent::StatusChanged(t)) => Some(Accepted::StatusChanged(t)),
+            Event::Invoice(InvoiceEvent::AcceptanceConfirmed(a)) => Some(Accepted::Confirmed(a)),
+            Event::Invoice(InvoiceEvent::AcceptanceRefused(a)) => Some(Accepted::Refused(a)),
+            _ => None,
+        }
+    }
+}
+
+/// What the transaction did, for the after-commit effects.
+pub struct Staged {
+    /// A listing (re)opened: its live counters start.
+    listed: Option<InvoiceId>,
+    changes: Vec<Changed>,
 }
 
 pub struct Effects {
@@ -44,55 +70,39 @@ pub struct Effects {
 
 #[async_trait]
 impl StagedHandler for Effects {
-    /// The offer changes the event made, for the after-commit effects.
-    type Staged = Vec<Changed>;
+    type Staged = Staged;
 
-    async fn stage(
-        &self,
-        txn: &DatabaseTransaction,
-        event: &Envelope,
-    ) -> anyhow::Result<Vec<Changed>> {
-        let changes = match event.event_type.as_str() {
-            "invoice.listed" => {
-                listings::listed(txn, self.clock.now(), &event.payload_as()?).await?;
+    async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<Staged> {
+        let mut listed = None;
+        let changes = match event.accept::<Accepted>()? {
+            Accepted::Listed(t) => {
+                listings::listed(txn, self.clock.now(), &t).await?;
+                listed = Some(t.invoice_id);
                 Vec::new()
             }
-            "invoice.cancelled" => {
-                let t: InvoiceTerms = event.payload_as()?;
+            Accepted::Cancelled(t) => {
                 listings::delist(
                     txn,
                     self.clock.as_ref(),
-                    t.invoice_id,
-                    &t.to,
+                    t.invoice_id.uuid(),
+                    t.to,
                     "the invoice was cancelled by its seller",
                 )
                 .await?
             }
-            "invoice.status_changed" => self.status_changed(txn, event.payload_as()?).await?,
-            "invoice.acceptance_confirmed" => self.confirmed(txn, event.payload_as()?).await?,
-            "invoice.acceptance_refused" => self.refused(txn, event.payload_as()?).await?,
-            other => {
-                return Err(common::queue::Unusable(format!(
-                    "events:marketplace does not accept {other}"
-                ))
-                .into());
-            }
+            Accepted::StatusChanged(t) => self.status_changed(txn, t).await?,
+            Accepted::Confirmed(a) => self.confirmed(txn, a).await?,
+            Accepted::Refused(a) => self.refused(txn, a).await?,
         };
-        Ok(changes)
+        Ok(Staged { listed, changes })
     }
 
     /// Publishes the offer changes and moves the counters.
-    async fn after_commit(&self, event: &Envelope, changes: Vec<Changed>) {
-        if event.event_type == "invoice.listed"
-            && let Some(id) = event
-                .payload
-                .get("invoice_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse().ok())
-        {
-            crate::live::init_counters(&self.state, id).await;
+    async fn after_commit(&self, _event: &Envelope, staged: Staged) {
+        if let Some(id) = staged.listed {
+            crate::live::init_counters(&self.state, id.uuid()).await;
         }
-        offers::after(&self.state, &changes).await;
+        offers::after(&self.state, &staged.changes).await;
     }
 }
 
@@ -100,28 +110,30 @@ impl Effects {
     async fn status_changed(
         &self,
         txn: &DatabaseTransaction,
-        t: InvoiceTerms,
+        t: InvoiceChanged,
     ) -> anyhow::Result<Vec<Changed>> {
+        use InvoiceStatus as S;
         let clock = self.clock.as_ref();
-        let Some(current) = listings::find(txn, t.invoice_id).await? else {
+        let id = t.invoice_id.uuid();
+        let Some(current) = listings::find(txn, id).await? else {
             return Ok(Vec::new());
         };
-        match (t.from.as_str(), t.to.as_str()) {
+        match (t.from, t.to) {
             // This saga's own confirmation; `invoice.acceptance_confirmed` finishes it.
-            (_, "accepted") => {
-                listings::mirror(txn, clock.now(), t.invoice_id, "accepted").await?;
+            (_, S::Accepted) => {
+                listings::mirror(txn, clock.now(), id, S::Accepted).await?;
                 Ok(Vec::new())
             }
-            ("accepted", LISTED) => listings::reopen(txn, clock, t.invoice_id).await,
-            (_, to) if current.status == LISTED && to != LISTED => {
+            (S::Accepted, S::Listed) => listings::reopen(txn, clock, id).await,
+            (_, to) if current.status == LISTED && to != S::Listed => {
                 let reason = match &t.reason {
                     Some(r) => format!("the invoice is {to}: {r}"),
                     None => format!("the invoice is {to}"),
                 };
-                listings::delist(txn, clock, t.invoice_id, to, &reason).await
+                listings::delist(txn, clock, id, to, &reason).await
             }
             (_, to) => {
-                listings::mirror(txn, clock.now(), t.invoice_id, to).await?;
+                listings::mirror(txn, clock.now(), id, to).await?;
                 Ok(Vec::new())
             }
         }
@@ -130,21 +142,22 @@ impl Effects {
     async fn confirmed(
         &self,
         txn: &DatabaseTransaction,
-        a: AcceptanceAnswer,
+        a: AcceptanceConfirmed,
     ) -> anyhow::Result<Vec<Changed>> {
         let clock = self.clock.as_ref();
-        let Some(o) = offers::find(txn, a.offer_id).await? else {
+        let invoice_id = a.invoice_id.uuid();
+        let Some(o) = offers::find(txn, a.offer_id.uuid()).await? else {
             tracing::warn!(offer_id = %a.offer_id, "Confirmation of an unknown offer dropped.");
             return Ok(Vec::new());
         };
-        if offers::status_of(&o) != OfferStatus::Reserved {
+        if offers::status_of(&o)? != OfferStatus::Reserved {
             tracing::warn!(offer_id = %o.id, status = %o.status, "Confirmation of an offer that is not reserved dropped.");
             return Ok(Vec::new());
         }
         let mut changes = offers::reject_all(
             txn,
             clock,
-            a.invoice_id,
+            invoice_id,
             &[OfferStatus::Pending],
             Some(o.id),
             "another offer on this invoice was accepted",
@@ -163,19 +176,19 @@ impl Effects {
             return Ok(changes);
         };
         accepted.change = Change::Accepted;
-        let mut event = OfferEvent::of(&accepted.offer, Change::Accepted);
-        event.rejected_offer_ids = changes.iter().map(|c| c.offer.id).collect();
-        crate::events::add(txn, clock, &event).await?;
+        let mut event = crate::events::offer_changed(&accepted.offer, Change::Accepted)?;
+        event.rejected_offer_ids = changes.iter().map(|c| OfferId(c.offer.id)).collect();
+        crate::events::add(txn, clock, event).await?;
         listing::Entity::update_many()
             .col_expr(listing::Column::Status, Expr::value("accepted"))
             .col_expr(listing::Column::ReservedOfferId, Expr::value(o.id))
             .col_expr(listing::Column::AcceptedOfferId, Expr::value(o.id))
             .col_expr(listing::Column::ActiveOffers, Expr::value(0i64))
             .col_expr(listing::Column::UpdatedAt, Expr::value(clock.now()))
-            .filter(listing::Column::Id.eq(a.invoice_id))
+            .filter(listing::Column::Id.eq(invoice_id))
             .exec(txn)
             .await?;
-        tracing::info!(offer_id = %o.id, invoice_id = %a.invoice_id, rejected = changes.len(), "Offer accepted.");
+        tracing::info!(offer_id = %o.id, %invoice_id, rejected = changes.len(), "Offer accepted.");
         changes.push(accepted);
         Ok(changes)
     }
@@ -183,23 +196,26 @@ impl Effects {
     async fn refused(
         &self,
         txn: &DatabaseTransaction,
-        a: AcceptanceAnswer,
+        a: AcceptanceRefused,
     ) -> anyhow::Result<Vec<Changed>> {
         let clock = self.clock.as_ref();
-        let status = a.status.unwrap_or_else(|| "unknown".to_owned());
+        let (invoice_id, offer_id) = (a.invoice_id.uuid(), a.offer_id.uuid());
         let mut changes = Vec::new();
-        if let Some(o) = offers::find(txn, a.offer_id).await? {
-            let (to, reason) = if status == LISTED {
-                (
+        if let Some(o) = offers::find(txn, offer_id).await? {
+            let (to, reason) = match a.status {
+                Some(InvoiceStatus::Listed) => (
                     OfferStatus::Pending,
                     "the invoice service did not confirm the acceptance; the offer is open again"
                         .to_owned(),
-                )
-            } else {
-                (
+                ),
+                Some(status) => (
                     OfferStatus::Rejected,
                     format!("the invoice is {status}; the acceptance was refused"),
-                )
+                ),
+                None => (
+                    OfferStatus::Rejected,
+                    "the invoice does not exist; the acceptance was refused".to_owned(),
+                ),
             };
             if let Some(c) = offers::set_status(
                 txn,
@@ -221,19 +237,20 @@ impl Effects {
                 Expr::value(Option::<Uuid>::None),
             )
             .col_expr(listing::Column::UpdatedAt, Expr::value(clock.now()))
-            .filter(listing::Column::Id.eq(a.invoice_id))
-            .filter(listing::Column::ReservedOfferId.eq(a.offer_id))
+            .filter(listing::Column::Id.eq(invoice_id))
+            .filter(listing::Column::ReservedOfferId.eq(offer_id))
             .exec(txn)
             .await?;
-        if status != LISTED
-            && listings::find(txn, a.invoice_id)
+        if let Some(status) = a.status
+            && status != InvoiceStatus::Listed
+            && listings::find(txn, invoice_id)
                 .await?
                 .is_some_and(|l| l.status == LISTED)
         {
             let reason = format!("the invoice is {status}");
-            changes.extend(listings::delist(txn, clock, a.invoice_id, &status, &reason).await?);
+            changes.extend(listings::delist(txn, clock, invoice_id, status, &reason).await?);
         }
-        tracing::info!(offer_id = %a.offer_id, invoice_id = %a.invoice_id, %status, "Acceptance refused; offer released.");
+        tracing::info!(%offer_id, %invoice_id, status = ?a.status, "Acceptance refused; offer released.");
         Ok(changes)
     }
 }
@@ -261,4 +278,12 @@ pub async fn spawn(state: &AppState, stop: CancellationToken) -> anyhow::Result<
             stop,
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accepts_exactly_what_the_catalogue_routes_to_marketplace() {
+        common::events::assert_accepts_its_routes::<super::Accepted>();
+    }
 }

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::auth::{AuthUser, Role};
+use common::enums::{BadStoredValue, stored};
+use common::events::invoice::{InvoiceChanged, InvoiceStatus};
 use common::http::ApiError;
 use common::money::{Currency, Money};
 use sea_orm::sea_query::Expr;
@@ -18,22 +20,8 @@ use crate::offers::{self, Changed, OfferStatus};
 use crate::pricing::Rate;
 use crate::state::AppState;
 
-pub const LISTED: &str = "listed";
-
-/// The terms an invoice event carries (see the invoice service's `events.rs`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct InvoiceTerms {
-    pub invoice_id: Uuid,
-    pub seller_id: Uuid,
-    pub invoice_number: String,
-    pub debtor_name: String,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub due_date: NaiveDate,
-    pub from: String,
-    pub to: String,
-    pub reason: Option<String>,
-}
+/// A listing's `status` mirrors its invoice's; offers are taken only while it is this.
+pub const LISTED: &str = InvoiceStatus::Listed.as_str();
 
 pub async fn find<C: ConnectionTrait>(
     db: &C,
@@ -57,18 +45,19 @@ async fn count_active<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<i64, sea_o
 pub async fn listed<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
-    t: &InvoiceTerms,
+    t: &InvoiceChanged,
 ) -> anyhow::Result<()> {
-    let active = count_active(txn, t.invoice_id).await?;
-    match find(txn, t.invoice_id).await? {
+    let id = t.invoice_id.uuid();
+    let active = count_active(txn, id).await?;
+    match find(txn, id).await? {
         None => {
             listing::ActiveModel {
-                id: Set(t.invoice_id),
-                seller_id: Set(t.seller_id),
+                id: Set(id),
+                seller_id: Set(t.seller_id.uuid()),
                 invoice_number: Set(t.invoice_number.clone()),
                 debtor_name: Set(t.debtor_name.clone()),
                 face_minor: Set(t.amount_minor),
-                currency: Set(t.currency.clone()),
+                currency: Set(t.currency.code().to_owned()),
                 due_date: Set(t.due_date),
                 status: Set(LISTED.to_owned()),
                 reserved_offer_id: Set(None),
@@ -82,7 +71,7 @@ pub async fn listed<C: ConnectionTrait>(
         }
         Some(_) => {
             listing::Entity::update_many()
-                .col_expr(listing::Column::SellerId, Expr::value(t.seller_id))
+                .col_expr(listing::Column::SellerId, Expr::value(t.seller_id.uuid()))
                 .col_expr(
                     listing::Column::InvoiceNumber,
                     Expr::value(t.invoice_number.clone()),
@@ -92,7 +81,7 @@ pub async fn listed<C: ConnectionTrait>(
                     Expr::value(t.debtor_name.clone()),
                 )
                 .col_expr(listing::Column::FaceMinor, Expr::value(t.amount_minor))
-                .col_expr(listing::Column::Currency, Expr::value(t.currency.clone()))
+                .col_expr(listing::Column::Currency, Expr::value(t.currency.code()))
                 .col_expr(listing::Column::DueDate, Expr::value(t.due_date))
                 .col_expr(listing::Column::Status, Expr::value(LISTED))
                 .col_expr(
@@ -105,7 +94,7 @@ pub async fn listed<C: ConnectionTrait>(
                 )
                 .col_expr(listing::Column::ActiveOffers, Expr::value(active))
                 .col_expr(listing::Column::UpdatedAt, Expr::value(now))
-                .filter(listing::Column::Id.eq(t.invoice_id))
+                .filter(listing::Column::Id.eq(id))
                 .exec(txn)
                 .await?;
         }
@@ -118,10 +107,10 @@ pub async fn mirror<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
     id: Uuid,
-    status: &str,
+    status: InvoiceStatus,
 ) -> anyhow::Result<()> {
     listing::Entity::update_many()
-        .col_expr(listing::Column::Status, Expr::value(status))
+        .col_expr(listing::Column::Status, Expr::value(status.as_str()))
         .col_expr(listing::Column::UpdatedAt, Expr::value(now))
         .filter(listing::Column::Id.eq(id))
         .exec(txn)
@@ -135,12 +124,12 @@ pub async fn delist<C: ConnectionTrait>(
     txn: &C,
     clock: &dyn common::Clock,
     id: Uuid,
-    status: &str,
+    status: InvoiceStatus,
     reason: &str,
 ) -> anyhow::Result<Vec<Changed>> {
     let changes = offers::reject_all(txn, clock, id, &OfferStatus::ACTIVE, None, reason).await?;
     listing::Entity::update_many()
-        .col_expr(listing::Column::Status, Expr::value(status))
+        .col_expr(listing::Column::Status, Expr::value(status.as_str()))
         .col_expr(
             listing::Column::ReservedOfferId,
             Expr::value(Option::<Uuid>::None),
@@ -227,7 +216,7 @@ pub struct ListingView {
     /// Days from today (UTC) to the due date.
     pub days_to_due: i64,
     /// The invoice's status as marketplace last heard it; offers only while `listed`.
-    pub status: String,
+    pub status: InvoiceStatus,
     /// Set while an acceptance is in flight or done.
     pub reserved_offer_id: Option<Uuid>,
     pub accepted_offer_id: Option<Uuid>,
@@ -235,8 +224,15 @@ pub struct ListingView {
     pub listed_at: DateTime<Utc>,
 }
 
-pub fn currency_of(l: &listing::Model) -> Currency {
-    l.currency.parse().unwrap_or(Currency::NGN)
+/// The listing's currency, or an error naming the row.
+pub fn currency_of(l: &listing::Model) -> Result<Currency, BadStoredValue> {
+    stored("listings", l.id, "currency", &l.currency)
+}
+
+/// The listing's status (its invoice's, as marketplace last heard it), or an error naming
+/// the row.
+pub fn status_of(l: &listing::Model) -> Result<InvoiceStatus, BadStoredValue> {
+    stored("listings", l.id, "status", &l.status)
 }
 
 /// The lowest active rate on a listing.
@@ -265,11 +261,11 @@ pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, A
         seller_id: l.seller_id,
         invoice_number: l.invoice_number.clone(),
         debtor_name: l.debtor_name.clone(),
-        face_value: Money::from_minor(l.face_minor, currency_of(l)).to_decimal_string(),
-        currency: currency_of(l),
+        face_value: Money::from_minor(l.face_minor, currency_of(l)?).to_decimal_string(),
+        currency: currency_of(l)?,
         due_date: l.due_date,
         days_to_due: (l.due_date - today).num_days(),
-        status: l.status.clone(),
+        status: status_of(l)?,
         reserved_offer_id: l.reserved_offer_id,
         accepted_offer_id: l.accepted_offer_id,
         offers: OfferSummary {

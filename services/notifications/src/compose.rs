@@ -1,11 +1,38 @@
 //! What each event means to whom: the notifications it makes (recipient, title, body,
 //! links) and the live channels it lets its parties join. Pure: the consumer stores the
-//! result.
+//! result. Every event arrives typed ([`Told`]): a payload that does not decode never gets
+//! here (it goes to the dead letters with the reason), so nothing is guessed.
 
-use common::events::Envelope;
+use common::events::auth::UserRegistered;
+use common::events::kyc::DocumentStatus;
+use common::events::marketplace::OfferChange;
+use common::events::payments::{PaymentStatus, SettlementKind};
+use common::events::{
+    Accepts, AuthEvent, Event, InvoiceEvent, KycEvent, OfferEvent, PaymentEvent, Service,
+};
+use common::ids::UserId;
 use common::keys::Keys;
+use common::money::Money;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+/// What `events:notifications` accepts: every event someone is told of (all but the
+/// acceptance saga's internal steps, which the catalogue does not route here).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Told(pub Event);
+
+impl Accepts for Told {
+    const SERVICE: Service = Service::Notifications;
+    fn accept(event: Event) -> Option<Self> {
+        let internal = matches!(
+            &event,
+            Event::Invoice(
+                InvoiceEvent::AcceptanceConfirmed(_) | InvoiceEvent::AcceptanceRefused(_)
+            ) | Event::Marketplace(OfferEvent::Reserved(_))
+        );
+        (!internal).then_some(Told(event))
+    }
+}
 
 /// A notification to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,240 +59,218 @@ pub struct Composed {
     pub members: Vec<Member>,
 }
 
-fn uuid(p: &Value, field: &str) -> Option<Uuid> {
-    p.get(field)?.as_str()?.parse().ok()
-}
-
-fn text<'a>(p: &'a Value, field: &str) -> Option<&'a str> {
-    p.get(field)?.as_str().filter(|s| !s.is_empty())
-}
-
-fn with_reason(body: String, p: &Value) -> String {
-    match text(p, "reason") {
+/// `body`, with the reason when there is one.
+fn with_reason(body: String, reason: Option<&str>) -> String {
+    match reason.filter(|r| !r.is_empty()) {
         Some(r) => format!("{body} Reason: {r}"),
         None => body,
     }
 }
 
-/// Picks the fields of `p` a client links to.
-fn links(p: &Value, fields: &[&str]) -> Value {
-    let mut out = serde_json::Map::new();
-    for f in fields {
-        if let Some(v) = p.get(*f).filter(|v| !v.is_null()) {
-            out.insert((*f).to_owned(), v.clone());
-        }
-    }
-    Value::Object(out)
+/// Collects what one event makes.
+struct Out {
+    kind: &'static str,
+    composed: Composed,
 }
 
-impl Composed {
-    fn note(&mut self, user_id: Uuid, event: &Envelope, title: String, body: String, data: Value) {
-        self.drafts.push(Draft {
-            user_id,
-            kind: event.event_type.clone(),
-            title,
+impl Out {
+    fn note(&mut self, user: UserId, title: impl Into<String>, body: String, data: Value) {
+        self.composed.drafts.push(Draft {
+            user_id: user.uuid(),
+            kind: self.kind.to_owned(),
+            title: title.into(),
             body,
             data,
         });
     }
 
-    fn member(&mut self, channel: String, user_id: Uuid, relation: &'static str) {
-        self.members.push(Member {
+    fn member(&mut self, channel: String, user: UserId, relation: &'static str) {
+        self.composed.members.push(Member {
             channel,
-            user_id,
+            user_id: user.uuid(),
             relation,
         });
     }
 }
 
-/// The notifications and channel members of `event` (none for an event nobody is told of,
-/// or whose payload lacks the ids needed).
-pub fn compose(event: &Envelope) -> Composed {
-    let p = &event.payload;
-    let mut out = Composed::default();
-    let kind = event.event_type.as_str();
-    match kind.split_once('.').map(|(domain, _)| domain) {
-        Some("user") => user(&mut out, event, p),
-        Some("kyc") => kyc(&mut out, event, p),
-        Some("invoice") => invoice(&mut out, event, p),
-        Some("offer") => offer(&mut out, event, p),
-        Some("payment" | "settlement") => payment(&mut out, event),
-        _ => {}
+/// The notifications and channel members of `event` (none for an event nobody is told of).
+pub fn compose(event: &Told) -> Composed {
+    let Told(event) = event;
+    let mut out = Out {
+        kind: event.event_type().name,
+        composed: Composed::default(),
+    };
+    match event {
+        Event::Auth(e) => user(&mut out, e),
+        Event::Kyc(e) => kyc(&mut out, e),
+        Event::Invoice(e) => invoice(&mut out, e),
+        Event::Marketplace(e) => offer(&mut out, e),
+        Event::Payments(e) => payment(&mut out, e),
     }
-    out
+    out.composed
 }
 
-fn user(out: &mut Composed, event: &Envelope, p: &Value) {
-    let Some(user) = uuid(p, "user_id") else {
-        return;
-    };
-    let (title, body) = match event.event_type.as_str() {
-        "user.registered" => {
-            let what = match text(p, "role") {
-                Some("investor") => "investing in invoices",
+fn user(out: &mut Out, e: &AuthEvent) {
+    let (user, title, body) = match e {
+        AuthEvent::UserRegistered(UserRegistered {
+            user_id,
+            role,
+            full_name,
+            ..
+        }) => {
+            let what = match role {
+                common::auth::Role::Investor => "investing in invoices",
                 _ => "financing your invoices",
             };
-            let name = text(p, "full_name").unwrap_or("there");
+            let name = if full_name.is_empty() {
+                "there"
+            } else {
+                full_name
+            };
             (
-                "Welcome to Vestio".to_owned(),
+                *user_id,
+                "Welcome to Vestio",
                 format!("Hello {name}. Complete your KYC to start {what}."),
             )
         }
-        "user.suspended" => (
-            "Your account is suspended".to_owned(),
+        AuthEvent::UserSuspended(s) => (
+            s.user_id,
+            "Your account is suspended",
             "An administrator suspended your account; contact support.".to_owned(),
         ),
-        "user.reactivated" => (
-            "Your account is active again".to_owned(),
+        AuthEvent::UserReactivated(s) => (
+            s.user_id,
+            "Your account is active again",
             "An administrator lifted the suspension of your account.".to_owned(),
         ),
-        _ => return,
     };
-    out.note(user, event, title, body, json!({ "user_id": user }));
+    out.note(user, title, body, json!({ "user_id": user }));
 }
 
-fn kyc(out: &mut Composed, event: &Envelope, p: &Value) {
-    let Some(user) = uuid(p, "user_id") else {
-        return;
-    };
-    let data = links(
-        p,
-        &["submission_id", "document_id", "document_type", "status"],
-    );
-    let (title, body) = match event.event_type.as_str() {
-        "kyc.document_processed" => {
-            let doc = text(p, "document_type")
-                .unwrap_or("document")
-                .replace('_', " ");
-            match text(p, "status") {
-                Some("failed" | "rejected") => {
-                    let reasons: Vec<&str> = p
-                        .get("reasons")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(Value::as_str).collect())
-                        .unwrap_or_default();
-                    (
-                        format!("Your {doc} needs attention"),
-                        if reasons.is_empty() {
-                            format!("Your {doc} did not pass our checks; upload it again.")
-                        } else {
-                            format!(
-                                "Your {doc} did not pass our checks: {}.",
-                                reasons.join("; ")
-                            )
-                        },
-                    )
-                }
-                _ => (
+fn kyc(out: &mut Out, e: &KycEvent) {
+    match e {
+        KycEvent::DocumentProcessed(d) => {
+            let doc = d.document_type.as_str().replace('_', " ");
+            let (title, body) = match d.status {
+                DocumentStatus::Rejected if d.reasons.is_empty() => (
+                    format!("Your {doc} needs attention"),
+                    format!("Your {doc} did not pass our checks; upload it again."),
+                ),
+                DocumentStatus::Rejected => (
+                    format!("Your {doc} needs attention"),
+                    format!(
+                        "Your {doc} did not pass our checks: {}.",
+                        d.reasons.join("; ")
+                    ),
+                ),
+                DocumentStatus::Accepted => (
                     format!("Your {doc} passed our checks"),
                     format!("Your {doc} was checked and accepted."),
                 ),
-            }
+                // Not processed yet: nothing to tell.
+                DocumentStatus::Queued => return,
+            };
+            let data = json!({"document_id": d.document_id, "document_type": d.document_type, "status": d.status});
+            out.note(d.user_id, title, body, data);
         }
-        "kyc.submitted" => (
-            "KYC submitted".to_owned(),
+        KycEvent::Submitted(s) => out.note(
+            s.user_id,
+            "KYC submitted",
             "Your KYC is in review; we will tell you when it is decided.".to_owned(),
+            json!({"submission_id": s.submission_id}),
         ),
-        "kyc.approved" => (
-            "KYC approved".to_owned(),
+        KycEvent::Approved(d) => out.note(
+            d.user_id,
+            "KYC approved",
             "Your identity is verified: you can now use the marketplace.".to_owned(),
+            json!({"submission_id": d.submission_id}),
         ),
-        "kyc.rejected" => (
-            "KYC rejected".to_owned(),
+        KycEvent::Rejected(d) => out.note(
+            d.user_id,
+            "KYC rejected",
             with_reason(
                 "Your KYC was not approved; you may correct it and submit again.".to_owned(),
-                p,
+                d.reason.as_deref(),
             ),
+            json!({"submission_id": d.submission_id}),
         ),
-        _ => return,
-    };
-    out.note(user, event, title, body, data);
+    }
 }
 
-fn invoice(out: &mut Composed, event: &Envelope, p: &Value) {
-    let (Some(invoice), Some(seller)) = (uuid(p, "invoice_id"), uuid(p, "seller_id")) else {
-        return;
+fn invoice(out: &mut Out, e: &InvoiceEvent) {
+    let t = match e {
+        InvoiceEvent::Submitted(t)
+        | InvoiceEvent::Listed(t)
+        | InvoiceEvent::Rejected(t)
+        | InvoiceEvent::Cancelled(t)
+        | InvoiceEvent::StatusChanged(t) => t,
+        // The acceptance saga's steps are not routed here (see [`Told`]).
+        InvoiceEvent::AcceptanceConfirmed(_) | InvoiceEvent::AcceptanceRefused(_) => return,
     };
-    let keys = Keys::default();
-    out.member(keys.invoice_channel(invoice), seller, "seller");
-    let number = text(p, "invoice_number").unwrap_or("your invoice");
-    let amount = match (text(p, "currency"), text(p, "amount")) {
-        (Some(c), Some(a)) => format!(" ({c} {a})"),
-        _ => String::new(),
-    };
-    let to = text(p, "to").unwrap_or("changed");
-    let (title, body) = match event.event_type.as_str() {
-        "invoice.submitted" => (
+    out.member(
+        Keys::default().invoice_channel(t.invoice_id.uuid()),
+        t.seller_id,
+        "seller",
+    );
+    let number = &t.invoice_number;
+    let amount = format!(" ({} {})", t.currency, t.amount);
+    let to = t.to;
+    let reason = t.reason.as_deref();
+    let (title, body) = match e {
+        InvoiceEvent::Submitted(_) => (
             format!("Invoice {number} submitted"),
             format!("Invoice {number}{amount} is waiting for verification."),
         ),
-        "invoice.listed" => (
+        InvoiceEvent::Listed(_) => (
             format!("Invoice {number} is listed"),
             format!("Invoice {number}{amount} was verified and is open to investors' offers."),
         ),
-        "invoice.rejected" => (
+        InvoiceEvent::Rejected(_) => (
             format!("Invoice {number} was rejected"),
             with_reason(
                 format!("Invoice {number}{amount} was not verified; edit it and submit again."),
-                p,
+                reason,
             ),
         ),
-        "invoice.cancelled" => (
+        InvoiceEvent::Cancelled(_) => (
             format!("Invoice {number} cancelled"),
             format!("Invoice {number}{amount} was cancelled."),
         ),
-        "invoice.status_changed" => (
+        _ => (
             format!("Invoice {number} is {to}"),
-            with_reason(format!("Invoice {number}{amount} is now {to}."), p),
+            with_reason(format!("Invoice {number}{amount} is now {to}."), reason),
         ),
-        _ => return,
     };
-    let data = links(p, &["invoice_id", "invoice_number", "from", "to"]);
-    out.note(seller, event, title, body, data);
+    let data = json!({"invoice_id": t.invoice_id, "invoice_number": t.invoice_number, "from": t.from, "to": t.to});
+    out.note(t.seller_id, title, body, data);
 }
 
-fn offer(out: &mut Composed, event: &Envelope, p: &Value) {
-    let (Some(offer), Some(invoice), Some(investor), Some(seller)) = (
-        uuid(p, "offer_id"),
-        uuid(p, "invoice_id"),
-        uuid(p, "investor_id"),
-        uuid(p, "seller_id"),
-    ) else {
-        return;
-    };
+fn offer(out: &mut Out, e: &OfferEvent) {
+    let o = e.offer();
     let keys = Keys::default();
-    out.member(keys.offer_channel(offer), investor, "investor");
-    out.member(keys.offer_channel(offer), seller, "seller");
-    out.member(keys.invoice_channel(invoice), investor, "investor");
-    let price = match (text(p, "currency"), text(p, "price")) {
-        (Some(c), Some(a)) => format!("{c} {a}"),
-        _ => "an offer".to_owned(),
-    };
-    let rate = text(p, "discount_rate")
-        .map(|r| format!(" at {r}% a year"))
-        .unwrap_or_default();
-    let data = links(
-        p,
-        &[
-            "offer_id",
-            "invoice_id",
-            "status",
-            "change",
-            "price",
-            "currency",
-        ],
+    let (investor, seller) = (o.investor_id, o.seller_id);
+    out.member(keys.offer_channel(o.offer_id.uuid()), investor, "investor");
+    out.member(keys.offer_channel(o.offer_id.uuid()), seller, "seller");
+    out.member(
+        keys.invoice_channel(o.invoice_id.uuid()),
+        investor,
+        "investor",
     );
-    let change = text(p, "change").unwrap_or_default();
-    let mut tell = |user: Uuid, title: &str, body: String| {
-        out.note(user, event, title.to_owned(), body, data.clone());
+    let price = format!("{} {}", o.currency, o.price);
+    let rate = format!(" at {}% a year", o.discount_rate);
+    let data = json!({"offer_id": o.offer_id, "invoice_id": o.invoice_id, "status": o.status,
+                      "change": o.change, "price": o.price, "currency": o.currency});
+    let reason = o.reason.as_deref();
+    let mut tell = |user: UserId, title: &str, body: String| {
+        out.note(user, title, body, data.clone());
     };
-    match (event.event_type.as_str(), change) {
-        ("offer.placed", _) => tell(
+    match e {
+        OfferEvent::Placed(_) => tell(
             seller,
             "New offer on your invoice",
             format!("An investor offered {price}{rate} for your invoice."),
         ),
-        ("offer.accepted", _) => {
+        OfferEvent::Accepted(_) => {
             tell(
                 investor,
                 "Your offer was accepted",
@@ -279,71 +284,72 @@ fn offer(out: &mut Composed, event: &Envelope, p: &Value) {
                 ),
             );
         }
-        ("offer.rejected", _) => tell(
+        OfferEvent::Rejected(_) => tell(
             investor,
             "Your offer was rejected",
-            with_reason(format!("Your offer of {price} was rejected."), p),
+            with_reason(format!("Your offer of {price} was rejected."), reason),
         ),
-        ("offer.withdrawn", _) => tell(
+        OfferEvent::Withdrawn(_) => tell(
             seller,
             "An offer was withdrawn",
             format!("An investor withdrew their offer of {price}."),
         ),
-        ("offer.expired", _) => tell(
+        OfferEvent::Expired(_) => tell(
             investor,
             "Your offer expired",
             format!("Your offer of {price} expired before the seller answered."),
         ),
-        ("offer.status_changed", "revised") => tell(
-            seller,
-            "An offer was revised",
-            format!("An investor revised their offer to {price}{rate}."),
-        ),
-        ("offer.status_changed", "released") => tell(
-            investor,
-            "Your offer is open again",
-            with_reason(
-                format!("The acceptance of your offer of {price} did not go through."),
-                p,
-            ),
-        ),
-        ("offer.status_changed", "lapsed") => {
-            tell(
-                investor,
-                "Your accepted offer lapsed",
-                format!(
-                    "Your offer of {price} lapsed: the invoice went back to the market unfunded."
-                ),
-            );
-            tell(
+        OfferEvent::StatusChanged(_) => match o.change {
+            OfferChange::Revised => tell(
                 seller,
-                "Your invoice is listed again",
-                format!(
-                    "The accepted offer of {price} was not funded in time; your invoice is listed again."
+                "An offer was revised",
+                format!("An investor revised their offer to {price}{rate}."),
+            ),
+            OfferChange::Released => tell(
+                investor,
+                "Your offer is open again",
+                with_reason(
+                    format!("The acceptance of your offer of {price} did not go through."),
+                    reason,
                 ),
-            );
-        }
-        _ => {}
+            ),
+            OfferChange::Lapsed => {
+                tell(
+                    investor,
+                    "Your accepted offer lapsed",
+                    format!(
+                        "Your offer of {price} lapsed: the invoice went back to the market unfunded."
+                    ),
+                );
+                tell(
+                    seller,
+                    "Your invoice is listed again",
+                    format!(
+                        "The accepted offer of {price} was not funded in time; your invoice is listed again."
+                    ),
+                );
+            }
+            // The other changes have events of their own.
+            _ => {}
+        },
+        // Not routed here (see [`Told`]).
+        OfferEvent::Reserved(_) => {}
     }
-    if event.event_type == "offer.accepted" {
-        out.member(keys.invoice_channel(invoice), investor, "funder");
+    if matches!(e, OfferEvent::Accepted(_)) {
+        out.member(
+            keys.invoice_channel(o.invoice_id.uuid()),
+            investor,
+            "funder",
+        );
     }
 }
 
-/// Payments, decoded into the contract's types (`common::events::payments`): the parties
-/// are told what moved, in money of the payment's own currency, and may listen to the
-/// payment's channel. A payload that does not decode is logged and told to nobody (it
-/// names no one reliably).
-fn payment(out: &mut Composed, event: &Envelope) {
-    use common::events::payments::{
-        PaymentStatus, PaymentStatusChanged, SettlementCompleted, SettlementKind,
-    };
-    use common::money::Money;
-    let decoded = match event.event_type.as_str() {
-        PaymentStatusChanged::TYPE => event.payload_as::<PaymentStatusChanged>().map(|p| {
+/// Payments: the parties are told what moved, in money of the payment's own currency, and
+/// may listen to the payment's channel.
+fn payment(out: &mut Out, e: &PaymentEvent) {
+    let (parties, title, body, data, channel) = match e {
+        PaymentEvent::StatusChanged(p) => {
             let amount = Money::from_minor(p.amount_minor, p.currency).to_decimal_string();
-            let (kind, status) = (p.kind.as_str(), p.status.as_str());
-            let title = format!("Payment {status}");
             let phrase = match p.status {
                 PaymentStatus::Pending => "is pending",
                 PaymentStatus::Succeeded => "went through",
@@ -351,34 +357,27 @@ fn payment(out: &mut Composed, event: &Envelope) {
                 PaymentStatus::Reversed => "was reversed",
                 PaymentStatus::Expired => "expired",
             };
-            let body = format!("The {kind} of {} {amount} {phrase}.", p.currency.code());
+            let body = format!("The {} of {} {amount} {phrase}.", p.kind, p.currency);
             let data = json!({
-                "payment_id": p.payment_id, "invoice_id": p.invoice_id, "kind": kind,
-                "status": status, "amount_minor": p.amount_minor, "currency": p.currency,
+                "payment_id": p.payment_id, "invoice_id": p.invoice_id, "kind": p.kind,
+                "status": p.status, "amount_minor": p.amount_minor, "currency": p.currency,
             });
-            let channel = Some(Keys::default().payment(p.payment_id));
+            let channel = Some(Keys::default().payment(p.payment_id.uuid()));
+            let title = format!("Payment {}", p.status);
             (vec![p.seller_id, p.investor_id], title, body, data, channel)
-        }),
-        SettlementCompleted::TYPE => event.payload_as::<SettlementCompleted>().map(|s| {
+        }
+        PaymentEvent::SettlementCompleted(s) => {
             let amount = Money::from_minor(s.amount_minor, s.currency).to_decimal_string();
             let (paid, what) = match s.kind {
                 SettlementKind::Seller => (s.seller_id, "Your payout"),
                 SettlementKind::Investor => (s.investor_id, "Your settlement"),
             };
-            let body = format!("{what} of {} {amount} was paid.", s.currency.code());
+            let body = format!("{what} of {} {amount} was paid.", s.currency);
             let data = json!({
                 "invoice_id": s.invoice_id, "offer_id": s.offer_id, "kind": s.kind,
                 "amount_minor": s.amount_minor, "currency": s.currency,
             });
             (vec![paid], "Settlement paid".to_owned(), body, data, None)
-        }),
-        _ => return,
-    };
-    let (parties, title, body, data, channel) = match decoded {
-        Ok(d) => d,
-        Err(error) => {
-            tracing::warn!(event = %event.id, event_type = %event.event_type, %error, "Payment event that does not decode; nobody told.");
-            return;
         }
     };
     let mut seen = Vec::new();
@@ -390,142 +389,158 @@ fn payment(out: &mut Composed, event: &Envelope) {
         if let Some(channel) = &channel {
             out.member(channel.clone(), user, "party");
         }
-        out.note(user, event, title.clone(), body.clone(), data.clone());
+        out.note(user, title.clone(), body.clone(), data.clone());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::clock::ManualClock;
-    use common::events::Service;
+    use common::events::examples;
+    use common::events::invoice::{InvoiceChanged, InvoiceStatus};
+    use common::events::kyc::KycDecided;
+    use common::events::marketplace::{OfferChanged, OfferStatus};
+    use common::events::payments::{PaymentKind, PaymentStatusChanged, SettlementCompleted};
+    use common::ids::{InvoiceId, OfferId, PaymentId};
 
-    fn event(producer: Service, kind: &str, payload: Value) -> Envelope {
-        Envelope::new(
-            producer,
-            kind,
-            &payload,
-            ManualClock::starting_now().as_ref(),
+    fn told(e: impl Into<Event>) -> Composed {
+        compose(&Told(e.into()))
+    }
+
+    fn ids() -> (OfferId, InvoiceId, UserId, UserId) {
+        (
+            OfferId(Uuid::now_v7()),
+            InvoiceId(Uuid::now_v7()),
+            UserId(Uuid::now_v7()),
+            UserId(Uuid::now_v7()),
         )
-        .unwrap()
+    }
+
+    fn offer_of(change: OfferChange) -> OfferChanged {
+        let (offer_id, invoice_id, investor_id, seller_id) = ids();
+        OfferChanged {
+            offer_id,
+            invoice_id,
+            investor_id,
+            seller_id,
+            change,
+            ..examples::offer(OfferStatus::Pending, change, None)
+        }
+    }
+
+    #[test]
+    fn accepts_exactly_what_the_catalogue_routes_to_notifications() {
+        common::events::assert_accepts_its_routes::<Told>();
+    }
+
+    #[test]
+    fn every_event_it_accepts_tells_someone_and_names_its_kind() {
+        for event in Event::examples() {
+            let Some(t) = Told::accept(event) else {
+                continue;
+            };
+            let name = t.0.event_type().name;
+            let c = compose(&t);
+            assert!(!c.drafts.is_empty(), "{name} tells nobody");
+            assert!(c.drafts.iter().all(|d| d.kind == name), "{name}");
+        }
     }
 
     #[test]
     fn an_offer_tells_the_seller_and_lets_both_parties_listen() {
-        let (offer, invoice, investor, seller) = (
-            Uuid::now_v7(),
-            Uuid::now_v7(),
-            Uuid::now_v7(),
-            Uuid::now_v7(),
-        );
-        let c = compose(&event(
-            Service::Marketplace,
-            "offer.placed",
-            json!({"offer_id": offer, "invoice_id": invoice, "investor_id": investor,
-                   "seller_id": seller, "status": "pending", "change": "placed",
-                   "price": "1454383.56", "currency": "NGN", "discount_rate": "18.5"}),
-        ));
+        let o = offer_of(OfferChange::Placed);
+        let c = told(OfferEvent::Placed(o.clone()));
         assert_eq!(c.drafts.len(), 1);
-        assert_eq!(c.drafts[0].user_id, seller);
+        assert_eq!(c.drafts[0].user_id, o.seller_id.uuid());
         assert!(
-            c.drafts[0].body.contains("NGN 1454383.56 at 18.5% a year"),
+            c.drafts[0].body.contains("NGN 1432027.40 at 18.5% a year"),
             "{}",
             c.drafts[0].body
         );
-        assert_eq!(c.drafts[0].data["offer_id"], offer.to_string());
+        assert_eq!(c.drafts[0].data["offer_id"], o.offer_id.to_string());
         let channels: Vec<_> = c
             .members
             .iter()
             .map(|m| (m.channel.clone(), m.user_id))
             .collect();
         let keys = Keys::default();
-        assert!(channels.contains(&(keys.offer_channel(offer), investor)));
-        assert!(channels.contains(&(keys.offer_channel(offer), seller)));
-        assert!(channels.contains(&(keys.invoice_channel(invoice), investor)));
+        let (offer, invoice) = (o.offer_id.uuid(), o.invoice_id.uuid());
+        assert!(channels.contains(&(keys.offer_channel(offer), o.investor_id.uuid())));
+        assert!(channels.contains(&(keys.offer_channel(offer), o.seller_id.uuid())));
+        assert!(channels.contains(&(keys.invoice_channel(invoice), o.investor_id.uuid())));
     }
 
     #[test]
     fn acceptance_tells_both_and_lapse_too() {
-        let ids = json!({"offer_id": Uuid::now_v7(), "invoice_id": Uuid::now_v7(),
-            "investor_id": Uuid::now_v7(), "seller_id": Uuid::now_v7(), "price": "10.00", "currency": "NGN"});
         assert_eq!(
-            compose(&event(Service::Marketplace, "offer.accepted", ids.clone()))
+            told(OfferEvent::Accepted(offer_of(OfferChange::Accepted)))
                 .drafts
                 .len(),
             2
         );
-        let mut lapsed = ids.clone();
-        lapsed["change"] = json!("lapsed");
         assert_eq!(
-            compose(&event(Service::Marketplace, "offer.status_changed", lapsed))
+            told(OfferEvent::StatusChanged(offer_of(OfferChange::Lapsed)))
                 .drafts
                 .len(),
             2
         );
-        let mut revised = ids;
-        revised["change"] = json!("revised");
-        let c = compose(&event(
-            Service::Marketplace,
-            "offer.status_changed",
-            revised.clone(),
-        ));
-        assert_eq!(
-            c.drafts[0].user_id.to_string(),
-            revised["seller_id"].as_str().unwrap()
-        );
+        let revised = offer_of(OfferChange::Revised);
+        let c = told(OfferEvent::StatusChanged(revised.clone()));
+        assert_eq!(c.drafts.len(), 1);
+        assert_eq!(c.drafts[0].user_id, revised.seller_id.uuid());
     }
 
     #[test]
     fn kyc_and_invoice_events_go_to_their_owner_with_the_reason() {
-        let user = Uuid::now_v7();
-        let c = compose(&event(
-            Service::Kyc,
-            "kyc.rejected",
-            json!({"user_id": user, "submission_id": Uuid::now_v7(), "reviewed_by": Uuid::now_v7(), "reason": "blurry ID"}),
-        ));
-        assert_eq!(c.drafts[0].user_id, user);
+        let user = UserId(Uuid::now_v7());
+        let c = told(KycEvent::Rejected(KycDecided {
+            user_id: user,
+            ..examples::kyc_decided(Some("blurry ID"))
+        }));
+        assert_eq!(c.drafts[0].user_id, user.uuid());
         assert!(c.drafts[0].body.ends_with("Reason: blurry ID"));
-        let seller = Uuid::now_v7();
-        let c = compose(&event(
-            Service::Invoice,
-            "invoice.listed",
-            json!({"invoice_id": Uuid::now_v7(), "seller_id": seller, "invoice_number": "INV-1",
-                   "amount": "1500000.00", "currency": "NGN", "from": "submitted", "to": "listed"}),
-        ));
+        let seller = UserId(Uuid::now_v7());
+        let c = told(InvoiceEvent::Listed(InvoiceChanged {
+            seller_id: seller,
+            invoice_number: "INV-1".into(),
+            ..examples::invoice(InvoiceStatus::Submitted, InvoiceStatus::Listed, None)
+        }));
         assert_eq!(c.drafts[0].title, "Invoice INV-1 is listed");
-        assert_eq!(c.drafts[0].user_id, seller);
+        assert_eq!(
+            c.drafts[0].body,
+            "Invoice INV-1 (NGN 1500000.00) was verified and is open to investors' offers."
+        );
+        assert_eq!(c.drafts[0].user_id, seller.uuid());
     }
 
     #[test]
-    fn payloads_without_recipients_make_nothing() {
-        assert_eq!(
-            compose(&event(
-                Service::Marketplace,
-                "offer.placed",
-                json!({"offer_id": "x"})
+    fn the_acceptance_steps_are_refused_not_told() {
+        for event in [
+            Event::from(InvoiceEvent::AcceptanceConfirmed(
+                examples::acceptance_confirmed(),
             )),
-            Composed::default()
-        );
-        assert_eq!(
-            compose(&event(Service::Auth, "user.registered", json!({}))),
-            Composed::default()
-        );
+            Event::from(OfferEvent::Reserved(offer_of(OfferChange::Reserved))),
+        ] {
+            assert!(Told::accept(event).is_none());
+        }
     }
 
     #[test]
     fn a_payment_tells_both_parties_in_its_own_money_and_lets_them_listen() {
-        use common::events::payments::PaymentStatusChanged;
-        let (payment, investor, seller) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let c = compose(&event(
-            Service::Payments,
-            PaymentStatusChanged::TYPE,
-            json!({"payment_id": payment, "kind": "funding", "status": "succeeded",
-                   "invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(),
-                   "investor_id": investor, "seller_id": seller,
-                   "amount_minor": 96_400_000, "currency": "NGN"}),
-        ));
+        let (payment, investor, seller) = (
+            PaymentId(Uuid::now_v7()),
+            UserId(Uuid::now_v7()),
+            UserId(Uuid::now_v7()),
+        );
+        let c = told(PaymentEvent::StatusChanged(PaymentStatusChanged {
+            payment_id: payment,
+            investor_id: investor,
+            seller_id: seller,
+            amount_minor: 96_400_000,
+            ..examples::payment(PaymentKind::Funding, PaymentStatus::Succeeded)
+        }));
         let told: Vec<Uuid> = c.drafts.iter().map(|d| d.user_id).collect();
-        assert_eq!(told, vec![seller, investor]);
+        assert_eq!(told, vec![seller.uuid(), investor.uuid()]);
         assert_eq!(c.drafts[0].title, "Payment succeeded");
         assert_eq!(
             c.drafts[0].body,
@@ -536,54 +551,29 @@ mod tests {
         assert!(
             c.members
                 .iter()
-                .all(|m| m.channel == Keys::default().payment(payment))
+                .all(|m| m.channel == Keys::default().payment(payment.uuid()))
         );
     }
 
     #[test]
     fn a_settlement_tells_the_party_it_paid() {
-        use common::events::payments::SettlementCompleted;
-        let (investor, seller) = (Uuid::now_v7(), Uuid::now_v7());
+        let (investor, seller) = (UserId(Uuid::now_v7()), UserId(Uuid::now_v7()));
         for (kind, paid, what) in [
-            ("seller", seller, "Your payout"),
-            ("investor", investor, "Your settlement"),
+            (SettlementKind::Seller, seller, "Your payout"),
+            (SettlementKind::Investor, investor, "Your settlement"),
         ] {
-            let c = compose(&event(
-                Service::Payments,
-                SettlementCompleted::TYPE,
-                json!({"invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(), "kind": kind,
-                       "amount_minor": 100_000_000, "currency": "NGN",
-                       "seller_id": seller, "investor_id": investor}),
-            ));
+            let c = told(PaymentEvent::SettlementCompleted(SettlementCompleted {
+                amount_minor: 100_000_000,
+                seller_id: seller,
+                investor_id: investor,
+                ..examples::settlement(kind)
+            }));
             assert_eq!(c.drafts.len(), 1, "{kind}");
-            assert_eq!(c.drafts[0].user_id, paid);
+            assert_eq!(c.drafts[0].user_id, paid.uuid());
             assert_eq!(
                 c.drafts[0].body,
                 format!("{what} of NGN 1000000.00 was paid.")
             );
-        }
-    }
-
-    #[test]
-    fn a_payment_that_does_not_decode_tells_nobody_rather_than_guessing() {
-        use common::events::payments::PaymentStatusChanged;
-        // A decimal string where minor units are due, and an unknown kind.
-        for payload in [
-            json!({"payment_id": Uuid::now_v7(), "kind": "funding", "status": "succeeded",
-                   "invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(),
-                   "investor_id": Uuid::now_v7(), "seller_id": Uuid::now_v7(),
-                   "amount_minor": "964000.00", "currency": "NGN"}),
-            json!({"payment_id": Uuid::now_v7(), "kind": "settlement", "status": "succeeded",
-                   "invoice_id": Uuid::now_v7(), "offer_id": Uuid::now_v7(),
-                   "investor_id": Uuid::now_v7(), "seller_id": Uuid::now_v7(),
-                   "amount_minor": 1, "currency": "NGN"}),
-        ] {
-            let c = compose(&event(
-                Service::Payments,
-                PaymentStatusChanged::TYPE,
-                payload,
-            ));
-            assert!(c.drafts.is_empty() && c.members.is_empty());
         }
     }
 }

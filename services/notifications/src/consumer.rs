@@ -32,16 +32,10 @@ impl StagedHandler for Effects {
     type Staged = Made;
 
     async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<Made> {
-        // Only what the catalogue routes here: anything else arrived by mistake and goes to
-        // the dead letters with the reason, rather than being acknowledged unread.
-        if !common::events::consumers_of(&event.event_type).contains(&Service::Notifications) {
-            return Err(common::queue::Unusable(format!(
-                "events:notifications does not accept {}",
-                event.event_type
-            ))
-            .into());
-        }
-        let composed = crate::compose::compose(event);
+        // Only what the catalogue routes here, decoded: anything else goes to the dead
+        // letters with the reason, rather than being acknowledged unread or guessed at.
+        let told = event.accept::<crate::compose::Told>()?;
+        let composed = crate::compose::compose(&told);
         let notifications = store::record(txn, self.state.clock.now(), event.id, &composed).await?;
         let users: Vec<Uuid> = notifications.iter().map(|(n, _)| n.user_id).collect();
         let devices = store::devices_of(txn, &users).await?;

@@ -107,8 +107,7 @@ pub async fn publish_unread(state: &AppState, u: Unread) -> anyhow::Result<()> {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NotificationView {
     pub id: Uuid,
-    /// The event type it came from, e.g. `offer.placed`.
-    #[schema(example = "offer.placed")]
+    /// The event type it came from (a name of the event catalogue, docs/messaging.md).
     pub kind: String,
     #[schema(example = "New offer on your invoice")]
     pub title: String,

@@ -1,73 +1,26 @@
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Seller,
-    Investor,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Seller => "seller",
-            Role::Investor => "investor",
-            Role::Admin => "admin",
-        }
+crate::string_enum! {
+    /// Who a user is on the platform.
+    pub enum Role {
+        Seller = "seller",
+        Investor = "investor",
+        Admin = "admin",
     }
 }
 
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "seller" => Ok(Role::Seller),
-            "investor" => Ok(Role::Investor),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?}")),
-        }
-    }
-}
-
-/// A user's KYC standing, carried in the token so services can gate actions without a
-/// round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum KycStatus {
-    #[default]
-    None,
-    Pending,
-    InReview,
-    Approved,
-    Rejected,
-}
-
-impl KycStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KycStatus::None => "none",
-            KycStatus::Pending => "pending",
-            KycStatus::InReview => "in_review",
-            KycStatus::Approved => "approved",
-            KycStatus::Rejected => "rejected",
-        }
-    }
-}
-
-impl std::str::FromStr for KycStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "none" => Ok(KycStatus::None),
-            "pending" => Ok(KycStatus::Pending),
-            "in_review" => Ok(KycStatus::InReview),
-            "approved" => Ok(KycStatus::Approved),
-            "rejected" => Ok(KycStatus::Rejected),
-            other => Err(format!("unknown KYC status {other:?}")),
-        }
+crate::string_enum! {
+    /// A user's KYC standing, carried in the token so services can gate actions without a
+    /// round trip.
+    #[derive(Default)]
+    pub enum KycStatus {
+        #[default]
+        None = "none",
+        Pending = "pending",
+        InReview = "in_review",
+        Approved = "approved",
+        Rejected = "rejected",
     }
 }
 

@@ -5,72 +5,48 @@
 //! Extra fields are ignored, so a later version may add some.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
+use crate::ids::{InvoiceId, OfferId, PaymentId, UserId};
 use crate::money::Currency;
 
-/// What a payment moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentKind {
-    /// The investor pays the offer's price.
-    Funding,
-    /// The seller is paid the price less the fee.
-    Payout,
-    /// The debtor repays the invoice (in full or in part).
-    Repayment,
-    /// The investor is paid what the debtor repaid.
-    Distribution,
-    /// A payment handed back.
-    Refund,
-}
-
-/// Where a payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
-    Pending,
-    Succeeded,
-    Failed,
-    Reversed,
-    /// Not paid in time (a funding window that closed).
-    Expired,
-}
-
-impl PaymentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentKind::Funding => "funding",
-            PaymentKind::Payout => "payout",
-            PaymentKind::Repayment => "repayment",
-            PaymentKind::Distribution => "distribution",
-            PaymentKind::Refund => "refund",
-        }
+crate::string_enum! {
+    /// What a payment moves.
+    pub enum PaymentKind {
+        /// The investor pays the offer's price.
+        Funding = "funding",
+        /// The seller is paid the price less the fee.
+        Payout = "payout",
+        /// The debtor repays the invoice (in full or in part).
+        Repayment = "repayment",
+        /// The investor is paid what the debtor repaid.
+        Distribution = "distribution",
+        /// A payment handed back.
+        Refund = "refund",
     }
 }
 
-impl PaymentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentStatus::Pending => "pending",
-            PaymentStatus::Succeeded => "succeeded",
-            PaymentStatus::Failed => "failed",
-            PaymentStatus::Reversed => "reversed",
-            PaymentStatus::Expired => "expired",
-        }
+crate::string_enum! {
+    /// Where a payment stands.
+    pub enum PaymentStatus {
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Reversed = "reversed",
+        /// Not paid in time (a funding window that closed).
+        Expired = "expired",
     }
 }
 
 /// `payment.status_changed`: a funding, payout, repayment, distribution or refund moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentStatusChanged {
-    pub payment_id: Uuid,
+    pub payment_id: PaymentId,
     pub kind: PaymentKind,
     pub status: PaymentStatus,
-    pub invoice_id: Uuid,
-    pub offer_id: Uuid,
-    pub investor_id: Uuid,
-    pub seller_id: Uuid,
+    pub invoice_id: InvoiceId,
+    pub offer_id: OfferId,
+    pub investor_id: UserId,
+    pub seller_id: UserId,
     /// What this payment moves, in minor units of `currency`.
     pub amount_minor: i64,
     pub currency: Currency,
@@ -79,42 +55,33 @@ pub struct PaymentStatusChanged {
     pub outstanding_minor: Option<i64>,
 }
 
-impl PaymentStatusChanged {
-    /// The event type in the catalogue.
-    pub const TYPE: &'static str = "payment.status_changed";
-}
-
-/// Who a settlement paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SettlementKind {
-    /// The seller's payout (the price less the fee).
-    Seller,
-    /// The investor's settlement at maturity (what the debtor repaid): the invoice is
-    /// settled.
-    Investor,
+crate::string_enum! {
+    /// Who a settlement paid.
+    pub enum SettlementKind {
+        /// The seller's payout (the price less the fee).
+        Seller = "seller",
+        /// The investor's settlement at maturity (what the debtor repaid): the invoice is
+        /// settled.
+        Investor = "investor",
+    }
 }
 
 /// `settlement.completed`: a seller payout or an investor settlement was paid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementCompleted {
-    pub invoice_id: Uuid,
-    pub offer_id: Uuid,
+    pub invoice_id: InvoiceId,
+    pub offer_id: OfferId,
     pub kind: SettlementKind,
     pub amount_minor: i64,
     pub currency: Currency,
-    pub seller_id: Uuid,
-    pub investor_id: Uuid,
-}
-
-impl SettlementCompleted {
-    /// The event type in the catalogue.
-    pub const TYPE: &'static str = "settlement.completed";
+    pub seller_id: UserId,
+    pub investor_id: UserId,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn changed() -> serde_json::Value {
         serde_json::json!({
@@ -159,13 +126,5 @@ mod tests {
         let mut raw = changed();
         raw.as_object_mut().unwrap().remove("payment_id");
         assert!(serde_json::from_value::<PaymentStatusChanged>(raw).is_err());
-    }
-
-    #[test]
-    fn the_type_names_are_in_the_catalogue_with_payments_as_producer() {
-        for name in [PaymentStatusChanged::TYPE, SettlementCompleted::TYPE] {
-            let entry = super::super::event_type(name).unwrap();
-            assert_eq!(entry.producer, super::super::Service::Payments);
-        }
     }
 }

@@ -272,6 +272,14 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// A stored value that is not one of its column's words: a fault of the data, not of the
+/// request (500; the log names the row).
+impl From<crate::enums::BadStoredValue> for ApiError {
+    fn from(err: crate::enums::BadStoredValue) -> Self {
+        ApiError::Internal(err.into())
+    }
+}
+
 impl From<fred::error::Error> for ApiError {
     fn from(err: fred::error::Error) -> Self {
         tracing::error!(error = %err, "Redis command failed.");

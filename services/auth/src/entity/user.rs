@@ -27,3 +27,5 @@ impl ActiveModelBehavior for ActiveModel {}
 
 pub const ACTIVE: &str = "active";
 pub const SUSPENDED: &str = "suspended";
+/// Every value of `status`.
+pub const STATUSES: &[&str] = &[ACTIVE, SUSPENDED];

@@ -52,5 +52,5 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
     let found = users::by_id(&state.db, user.id)
         .await?
         .ok_or_else(|| ApiError::NotFound("account not found".into()))?;
-    Ok(HttpResponse::Ok().json(UserView::from(&found)))
+    Ok(HttpResponse::Ok().json(UserView::try_from(&found)?))
 }

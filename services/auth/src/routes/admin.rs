@@ -1,21 +1,16 @@
 use actix_web::{HttpResponse, post, web};
 use common::auth::{AuthUser, RequireRole};
-use common::events::{Envelope, Service};
+use common::events::auth::UserStatusChanged;
+use common::events::{AuthEvent, Envelope};
 use common::http::{ApiError, Problem, TokenErrors};
+use common::ids::UserId;
 use fred::prelude::KeysInterface;
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::entity::user::{ACTIVE, SUSPENDED};
 use crate::sessions;
 use crate::state::AppState;
 use crate::users::{self, UserView};
-
-#[derive(Serialize)]
-struct StatusPayload {
-    user_id: Uuid,
-    by: Uuid,
-}
 
 /// Suspend a user: they cannot log in or refresh, and every token issued before now is
 /// refused by every service at once.
@@ -38,7 +33,15 @@ pub async fn suspend(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&admin)?;
-    change_status(&state, &admin, *id, ACTIVE, SUSPENDED, "user.suspended").await
+    change_status(
+        &state,
+        &admin,
+        *id,
+        ACTIVE,
+        SUSPENDED,
+        AuthEvent::UserSuspended,
+    )
+    .await
 }
 
 /// Lift a suspension. Tokens issued before the suspension stay refused.
@@ -61,7 +64,15 @@ pub async fn reactivate(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&admin)?;
-    change_status(&state, &admin, *id, SUSPENDED, ACTIVE, "user.reactivated").await
+    change_status(
+        &state,
+        &admin,
+        *id,
+        SUSPENDED,
+        ACTIVE,
+        AuthEvent::UserReactivated,
+    )
+    .await
 }
 
 async fn change_status(
@@ -70,12 +81,12 @@ async fn change_status(
     id: Uuid,
     from: &str,
     to: &str,
-    event: &str,
+    event: fn(UserStatusChanged) -> AuthEvent,
 ) -> Result<HttpResponse, ApiError> {
     let target = users::by_id(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
-    if users::role_of(&target) == common::auth::Role::Admin {
+    if users::role_of(&target)? == common::auth::Role::Admin {
         return Err(ApiError::Conflict("admins cannot be suspended here".into()));
     }
     let now = state.clock.now();
@@ -102,13 +113,11 @@ async fn change_status(
     if to == SUSPENDED {
         sessions::revoke_all_of_user(&txn, id, now).await?;
     }
-    let envelope = Envelope::new(
-        Service::Auth,
-        event,
-        &StatusPayload {
-            user_id: id,
-            by: admin.id,
-        },
+    let envelope = Envelope::of(
+        event(UserStatusChanged {
+            user_id: UserId(id),
+            by: UserId(admin.id),
+        }),
         state.clock.as_ref(),
     )
     .map_err(ApiError::internal)?;
@@ -119,5 +128,5 @@ async fn change_status(
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(user_id = %id, admin_id = %admin.id, status = to, "User status changed.");
-    Ok(HttpResponse::Ok().json(UserView::from(&updated)))
+    Ok(HttpResponse::Ok().json(UserView::try_from(&updated)?))
 }

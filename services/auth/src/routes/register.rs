@@ -101,5 +101,5 @@ pub async fn register(
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(user_id = %user.id, role = role.as_str(), "User registered.");
-    Ok(HttpResponse::Created().json(UserView::from(&user)))
+    Ok(HttpResponse::Created().json(UserView::try_from(&user)?))
 }

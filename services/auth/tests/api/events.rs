@@ -1,6 +1,8 @@
 use std::time::Duration;
 
-use common::events::{Envelope, Service};
+use common::events::kyc::KycDecided;
+use common::events::{Envelope, KycEvent, Service, examples};
+use common::ids::UserId;
 use common::queue::Job;
 use fred::prelude::ListInterface;
 use jsonwebtoken::dangerous::insecure_decode;
@@ -18,6 +20,20 @@ async fn events_on(app: &TestApp, service: Service) -> Vec<Envelope> {
                 .unwrap()
         })
         .collect()
+}
+
+/// A KYC decision on `user` (a user JSON from the API).
+fn decision(approved: bool, user: &serde_json::Value) -> Envelope {
+    let d = KycDecided {
+        user_id: UserId(user["id"].as_str().unwrap().parse().unwrap()),
+        ..examples::kyc_decided((!approved).then_some("Blurry."))
+    };
+    let event = if approved {
+        KycEvent::Approved(d)
+    } else {
+        KycEvent::Rejected(d)
+    };
+    Envelope::of(event, common::clock::system().as_ref()).unwrap()
 }
 
 #[tokio::test]
@@ -47,15 +63,7 @@ async fn registering_publishes_user_registered_to_admin_and_notifications() {
 async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
     let app = spawn_app().await;
     let (user, access, _) = app.user("seller").await;
-    let id = user["id"].as_str().unwrap();
-    let clock = common::clock::system();
-    let approved = Envelope::new(
-        Service::Kyc,
-        "kyc.approved",
-        &serde_json::json!({"user_id": id}),
-        clock.as_ref(),
-    )
-    .unwrap();
+    let approved = decision(true, &user);
     // Delivered twice (at-least-once): applied once.
     let queue = app.keys.events(Service::Auth);
     common::queue::enqueue_json(&app.redis, &queue, &approved)
@@ -89,13 +97,7 @@ async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
     // Applied once, seen in an effect that a second application would change: after a
     // rejection, the approval delivered a third time must not make the user approved
     // again. A later event (another user's) shows the redelivery was taken and handled.
-    let rejected = Envelope::new(
-        Service::Kyc,
-        "kyc.rejected",
-        &serde_json::json!({"user_id": id, "reason": "Blurry."}),
-        clock.as_ref(),
-    )
-    .unwrap();
+    let rejected = decision(false, &user);
     common::queue::enqueue_json(&app.redis, &queue, &rejected)
         .await
         .unwrap();
@@ -117,13 +119,7 @@ async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
     })
     .await;
     let (other, other_access, _) = app.user("investor").await;
-    let marker = Envelope::new(
-        Service::Kyc,
-        "kyc.approved",
-        &serde_json::json!({"user_id": other["id"]}),
-        clock.as_ref(),
-    )
-    .unwrap();
+    let marker = decision(true, &other);
     common::queue::enqueue_json(&app.redis, &queue, &approved)
         .await
         .unwrap();

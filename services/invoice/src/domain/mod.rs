@@ -4,4 +4,4 @@ pub mod fields;
 pub mod status;
 
 pub use fields::{DebtorInput, InvoiceFields, InvoiceInput, Limits};
-pub use status::{Action, InvoiceStatus, NotAllowed};
+pub use status::{Action, InvoiceStatus, Machine, NotAllowed};

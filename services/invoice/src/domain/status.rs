@@ -1,25 +1,7 @@
 //! The invoice state machine: every state, every action, and the one table that says which
 //! action moves which state where. Anything not in the table is refused.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    Draft,
-    Submitted,
-    Listed,
-    /// An offer was accepted; awaiting funding.
-    Accepted,
-    Funded,
-    Repaid,
-    Settled,
-    Rejected,
-    Cancelled,
-    Overdue,
-    Defaulted,
-}
+pub use common::events::invoice::InvoiceStatus;
 
 /// What can happen to an invoice, and who may make it happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,39 +60,19 @@ pub struct NotAllowed {
     pub action: Action,
 }
 
-impl InvoiceStatus {
-    pub const ALL: [InvoiceStatus; 11] = [
-        S::Draft,
-        S::Submitted,
-        S::Listed,
-        S::Accepted,
-        S::Funded,
-        S::Repaid,
-        S::Settled,
-        S::Rejected,
-        S::Cancelled,
-        S::Overdue,
-        S::Defaulted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            S::Draft => "draft",
-            S::Submitted => "submitted",
-            S::Listed => "listed",
-            S::Accepted => "accepted",
-            S::Funded => "funded",
-            S::Repaid => "repaid",
-            S::Settled => "settled",
-            S::Rejected => "rejected",
-            S::Cancelled => "cancelled",
-            S::Overdue => "overdue",
-            S::Defaulted => "defaulted",
-        }
-    }
-
+/// The machine's rules on an [`InvoiceStatus`] (the status itself is the shared contract's,
+/// `common::events::invoice`; what may happen to it is this service's).
+pub trait Machine: Sized {
     /// Where `action` takes an invoice in this state, or why it cannot.
-    pub fn apply(self, action: Action) -> Result<InvoiceStatus, NotAllowed> {
+    fn apply(self, action: Action) -> Result<InvoiceStatus, NotAllowed>;
+    /// The seller may change the invoice's fields (a rejected one before resubmitting).
+    fn editable(self) -> bool;
+    /// Investors see these (the marketplace's listings).
+    fn public(self) -> bool;
+}
+
+impl Machine for InvoiceStatus {
+    fn apply(self, action: Action) -> Result<InvoiceStatus, NotAllowed> {
         TRANSITIONS
             .iter()
             .find(|(from, a, _)| *from == self && *a == action)
@@ -118,13 +80,11 @@ impl InvoiceStatus {
             .ok_or(NotAllowed { from: self, action })
     }
 
-    /// The seller may change the invoice's fields (a rejected one before resubmitting).
-    pub fn editable(self) -> bool {
+    fn editable(self) -> bool {
         matches!(self, S::Draft | S::Rejected)
     }
 
-    /// Investors see these (the marketplace's listings).
-    pub fn public(self) -> bool {
+    fn public(self) -> bool {
         self == S::Listed
     }
 }
@@ -161,28 +121,6 @@ impl Action {
     }
 }
 
-impl std::fmt::Display for InvoiceStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for InvoiceStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "must be one of {}",
-                    Self::ALL.map(InvoiceStatus::as_str).join(", ")
-                )
-            })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +147,7 @@ mod tests {
     #[test]
     fn every_pair_of_state_and_action_is_allowed_exactly_as_listed() {
         let mut allowed_count = 0;
-        for from in InvoiceStatus::ALL {
+        for &from in InvoiceStatus::ALL {
             for action in Action::ALL {
                 match (from.apply(action), allowed(from, action)) {
                     (Ok(to), Some(expected)) => {
@@ -249,7 +187,7 @@ mod tests {
 
     #[test]
     fn only_drafts_and_rejected_invoices_are_editable_and_only_listed_ones_public() {
-        for s in InvoiceStatus::ALL {
+        for &s in InvoiceStatus::ALL {
             assert_eq!(
                 s.editable(),
                 matches!(s, InvoiceStatus::Draft | InvoiceStatus::Rejected)

@@ -19,6 +19,37 @@ impl MigratorTrait for Migrator {
                 name: "m0003_invoice_version",
                 table: "invoices",
             }),
+            // Statuses, currencies and roles: the database refuses any other word.
+            Box::new(common::db::OneOfWords {
+                name: "m0004_invoices_status_words",
+                table: "invoices",
+                column: "status",
+                words: crate::domain::InvoiceStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0005_invoices_currency_words",
+                table: "invoices",
+                column: "currency",
+                words: common::money::Currency::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0006_history_from_words",
+                table: "invoice_status_history",
+                column: "from_status",
+                words: crate::domain::InvoiceStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0007_history_to_words",
+                table: "invoice_status_history",
+                column: "to_status",
+                words: crate::domain::InvoiceStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0008_history_actor_words",
+                table: "invoice_status_history",
+                column: "actor",
+                words: common::events::invoice::ActorKind::WORDS,
+            }),
         ]
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::InvoiceInput;
+use crate::domain::{InvoiceInput, Machine};
 use crate::entity::history;
 use crate::invoices::{self, InvoiceView};
 use crate::popular::PopularList;
@@ -63,7 +63,7 @@ pub async fn create(
         .map_err(ApiError::fields)?;
     let m = invoices::create(&state, &user, fields).await?;
     tracing::info!(invoice_id = %m.id, seller_id = %user.id, "Invoice drafted.");
-    Ok(invoices::respond(StatusCode::CREATED, &m))
+    invoices::respond(StatusCode::CREATED, &m)
 }
 
 /// Change a draft or a rejected invoice (only the fields given), at the version you read
@@ -94,18 +94,18 @@ pub async fn update(
     seller(&user)?;
     let current = own(&state, &user, *id).await?;
     let seen = if_match.required()?;
-    let status = invoices::status_of(&current);
+    let status = invoices::status_of(&current)?;
     if !status.editable() {
         return Err(ApiError::Conflict(format!(
             "cannot edit an invoice that is {status}; only drafts and rejected invoices can change"
         )));
     }
     let fields = body
-        .over(&invoices::fields_of(&current))
+        .over(&invoices::fields_of(&current)?)
         .validate(state.config.limits())
         .map_err(ApiError::fields)?;
     let m = invoices::update(&state, &current, seen, fields).await?;
-    Ok(invoices::respond(StatusCode::OK, &m))
+    invoices::respond(StatusCode::OK, &m)
 }
 
 /// Listed invoices with the most offers (investors and admins; sellers see only their own
@@ -159,7 +159,7 @@ pub async fn show(
         .await?
         .ok_or_else(|| invoices::not_found(*id))?;
     let m = invoices::visible_to(m, &user)?;
-    Ok(invoices::respond(StatusCode::OK, &m))
+    invoices::respond(StatusCode::OK, &m)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

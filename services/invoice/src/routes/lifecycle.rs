@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::invoices::{own, seller};
-use crate::domain::Action;
+use crate::domain::{Action, Machine};
 use crate::invoices::{self, Actor, InvoiceView};
 use crate::state::AppState;
 
@@ -37,7 +37,7 @@ pub async fn submit(
     seller(&user)?;
     let current = own(&state, &user, *id).await?;
     // The state first: a listed invoice is a 409 whatever its date.
-    invoices::status_of(&current)
+    invoices::status_of(&current)?
         .apply(Action::Submit)
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
     let today = state.clock.now().date_naive();
@@ -54,7 +54,7 @@ pub async fn submit(
     }
     let changed =
         invoices::transition(&state, &current, Action::Submit, Actor::user(&user), None).await?;
-    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
+    invoices::respond(StatusCode::OK, &changed.invoice)
 }
 
 /// Cancel: allowed until an offer is accepted.
@@ -80,7 +80,7 @@ pub async fn cancel(
     let current = own(&state, &user, *id).await?;
     let changed =
         invoices::transition(&state, &current, Action::Cancel, Actor::user(&user), None).await?;
-    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
+    invoices::respond(StatusCode::OK, &changed.invoice)
 }
 
 /// Verify a submitted invoice at the version you reviewed (`If-Match`): it is listed for
@@ -119,7 +119,7 @@ pub async fn verify(
         seen,
     )
     .await?;
-    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
+    invoices::respond(StatusCode::OK, &changed.invoice)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -174,5 +174,5 @@ pub async fn reject(
         seen,
     )
     .await?;
-    Ok(invoices::respond(StatusCode::OK, &changed.invoice))
+    invoices::respond(StatusCode::OK, &changed.invoice)
 }

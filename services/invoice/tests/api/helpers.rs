@@ -2,6 +2,7 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use common::events::{Envelope, Service};
+use common::ids::{InvoiceId, OfferId, PaymentId, UserId};
 use common::keys::Keys;
 use common::queue::Job;
 use common::redis::Pool;
@@ -158,14 +159,15 @@ pub fn id_of(invoice: &Value) -> Uuid {
 
 /// Marketplace's `offer.reserved` for `invoice_id` (a new offer and investor each time).
 pub fn offer_reserved(app: &TestApp, invoice_id: Uuid) -> Envelope {
-    Envelope::new(
-        Service::Marketplace,
-        "offer.reserved",
-        &json!({
-            "offer_id": Uuid::now_v7(),
-            "invoice_id": invoice_id,
-            "investor_id": Uuid::now_v7(),
-        }),
+    use common::events::marketplace::{OfferChange, OfferChanged, OfferStatus};
+    let offer = OfferChanged {
+        offer_id: OfferId(Uuid::now_v7()),
+        invoice_id: InvoiceId(invoice_id),
+        investor_id: UserId(Uuid::now_v7()),
+        ..common::events::examples::offer(OfferStatus::Reserved, OfferChange::Reserved, None)
+    };
+    Envelope::of(
+        common::events::OfferEvent::Reserved(offer),
         app.clock.as_ref(),
     )
     .unwrap()
@@ -194,21 +196,19 @@ pub fn payment_with(
 ) -> Envelope {
     use common::events::payments::PaymentStatusChanged;
     let p = PaymentStatusChanged {
-        payment_id: Uuid::now_v7(),
-        kind: serde_json::from_value(json!(kind)).expect("a payment kind"),
-        status: serde_json::from_value(json!(status)).expect("a payment status"),
-        invoice_id,
-        offer_id: Uuid::now_v7(),
-        investor_id: Uuid::now_v7(),
-        seller_id: Uuid::now_v7(),
+        payment_id: PaymentId(Uuid::now_v7()),
+        kind: kind.parse().expect("a payment kind"),
+        status: status.parse().expect("a payment status"),
+        invoice_id: InvoiceId(invoice_id),
+        offer_id: OfferId(Uuid::now_v7()),
+        investor_id: UserId(Uuid::now_v7()),
+        seller_id: UserId(Uuid::now_v7()),
         amount_minor: 150_000_000,
         currency: common::money::Currency::NGN,
         outstanding_minor: outstanding,
     };
-    Envelope::new(
-        Service::Payments,
-        PaymentStatusChanged::TYPE,
-        &p,
+    Envelope::of(
+        common::events::PaymentEvent::StatusChanged(p),
         app.clock.as_ref(),
     )
     .unwrap()
@@ -218,18 +218,16 @@ pub fn payment_with(
 pub fn settlement_completed(app: &TestApp, invoice_id: Uuid, kind: &str) -> Envelope {
     use common::events::payments::SettlementCompleted;
     let s = SettlementCompleted {
-        invoice_id,
-        offer_id: Uuid::now_v7(),
-        kind: serde_json::from_value(json!(kind)).expect("a settlement kind"),
+        invoice_id: InvoiceId(invoice_id),
+        offer_id: OfferId(Uuid::now_v7()),
+        kind: kind.parse().expect("a settlement kind"),
         amount_minor: 150_000_000,
         currency: common::money::Currency::NGN,
-        seller_id: Uuid::now_v7(),
-        investor_id: Uuid::now_v7(),
+        seller_id: UserId(Uuid::now_v7()),
+        investor_id: UserId(Uuid::now_v7()),
     };
-    Envelope::new(
-        Service::Payments,
-        SettlementCompleted::TYPE,
-        &s,
+    Envelope::of(
+        common::events::PaymentEvent::SettlementCompleted(s),
         app.clock.as_ref(),
     )
     .unwrap()

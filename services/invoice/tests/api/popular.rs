@@ -1,23 +1,24 @@
 //! `GET /api/invoices/popular`: listed invoices ranked by marketplace's `offer.placed`
 //! events, each counted once.
 
-use common::events::{Envelope, Service};
+use common::events::marketplace::{OfferChange, OfferChanged, OfferStatus};
+use common::events::{Envelope, OfferEvent, examples};
+use common::ids::{InvoiceId, OfferId, UserId};
 use invoice::entity::offer_count;
 use sea_orm::EntityTrait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::helpers::{DEADLINE, TestApp, assert_problem, id_of, spawn_app};
 
 fn offer_placed(app: &TestApp, invoice_id: Uuid) -> Envelope {
-    Envelope::new(
-        Service::Marketplace,
-        "offer.placed",
-        &json!({"offer_id": Uuid::now_v7(), "invoice_id": invoice_id,
-                "investor_id": Uuid::now_v7(), "discount_rate": "18.00"}),
-        app.clock.as_ref(),
-    )
-    .unwrap()
+    let offer = OfferChanged {
+        offer_id: OfferId(Uuid::now_v7()),
+        invoice_id: InvoiceId(invoice_id),
+        investor_id: UserId(Uuid::now_v7()),
+        ..examples::offer(OfferStatus::Pending, OfferChange::Placed, None)
+    };
+    Envelope::of(OfferEvent::Placed(offer), app.clock.as_ref()).unwrap()
 }
 
 async fn popular(app: &TestApp, token: &str) -> Vec<(Uuid, i64)> {

@@ -1,58 +1,26 @@
 //! The states of documents, submissions and a user's KYC as a whole.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+pub use common::events::kyc::DocumentStatus;
 
-macro_rules! string_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(format!("must be one of {}", [$($text),+].join(", "))),
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
+common::string_enum! {
+    /// A submission for review: in review until an admin decides it.
+    pub enum SubmissionStatus {
+        InReview = "in_review",
+        Approved = "approved",
+        Rejected = "rejected",
+    }
 }
 
-string_enum!(DocumentStatus {
-    Queued => "queued",
-    Accepted => "accepted",
-    Rejected => "rejected",
-});
-
-string_enum!(SubmissionStatus {
-    InReview => "in_review",
-    Approved => "approved",
-    Rejected => "rejected",
-});
-
-// The same names as the `kyc` claim (`common::auth::KycStatus`).
-string_enum!(ProfileStatus {
-    None => "none",
-    Pending => "pending",
-    InReview => "in_review",
-    Approved => "approved",
-    Rejected => "rejected",
-});
+common::string_enum! {
+    /// A user's KYC as a whole (the same words as the token's `kyc` claim).
+    pub enum ProfileStatus {
+        None = "none",
+        Pending = "pending",
+        InReview = "in_review",
+        Approved = "approved",
+        Rejected = "rejected",
+    }
+}
 
 impl ProfileStatus {
     /// Whether the user may upload documents (not while in review or once approved).

@@ -38,3 +38,34 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+use common::enums::{BadStoredValue, stored};
+use common::events::kyc::{DocumentStatus, DocumentType};
+
+impl Model {
+    /// The stored `document_type`, or an error naming this row.
+    pub fn doc_type(&self) -> Result<DocumentType, BadStoredValue> {
+        stored(
+            "kyc_documents",
+            self.id,
+            "document_type",
+            &self.document_type,
+        )
+    }
+
+    /// The stored `status`, or an error naming this row.
+    pub fn doc_status(&self) -> Result<DocumentStatus, BadStoredValue> {
+        stored("kyc_documents", self.id, "status", &self.status)
+    }
+
+    /// The stored `reasons` (a JSON list of strings), or an error naming this row.
+    pub fn doc_reasons(&self) -> Result<Vec<String>, BadStoredValue> {
+        serde_json::from_value(self.reasons.clone()).map_err(|e| BadStoredValue {
+            table: "kyc_documents",
+            id: self.id.to_string(),
+            column: "reasons",
+            value: self.reasons.to_string(),
+            reason: e.to_string(),
+        })
+    }
+}

@@ -20,3 +20,20 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+use common::auth::Role;
+use common::enums::{BadStoredValue, stored};
+
+use crate::domain::ProfileStatus;
+
+impl Model {
+    /// The stored `status`, or an error naming this row.
+    pub fn profile_status(&self) -> Result<ProfileStatus, BadStoredValue> {
+        stored("kyc_profiles", self.user_id, "status", &self.status)
+    }
+
+    /// The stored `role`, or an error naming this row.
+    pub fn profile_role(&self) -> Result<Role, BadStoredValue> {
+        stored("kyc_profiles", self.user_id, "role", &self.role)
+    }
+}

@@ -16,6 +16,49 @@ impl MigratorTrait for Migrator {
                 name: "m0002_submission_version",
                 table: "kyc_submissions",
             }),
+            // Statuses, currencies and roles: the database refuses any other word.
+            Box::new(common::db::OneOfWords {
+                name: "m0003_documents_type_words",
+                table: "kyc_documents",
+                column: "document_type",
+                words: crate::domain::DocumentType::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0004_documents_status_words",
+                table: "kyc_documents",
+                column: "status",
+                words: crate::domain::DocumentStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0005_documents_priority_words",
+                table: "kyc_documents",
+                column: "priority",
+                words: crate::jobs::Priority::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0006_profiles_status_words",
+                table: "kyc_profiles",
+                column: "status",
+                words: crate::domain::ProfileStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0007_profiles_role_words",
+                table: "kyc_profiles",
+                column: "role",
+                words: common::auth::Role::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0008_submissions_status_words",
+                table: "kyc_submissions",
+                column: "status",
+                words: crate::domain::SubmissionStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0009_submissions_role_words",
+                table: "kyc_submissions",
+                column: "role",
+                words: common::auth::Role::WORDS,
+            }),
         ]
     }
 }

@@ -98,7 +98,7 @@ pub async fn upload(
     let document_type: DocumentType = document_type
         .parse()
         .map_err(|e: String| ApiError::field("document_type", e))?;
-    if !DocumentType::required_for(user.role).contains(&document_type) {
+    if !crate::domain::document_type::required_for(user.role).contains(&document_type) {
         return Err(ApiError::field(
             "document_type",
             format!("{}s do not provide {document_type}", user.role.as_str()),
@@ -126,10 +126,10 @@ pub async fn upload(
     }
 
     let profile = profiles::find(&state.db, user.id).await?;
-    let previous = profile
-        .as_ref()
-        .and_then(|p| p.status.parse::<ProfileStatus>().ok())
-        .unwrap_or(ProfileStatus::None);
+    let previous = match &profile {
+        Some(p) => p.profile_status()?,
+        None => ProfileStatus::None,
+    };
     if !previous.can_upload() {
         return Err(closed(previous));
     }
@@ -191,10 +191,10 @@ pub async fn upload(
             }
             return match other {
                 Ok(_) => {
-                    let now_status = profiles::find(&state.db, user.id)
-                        .await?
-                        .and_then(|p| p.status.parse().ok())
-                        .unwrap_or(ProfileStatus::InReview);
+                    let now_status = match profiles::find(&state.db, user.id).await? {
+                        Some(p) => p.profile_status()?,
+                        None => ProfileStatus::None,
+                    };
                     Err(closed(now_status))
                 }
                 Err(error) => Err(ApiError::internal(error)),
@@ -202,7 +202,7 @@ pub async fn upload(
         }
     };
 
-    if let Err(error) = jobs::enqueue(&state, &KycJob::for_document(&doc)).await {
+    if let Err(error) = jobs::enqueue(&state, &KycJob::for_document(&doc)?).await {
         // The sweeper sends it later; the upload itself is safe.
         tracing::warn!(%error, document_id = %doc.id, "KYC job not enqueued yet.");
     }
@@ -233,7 +233,10 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
         .all(&state.db)
         .await?;
     Ok(HttpResponse::Ok().json(DocumentList {
-        documents: docs.iter().map(overview::summary).collect(),
+        documents: docs
+            .iter()
+            .map(overview::summary)
+            .collect::<Result<_, _>>()?,
     }))
 }
 
@@ -361,7 +364,7 @@ pub async fn show(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no document {id}")))?;
     Ok(HttpResponse::Ok().json(OwnDocument {
-        summary: overview::summary(&doc),
+        summary: overview::summary(&doc)?,
         content_type: doc.content_type.clone(),
         size_bytes: doc.size_bytes,
         checks: serde_json::from_value(doc.checks.clone()).unwrap_or_default(),

@@ -19,10 +19,14 @@ use crate::checks::FileKind;
 use crate::crypto::mask;
 use crate::domain::{CheckResult, DocumentStatus, DocumentType, ProfileStatus, SubmissionStatus};
 use crate::entity::{document, download, submission};
-use crate::events::{self, Decided};
+use crate::events;
 use crate::overview::{self, ReviewQueueChange};
 use crate::profiles;
 use crate::state::AppState;
+use common::enums::{BadStoredValue, stored};
+use common::events::KycEvent;
+use common::events::kyc::KycDecided;
+use common::ids::{SubmissionId, UserId};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -114,17 +118,17 @@ pub struct RejectRequest {
     pub reason: String,
 }
 
-fn summary(s: &submission::Model) -> SubmissionSummary {
-    SubmissionSummary {
+fn summary(s: &submission::Model) -> Result<SubmissionSummary, BadStoredValue> {
+    Ok(SubmissionSummary {
         id: s.id,
         user_id: s.user_id,
         role: s.role.clone(),
-        status: s.status.parse().unwrap_or(SubmissionStatus::InReview),
+        status: stored("kyc_submissions", s.id, "status", &s.status)?,
         full_name: s.full_name.clone(),
         warnings: s.warnings.as_array().map_or(0, Vec::len),
         created_at: s.created_at,
         reviewed_at: s.reviewed_at,
-    }
+    })
 }
 
 /// Submissions by status, oldest first.
@@ -167,7 +171,7 @@ pub async fn list(
         } else {
             None
         },
-        items: rows.iter().map(summary).collect(),
+        items: rows.iter().map(summary).collect::<Result<_, _>>()?,
     }))
 }
 
@@ -224,7 +228,7 @@ async fn detail_of(state: &AppState, s: &submission::Model) -> Result<Submission
         id: s.id,
         user_id: s.user_id,
         role: s.role.clone(),
-        status: s.status.parse().unwrap_or(SubmissionStatus::InReview),
+        status: stored("kyc_submissions", s.id, "status", &s.status)?,
         full_name: s.full_name.clone(),
         bvn: reveal(&s.bvn_cipher),
         nin: reveal(&s.nin_cipher),
@@ -481,18 +485,17 @@ async fn decide(
         now,
     )
     .await?;
-    let event_type = match to {
-        SubmissionStatus::Approved => "kyc.approved",
-        _ => "kyc.rejected",
+    let decided = KycDecided {
+        user_id: UserId(s.user_id),
+        submission_id: SubmissionId(id),
+        reviewed_by: UserId(admin.id),
+        reason,
     };
     let event = events::envelope(
         state,
-        event_type,
-        &Decided {
-            user_id: s.user_id,
-            submission_id: id,
-            reviewed_by: admin.id,
-            reason,
+        match to {
+            SubmissionStatus::Approved => KycEvent::Approved(decided),
+            _ => KycEvent::Rejected(decided),
         },
     )?;
     common::outbox::add(&*txn, &event).await?;

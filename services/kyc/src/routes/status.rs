@@ -13,11 +13,14 @@ use crate::domain::{
     CheckResult, DocumentStatus, DocumentType, IdentityNumber, ProfileStatus, SubmissionStatus,
 };
 use crate::entity::{document, submission};
-use crate::events::{self, Submitted};
+use crate::events;
 use crate::identity::{IdNumberKind, IdentityCheckOutcome, IdentityCheckRequest};
 use crate::overview::{self, KycOverview, ReviewQueueChange};
 use crate::profiles;
 use crate::state::AppState;
+use common::events::KycEvent;
+use common::events::kyc::KycSubmitted;
+use common::ids::{SubmissionId, UserId};
 
 /// The caller's KYC: status, documents, what is missing. Served from `kyc:{userId}`,
 /// which every change rewrites.
@@ -213,12 +216,11 @@ pub async fn submit(
     }
     let event = events::envelope(
         &state,
-        "kyc.submitted",
-        &Submitted {
-            user_id: user.id,
-            submission_id: id,
+        KycEvent::Submitted(KycSubmitted {
+            user_id: UserId(user.id),
+            submission_id: SubmissionId(id),
             role: user.role,
-        },
+        }),
     )?;
     common::outbox::add(&*txn, &event).await?;
     let view = overview::compute(&*txn, user.id, user.role).await?;

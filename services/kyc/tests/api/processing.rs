@@ -105,7 +105,7 @@ async fn the_same_job_twice_writes_one_result(kind: DbKind) {
         let raw = format!(
             r#"{{"id":"{}","attempts":0,"payload":{}}}"#,
             Uuid::now_v7(),
-            serde_json::to_string(&kyc::jobs::KycJob::for_document(&doc)).unwrap()
+            serde_json::to_string(&kyc::jobs::KycJob::for_document(&doc).unwrap()).unwrap()
         );
         Job::parse(&app.state.keys.kyc_processing(), &raw).unwrap()
     };

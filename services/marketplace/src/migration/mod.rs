@@ -17,6 +17,31 @@ impl MigratorTrait for Migrator {
                 name: "m0002_offer_version",
                 table: "offers",
             }),
+            // Statuses, currencies and roles: the database refuses any other word.
+            Box::new(common::db::OneOfWords {
+                name: "m0003_offers_status_words",
+                table: "offers",
+                column: "status",
+                words: crate::offers::OfferStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0004_offers_currency_words",
+                table: "offers",
+                column: "currency",
+                words: common::money::Currency::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0005_listings_status_words",
+                table: "listings",
+                column: "status",
+                words: common::events::invoice::InvoiceStatus::WORDS,
+            }),
+            Box::new(common::db::OneOfWords {
+                name: "m0006_listings_currency_words",
+                table: "listings",
+                column: "currency",
+                words: common::money::Currency::WORDS,
+            }),
         ]
     }
 }

@@ -13,7 +13,6 @@ use uuid::Uuid;
 
 use super::{Change, Changed, OfferStatus, after, find, not_found, status_of, statuses};
 use crate::entity::{listing, offer};
-use crate::events::OfferEvent;
 use crate::pricing::Quote;
 use crate::state::AppState;
 
@@ -60,7 +59,12 @@ pub async fn set_status<C: ConnectionTrait>(
         return Ok(None);
     };
     let changed = Changed { change, ..changed };
-    crate::events::add(txn, clock, &OfferEvent::of(&changed.offer, change)).await?;
+    crate::events::add(
+        txn,
+        clock,
+        crate::events::offer_changed(&changed.offer, change)?,
+    )
+    .await?;
     Ok(Some(changed))
 }
 
@@ -149,7 +153,7 @@ pub async fn reject_all<C: ConnectionTrait>(
         .await?;
     let mut changes = Vec::new();
     for o in open.iter().filter(|o| Some(o.id) != except) {
-        let from_now = [status_of(o)];
+        let from_now = [status_of(o)?];
         if let Some(c) = set_status(
             txn,
             clock,
@@ -264,10 +268,12 @@ async fn refusal<C: ConnectionTrait>(
     let now = find(txn, id).await?;
     Ok(match now {
         None => not_found(id),
-        Some(o) if status_of(&o) != OfferStatus::Pending => not_pending(status_of(&o), what),
-        Some(o) => match seen {
-            Some(seen) if seen != o.version => stale(&o, seen),
-            _ => ApiError::Conflict("the offer has expired".into()),
+        Some(o) => match status_of(&o)? {
+            status if status != OfferStatus::Pending => not_pending(status, what),
+            _ => match seen {
+                Some(seen) if seen != o.version => stale(&o, seen),
+                _ => ApiError::Conflict("the offer has expired".into()),
+            },
         },
     })
 }
@@ -313,12 +319,11 @@ pub async fn revise(
 
 /// The 412 for a decision on version `seen` of `o`, which is at another version now.
 pub fn stale(o: &offer::Model, seen: i64) -> ApiError {
-    common::http::version::stale(
-        "offer",
-        seen,
-        o.version,
-        serde_json::to_value(super::view(o)).unwrap_or_default(),
-    )
+    match super::view(o).map(serde_json::to_value) {
+        Ok(Ok(current)) => common::http::version::stale("offer", seen, o.version, current),
+        Ok(Err(e)) => ApiError::internal(e),
+        Err(e) => e.into(),
+    }
 }
 
 pub fn not_pending(status: OfferStatus, what: &str) -> ApiError {
@@ -379,7 +384,7 @@ pub async fn accept(
     seen: i64,
 ) -> Result<offer::Model, ApiError> {
     let now = state.clock.now();
-    let status = status_of(current);
+    let status = status_of(current)?;
     if status != OfferStatus::Pending {
         return Err(not_pending(status, "accepted"));
     }
@@ -443,7 +448,12 @@ async fn commit_with_event(
     offer: &offer::Model,
     change: Change,
 ) -> anyhow::Result<()> {
-    crate::events::add(&*txn, state.clock.as_ref(), &OfferEvent::of(offer, change)).await?;
+    crate::events::add(
+        &*txn,
+        state.clock.as_ref(),
+        crate::events::offer_changed(offer, change)?,
+    )
+    .await?;
     txn.commit().await?;
     after(
         state,

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::auth::{AuthUser, Role};
+use common::enums::{BadStoredValue, stored};
 use common::http::ApiError;
 use common::money::{Currency, Money};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
@@ -22,77 +23,9 @@ pub use changes::{
     revise, set_status, stale,
 };
 
-/// An offer's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OfferStatus {
-    /// Open: the seller may accept or reject it, the investor revise or withdraw it.
-    Pending,
-    /// The seller accepted it; the invoice service has not answered yet.
-    Reserved,
-    /// The saga finished: this offer funds the invoice.
-    Accepted,
-    Rejected,
-    Withdrawn,
-    Expired,
-    /// It was accepted, but the invoice was not funded in time and is listed again.
-    Lapsed,
-}
-
-impl OfferStatus {
-    pub const ACTIVE: [OfferStatus; 2] = [OfferStatus::Pending, OfferStatus::Reserved];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OfferStatus::Pending => "pending",
-            OfferStatus::Reserved => "reserved",
-            OfferStatus::Accepted => "accepted",
-            OfferStatus::Rejected => "rejected",
-            OfferStatus::Withdrawn => "withdrawn",
-            OfferStatus::Expired => "expired",
-            OfferStatus::Lapsed => "lapsed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            OfferStatus::Pending,
-            OfferStatus::Reserved,
-            OfferStatus::Accepted,
-            OfferStatus::Rejected,
-            OfferStatus::Withdrawn,
-            OfferStatus::Expired,
-            OfferStatus::Lapsed,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-
-    pub fn is_active(self) -> bool {
-        Self::ACTIVE.contains(&self)
-    }
-}
-
-impl std::fmt::Display for OfferStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What happened to an offer (events and live messages name it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    Placed,
-    Revised,
-    Withdrawn,
-    Rejected,
-    Expired,
-    Reserved,
-    Released,
-    Accepted,
-    Lapsed,
-}
+/// An offer's status and what happened to it are the shared contract's
+/// (`common::events::marketplace`): events, the API and live messages use the same words.
+pub use common::events::marketplace::{OfferChange as Change, OfferStatus};
 
 /// A committed change, for the after-commit effects.
 #[derive(Debug, Clone)]
@@ -103,12 +36,14 @@ pub struct Changed {
     pub left_active: bool,
 }
 
-pub fn status_of(o: &offer::Model) -> OfferStatus {
-    OfferStatus::parse(&o.status).unwrap_or(OfferStatus::Rejected)
+/// The offer's status, or an error naming the row if the stored word is not one.
+pub fn status_of(o: &offer::Model) -> Result<OfferStatus, BadStoredValue> {
+    stored("offers", o.id, "status", &o.status)
 }
 
-pub fn currency_of(o: &offer::Model) -> Currency {
-    o.currency.parse().unwrap_or(Currency::NGN)
+/// The offer's currency, or an error naming the row.
+pub fn currency_of(o: &offer::Model) -> Result<Currency, BadStoredValue> {
+    stored("offers", o.id, "currency", &o.currency)
 }
 
 pub fn quote_of(o: &offer::Model) -> Quote {
@@ -169,11 +104,11 @@ pub struct OfferView {
     pub version: i64,
 }
 
-pub fn view(o: &offer::Model) -> OfferView {
-    let c = currency_of(o);
+pub fn view(o: &offer::Model) -> Result<OfferView, BadStoredValue> {
+    let c = currency_of(o)?;
     let q = quote_of(o);
     let m = |minor| Money::from_minor(minor, c).to_decimal_string();
-    OfferView {
+    Ok(OfferView {
         id: o.id,
         invoice_id: o.invoice_id,
         investor_id: o.investor_id,
@@ -189,18 +124,21 @@ pub fn view(o: &offer::Model) -> OfferView {
         annualised_yield: format!("{:.2}", q.annualised_yield()),
         days_to_maturity: q.days,
         priced_on: o.priced_on,
-        status: status_of(o),
+        status: status_of(o)?,
         reason: o.reason.clone(),
         expires_at: o.expires_at,
         created_at: o.created_at,
         updated_at: o.updated_at,
         version: o.version,
-    }
+    })
 }
 
 /// `status` with `o` as JSON and its `ETag`.
-pub fn respond(status: actix_web::http::StatusCode, o: &offer::Model) -> actix_web::HttpResponse {
-    common::http::version::respond(status, o.version, &view(o))
+pub fn respond(
+    status: actix_web::http::StatusCode,
+    o: &offer::Model,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    Ok(common::http::version::respond(status, o.version, &view(o)?))
 }
 
 pub fn not_found(id: Uuid) -> ApiError {
@@ -263,10 +201,17 @@ pub async fn after(state: &AppState, changes: &[Changed]) {
     state.relay.wake();
     for c in changes {
         let o = &c.offer;
+        let (view, status) = match view(o).and_then(|v| Ok((v, status_of(o)?))) {
+            Ok(ok) => ok,
+            Err(error) => {
+                tracing::error!(%error, "Offer change not published.");
+                continue;
+            }
+        };
         if c.change == Change::Placed {
             let msg = LiveNewOffer {
                 change: Change::Placed,
-                offer: view(o),
+                offer: view,
             };
             crate::live::publish(state, &state.keys.seller_channel(o.seller_id), &msg).await;
             crate::live::offer_placed(state, o.invoice_id).await;
@@ -274,7 +219,7 @@ pub async fn after(state: &AppState, changes: &[Changed]) {
         let msg = LiveOffer {
             offer_id: o.id,
             invoice_id: o.invoice_id,
-            status: status_of(o),
+            status,
             change: c.change,
             reason: o.reason.clone(),
             updated_at: o.updated_at,

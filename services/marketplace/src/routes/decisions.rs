@@ -48,7 +48,7 @@ pub async fn withdraw(
         None,
     )
     .await?;
-    Ok(offers::respond(StatusCode::OK, &o))
+    offers::respond(StatusCode::OK, &o)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -108,7 +108,7 @@ pub async fn reject(
         Some(&reason),
     )
     .await?;
-    Ok(offers::respond(StatusCode::OK, &o))
+    offers::respond(StatusCode::OK, &o)
 }
 
 /// Accept a pending offer on your invoice, at the version you reviewed (`If-Match`: the
@@ -141,5 +141,5 @@ pub async fn accept(
     let seen = if_match.required()?;
     let o = offers::accept(&state, &current, seen).await?;
     tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, version = o.version, "Offer reserved.");
-    Ok(offers::respond(StatusCode::ACCEPTED, &o))
+    offers::respond(StatusCode::ACCEPTED, &o)
 }

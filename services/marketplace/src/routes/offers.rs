@@ -179,7 +179,7 @@ pub async fn create(
     };
     let o = offers::place(&state, &user, new).await?;
     tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, investor_id = %user.id, "Offer placed.");
-    Ok(offers::respond(StatusCode::CREATED, &o))
+    offers::respond(StatusCode::CREATED, &o)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -252,9 +252,9 @@ pub async fn list(
     };
     let status = match &params.status {
         None => None,
-        Some(s) => match OfferStatus::parse(s) {
-            Some(st) => Some(st),
-            None => {
+        Some(s) => match s.parse::<OfferStatus>() {
+            Ok(st) => Some(st),
+            Err(_) => {
                 errors.push(field(
                     "status",
                     "one of pending, reserved, accepted, rejected, withdrawn, expired, lapsed",
@@ -287,7 +287,7 @@ pub async fn list(
     let total = pages.num_items().await?;
     let items = pages.fetch_page(page - 1).await?;
     Ok(HttpResponse::Ok().json(OfferPage {
-        items: items.iter().map(offers::view).collect(),
+        items: items.iter().map(offers::view).collect::<Result<_, _>>()?,
         page,
         per_page,
         total,
@@ -312,7 +312,7 @@ pub async fn show(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let o = offers::find_visible(&state, &user, *id).await?;
-    Ok(offers::respond(StatusCode::OK, &o))
+    offers::respond(StatusCode::OK, &o)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -385,7 +385,7 @@ pub async fn revise(
             "give discount_rate and/or expires_in_hours",
         ));
     }
-    let status = offers::status_of(&current);
+    let status = offers::status_of(&current)?;
     if status != OfferStatus::Pending {
         return Err(offers::not_pending(status, "revised"));
     }
@@ -408,5 +408,5 @@ pub async fn revise(
         expires_at,
     )
     .await?;
-    Ok(offers::respond(StatusCode::OK, &o))
+    offers::respond(StatusCode::OK, &o)
 }

@@ -115,10 +115,10 @@ impl TestApp {
         from: &str,
         to: &str,
     ) -> Envelope {
-        Envelope::new(
+        Envelope::untyped(
             Service::Invoice,
             event_type,
-            &json!({
+            json!({
                 "invoice_id": invoice.id,
                 "seller_id": invoice.seller_id,
                 "invoice_number": "INV-0001",
@@ -270,7 +270,7 @@ impl TestApp {
         if let Some(s) = status {
             payload["status"] = json!(s);
         }
-        Envelope::new(Service::Invoice, event_type, &payload, self.clock.as_ref()).unwrap()
+        Envelope::untyped(Service::Invoice, event_type, payload, self.clock.as_ref()).unwrap()
     }
 
     /// Accepts `offer` as `seller` (asserting 202).

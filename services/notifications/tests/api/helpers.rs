@@ -95,7 +95,7 @@ impl TestApp {
     }
 
     pub fn event(&self, producer: Service, kind: &str, payload: Value) -> Envelope {
-        Envelope::new(producer, kind, &payload, self.clock.as_ref()).unwrap()
+        Envelope::untyped(producer, kind, payload, self.clock.as_ref()).unwrap()
     }
 
     /// A `kyc.approved` event for `user` (one notification to them).
@@ -109,14 +109,20 @@ impl TestApp {
 
     /// An offer event about `offer` between `investor` and `seller`.
     pub fn offer_event(&self, kind: &str, offer: Uuid, investor: Uuid, seller: Uuid) -> Envelope {
+        use common::events::marketplace::{OfferChange, OfferChanged, OfferStatus};
+        use common::ids::{InvoiceId, OfferId, UserId};
+        let payload = OfferChanged {
+            offer_id: OfferId(offer),
+            invoice_id: InvoiceId(Uuid::now_v7()),
+            investor_id: UserId(investor),
+            seller_id: UserId(seller),
+            price: "1454383.56".into(),
+            ..common::events::examples::offer(OfferStatus::Pending, OfferChange::Placed, None)
+        };
         self.event(
             Service::Marketplace,
             kind,
-            json!({"offer_id": offer, "invoice_id": Uuid::now_v7(), "investor_id": investor,
-                   "seller_id": seller, "status": "pending", "change": "placed", "reason": null,
-                   "discount_rate": "18.5", "face_value": "1500000.00", "price": "1454383.56",
-                   "platform_fee": "15000.00", "currency": "NGN",
-                   "expires_at": "2030-01-01T00:00:00Z"}),
+            serde_json::to_value(payload).unwrap(),
         )
     }
 

@@ -372,10 +372,10 @@ async fn tokens_are_required_and_checked() {
 async fn an_event_not_routed_to_notifications_is_dead_lettered_with_the_reason() {
     let app = spawn_app().await;
     let user = app.investor();
-    let stray = common::events::Envelope::new(
+    let stray = common::events::Envelope::untyped(
         Service::Marketplace,
         "offer.reserved",
-        &json!({"offer_id": Uuid::now_v7(), "invoice_id": Uuid::now_v7(),
+        json!({"offer_id": Uuid::now_v7(), "invoice_id": Uuid::now_v7(),
                 "investor_id": user.id, "seller_id": Uuid::now_v7()}),
         app.clock.as_ref(),
     )
