@@ -84,14 +84,14 @@ impl StagedHandler for Effects {
             }
             Accepted::Payment(p) => {
                 if let Some(action) = payment_action(&p)? {
-                    self.apply(txn, p.invoice_id, action).await?;
+                    self.apply(txn, event, p.invoice_id, action).await?;
                 }
                 Ok(Some(p.invoice_id))
             }
             Accepted::Settlement(s) => {
                 match s.kind {
                     SettlementKind::Investor => {
-                        self.apply(txn, s.invoice_id, Action::Settle).await?;
+                        self.apply(txn, event, s.invoice_id, Action::Settle).await?;
                     }
                     SettlementKind::Seller => {}
                 }
@@ -161,6 +161,7 @@ impl Effects {
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
+        event: &Envelope,
         invoice_id: InvoiceId,
         action: Action,
     ) -> anyhow::Result<()> {
@@ -168,7 +169,7 @@ impl Effects {
             .one(txn)
             .await?
         else {
-            tracing::warn!(%invoice_id, "Payment event for an unknown invoice dropped.");
+            common::inbox::refused(Service::Invoice, event, &format!("no invoice {invoice_id}"));
             return Ok(());
         };
         match invoices::transition_in(
@@ -183,7 +184,11 @@ impl Effects {
         {
             Ok(_) => Ok(()),
             Err(TransitionError::NotAllowed(n)) => {
-                tracing::warn!(%invoice_id, refused = %n, "Payment event not applicable; dropped.");
+                common::inbox::refused(
+                    Service::Invoice,
+                    event,
+                    &format!("invoice {invoice_id}: {n}"),
+                );
                 Ok(())
             }
             Err(e) => Err(e.into()),

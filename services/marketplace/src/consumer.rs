@@ -91,7 +91,7 @@ impl StagedHandler for Effects {
                 .await?
             }
             Accepted::StatusChanged(t) => self.status_changed(txn, t).await?,
-            Accepted::Confirmed(a) => self.confirmed(txn, a).await?,
+            Accepted::Confirmed(a) => self.confirmed(txn, event, a).await?,
             Accepted::Refused(a) => self.refused(txn, a).await?,
         };
         Ok(Staged { listed, changes })
@@ -142,16 +142,25 @@ impl Effects {
     async fn confirmed(
         &self,
         txn: &DatabaseTransaction,
+        event: &Envelope,
         a: AcceptanceConfirmed,
     ) -> anyhow::Result<Vec<Changed>> {
         let clock = self.clock.as_ref();
         let invoice_id = a.invoice_id.uuid();
         let Some(o) = offers::find(txn, a.offer_id.uuid()).await? else {
-            tracing::warn!(offer_id = %a.offer_id, "Confirmation of an unknown offer dropped.");
+            common::inbox::refused(
+                Service::Marketplace,
+                event,
+                &format!("no offer {}", a.offer_id),
+            );
             return Ok(Vec::new());
         };
         if offers::status_of(&o)? != OfferStatus::Reserved {
-            tracing::warn!(offer_id = %o.id, status = %o.status, "Confirmation of an offer that is not reserved dropped.");
+            common::inbox::refused(
+                Service::Marketplace,
+                event,
+                &format!("offer {} is {}, not reserved", o.id, o.status),
+            );
             return Ok(Vec::new());
         }
         let mut changes = offers::reject_all(

@@ -105,8 +105,12 @@ where
 }
 
 /// The Prometheus middleware for `service`, serving `/metrics`.
+/// Besides the HTTP metrics: `events_refused_total` ([`crate::inbox::refused`]).
 pub fn metrics(service: &str) -> anyhow::Result<PrometheusMetrics> {
+    let registry = prometheus::Registry::new();
+    crate::inbox::register_metrics(&registry)?;
     actix_web_prom::PrometheusMetricsBuilder::new(service)
+        .registry(registry)
         .endpoint("/metrics")
         .build()
         .map_err(|e| anyhow::anyhow!("metrics: {e}"))

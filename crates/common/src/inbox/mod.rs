@@ -28,6 +28,9 @@
 mod consumer;
 pub mod entity;
 pub mod migration;
+mod refused;
+
+pub use refused::{refused, register_metrics};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;

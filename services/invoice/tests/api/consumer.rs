@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{
-    DEADLINE, events_about, id_of, offer_reserved, payment_changed, payment_with,
+    DEADLINE, TestApp, events_about, id_of, offer_reserved, payment_changed, payment_with,
     settlement_completed, spawn_app, steps,
 };
 
@@ -211,12 +211,34 @@ async fn an_expired_funding_lists_the_invoice_again_and_a_successful_one_funds_i
     }
 }
 
+/// `events_refused_total` of invoice's consumer for `event_type`, from `/metrics`.
+async fn refused(app: &TestApp, event_type: &str) -> u64 {
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("events_refused_total{{consumer=\"invoice\",type=\"{event_type}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
 #[tokio::test]
 async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_payments_change_nothing()
 {
     let app = spawn_app().await;
     let seller = app.seller();
     let id = app.funded(&seller, 1).await;
+    let refused_before = (
+        refused(&app, "settlement.completed").await,
+        refused(&app, "payment.status_changed").await,
+    );
     // Not applicable now (or not about invoices at all): dropped, not retried.
     app.deliver(&settlement_completed(&app, id, "investor"))
         .await;
@@ -251,6 +273,17 @@ async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_paymen
             .unwrap()
             .is_empty(),
         "inapplicable events are dropped, not dead-lettered"
+    );
+    // ... and recorded: the investor's settlement before the repayment, the funding and
+    // the expiry of an invoice already funded (a seller's settlement, a failed repayment
+    // and a payout change no status: nothing to refuse).
+    assert_eq!(
+        refused(&app, "settlement.completed").await - refused_before.0,
+        1
+    );
+    assert_eq!(
+        refused(&app, "payment.status_changed").await - refused_before.1,
+        2
     );
     assert_eq!(
         common::queue::delayed_len(&app.redis, &queue)

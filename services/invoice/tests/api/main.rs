@@ -13,5 +13,6 @@ mod popular;
 mod revoked;
 mod search;
 mod search_refusals;
+mod stored_words;
 mod sweep;
 mod versions;
