@@ -9,7 +9,9 @@ LOG_DIR="$DATA_DIR/logs"
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6380}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN_DIR="$CARGO_TARGET_DIR/release"
+# The service binaries make run starts; BIN_DIR=<dir> runs others (e.g. an older build kept
+# for a side-by-side benchmark), and then nothing is built.
+BIN_DIR=${BIN_DIR:-$CARGO_TARGET_DIR/release}
 
 # The services that exist in this checkout, in the gateway list's order, as "name port".
 services() {

@@ -88,8 +88,15 @@ fi
 # --- build -------------------------------------------------------------------------------
 pkgs=()
 for s in "${SERVICES[@]}"; do pkgs+=(-p "${s%% *}"); done
-say "Building ${#SERVICES[@]} service(s) in release mode (the first build takes a while)..."
-cargo build --release --locked --quiet "${pkgs[@]}"
+if [ "$BIN_DIR" = "$CARGO_TARGET_DIR/release" ]; then
+  say "Building ${#SERVICES[@]} service(s) in release mode (the first build takes a while)..."
+  cargo build --release --locked --quiet "${pkgs[@]}"
+else
+  say "Using the binaries in $BIN_DIR (BIN_DIR is set: nothing is built)"
+  for s in "${SERVICES[@]}"; do
+    [ -x "$BIN_DIR/${s%% *}" ] || die "BIN_DIR=$BIN_DIR has no ${s%% *} binary"
+  done
+fi
 
 # --- services ----------------------------------------------------------------------------
 export DATA_DIR HOST=127.0.0.1 TRUSTED_PROXIES=127.0.0.1
