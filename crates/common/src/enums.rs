@@ -89,6 +89,23 @@ pub fn stored<T: std::str::FromStr<Err = String>>(
     })
 }
 
+/// Decodes the stored JSON `value` of `table.column` in row `id`, or says which row holds
+/// what (a list of checks, say: never read as an empty one).
+pub fn stored_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    id: impl std::fmt::Display,
+    column: &'static str,
+    value: &serde_json::Value,
+) -> Result<T, BadStoredValue> {
+    T::deserialize(value).map_err(|e| BadStoredValue {
+        table,
+        id: id.to_string(),
+        column,
+        value: value.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     crate::string_enum! {

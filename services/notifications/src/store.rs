@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use common::enums::BadStoredValue;
 use common::redis::Lua;
 use fred::prelude::{HashesInterface, ListInterface, PubsubInterface};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -121,18 +122,30 @@ pub struct NotificationView {
     pub read_at: Option<DateTime<Utc>>,
 }
 
-impl From<&notification::Model> for NotificationView {
-    fn from(m: &notification::Model) -> Self {
-        Self {
+/// The notification's stored links (JSON text), or an error naming the row.
+fn data_of(m: &notification::Model) -> Result<Value, BadStoredValue> {
+    serde_json::from_str(&m.data).map_err(|e| BadStoredValue {
+        table: "notifications",
+        id: m.id.to_string(),
+        column: "data",
+        value: m.data.clone(),
+        reason: e.to_string(),
+    })
+}
+
+impl TryFrom<&notification::Model> for NotificationView {
+    type Error = BadStoredValue;
+    fn try_from(m: &notification::Model) -> Result<Self, BadStoredValue> {
+        Ok(Self {
             id: m.id,
             kind: m.kind.clone(),
             title: m.title.clone(),
             body: m.body.clone(),
-            data: serde_json::from_str(&m.data).unwrap_or(Value::Null),
+            data: data_of(m)?,
             created_at: m.created_at,
             read: m.read_at.is_some(),
             read_at: m.read_at,
-        }
+        })
     }
 }
 
@@ -150,17 +163,17 @@ pub struct Frame<'a> {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn frame(m: &notification::Model) -> String {
-    serde_json::to_string(&Frame {
+pub fn frame(m: &notification::Model) -> Result<String, BadStoredValue> {
+    Ok(serde_json::to_string(&Frame {
         kind_of_frame: "notification",
         id: m.id,
         kind: &m.kind,
         title: &m.title,
         body: &m.body,
-        data: serde_json::from_str(&m.data).unwrap_or(Value::Null),
+        data: data_of(m)?,
         created_at: m.created_at,
     })
-    .unwrap_or_default()
+    .unwrap_or_default())
 }
 
 /// Records `composed` for `event_id` in the event's transaction: the channel members, the
@@ -253,7 +266,13 @@ pub async fn devices_of<C: ConnectionTrait>(
 /// is rebuilt from it when missing).
 pub async fn deliver(state: &AppState, made: &[(notification::Model, Unread)]) {
     for (m, unread) in made {
-        let frame = frame(m);
+        let frame = match frame(m) {
+            Ok(frame) => frame,
+            Err(error) => {
+                tracing::error!(%error, "Notification not delivered live.");
+                continue;
+            }
+        };
         let result: anyhow::Result<()> = async {
             publish_unread(state, *unread).await?;
             let feed = state.keys.notifications(m.user_id);
@@ -427,7 +446,7 @@ pub async fn since(
         .await?;
     let more = rows.len() as u64 > max;
     rows.truncate(usize::try_from(max).unwrap_or(usize::MAX));
-    Ok((rows.iter().map(frame).collect(), more))
+    Ok((rows.iter().map(frame).collect::<Result<_, _>>()?, more))
 }
 
 /// The `id` of a notification frame.

@@ -39,7 +39,7 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-use common::enums::{BadStoredValue, stored};
+use common::enums::{BadStoredValue, stored, stored_json};
 use common::events::kyc::{DocumentStatus, DocumentType};
 
 impl Model {
@@ -60,12 +60,11 @@ impl Model {
 
     /// The stored `reasons` (a JSON list of strings), or an error naming this row.
     pub fn doc_reasons(&self) -> Result<Vec<String>, BadStoredValue> {
-        serde_json::from_value(self.reasons.clone()).map_err(|e| BadStoredValue {
-            table: "kyc_documents",
-            id: self.id.to_string(),
-            column: "reasons",
-            value: self.reasons.to_string(),
-            reason: e.to_string(),
-        })
+        stored_json("kyc_documents", self.id, "reasons", &self.reasons)
+    }
+
+    /// The stored `checks`, or an error naming this row.
+    pub fn doc_checks(&self) -> Result<Vec<crate::domain::CheckResult>, BadStoredValue> {
+        stored_json("kyc_documents", self.id, "checks", &self.checks)
     }
 }

@@ -32,3 +32,27 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+use common::enums::{BadStoredValue, stored_json};
+
+impl Model {
+    /// The stored `document_ids`, or an error naming this row.
+    pub fn document_ids(&self) -> Result<Vec<Uuid>, BadStoredValue> {
+        stored_json(
+            "kyc_submissions",
+            self.id,
+            "document_ids",
+            &self.document_ids,
+        )
+    }
+
+    /// The stored `checks`, or an error naming this row.
+    pub fn submission_checks(&self) -> Result<Vec<crate::domain::CheckResult>, BadStoredValue> {
+        stored_json("kyc_submissions", self.id, "checks", &self.checks)
+    }
+
+    /// The stored `warnings`, or an error naming this row.
+    pub fn submission_warnings(&self) -> Result<Vec<String>, BadStoredValue> {
+        stored_json("kyc_submissions", self.id, "warnings", &self.warnings)
+    }
+}

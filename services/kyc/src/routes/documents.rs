@@ -367,6 +367,6 @@ pub async fn show(
         summary: overview::summary(&doc)?,
         content_type: doc.content_type.clone(),
         size_bytes: doc.size_bytes,
-        checks: serde_json::from_value(doc.checks.clone()).unwrap_or_default(),
+        checks: doc.doc_checks()?,
     }))
 }

@@ -182,10 +182,6 @@ async fn find_submission(state: &AppState, id: Uuid) -> Result<submission::Model
         .ok_or_else(|| ApiError::NotFound(format!("no submission {id}")))
 }
 
-fn document_ids(s: &submission::Model) -> Vec<Uuid> {
-    serde_json::from_value(s.document_ids.clone()).unwrap_or_default()
-}
-
 /// A submission with its documents, every check and the reviewer's warnings.
 #[utoipa::path(
     tag = "review",
@@ -213,7 +209,7 @@ pub async fn detail(
 }
 
 async fn detail_of(state: &AppState, s: &submission::Model) -> Result<SubmissionDetail, ApiError> {
-    let ids = document_ids(s);
+    let ids = s.document_ids()?;
     let docs = document::Entity::find()
         .filter(document::Column::Id.is_in(ids.clone()))
         .all(&state.db)
@@ -232,8 +228,8 @@ async fn detail_of(state: &AppState, s: &submission::Model) -> Result<Submission
         full_name: s.full_name.clone(),
         bvn: reveal(&s.bvn_cipher),
         nin: reveal(&s.nin_cipher),
-        checks: serde_json::from_value(s.checks.clone()).unwrap_or_default(),
-        warnings: serde_json::from_value(s.warnings.clone()).unwrap_or_default(),
+        checks: s.submission_checks()?,
+        warnings: s.submission_warnings()?,
         reason: s.reason.clone(),
         reviewed_by: s.reviewed_by,
         reviewed_at: s.reviewed_at,
@@ -242,26 +238,25 @@ async fn detail_of(state: &AppState, s: &submission::Model) -> Result<Submission
         documents: ids
             .iter()
             .filter_map(|id| docs.iter().find(|d| d.id == *id))
-            .map(|d| DocumentDetail {
-                id: d.id,
-                document_type: d
-                    .document_type
-                    .parse()
-                    .unwrap_or(DocumentType::GovernmentId),
-                status: d.status.parse().unwrap_or(DocumentStatus::Queued),
-                content_type: d.content_type.clone(),
-                size_bytes: d.size_bytes,
-                sha256: d.sha256.clone(),
-                checks: serde_json::from_value(d.checks.clone()).unwrap_or_default(),
-                reasons: serde_json::from_value(d.reasons.clone()).unwrap_or_default(),
-                flagged: d.flagged,
-                ocr_text: d.ocr_text.clone(),
-                ocr_confidence: d.ocr_confidence,
-                created_at: d.created_at,
-                processed_at: d.processed_at,
-                download_path: format!("/api/kyc/submissions/{}/documents/{}/file", s.id, d.id),
+            .map(|d| -> Result<DocumentDetail, BadStoredValue> {
+                Ok(DocumentDetail {
+                    id: d.id,
+                    document_type: d.doc_type()?,
+                    status: d.doc_status()?,
+                    content_type: d.content_type.clone(),
+                    size_bytes: d.size_bytes,
+                    sha256: d.sha256.clone(),
+                    checks: d.doc_checks()?,
+                    reasons: d.doc_reasons()?,
+                    flagged: d.flagged,
+                    ocr_text: d.ocr_text.clone(),
+                    ocr_confidence: d.ocr_confidence,
+                    created_at: d.created_at,
+                    processed_at: d.processed_at,
+                    download_path: format!("/api/kyc/submissions/{}/documents/{}/file", s.id, d.id),
+                })
             })
-            .collect(),
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -295,7 +290,7 @@ pub async fn download_file(
             "document {document_id} is not part of submission {id}"
         ))
     };
-    if !document_ids(&s).contains(&document_id) {
+    if !s.document_ids()?.contains(&document_id) {
         return Err(not_part());
     }
     let d = document::Entity::find_by_id(document_id)

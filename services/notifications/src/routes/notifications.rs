@@ -98,7 +98,10 @@ pub async fn list(
         None
     };
     Ok(HttpResponse::Ok().json(NotificationPage {
-        items: rows.iter().map(NotificationView::from).collect(),
+        items: rows
+            .iter()
+            .map(NotificationView::try_from)
+            .collect::<Result<_, _>>()?,
         next_cursor,
     }))
 }
@@ -145,7 +148,7 @@ pub async fn read(
         .await
         .map_err(ApiError::internal)?
     {
-        Some(n) => Ok(HttpResponse::Ok().json(NotificationView::from(&n))),
+        Some(n) => Ok(HttpResponse::Ok().json(NotificationView::try_from(&n)?)),
         None => Err(ApiError::NotFound(format!("no notification {id}"))),
     }
 }
