@@ -111,9 +111,9 @@ pub async fn by_email<C: ConnectionTrait>(
 
 pub async fn by_id<C: ConnectionTrait>(
     db: &C,
-    id: Uuid,
+    id: UserId,
 ) -> Result<Option<user::Model>, sea_orm::DbErr> {
-    user::Entity::find_by_id(id).one(db).await
+    user::Entity::find_by_id(id.uuid()).one(db).await
 }
 
 /// Moves a user from `from` to `to` status; false when the user was not in `from`.
@@ -136,7 +136,7 @@ pub async fn set_status<C: ConnectionTrait>(
 
 pub async fn set_kyc<C: ConnectionTrait>(
     db: &C,
-    id: Uuid,
+    id: UserId,
     kyc: KycStatus,
     now: DateTime<Utc>,
 ) -> Result<bool, sea_orm::DbErr> {

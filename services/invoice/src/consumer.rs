@@ -103,7 +103,7 @@ impl StagedHandler for Effects {
     /// Publishes the invoice's new state and bumps the search cache generation.
     async fn after_commit(&self, _event: &Envelope, invoice: Option<InvoiceId>) {
         if let Some(id) = invoice
-            && let Ok(Some(m)) = invoices::find(&self.state.db, id.uuid()).await
+            && let Ok(Some(m)) = invoices::find(&self.state.db, id).await
         {
             invoices::after_change(&self.state, &m).await;
         }

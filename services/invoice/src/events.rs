@@ -34,7 +34,7 @@ pub fn status_event(
         to,
         reason: reason.map(str::to_owned),
         actor: actor.kind,
-        actor_id: actor.id.map(UserId),
+        actor_id: actor.id,
     };
     Ok(Envelope::of(InvoiceEvent::of(change), clock)?)
 }

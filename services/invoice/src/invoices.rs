@@ -7,6 +7,7 @@ use common::auth::{AuthUser, Role};
 use common::enums::{BadStoredValue, stored};
 use common::events::invoice::ActorKind;
 use common::http::ApiError;
+use common::ids::{InvoiceId, UserId};
 use common::money::{Currency, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -138,14 +139,14 @@ fn search_text(f: &InvoiceFields) -> String {
 /// Who changed an invoice.
 #[derive(Debug, Clone, Copy)]
 pub struct Actor {
-    pub id: Option<Uuid>,
+    pub id: Option<UserId>,
     pub kind: ActorKind,
 }
 
 impl Actor {
     pub fn user(user: &AuthUser) -> Self {
         Self {
-            id: Some(user.id),
+            id: Some(UserId(user.id)),
             kind: user.role.into(),
         }
     }
@@ -174,18 +175,22 @@ pub fn visible_to(m: invoice::Model, viewer: &AuthUser) -> Result<invoice::Model
         Role::Seller => m.seller_id == viewer.id,
         Role::Investor => status_of(&m)?.public(),
     };
-    if visible { Ok(m) } else { Err(not_found(m.id)) }
+    if visible {
+        Ok(m)
+    } else {
+        Err(not_found(m.invoice_id()))
+    }
 }
 
-pub fn not_found(id: Uuid) -> ApiError {
+pub fn not_found(id: InvoiceId) -> ApiError {
     ApiError::NotFound(format!("no invoice {id}"))
 }
 
 pub async fn find<C: ConnectionTrait>(
     db: &C,
-    id: Uuid,
+    id: InvoiceId,
 ) -> Result<Option<invoice::Model>, ApiError> {
-    Ok(invoice::Entity::find_by_id(id).one(db).await?)
+    Ok(invoice::Entity::find_by_id(id.uuid()).one(db).await?)
 }
 
 fn duplicate_number(f: &InvoiceFields) -> ApiError {
@@ -304,8 +309,8 @@ pub async fn update(
     match res {
         Ok(r) if r.rows_affected == 1 => {}
         Ok(_) => {
-            let Some(now) = find(&state.db, current.id).await? else {
-                return Err(not_found(current.id));
+            let Some(now) = find(&state.db, current.invoice_id()).await? else {
+                return Err(not_found(current.invoice_id()));
             };
             let now_status = status_of(&now)?;
             if !now_status.editable() {
@@ -320,9 +325,9 @@ pub async fn update(
     }
     // Drafts and rejected invoices: never among the listed ones.
     invalidate(state, current.seller_id, false).await;
-    find(&state.db, current.id)
+    find(&state.db, current.invoice_id())
         .await?
-        .ok_or_else(|| not_found(current.id))
+        .ok_or_else(|| not_found(current.invoice_id()))
 }
 
 /// A status change that committed.
@@ -545,7 +550,7 @@ async fn record_history<C: ConnectionTrait>(
         invoice_id: Set(invoice_id),
         from_status: Set(from.map(|s| s.as_str().to_owned())),
         to_status: Set(to.as_str().to_owned()),
-        actor_id: Set(actor.id),
+        actor_id: Set(actor.id.map(UserId::uuid)),
         actor: Set(actor.kind.as_str().to_owned()),
         reason: Set(reason.map(str::to_owned)),
         at: Set(at),

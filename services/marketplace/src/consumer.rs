@@ -115,7 +115,7 @@ impl Effects {
         use InvoiceStatus as S;
         let clock = self.clock.as_ref();
         let id = t.invoice_id.uuid();
-        let Some(current) = listings::find(txn, id).await? else {
+        let Some(current) = listings::find(txn, t.invoice_id).await? else {
             return Ok(Vec::new());
         };
         match (t.from, t.to) {
@@ -147,7 +147,7 @@ impl Effects {
     ) -> anyhow::Result<Vec<Changed>> {
         let clock = self.clock.as_ref();
         let invoice_id = a.invoice_id.uuid();
-        let Some(o) = offers::find(txn, a.offer_id.uuid()).await? else {
+        let Some(o) = offers::find(txn, a.offer_id).await? else {
             common::inbox::refused(
                 Service::Marketplace,
                 event,
@@ -210,7 +210,7 @@ impl Effects {
         let clock = self.clock.as_ref();
         let (invoice_id, offer_id) = (a.invoice_id.uuid(), a.offer_id.uuid());
         let mut changes = Vec::new();
-        if let Some(o) = offers::find(txn, offer_id).await? {
+        if let Some(o) = offers::find(txn, a.offer_id).await? {
             let (to, reason) = match a.status {
                 Some(InvoiceStatus::Listed) => (
                     OfferStatus::Pending,
@@ -252,7 +252,7 @@ impl Effects {
             .await?;
         if let Some(status) = a.status
             && status != InvoiceStatus::Listed
-            && listings::find(txn, invoice_id)
+            && listings::find(txn, a.invoice_id)
                 .await?
                 .is_some_and(|l| l.status == LISTED)
         {

@@ -6,6 +6,7 @@ use common::auth::{AuthUser, Role};
 use common::enums::{BadStoredValue, stored};
 use common::events::invoice::{InvoiceChanged, InvoiceStatus};
 use common::http::ApiError;
+use common::ids::InvoiceId;
 use common::money::{Currency, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -25,9 +26,9 @@ pub const LISTED: &str = InvoiceStatus::Listed.as_str();
 
 pub async fn find<C: ConnectionTrait>(
     db: &C,
-    id: Uuid,
+    id: InvoiceId,
 ) -> Result<Option<listing::Model>, sea_orm::DbErr> {
-    listing::Entity::find_by_id(id).one(db).await
+    listing::Entity::find_by_id(id.uuid()).one(db).await
 }
 
 async fn count_active<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<i64, sea_orm::DbErr> {
@@ -49,7 +50,7 @@ pub async fn listed<C: ConnectionTrait>(
 ) -> anyhow::Result<()> {
     let id = t.invoice_id.uuid();
     let active = count_active(txn, id).await?;
-    match find(txn, id).await? {
+    match find(txn, t.invoice_id).await? {
         None => {
             listing::ActiveModel {
                 id: Set(id),
@@ -281,7 +282,7 @@ pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, A
 pub async fn find_visible(
     state: &AppState,
     user: &AuthUser,
-    id: Uuid,
+    id: InvoiceId,
 ) -> Result<listing::Model, ApiError> {
     find(&state.db, id)
         .await?

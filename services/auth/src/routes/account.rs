@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use common::auth::AuthUser;
 use common::http::{ApiError, Problem, TokenErrors};
+use common::ids::UserId;
 use fred::prelude::KeysInterface;
 
 use crate::sessions;
@@ -49,7 +50,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
 )]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let found = users::by_id(&state.db, user.id)
+    let found = users::by_id(&state.db, UserId(user.id))
         .await?
         .ok_or_else(|| ApiError::NotFound("account not found".into()))?;
     Ok(HttpResponse::Ok().json(UserView::try_from(&found)?))

@@ -83,7 +83,7 @@ async fn change_status(
     to: &str,
     event: fn(UserStatusChanged) -> AuthEvent,
 ) -> Result<HttpResponse, ApiError> {
-    let target = users::by_id(&state.db, id)
+    let target = users::by_id(&state.db, UserId(id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
     if users::role_of(&target)? == common::auth::Role::Admin {
@@ -122,7 +122,7 @@ async fn change_status(
     )
     .map_err(ApiError::internal)?;
     common::outbox::add(&txn, &envelope).await?;
-    let updated = users::by_id(&txn, id)
+    let updated = users::by_id(&txn, UserId(id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
     txn.commit().await?;

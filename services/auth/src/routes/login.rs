@@ -1,6 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Duration;
 use common::http::{ApiError, JsonBodyErrors, Problem};
+use common::ids::UserId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -152,7 +153,7 @@ pub async fn refresh(
         .await?
         .ok_or_else(|| refused(RefreshRefusal::Unknown))?;
     sessions::check_usable(&row, now).map_err(refused)?;
-    let user = users::by_id(&state.db, row.user_id)
+    let user = users::by_id(&state.db, UserId(row.user_id))
         .await?
         .ok_or_else(|| refused(RefreshRefusal::Unknown))?;
     if user.status != user::ACTIVE {

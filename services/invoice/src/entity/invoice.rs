@@ -36,3 +36,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The row's id, typed.
+    pub fn invoice_id(&self) -> common::ids::InvoiceId {
+        common::ids::InvoiceId(self.id)
+    }
+}

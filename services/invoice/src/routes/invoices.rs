@@ -6,6 +6,7 @@ use common::auth::{AuthUser, PendingUser, Role};
 use common::cache::Bytes;
 use common::http::version::IfMatch;
 use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use common::ids::InvoiceId;
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
@@ -30,7 +31,7 @@ pub fn seller(user: &AuthUser) -> Result<(), ApiError> {
 pub async fn own(
     state: &AppState,
     user: &AuthUser,
-    id: Uuid,
+    id: InvoiceId,
 ) -> Result<crate::entity::invoice::Model, ApiError> {
     invoices::find(&state.db, id)
         .await?
@@ -87,7 +88,7 @@ pub async fn create(
 pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
     if_match: IfMatch,
     body: web::Json<InvoiceInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -153,7 +154,7 @@ pub async fn popular(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
 pub async fn show(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
 ) -> Result<HttpResponse, ApiError> {
     let m = invoices::find(&state.db, *id)
         .await?
@@ -188,7 +189,7 @@ pub struct HistoryEntry {
 pub async fn history_of(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
 ) -> Result<HttpResponse, ApiError> {
     let m = invoices::find(&state.db, *id)
         .await?

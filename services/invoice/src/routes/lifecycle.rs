@@ -5,9 +5,9 @@ use actix_web::{HttpResponse, post, web};
 use common::auth::{AuthUser, RequireRole};
 use common::http::version::IfMatch;
 use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use common::ids::InvoiceId;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::invoices::{own, seller};
 use crate::domain::{Action, Machine};
@@ -32,7 +32,7 @@ use crate::state::AppState;
 pub async fn submit(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
 ) -> Result<HttpResponse, ApiError> {
     seller(&user)?;
     let current = own(&state, &user, *id).await?;
@@ -74,7 +74,7 @@ pub async fn submit(
 pub async fn cancel(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
 ) -> Result<HttpResponse, ApiError> {
     seller(&user)?;
     let current = own(&state, &user, *id).await?;
@@ -102,7 +102,7 @@ pub async fn cancel(
 pub async fn verify(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&user)?;
@@ -155,7 +155,7 @@ pub struct RejectRequest {
 pub async fn reject(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
     if_match: IfMatch,
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {

@@ -34,3 +34,15 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The row's id, typed.
+    pub fn offer_id(&self) -> common::ids::OfferId {
+        common::ids::OfferId(self.id)
+    }
+
+    /// The offer's invoice, typed.
+    pub fn invoice(&self) -> common::ids::InvoiceId {
+        common::ids::InvoiceId(self.invoice_id)
+    }
+}

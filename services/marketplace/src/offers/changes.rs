@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use common::auth::AuthUser;
 use common::http::ApiError;
+use common::ids::OfferId;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -261,7 +262,7 @@ fn closed(l: Option<listing::Model>, max: i64) -> ApiError {
 /// else it expired (only an accept checks the expiry in its update).
 async fn refusal<C: ConnectionTrait>(
     txn: &C,
-    id: Uuid,
+    id: OfferId,
     seen: Option<i64>,
     what: &str,
 ) -> Result<ApiError, DbErr> {
@@ -309,7 +310,7 @@ pub async fn revise(
         update = update.filter(offer::Column::Version.eq(v));
     }
     let Some(updated) = update.exec_with_returning(&*txn).await?.into_iter().next() else {
-        let err = refusal(&*txn, current.id, seen, "revised").await?;
+        let err = refusal(&*txn, current.offer_id(), seen, "revised").await?;
         txn.rollback().await?;
         return Err(err);
     };
@@ -361,7 +362,7 @@ pub async fn close(
     )
     .await?;
     let Some(changed) = changed else {
-        let err = refusal(&*txn, current.id, seen, to.as_str()).await?;
+        let err = refusal(&*txn, current.offer_id(), seen, to.as_str()).await?;
         txn.rollback().await?;
         return Err(err);
     };
@@ -432,7 +433,7 @@ pub async fn accept(
         .exec_with_returning(&*txn)
         .await?;
     let Some(updated) = reserved.into_iter().next() else {
-        let err = refusal(&*txn, current.id, Some(seen), "accepted").await?;
+        let err = refusal(&*txn, current.offer_id(), Some(seen), "accepted").await?;
         txn.rollback().await?;
         return Err(err);
     };

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use common::auth::{AuthUser, Role};
 use common::enums::{BadStoredValue, stored};
 use common::http::ApiError;
+use common::ids::OfferId;
 use common::money::{Currency, Money};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 use serde::{Deserialize, Serialize};
@@ -141,7 +142,7 @@ pub fn respond(
     Ok(common::http::version::respond(status, o.version, &view(o)?))
 }
 
-pub fn not_found(id: Uuid) -> ApiError {
+pub fn not_found(id: OfferId) -> ApiError {
     ApiError::NotFound(format!("no offer {id}"))
 }
 
@@ -154,15 +155,15 @@ pub fn visible_to(o: &offer::Model, user: &AuthUser) -> bool {
     }
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<offer::Model>, DbErr> {
-    offer::Entity::find_by_id(id).one(db).await
+pub async fn find<C: ConnectionTrait>(db: &C, id: OfferId) -> Result<Option<offer::Model>, DbErr> {
+    offer::Entity::find_by_id(id.uuid()).one(db).await
 }
 
 /// The offer if `user` may see it, else 404 (another's offer does not exist for you).
 pub async fn find_visible(
     state: &AppState,
     user: &AuthUser,
-    id: Uuid,
+    id: OfferId,
 ) -> Result<offer::Model, ApiError> {
     find(&state.db, id)
         .await?

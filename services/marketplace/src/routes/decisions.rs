@@ -6,9 +6,9 @@ use actix_web::{HttpResponse, post, web};
 use common::auth::AuthUser;
 use common::http::version::IfMatch;
 use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use common::ids::OfferId;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::offers::{investor, own_offer, seller};
 use crate::entity::offer;
@@ -34,7 +34,7 @@ use crate::state::AppState;
 pub async fn withdraw(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<OfferId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     investor(&user)?;
@@ -61,7 +61,11 @@ pub struct RejectRequest {
 }
 
 /// The invoice's seller's offer owned by `user` (404 otherwise).
-async fn offer_to(state: &AppState, user: &AuthUser, id: Uuid) -> Result<offer::Model, ApiError> {
+async fn offer_to(
+    state: &AppState,
+    user: &AuthUser,
+    id: OfferId,
+) -> Result<offer::Model, ApiError> {
     offers::find(&state.db, id)
         .await?
         .filter(|o| o.seller_id == user.id)
@@ -88,7 +92,7 @@ async fn offer_to(state: &AppState, user: &AuthUser, id: Uuid) -> Result<offer::
 pub async fn reject(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<OfferId>,
     if_match: IfMatch,
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -133,7 +137,7 @@ pub async fn reject(
 pub async fn accept(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<OfferId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     seller(&user)?;

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 use common::auth::{AuthUser, Role};
 use common::http::{ApiError, Problem, TokenErrors};
-use uuid::Uuid;
+use common::ids::InvoiceId;
 
 use crate::listings::{self, LISTED, ListingView};
 use crate::state::AppState;
@@ -25,7 +25,7 @@ use crate::state::AppState;
 pub async fn show(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<InvoiceId>,
 ) -> Result<HttpResponse, ApiError> {
     let l = listings::find_visible(&state, &user, *id).await?;
     // Trending measures investors' interest: the seller's and admins' looks do not count.

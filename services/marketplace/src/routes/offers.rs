@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::auth::{AuthUser, Role};
 use common::http::version::IfMatch;
 use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
+use common::ids::{InvoiceId, OfferId};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -158,7 +159,7 @@ pub async fn create(
     let (Some(invoice_id), Some(rate), true) = (invoice_id, rate, errors.is_empty()) else {
         return Err(ApiError::fields(errors));
     };
-    let Some(l) = listings::find(&state.db, invoice_id).await? else {
+    let Some(l) = listings::find(&state.db, InvoiceId(invoice_id)).await? else {
         return Err(ApiError::field(
             "invoice_id",
             "no listed invoice with this id",
@@ -309,7 +310,7 @@ pub async fn list(
 pub async fn show(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<OfferId>,
 ) -> Result<HttpResponse, ApiError> {
     let o = offers::find_visible(&state, &user, *id).await?;
     offers::respond(StatusCode::OK, &o)
@@ -332,7 +333,7 @@ pub struct ReviseRequest {
 pub(super) async fn own_offer(
     state: &AppState,
     user: &AuthUser,
-    id: Uuid,
+    id: OfferId,
 ) -> Result<offer::Model, ApiError> {
     offers::find(&state.db, id)
         .await?
@@ -361,7 +362,7 @@ pub(super) async fn own_offer(
 pub async fn revise(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<OfferId>,
     if_match: IfMatch,
     body: web::Json<ReviseRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -389,7 +390,7 @@ pub async fn revise(
     if status != OfferStatus::Pending {
         return Err(offers::not_pending(status, "revised"));
     }
-    let l = listings::find(&state.db, current.invoice_id)
+    let l = listings::find(&state.db, current.invoice())
         .await?
         .filter(|l| l.status == LISTED)
         .ok_or_else(|| ApiError::Conflict("the invoice is no longer listed".into()))?;

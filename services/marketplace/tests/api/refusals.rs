@@ -101,11 +101,11 @@ async fn a_place_or_accept_racing_a_cancellation_is_refused_naming_the_state() {
     let offer = app.offer(&app.investor(), &invoice, "18").await;
     let offer_id: Uuid = offer["id"].as_str().unwrap().parse().unwrap();
     // What the two requests read, before the cancellation lands.
-    let listing = marketplace::listings::find(&app.state.db, invoice.id)
+    let listing = marketplace::listings::find(&app.state.db, common::ids::InvoiceId(invoice.id))
         .await
         .unwrap()
         .unwrap();
-    let stale_offer = marketplace::offers::find(&app.state.db, offer_id)
+    let stale_offer = marketplace::offers::find(&app.state.db, common::ids::OfferId(offer_id))
         .await
         .unwrap()
         .unwrap();
