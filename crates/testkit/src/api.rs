@@ -169,6 +169,18 @@ impl ApiClient {
         format!("{}{path}", self.address)
     }
 
+    /// The service's `/metrics` (Prometheus text).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// A new user, with a token issued at the injected clock's "now" (the service checks
     /// expiry by that clock).
     pub fn user(&self, role: Role, kyc: KycStatus) -> User {

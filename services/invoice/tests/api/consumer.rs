@@ -213,15 +213,7 @@ async fn an_expired_funding_lists_the_invoice_again_and_a_successful_one_funds_i
 
 /// `events_refused_total` of invoice's consumer for `event_type`, from `/metrics`.
 async fn refused(app: &TestApp, event_type: &str) -> u64 {
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let series = format!("events_refused_total{{consumer=\"invoice\",type=\"{event_type}\"}} ");
     metrics
         .lines()

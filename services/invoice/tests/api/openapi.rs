@@ -68,14 +68,6 @@ async fn health_probes_and_metrics_answer() {
     assert_eq!(ready["status"], "ok");
     // One request through the API, so the counter has a sample.
     app.search("", &app.seller().token).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("invoice_http_requests_total"), "{metrics}");
 }

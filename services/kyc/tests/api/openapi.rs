@@ -41,14 +41,6 @@ async fn health_probes_and_metrics_answer() {
         .await
         .unwrap();
     assert_eq!(ready["status"], "ok");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("kyc_http_requests_total"), "{metrics}");
 }

@@ -85,15 +85,7 @@ async fn health_probes_and_metrics_answer() {
     let res = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     app.get("/api/marketplace/stats", &app.admin().token).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("marketplace_http_requests_total"),
         "{metrics}"

@@ -176,15 +176,7 @@ async fn health_probes_and_metrics_answer() {
         .get(&format!("{SCOPE}/unread-count"), &app.investor().token)
         .await;
     assert_eq!(res.status(), 200);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("notifications_http_requests_total"),
         "{metrics}"
