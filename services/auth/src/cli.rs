@@ -9,12 +9,6 @@ use crate::domain::{Email, FullName, Password, hash_password};
 use crate::migration::Migrator;
 use crate::users::{self, NewUser};
 
-pub async fn migrate(config: &AuthConfig) -> anyhow::Result<()> {
-    common::db::connect_and_migrate::<Migrator>(&config.base.database_url).await?;
-    println!("auth: migrations applied");
-    Ok(())
-}
-
 pub async fn create_admin(
     config: &AuthConfig,
     clock: SharedClock,

@@ -1,23 +1,17 @@
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
+use common::SharedClock;
+use common::config::BaseConfig;
+use common::keys::{Keys, QueueName};
 
 use auth::{Application, AuthConfig};
 
 #[global_allocator]
 static ALLOCATOR: common::Allocator = common::Allocator;
 
-#[derive(Parser)]
-#[command(name = "auth", about = "Vestio auth service", version)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+struct Binary;
 
 #[derive(Subcommand)]
-enum Command {
-    /// Serve the HTTP API (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
+enum Commands {
     /// Create an admin account (admins cannot self-register).
     CreateAdmin {
         #[arg(long)]
@@ -31,40 +25,47 @@ enum Command {
     RotateKey,
     /// Withdraw a retired key from the published set.
     RetireKey { kid: String },
-    /// The dead letters of `events:auth`: list them, or requeue them after a fix.
-    DeadLetters {
-        #[command(subcommand)]
-        action: common::queue::DeadLetters,
-    },
+}
+
+impl service_kit::cli::Binary for Binary {
+    const NAME: &'static str = "auth";
+    const ABOUT: &'static str = "Vestio auth service";
+    const SERVES: &'static str = "Serve the HTTP API (the default)";
+    type Config = AuthConfig;
+    type Migrator = auth::migration::Migrator;
+    type Commands = Commands;
+
+    fn config() -> anyhow::Result<AuthConfig> {
+        Ok(AuthConfig::from_env()?)
+    }
+
+    fn base(config: &AuthConfig) -> &BaseConfig {
+        &config.base
+    }
+
+    fn dead_letter_queue(keys: &Keys) -> QueueName {
+        keys.events(common::events::Service::Auth)
+    }
+
+    async fn serve(config: AuthConfig, clock: SharedClock) -> anyhow::Result<()> {
+        let app = Application::build(config, clock).await?;
+        app.run_until_stopped(common::shutdown::on_signal()).await
+    }
+
+    async fn run(command: Commands, config: AuthConfig, clock: SharedClock) -> anyhow::Result<()> {
+        match command {
+            Commands::CreateAdmin {
+                email,
+                password,
+                full_name,
+            } => auth::cli::create_admin(&config, clock, &email, &password, &full_name).await,
+            Commands::RotateKey => auth::cli::rotate_key(&config, clock),
+            Commands::RetireKey { kid } => auth::cli::retire_key(&config, &kid).await,
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = common::telemetry::init("auth");
-    let cli = Cli::parse();
-    let config = AuthConfig::from_env()?;
-    let clock = common::clock::system();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::DeadLetters { action } => {
-            let keys = common::keys::Keys::new(&config.base.redis_prefix);
-            action
-                .run(
-                    &config.base.redis_url,
-                    &keys.events(common::events::Service::Auth),
-                )
-                .await
-        }
-        Command::Serve => {
-            let app = Application::build(config, clock).await?;
-            app.run_until_stopped(common::shutdown::on_signal()).await
-        }
-        Command::Migrate => auth::cli::migrate(&config).await,
-        Command::CreateAdmin {
-            email,
-            password,
-            full_name,
-        } => auth::cli::create_admin(&config, clock, &email, &password, &full_name).await,
-        Command::RotateKey => auth::cli::rotate_key(&config, clock),
-        Command::RetireKey { kid } => auth::cli::retire_key(&config, &kid).await,
-    }
+    service_kit::cli::main::<Binary>().await
 }

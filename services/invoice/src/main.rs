@@ -1,56 +1,47 @@
-use clap::{Parser, Subcommand};
+use common::SharedClock;
+use common::config::BaseConfig;
+use common::keys::{Keys, QueueName};
+use service_kit::cli::NoCommands;
 
 use invoice::{Application, InvoiceConfig};
 
 #[global_allocator]
 static ALLOCATOR: common::Allocator = common::Allocator;
 
-#[derive(Parser)]
-#[command(name = "invoice", about = "Vestio invoice service", version)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+struct Binary;
 
-#[derive(Subcommand)]
-enum Command {
-    /// Serve the HTTP API, the event consumer and the overdue sweep (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-    /// The dead letters of `events:invoice`: list them, or requeue them after a fix.
-    DeadLetters {
-        #[command(subcommand)]
-        action: common::queue::DeadLetters,
-    },
+impl service_kit::cli::Binary for Binary {
+    const NAME: &'static str = "invoice";
+    const ABOUT: &'static str = "Vestio invoice service";
+    const SERVES: &'static str =
+        "Serve the HTTP API, the event consumer and the overdue sweep (the default)";
+    type Config = InvoiceConfig;
+    type Migrator = invoice::migration::Migrator;
+    type Commands = NoCommands;
+
+    fn config() -> anyhow::Result<InvoiceConfig> {
+        Ok(InvoiceConfig::from_env()?)
+    }
+
+    fn base(config: &InvoiceConfig) -> &BaseConfig {
+        &config.base
+    }
+
+    fn dead_letter_queue(keys: &Keys) -> QueueName {
+        keys.events(common::events::Service::Invoice)
+    }
+
+    async fn serve(config: InvoiceConfig, clock: SharedClock) -> anyhow::Result<()> {
+        let app = Application::build(config, clock).await?;
+        app.run_until_stopped(common::shutdown::on_signal()).await
+    }
+
+    async fn run(command: NoCommands, _: InvoiceConfig, _: SharedClock) -> anyhow::Result<()> {
+        match command {}
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = common::telemetry::init("invoice");
-    let cli = Cli::parse();
-    let config = InvoiceConfig::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::DeadLetters { action } => {
-            let keys = common::keys::Keys::new(&config.base.redis_prefix);
-            action
-                .run(
-                    &config.base.redis_url,
-                    &keys.events(common::events::Service::Invoice),
-                )
-                .await
-        }
-        Command::Serve => {
-            let app = Application::build(config, common::clock::system()).await?;
-            app.run_until_stopped(common::shutdown::on_signal()).await
-        }
-        Command::Migrate => {
-            common::db::connect_and_migrate::<invoice::migration::Migrator>(
-                &config.base.database_url,
-            )
-            .await?;
-            tracing::info!("Invoice migrations applied.");
-            Ok(())
-        }
-    }
+    service_kit::cli::main::<Binary>().await
 }

@@ -1,0 +1,142 @@
+//! The command line of every service binary: `serve` (the default), `migrate`,
+//! `dead-letters list|requeue`, and the service's own commands. A service's `main` is
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static ALLOCATOR: common::Allocator = common::Allocator;
+//!
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     service_kit::cli::main::<invoice::Binary>().await
+//! }
+//! ```
+//!
+//! with the service describing itself once ([`Binary`]).
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use common::SharedClock;
+use common::config::BaseConfig;
+use common::keys::{Keys, QueueName};
+use common::queue::DeadLetters;
+use sea_orm_migration::MigratorTrait;
+
+/// A service binary: its name, configuration, schema and what `serve` runs.
+// The futures run on the binary's main thread (`#[tokio::main]`'s block_on): no Send
+// bound is needed.
+#[allow(async_fn_in_trait)]
+pub trait Binary {
+    /// The binary's name (telemetry, `--help`).
+    const NAME: &'static str;
+    /// One line for `--help`.
+    const ABOUT: &'static str;
+    /// What `serve` runs, for `--help`.
+    const SERVES: &'static str;
+    type Config;
+    type Migrator: MigratorTrait;
+    /// The service's own commands ([`NoCommands`] if none).
+    type Commands: Subcommand;
+
+    fn config() -> anyhow::Result<Self::Config>;
+    fn base(config: &Self::Config) -> &BaseConfig;
+    /// The queue whose dead letters `dead-letters` handles: the service's `events:<name>`.
+    fn dead_letter_queue(keys: &Keys) -> QueueName;
+    /// Runs the service until a signal.
+    async fn serve(config: Self::Config, clock: SharedClock) -> anyhow::Result<()>;
+    /// Runs one of the service's own commands.
+    async fn run(
+        command: Self::Commands,
+        config: Self::Config,
+        clock: SharedClock,
+    ) -> anyhow::Result<()>;
+}
+
+/// The own commands of a service that has none.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum NoCommands {}
+
+#[derive(Parser)]
+struct Cli<C: Subcommand> {
+    #[command(subcommand)]
+    command: Option<Command<C>>,
+}
+
+#[derive(Subcommand)]
+enum Command<C: Subcommand> {
+    /// Serve (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// The dead letters of the service's queue: list them, or requeue them after a fix.
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetters,
+    },
+    #[command(flatten)]
+    Own(C),
+}
+
+/// Parses the command line and runs what it says, with telemetry initialised as `B`.
+pub async fn main<B: Binary>() -> anyhow::Result<()> {
+    let _telemetry = common::telemetry::init(B::NAME);
+    let matches = Cli::<B::Commands>::command()
+        .name(B::NAME)
+        .about(B::ABOUT)
+        .version(env!("CARGO_PKG_VERSION"))
+        .mut_subcommand("serve", |c| c.about(B::SERVES))
+        .get_matches();
+    let cli = Cli::<B::Commands>::from_arg_matches(&matches)?;
+    let config = B::config()?;
+    let clock = common::clock::system();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => B::serve(config, clock).await,
+        Command::Migrate => {
+            common::db::connect_and_migrate::<B::Migrator>(&B::base(&config).database_url).await?;
+            tracing::info!(service = B::NAME, "Migrations applied.");
+            Ok(())
+        }
+        Command::DeadLetters { action } => {
+            let base = B::base(&config);
+            let keys = Keys::new(&base.redis_prefix);
+            action
+                .run(&base.redis_url, &B::dead_letter_queue(&keys))
+                .await
+        }
+        Command::Own(command) => B::run(command, config, clock).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Subcommand)]
+    enum Own {
+        /// A command of the service's own.
+        Rotate { kid: String },
+    }
+
+    fn parse<C: Subcommand>(args: &[&str]) -> Result<Option<Command<C>>, clap::Error> {
+        Cli::<C>::try_parse_from(args).map(|c| c.command)
+    }
+
+    #[test]
+    fn the_shared_commands_and_the_services_own_parse() {
+        Cli::<Own>::command().debug_assert();
+        Cli::<NoCommands>::command().debug_assert();
+        assert!(matches!(parse::<NoCommands>(&["svc"]), Ok(None)));
+        assert!(matches!(
+            parse::<NoCommands>(&["svc", "migrate"]),
+            Ok(Some(Command::Migrate))
+        ));
+        assert!(matches!(
+            parse::<NoCommands>(&["svc", "dead-letters", "requeue", "--all"]),
+            Ok(Some(Command::DeadLetters { .. }))
+        ));
+        assert!(matches!(
+            parse::<Own>(&["svc", "rotate", "k1"]),
+            Ok(Some(Command::Own(Own::Rotate { kid }))) if kid == "k1"
+        ));
+        assert!(parse::<NoCommands>(&["svc", "rotate", "k1"]).is_err());
+        assert!(parse::<NoCommands>(&["svc", "serve", "extra"]).is_err());
+    }
+}
