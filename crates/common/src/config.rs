@@ -29,6 +29,25 @@ pub fn secret(name: &str) -> Option<SecretString> {
     var(name).map(SecretString::from)
 }
 
+/// `raw` (the value of `name`) as a pool size in `1..=max`, or `default` when unset.
+pub fn pool_size(
+    name: &str,
+    raw: Option<String>,
+    default: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError {
+            name: name.to_owned(),
+            reason: format!("{raw:?} is not a pool size from 1 to {max}"),
+        }),
+    }
+}
+
 /// `name` parsed as `T`, or `default` when unset.
 pub fn parse<T>(name: &str, default: T) -> Result<T, ConfigError>
 where
@@ -142,6 +161,12 @@ pub struct BaseConfig {
     /// Peers whose `X-Forwarded-For` is believed (the gateway), as addresses or networks.
     pub trusted_proxies: Vec<IpNet>,
     pub max_body_bytes: usize,
+    /// `REDIS_POOL_SIZE`: clients in the service's shared Redis pool (blocking queue reads
+    /// and the pub/sub subscriber have their own connections).
+    pub redis_pool_size: u32,
+    /// `DATABASE_POOL_SIZE`: most database connections; unset, 16 on PostgreSQL and 8 on
+    /// SQLite.
+    pub database_pool_size: Option<u32>,
 }
 
 impl BaseConfig {
@@ -163,7 +188,27 @@ impl BaseConfig {
             jwt_audience: string("JWT_AUDIENCE", "vestio"),
             trusted_proxies: ip_list("TRUSTED_PROXIES", "")?,
             max_body_bytes: parse("MAX_BODY_BYTES", 256 * 1024)?,
+            redis_pool_size: pool_size("REDIS_POOL_SIZE", var("REDIS_POOL_SIZE"), 4, 64)?,
+            database_pool_size: match var("DATABASE_POOL_SIZE") {
+                None => None,
+                raw => Some(pool_size("DATABASE_POOL_SIZE", raw, 16, 256)?),
+            },
         })
+    }
+
+    /// The service's database, its pool sized by `DATABASE_POOL_SIZE`, with every pending
+    /// migration of `M` applied.
+    pub async fn database<M: sea_orm_migration::MigratorTrait>(
+        &self,
+    ) -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {
+        let db = crate::db::connect_sized(&self.database_url, self.database_pool_size).await?;
+        M::up(&db, None).await?;
+        Ok(db)
+    }
+
+    /// The service's shared Redis pool of `REDIS_POOL_SIZE` clients.
+    pub async fn redis(&self) -> Result<crate::redis::Pool, fred::error::Error> {
+        crate::redis::pool(&self.redis_url, self.redis_pool_size as usize).await
     }
 }
 
@@ -184,6 +229,17 @@ mod tests {
         assert!(all.contains(&"8.8.8.8".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<IpNet>().is_err());
         assert!("nonsense".parse::<IpNet>().is_err());
+    }
+
+    #[test]
+    fn pool_sizes_are_bounded_and_named_in_their_error() {
+        assert_eq!(pool_size("P", None, 4, 64).unwrap(), 4);
+        assert_eq!(pool_size("P", Some(" 12 ".into()), 4, 64).unwrap(), 12);
+        for bad in ["0", "65", "-1", "four"] {
+            let err = pool_size("P", Some(bad.into()), 4, 64).unwrap_err();
+            assert_eq!(err.name, "P");
+            assert!(err.reason.contains("from 1 to 64"), "{err}");
+        }
     }
 
     #[test]

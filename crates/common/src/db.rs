@@ -22,8 +22,16 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Connects to `url` (`postgres://...` or `sqlite://...`), creating the SQLite file's
-/// folder when needed.
+/// folder when needed; the pool holds up to 16 connections (PostgreSQL) or 8 (SQLite).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_sized(url, None).await
+}
+
+/// [`connect`] with at most `max_connections` (`None`: the defaults above).
+pub async fn connect_sized(
+    url: &str,
+    max_connections: Option<u32>,
+) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_path(url)
         && let Some(dir) = std::path::Path::new(&path).parent()
         && !dir.as_os_str().is_empty()
@@ -43,9 +51,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .create_if_missing(true)
         });
     if url.starts_with("sqlite:") {
-        opts.max_connections(8);
+        opts.max_connections(max_connections.unwrap_or(8));
     } else {
-        opts.max_connections(16).min_connections(1);
+        opts.max_connections(max_connections.unwrap_or(16))
+            .min_connections(1);
     }
     Database::connect(opts).await
 }

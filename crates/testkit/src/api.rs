@@ -35,6 +35,8 @@ pub fn base_config(service: &'static str, db: &TestDb) -> BaseConfig {
         jwt_audience: TestKeys::AUDIENCE.into(),
         trusted_proxies: vec![],
         max_body_bytes: 64 * 1024,
+        redis_pool_size: 4,
+        database_pool_size: None,
     }
 }
 

@@ -31,9 +31,9 @@ async fn core(
     starting: &Starting,
 ) -> anyhow::Result<(AppState, Vec<JoinHandle<()>>)> {
     let base = &config.base;
-    let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+    let db = base.database::<Migrator>().await?;
     starting.wait_for_redis(&base.redis_url).await;
-    let redis = common::redis::pool(&base.redis_url, 4).await?;
+    let redis = base.redis().await?;
     let keys = Keys::new(&base.redis_prefix);
     let storage = crate::storage::from_config(&config.storage)?;
     let cipher = IdentityCipher::load(

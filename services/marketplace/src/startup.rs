@@ -34,9 +34,9 @@ impl Application {
     pub async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let base = config.base.clone();
         let starting = Starting::bind(&base)?;
-        let db = common::db::connect_and_migrate::<Migrator>(&base.database_url).await?;
+        let db = base.database::<Migrator>().await?;
         starting.wait_for_redis(&base.redis_url).await;
-        let redis = common::redis::pool(&base.redis_url, 4).await?;
+        let redis = base.redis().await?;
         let keys = Keys::new(&base.redis_prefix);
         let stop = CancellationToken::new();
         let relay = Relay::new(

@@ -43,6 +43,8 @@ pub fn config(db: &TestDb, data_dir: &std::path::Path) -> AuthConfig {
             jwt_audience: "vestio".into(),
             trusted_proxies: vec![],
             max_body_bytes: 16 * 1024,
+            redis_pool_size: 4,
+            database_pool_size: None,
         },
         keys_dir: data_dir.join("keys"),
         generate_key: true,

@@ -60,6 +60,8 @@ pub fn config(db: &TestDb, data_dir: &std::path::Path) -> KycConfig {
         base: BaseConfig {
             data_dir: data_dir.display().to_string(),
             max_body_bytes: 16 * 1024,
+            redis_pool_size: 4,
+            database_pool_size: None,
             ..base_config("kyc", db)
         },
         storage: StorageConfig::Local {
