@@ -1,6 +1,7 @@
 //! The service kit: the machinery every Vestio service runs, so that a service's own code
 //! is its domain. `common` keeps the contracts (events, Redis names, JWT validation); this
-//! crate grows the machinery (issue 16). First piece: [`cli`], the one `main` of every
-//! service binary.
+//! crate grows the machinery (issue 16). So far: [`cli`], the one `main` of every
+//! service binary, and [`http::Mount`], what a service's routes are mounted on.
 
 pub mod cli;
+pub mod http;

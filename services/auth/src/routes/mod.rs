@@ -27,15 +27,7 @@ pub use ratelimit::per_ip_limit;
 pub struct ApiDoc;
 
 /// Every `/api/auth` route.
-pub fn scope<T>(scope: Scope<T>) -> Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
+pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {
     scope
         .service(register::register)
         .service(login::login)

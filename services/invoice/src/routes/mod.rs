@@ -19,15 +19,7 @@ use utoipa_actix_web::scope::Scope;
 pub struct ApiDoc;
 
 /// Every `/api/invoices` route.
-pub fn scope<T>(scope: Scope<T>) -> Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
+pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {
     scope
         .service(invoices::create)
         .service(invoices::search_invoices)

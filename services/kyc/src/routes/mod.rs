@@ -21,15 +21,7 @@ use utoipa_actix_web::scope::Scope;
 pub struct ApiDoc;
 
 /// Every `/api/kyc` route.
-pub fn scope<T>(scope: Scope<T>) -> Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
+pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {
     scope
         .service(documents::upload)
         .service(documents::list)

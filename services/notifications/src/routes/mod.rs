@@ -23,15 +23,7 @@ use crate::ws::frames::{ClientFrame, ServerFrame};
 pub struct ApiDoc;
 
 /// Every `/api/notifications` route.
-pub fn scope<T>(scope: Scope<T>) -> Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
+pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {
     scope
         .service(notifications::list)
         .service(notifications::unread_count)
