@@ -36,6 +36,18 @@ pub fn pool_size(
     default: u32,
     max: u32,
 ) -> Result<u32, ConfigError> {
+    bounded(name, raw, default, max, "a pool size")
+}
+
+/// `raw` (the value of `name`) as a whole number of `what` in `1..=max`, or `default`
+/// when unset.
+fn bounded(
+    name: &str,
+    raw: Option<String>,
+    default: u32,
+    max: u32,
+    what: &str,
+) -> Result<u32, ConfigError> {
     let Some(raw) = raw else {
         return Ok(default);
     };
@@ -43,7 +55,7 @@ pub fn pool_size(
         Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(ConfigError {
             name: name.to_owned(),
-            reason: format!("{raw:?} is not a pool size from 1 to {max}"),
+            reason: format!("{raw:?} is not {what} from 1 to {max}"),
         }),
     }
 }
@@ -167,6 +179,9 @@ pub struct BaseConfig {
     /// `DATABASE_POOL_SIZE`: most database connections; unset, 16 on PostgreSQL and 8 on
     /// SQLite.
     pub database_pool_size: Option<u32>,
+    /// `TASK_STALL_SECS` (60, 1-3600): how long a background task (relay, consumer,
+    /// worker, sweep) may go without a heartbeat before it counts as hung and is restarted.
+    pub task_stall: std::time::Duration,
 }
 
 impl BaseConfig {
@@ -193,6 +208,13 @@ impl BaseConfig {
                 None => None,
                 raw => Some(pool_size("DATABASE_POOL_SIZE", raw, 16, 256)?),
             },
+            task_stall: std::time::Duration::from_secs(u64::from(bounded(
+                "TASK_STALL_SECS",
+                var("TASK_STALL_SECS"),
+                60,
+                3600,
+                "a number of seconds",
+            )?)),
         })
     }
 

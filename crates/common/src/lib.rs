@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod enums;
 pub mod events;
+pub mod heartbeat;
 pub mod http;
 pub mod ids;
 pub mod inbox;

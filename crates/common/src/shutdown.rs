@@ -36,30 +36,3 @@ pub fn on_signal() -> CancellationToken {
     });
     token
 }
-
-/// A service's running parts: its HTTP server, the token its background loops watch, and
-/// their tasks. Every service's `Application` holds one.
-pub struct Running {
-    pub server: actix_web::dev::Server,
-    pub stop: CancellationToken,
-    pub tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Running {
-    /// Serves until `shutdown` is cancelled; then finishes in-flight requests (the server's
-    /// shutdown timeout), stops the background loops and waits for them (jobs in hand are
-    /// finished, not dropped).
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        shutdown.cancelled().await;
-        tracing::info!("Stopping: finishing in-flight requests and background work.");
-        handle.stop(true).await;
-        self.stop.cancel();
-        let _ = server.await;
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        Ok(())
-    }
-}

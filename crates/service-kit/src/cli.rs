@@ -16,9 +16,12 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use common::SharedClock;
 use common::config::BaseConfig;
+use common::events::Service;
 use common::keys::{Keys, QueueName};
 use common::queue::DeadLetters;
 use sea_orm_migration::MigratorTrait;
+
+use crate::Running;
 
 /// A service binary: its name, configuration, schema and what `serve` runs.
 // The futures run on the binary's main thread (`#[tokio::main]`'s block_on): no Send
@@ -31,23 +34,44 @@ pub trait Binary {
     const ABOUT: &'static str;
     /// What `serve` runs, for `--help`.
     const SERVES: &'static str;
+    /// The service (its events queue is the default dead-letter queue).
+    const SERVICE: Service;
     type Config;
     type Migrator: MigratorTrait;
     /// The service's own commands ([`NoCommands`] if none).
     type Commands: Subcommand;
+    /// What the running service's handlers share.
+    type State;
 
     fn config() -> anyhow::Result<Self::Config>;
     fn base(config: &Self::Config) -> &BaseConfig;
+    /// Builds the service (see [`crate::Kit`]).
+    async fn build(
+        config: Self::Config,
+        clock: SharedClock,
+    ) -> anyhow::Result<Running<Self::State>>;
+
     /// The queue whose dead letters `dead-letters` handles: the service's `events:<name>`.
-    fn dead_letter_queue(keys: &Keys) -> QueueName;
+    fn dead_letter_queue(keys: &Keys) -> QueueName {
+        keys.events(Self::SERVICE)
+    }
     /// Runs the service until a signal.
-    async fn serve(config: Self::Config, clock: SharedClock) -> anyhow::Result<()>;
-    /// Runs one of the service's own commands.
+    async fn serve(config: Self::Config, clock: SharedClock) -> anyhow::Result<()> {
+        let running = Self::build(config, clock).await?;
+        running
+            .run_until_stopped(common::shutdown::on_signal())
+            .await
+    }
+    /// Runs one of the service's own commands (a service with some overrides this).
     async fn run(
         command: Self::Commands,
         config: Self::Config,
         clock: SharedClock,
-    ) -> anyhow::Result<()>;
+    ) -> anyhow::Result<()> {
+        let _ = (config, clock);
+        let _ = command;
+        anyhow::bail!("{} has no commands of its own", Self::NAME)
+    }
 }
 
 /// The own commands of a service that has none.

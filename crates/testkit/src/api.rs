@@ -37,6 +37,7 @@ pub fn base_config(service: &'static str, db: &TestDb) -> BaseConfig {
         max_body_bytes: 64 * 1024,
         redis_pool_size: 4,
         database_pool_size: None,
+        task_stall: std::time::Duration::from_secs(60),
     }
 }
 

@@ -2,13 +2,13 @@
 
 use common::auth::KycStatus;
 use common::clock::SharedClock;
-use common::config::BaseConfig;
 use common::events::kyc::KycDecided;
 use common::events::{Accepts, Envelope, Event, KycEvent, Service};
-use common::keys::Keys;
+use common::inbox::{EventConsumer, event_handler_fn};
 use common::shutdown::CancellationToken;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
-use tokio::task::JoinHandle;
+use sea_orm::DatabaseTransaction;
+
+use crate::state::AppState;
 
 /// What `events:auth` accepts: the KYC decisions.
 #[derive(Debug)]
@@ -43,19 +43,22 @@ pub async fn handle(
     Ok(())
 }
 
-pub async fn spawn(
-    base: &BaseConfig,
-    db: DatabaseConnection,
-    keys: Keys,
-    clock: SharedClock,
-    stop: CancellationToken,
-) -> anyhow::Result<JoinHandle<()>> {
-    let queue = keys.events(Service::Auth);
-    common::inbox::spawn_consumer(&base.redis_url, queue, db, stop, move |txn, event| {
+/// Consumes `events:auth` until `stop` (the supervised task `consumer`).
+pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
+    let clock = state.clock.clone();
+    let handler = event_handler_fn(move |txn, event| {
         let clock = clock.clone();
         Box::pin(async move { handle(txn, event, &clock).await })
-    })
-    .await
+    });
+    EventConsumer::new(state.db.clone(), handler)
+        .with_clock(state.clock.clone())
+        .run(
+            &state.config.base.redis_url,
+            &state.redis,
+            state.keys.events(Service::Auth),
+            stop,
+        )
+        .await
 }
 
 #[cfg(test)]

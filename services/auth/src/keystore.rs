@@ -16,7 +16,6 @@ use common::auth::{JwtSigner, SigningKey};
 use common::clock::SharedClock;
 use common::keys::Keys;
 use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use secrecy::SecretString;
 
 use crate::config::AuthConfig;
@@ -125,38 +124,32 @@ impl KeyStore {
             .clone()
     }
 
-    /// Rereads the folder every minute and republishes; stops with `shutdown`.
-    pub fn spawn_reload(
+    /// Rereads the key folder and, if it holds keys, publishes them and signs with the
+    /// newest.
+    pub async fn reload(
         &self,
-        config: AuthConfig,
-        redis: Pool,
-        names: Keys,
-        shutdown: CancellationToken,
-    ) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let result = async {
-                    let keys = load_keys(&config.keys_dir)?;
-                    if keys.is_empty() {
-                        return Ok(());
-                    }
-                    let signer = Self::signer(&config, keys)?;
-                    common::auth::publish_jwks(&redis, &names, signer.jwks()).await?;
-                    *this.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(signer);
-                    Ok::<(), anyhow::Error>(())
-                }
-                .await;
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "Signing keys reload failed.");
-                }
-            }
-        });
+        config: &AuthConfig,
+        redis: &Pool,
+        names: &Keys,
+    ) -> anyhow::Result<()> {
+        let keys = load_keys(&config.keys_dir)?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let signer = Self::signer(config, keys)?;
+        common::auth::publish_jwks(redis, names, signer.jwks()).await?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(signer);
+        Ok(())
     }
+}
+
+/// How often the supervised task `keys` rereads the key folder.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(60);
+
+/// One round of the task `keys`.
+pub async fn reload_round(state: crate::state::AppState) -> anyhow::Result<()> {
+    state
+        .keystore
+        .reload(&state.config, &state.redis, &state.keys)
+        .await
 }

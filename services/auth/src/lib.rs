@@ -31,4 +31,4 @@ pub mod state;
 pub mod users;
 
 pub use config::AuthConfig;
-pub use startup::Application;
+pub use startup::{Application, Binary, build};

@@ -1,110 +1,88 @@
-//! Builds the service (database, Redis, keys, background loops, HTTP server) and runs it
-//! until told to stop.
+//! The service, as a table of contents: database and Redis, the signing keys (reloaded
+//! every minute), the outbox relay, the event consumer and the HTTP API (limited per
+//! client address).
 
-use std::sync::Arc;
-
-use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{App, web};
-use common::auth::Verifier;
 use common::clock::SharedClock;
 use common::events::Service;
-use common::http::{Readiness, Starting};
-use common::keys::Keys;
-use common::outbox::Relay;
-use common::ratelimit::RateLimiter;
-use common::shutdown::CancellationToken;
-use tokio::task::JoinHandle;
+use service_kit::{Kit, Running};
 use utoipa::OpenApi;
-use utoipa_actix_web::{AppExt, scope};
 
 use crate::config::AuthConfig;
-use crate::keystore::KeyStore;
+use crate::keystore::{self, KeyStore};
 use crate::migration::Migrator;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
 
-pub struct Application {
-    port: u16,
-    server: Server,
-    stop: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+/// The running service.
+pub type Application = Running<AppState>;
+
+/// Builds the service and starts its background tasks; serve with `run_until_stopped`.
+pub async fn build(config: AuthConfig, clock: SharedClock) -> anyhow::Result<Application> {
+    let kit = Kit::start::<Migrator>(&config.base, clock).await?;
+    let keystore = KeyStore::open(&config, &kit.clock, &kit.redis, &kit.keys).await?;
+    let relay = kit.relay(Service::Auth);
+    let state = AppState::new(&kit, keystore, relay, config);
+    kit.every(
+        "keys",
+        keystore::RELOAD_EVERY,
+        &state,
+        keystore::reload_round,
+    );
+    kit.run("consumer", &state, crate::consumer::run);
+    kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
 
-impl Application {
-    pub async fn build(config: AuthConfig, clock: SharedClock) -> anyhow::Result<Self> {
-        let base = &config.base;
-        let starting = Starting::bind(base)?;
-        let db = base.database::<Migrator>().await?;
-        starting.wait_for_redis(&base.redis_url).await;
-        let redis = base.redis().await?;
-        let keys = Keys::new(&base.redis_prefix);
-        let stop = CancellationToken::new();
+/// The `auth` binary (its `main` is `service_kit::cli::main::<Binary>()`).
+pub struct Binary;
 
-        let keystore = KeyStore::open(&config, &clock, &redis, &keys).await?;
-        keystore.spawn_reload(config.clone(), redis.clone(), keys.clone(), stop.clone());
-        let verifier = Verifier::new(
-            redis.clone(),
-            keys.clone(),
-            &base.jwt_issuer,
-            &base.jwt_audience,
-            clock.clone(),
-        )
-        .await;
+#[derive(clap::Subcommand)]
+pub enum Commands {
+    /// Create an admin account (admins cannot self-register).
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "ADMIN_PASSWORD")]
+        password: String,
+        #[arg(long, default_value = "Administrator")]
+        full_name: String,
+    },
+    /// Write a new signing key into JWT_KEYS_DIR; running instances use it within a minute.
+    RotateKey,
+    /// Withdraw a retired key from the published set.
+    RetireKey { kid: String },
+}
 
-        let relay = Relay::new(Service::Auth, db.clone(), redis.clone(), keys.clone());
-        let relay_handle = relay.handle();
-        let mut tasks = vec![tokio::spawn(relay.run(stop.clone()))];
-        tasks.push(
-            crate::consumer::spawn(base, db.clone(), keys.clone(), clock.clone(), stop.clone())
-                .await?,
-        );
+impl service_kit::cli::Binary for Binary {
+    const NAME: &'static str = "auth";
+    const ABOUT: &'static str = "Vestio auth service";
+    const SERVES: &'static str = "Serve the HTTP API (the default)";
+    type Config = AuthConfig;
+    const SERVICE: Service = Service::Auth;
+    type Migrator = Migrator;
+    type Commands = Commands;
+    type State = AppState;
 
-        let state = AppState {
-            db: db.clone(),
-            redis: redis.clone(),
-            keys: keys.clone(),
-            keystore,
-            limiter: RateLimiter::new(redis.clone(), keys).with_clock(clock.clone()),
-            clock,
-            relay: relay_handle,
-            config: Arc::new(config.clone()),
-        };
-        let readiness = Readiness { db, redis };
-        let (port, server) = common::http::serve(base, starting, readiness, move || {
-            App::new()
-                .into_utoipa_app()
-                .openapi(ApiDoc::openapi())
-                .app_data(web::Data::new(state.clone()))
-                .app_data(web::Data::new(verifier.clone()))
-                .service(
-                    routes::scope(scope("/api/auth"))
-                        .map(|s| s.wrap(from_fn(routes::per_ip_limit))),
-                )
-        })
-        .await?;
-        tracing::info!(port, "Auth listening.");
-        Ok(Self {
-            port,
-            server,
-            stop,
-            tasks,
-        })
+    fn config() -> anyhow::Result<AuthConfig> {
+        Ok(AuthConfig::from_env()?)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    fn base(config: &AuthConfig) -> &common::config::BaseConfig {
+        &config.base
     }
 
-    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and
-    /// background work.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        common::shutdown::Running {
-            server: self.server,
-            stop: self.stop,
-            tasks: self.tasks,
+    async fn build(config: AuthConfig, clock: SharedClock) -> anyhow::Result<Application> {
+        build(config, clock).await
+    }
+
+    async fn run(command: Commands, config: AuthConfig, clock: SharedClock) -> anyhow::Result<()> {
+        match command {
+            Commands::CreateAdmin {
+                email,
+                password,
+                full_name,
+            } => crate::cli::create_admin(&config, clock, &email, &password, &full_name).await,
+            Commands::RotateKey => crate::cli::rotate_key(&config, clock),
+            Commands::RetireKey { kid } => crate::cli::retire_key(&config, &kid).await,
         }
-        .run_until_stopped(shutdown)
-        .await
     }
 }

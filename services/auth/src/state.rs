@@ -32,3 +32,24 @@ pub struct AppState {
     pub relay: RelayHandle,
     pub config: Arc<AuthConfig>,
 }
+
+impl AppState {
+    pub fn new(
+        kit: &service_kit::Kit,
+        keystore: KeyStore,
+        relay: RelayHandle,
+        config: AuthConfig,
+    ) -> Self {
+        Self {
+            db: kit.db.clone(),
+            redis: kit.redis.clone(),
+            keys: kit.keys.clone(),
+            keystore,
+            limiter: RateLimiter::new(kit.redis.clone(), kit.keys.clone())
+                .with_clock(kit.clock.clone()),
+            clock: kit.clock.clone(),
+            relay,
+            config: Arc::new(config),
+        }
+    }
+}

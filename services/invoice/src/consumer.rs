@@ -26,7 +26,6 @@ use common::ids::{InvoiceId, UserId};
 use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
 use sea_orm::{DatabaseTransaction, EntityTrait};
-use tokio::task::JoinHandle;
 
 use crate::domain::Action;
 use crate::entity::invoice;
@@ -233,9 +232,10 @@ pub fn consumer(state: &AppState) -> Consumer {
     )
 }
 
-pub async fn spawn(state: &AppState, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
-    consumer(state)
-        .spawn(
+/// Consumes `events:invoice` until `stop` (the supervised task `consumer`).
+pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
+    consumer(&state)
+        .run(
             &state.config.base.redis_url,
             &state.redis,
             state.keys.events(Service::Invoice),

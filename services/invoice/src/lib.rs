@@ -38,4 +38,4 @@ pub mod state;
 pub mod sweep;
 
 pub use config::InvoiceConfig;
-pub use startup::Application;
+pub use startup::{Application, Binary, build};

@@ -22,3 +22,18 @@ pub struct AppState {
     pub cache: Cache,
     pub config: Arc<InvoiceConfig>,
 }
+
+impl AppState {
+    pub fn new(kit: &service_kit::Kit, relay: RelayHandle, config: InvoiceConfig) -> Self {
+        Self {
+            db: kit.db.clone(),
+            redis: kit.redis.clone(),
+            local_redis: PerThread::new(&kit.base.redis_url),
+            cache: Cache::new(kit.redis.clone(), kit.keys.clone()),
+            keys: kit.keys.clone(),
+            clock: kit.clock.clone(),
+            relay,
+            config: Arc::new(config),
+        }
+    }
+}

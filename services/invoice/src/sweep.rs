@@ -1,7 +1,6 @@
 //! Marks funded invoices overdue (due date + `INVOICE_OVERDUE_GRACE_DAYS` passed) and
 //! overdue ones defaulted (due date + `INVOICE_DEFAULT_GRACE_DAYS`), by the injected clock.
 
-use common::shutdown::CancellationToken;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::{Action, InvoiceStatus};
@@ -48,16 +47,4 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         tracing::info!(changed, "Overdue sweep changed invoices.");
     }
     Ok(changed)
-}
-
-pub async fn run(state: AppState, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(state.config.sweep_interval) => {}
-        }
-        if let Err(error) = run_once(&state).await {
-            tracing::warn!(%error, "Overdue sweep failed.");
-        }
-    }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::keys::QueueName;
-use common::shutdown::CancellationToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -107,18 +106,13 @@ pub async fn requeue_stale(
     Ok(sent)
 }
 
-/// Runs [`requeue_stale`] every minute until `stop`.
-pub async fn run_sweeper(state: AppState, stop: CancellationToken) {
-    let every = Duration::from_secs(60).min(state.config.requeue_after);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        if let Err(error) =
-            requeue_stale(&state, state.config.requeue_after, state.clock.now()).await
-        {
-            tracing::warn!(%error, "KYC requeue sweep failed.");
-        }
-    }
+/// How often the supervised task `requeue` runs a round: every minute, or every
+/// `KYC_REQUEUE_AFTER` if shorter.
+pub fn requeue_every(state: &AppState) -> Duration {
+    Duration::from_secs(60).min(state.config.requeue_after)
+}
+
+/// One round of the task `requeue`: [`requeue_stale`] at the clock's now.
+pub async fn requeue_round(state: AppState) -> anyhow::Result<usize> {
+    requeue_stale(&state, state.config.requeue_after, state.clock.now()).await
 }

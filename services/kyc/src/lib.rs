@@ -38,4 +38,4 @@ pub mod storage;
 pub mod worker;
 
 pub use config::KycConfig;
-pub use startup::Application;
+pub use startup::{Application, Binary, build};

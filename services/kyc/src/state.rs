@@ -26,3 +26,33 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub config: Arc<KycConfig>,
 }
+
+impl AppState {
+    /// The state from the kit's connections and the configured storage, identity key and
+    /// identity verifier.
+    pub fn new(
+        kit: &service_kit::Kit,
+        relay: RelayHandle,
+        config: KycConfig,
+    ) -> anyhow::Result<Self> {
+        let storage = crate::storage::from_config(&config.storage)?;
+        let cipher = IdentityCipher::load(
+            config.identity_key.clone(),
+            &config.identity_key_file,
+            config.generate_identity_key,
+        )?;
+        Ok(Self {
+            db: kit.db.clone(),
+            redis: kit.redis.clone(),
+            limiter: RateLimiter::new(kit.redis.clone(), kit.keys.clone())
+                .with_clock(kit.clock.clone()),
+            keys: kit.keys.clone(),
+            clock: kit.clock.clone(),
+            relay,
+            storage,
+            cipher,
+            verifier: crate::identity::from_env()?,
+            config: Arc::new(config),
+        })
+    }
+}

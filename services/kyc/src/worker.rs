@@ -9,7 +9,6 @@ use common::shutdown::CancellationToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use sha2::{Digest, Sha256};
-use tokio::task::JoinHandle;
 
 use crate::checks::{self, ClamdClient, FileKind, OcrReader, ScanVerdict};
 use crate::domain::{CheckOutcome, CheckResult, DocumentStatus};
@@ -52,38 +51,27 @@ impl Verdict {
     }
 }
 
-/// Starts `count` workers on the processing queues.
-pub async fn spawn(
-    state: &AppState,
-    count: usize,
-    stop: CancellationToken,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let mut tasks = Vec::new();
-    for n in 0..count.max(1) {
-        let mut config = state.config.worker.clone();
-        if count > 1 {
-            config.worker_id = format!("{}-{n}", config.worker_id);
-        }
-        let worker = Worker::connect(
-            &state.config.base.redis_url,
-            &state.redis,
-            crate::jobs::queues(state),
-            config,
-        )
-        .await?;
-        let st = state.clone();
-        let handler = handler_fn(move |job: Job| {
-            let st = st.clone();
-            async move { handle(&st, &job).await }
-        });
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = worker.run(handler, stop).await {
-                tracing::error!(%error, "KYC worker stopped.");
-            }
-        }));
+/// Document worker number `n` (of `KYC_WORKERS`) on the processing queues until `stop`
+/// (the supervised task `worker-{n}`). Fails if it cannot connect or register.
+pub async fn run(state: AppState, n: usize, stop: CancellationToken) -> anyhow::Result<()> {
+    let mut config = state.config.worker.clone();
+    if state.config.workers > 1 {
+        config.worker_id = format!("{}-{n}", config.worker_id);
     }
-    Ok(tasks)
+    let worker = Worker::connect(
+        &state.config.base.redis_url,
+        &state.redis,
+        crate::jobs::queues(&state),
+        config,
+    )
+    .await?;
+    let st = state.clone();
+    let handler = handler_fn(move |job: Job| {
+        let st = st.clone();
+        async move { handle(&st, &job).await }
+    });
+    worker.run(handler, stop).await?;
+    Ok(())
 }
 
 /// Processes one job. An error means "try again later" (the queue retries with backoff).

@@ -23,7 +23,6 @@ use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::entity::listing;
@@ -278,9 +277,10 @@ pub fn consumer(state: &AppState) -> Consumer {
     )
 }
 
-pub async fn spawn(state: &AppState, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
-    consumer(state)
-        .spawn(
+/// Consumes `events:marketplace` until `stop` (the supervised task `consumer`).
+pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
+    consumer(&state)
+        .run(
             &state.config.base.redis_url,
             &state.redis,
             state.keys.events(Service::Marketplace),

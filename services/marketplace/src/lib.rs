@@ -40,4 +40,4 @@ pub mod stats;
 pub mod sweep;
 
 pub use config::MarketplaceConfig;
-pub use startup::Application;
+pub use startup::{Application, Binary, build};

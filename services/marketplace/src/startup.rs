@@ -1,112 +1,53 @@
-//! Builds the service (database, Redis, relay, consumer, expiry sweep, HTTP server) and runs it
-//! until told to stop.
+//! The service, as a table of contents: database and Redis, the outbox relay, the event
+//! consumer, the offer-expiry sweep and the HTTP API.
 
-use std::sync::Arc;
-
-use actix_web::dev::Server;
-use actix_web::{App, web};
-use common::auth::Verifier;
-use common::cache::Cache;
 use common::clock::SharedClock;
 use common::events::Service;
-use common::http::{Readiness, Starting};
-use common::keys::Keys;
-use common::outbox::Relay;
-use common::shutdown::CancellationToken;
-use tokio::task::JoinHandle;
+use service_kit::{Kit, Running};
 use utoipa::OpenApi;
-use utoipa_actix_web::{AppExt, scope};
 
 use crate::config::MarketplaceConfig;
 use crate::migration::Migrator;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
 
-pub struct Application {
-    port: u16,
-    server: Server,
-    stop: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-    state: AppState,
+/// The running service.
+pub type Application = Running<AppState>;
+
+/// Builds the service and starts its background tasks; serve with `run_until_stopped`.
+pub async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Result<Application> {
+    let kit = Kit::start::<Migrator>(&config.base, clock).await?;
+    let relay = kit.relay(Service::Marketplace);
+    let state = AppState::new(&kit, relay, config);
+    kit.run("consumer", &state, crate::consumer::run);
+    let every = state.config.sweep_interval;
+    kit.every("sweep", every, &state, crate::sweep::round);
+    kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
 
-impl Application {
-    pub async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Result<Self> {
-        let base = config.base.clone();
-        let starting = Starting::bind(&base)?;
-        let db = base.database::<Migrator>().await?;
-        starting.wait_for_redis(&base.redis_url).await;
-        let redis = base.redis().await?;
-        let keys = Keys::new(&base.redis_prefix);
-        let stop = CancellationToken::new();
-        let relay = Relay::new(
-            Service::Marketplace,
-            db.clone(),
-            redis.clone(),
-            keys.clone(),
-        )
-        .clock(clock.clone());
-        let relay_handle = relay.handle();
-        let mut tasks = vec![tokio::spawn(relay.run(stop.clone()))];
-        let state = AppState {
-            db: db.clone(),
-            redis: redis.clone(),
-            cache: Cache::new(redis.clone(), keys.clone()),
-            keys: keys.clone(),
-            clock: clock.clone(),
-            relay: relay_handle,
-            config: Arc::new(config),
-            sweep_rounds: Arc::default(),
-        };
-        tasks.push(crate::consumer::spawn(&state, stop.clone()).await?);
-        tasks.push(tokio::spawn(crate::sweep::run(state.clone(), stop.clone())));
+/// The `marketplace` binary (its `main` is `service_kit::cli::main::<Binary>()`).
+pub struct Binary;
 
-        let verifier = Verifier::new(
-            redis.clone(),
-            keys,
-            &base.jwt_issuer,
-            &base.jwt_audience,
-            clock,
-        )
-        .await;
-        let readiness = Readiness { db, redis };
-        let app_state = state.clone();
-        let (port, server) = common::http::serve(&base, starting, readiness, move || {
-            App::new()
-                .into_utoipa_app()
-                .openapi(ApiDoc::openapi())
-                .app_data(web::Data::new(app_state.clone()))
-                .app_data(web::Data::new(verifier.clone()))
-                .service(routes::scope(scope("/api/marketplace")))
-        })
-        .await?;
-        tracing::info!(port, "Marketplace listening.");
-        Ok(Self {
-            port,
-            server,
-            stop,
-            tasks,
-            state,
-        })
+impl service_kit::cli::Binary for Binary {
+    const NAME: &'static str = "marketplace";
+    const ABOUT: &'static str = "Vestio marketplace service";
+    const SERVES: &'static str =
+        "Serve the HTTP API, the event consumer and the offer-expiry sweep (the default)";
+    const SERVICE: Service = Service::Marketplace;
+    type Config = MarketplaceConfig;
+    type Migrator = Migrator;
+    type Commands = service_kit::cli::NoCommands;
+    type State = AppState;
+
+    fn config() -> anyhow::Result<MarketplaceConfig> {
+        Ok(MarketplaceConfig::from_env()?)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    fn base(config: &MarketplaceConfig) -> &common::config::BaseConfig {
+        &config.base
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and
-    /// background work.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        common::shutdown::Running {
-            server: self.server,
-            stop: self.stop,
-            tasks: self.tasks,
-        }
-        .run_until_stopped(shutdown)
-        .await
+    async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Result<Application> {
+        build(config, clock).await
     }
 }

@@ -23,3 +23,18 @@ pub struct AppState {
     /// looked at the clock it set).
     pub sweep_rounds: Arc<std::sync::atomic::AtomicU64>,
 }
+
+impl AppState {
+    pub fn new(kit: &service_kit::Kit, relay: RelayHandle, config: MarketplaceConfig) -> Self {
+        Self {
+            db: kit.db.clone(),
+            redis: kit.redis.clone(),
+            cache: Cache::new(kit.redis.clone(), kit.keys.clone()),
+            keys: kit.keys.clone(),
+            clock: kit.clock.clone(),
+            relay,
+            config: Arc::new(config),
+            sweep_rounds: Arc::default(),
+        }
+    }
+}

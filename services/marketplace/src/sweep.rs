@@ -1,6 +1,5 @@
 //! Expires pending offers whose `expires_at` has passed, by the injected clock.
 
-use common::shutdown::CancellationToken;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::offer;
@@ -44,17 +43,12 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
     Ok(expired)
 }
 
-pub async fn run(state: AppState, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(state.config.sweep_interval) => {}
-        }
-        if let Err(error) = run_once(&state).await {
-            tracing::warn!(%error, "Offer sweep failed.");
-        }
-        state
-            .sweep_rounds
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
-    }
+/// One round of the supervised task `sweep` (every `MARKETPLACE_SWEEP_INTERVAL`): a pass,
+/// then one more finished round counted (a test waits on it).
+pub async fn round(state: AppState) -> anyhow::Result<usize> {
+    let expired = run_once(&state).await;
+    state
+        .sweep_rounds
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
+    expired
 }

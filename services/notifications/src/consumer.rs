@@ -10,7 +10,6 @@ use common::events::{Envelope, Service};
 use common::inbox::{StagedConsumer, StagedHandler};
 use common::shutdown::CancellationToken;
 use sea_orm::DatabaseTransaction;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::entity::notification;
@@ -70,9 +69,10 @@ pub fn consumer(state: &AppState) -> Consumer {
     )
 }
 
-pub async fn spawn(state: &AppState, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
-    consumer(state)
-        .spawn(
+/// Consumes `events:notifications` until `stop` (the supervised task `consumer`).
+pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
+    consumer(&state)
+        .run(
             &state.config.base.redis_url,
             &state.redis,
             state.keys.events(Service::Notifications),

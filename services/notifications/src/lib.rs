@@ -31,4 +31,4 @@ pub mod store;
 pub mod ws;
 
 pub use config::NotificationsConfig;
-pub use startup::Application;
+pub use startup::{Application, Binary, build};

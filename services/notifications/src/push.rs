@@ -9,16 +9,16 @@
 //! bearer token) for FCM's HTTP v1 API or any gateway speaking it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::queue::{Job, JobHandler, Worker, WorkerConfig};
+use common::queue::{Job, JobHandler, WorkerConfig};
 use common::shutdown::CancellationToken;
 use sea_orm::EntityTrait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::config::PushProvider;
@@ -146,14 +146,14 @@ impl Provider for HttpProvider {
 }
 
 /// The configured provider.
-pub fn provider(config: &PushProvider) -> anyhow::Result<Box<dyn Provider>> {
+pub fn provider(config: &PushProvider) -> anyhow::Result<Arc<dyn Provider>> {
     Ok(match config {
-        PushProvider::Log => Box::new(LogProvider),
+        PushProvider::Log => Arc::new(LogProvider),
         PushProvider::Http {
             url,
             token,
             timeout,
-        } => Box::new(HttpProvider::new(url, token.clone(), *timeout)?),
+        } => Arc::new(HttpProvider::new(url, token.clone(), *timeout)?),
     })
 }
 
@@ -187,11 +187,11 @@ pub async fn enqueue(
 /// Sends `push:queue` jobs.
 pub struct Pusher {
     state: AppState,
-    provider: Box<dyn Provider>,
+    provider: Arc<dyn Provider>,
 }
 
 impl Pusher {
-    pub fn new(state: AppState, provider: Box<dyn Provider>) -> Self {
+    pub fn new(state: AppState, provider: Arc<dyn Provider>) -> Self {
         Self { state, provider }
     }
 }
@@ -255,27 +255,20 @@ impl JobHandler for Pusher {
     }
 }
 
-pub async fn spawn(
-    state: &AppState,
-    provider: Box<dyn Provider>,
+/// Pushes from `push:queue` through `provider` until `stop` (the supervised task `push`).
+pub async fn run(
+    state: AppState,
+    provider: Arc<dyn Provider>,
     stop: CancellationToken,
-) -> anyhow::Result<JoinHandle<()>> {
+) -> anyhow::Result<()> {
     let config = WorkerConfig {
         max_attempts: state.config.push_max_attempts,
         backoff_base: state.config.push_backoff,
         ..WorkerConfig::default()
     };
-    let worker = Worker::connect(
-        &state.config.base.redis_url,
-        &state.redis,
-        [state.keys.push_queue()],
-        config,
-    )
-    .await?;
-    let pusher = Pusher::new(state.clone(), provider);
-    Ok(tokio::spawn(async move {
-        if let Err(error) = worker.run(pusher, stop).await {
-            tracing::error!(%error, "Push worker stopped.");
-        }
-    }))
+    let queue = state.keys.push_queue();
+    let url = state.config.base.redis_url.clone();
+    let pool = state.redis.clone();
+    let pusher = Pusher::new(state, provider);
+    common::inbox::run_worker(&url, &pool, queue, pusher, config, stop).await
 }

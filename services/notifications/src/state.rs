@@ -20,3 +20,22 @@ pub struct AppState {
     pub verifier: Verifier,
     pub hub: Hub,
 }
+
+impl AppState {
+    pub fn new(
+        kit: &service_kit::Kit,
+        verifier: Verifier,
+        hub: Hub,
+        config: NotificationsConfig,
+    ) -> Self {
+        Self {
+            db: kit.db.clone(),
+            redis: kit.redis.clone(),
+            keys: kit.keys.clone(),
+            clock: kit.clock.clone(),
+            config: Arc::new(config),
+            verifier,
+            hub,
+        }
+    }
+}

@@ -12,7 +12,7 @@ mod starting;
 pub mod version;
 
 pub use app::{finish, metrics, serve};
-pub use docs::{BearerSecurity, api_docs};
+pub use docs::{BearerSecurity, ProblemResponses, api_docs};
 pub use health::{Readiness, healthz, readyz};
 pub use middleware::{RequestId, normalize_errors, request_id};
 pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};

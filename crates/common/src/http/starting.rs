@@ -105,11 +105,13 @@ async fn answer(req: HttpRequest, phase: web::Data<Arc<Mutex<Phase>>>) -> HttpRe
             status: "ok",
             redis: None,
             database: None,
+            tasks: None,
         }),
         "/readyz" => HttpResponse::ServiceUnavailable().json(HealthStatus {
             status: "starting",
             redis,
             database: None,
+            tasks: None,
         }),
         _ => {
             let detail = match phase {

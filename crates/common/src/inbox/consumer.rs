@@ -5,9 +5,6 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
-use fred::prelude::ClientLike;
-use tokio::task::JoinHandle;
-
 use crate::clock::SharedClock;
 use crate::events::Envelope;
 use crate::queue::{Job, JobHandler, QueueName, Unusable, Worker, WorkerConfig};
@@ -158,23 +155,35 @@ impl<H: StagedHandler + 'static> StagedConsumer<H> {
 
     /// Runs this consumer on `queue` with one worker of default [`WorkerConfig`] until
     /// `stop` (`pool` serves the worker's heartbeats; the blocking reads get their own
-    /// connection to `redis_url`).
-    pub async fn spawn(
+    /// connection to `redis_url`). Fails if the worker cannot connect or register.
+    pub async fn run(
         self,
         redis_url: &str,
         pool: &crate::redis::Pool,
         queue: QueueName,
         stop: CancellationToken,
-    ) -> anyhow::Result<JoinHandle<()>> {
-        let worker = Worker::connect(redis_url, pool, [queue.clone()], WorkerConfig::default())
-            .await
-            .context("starting the event consumer's worker")?;
-        Ok(tokio::spawn(async move {
-            if let Err(e) = worker.run(self, stop).await {
-                tracing::error!(queue = %queue, error = %e, "Event consumer stopped.");
-            }
-        }))
+    ) -> anyhow::Result<()> {
+        run_worker(redis_url, pool, queue, self, WorkerConfig::default(), stop).await
     }
+}
+
+/// Runs `handler` on `queue` with one worker of `config` until `stop`. Fails if the worker
+/// cannot connect or register.
+pub async fn run_worker<H: JobHandler>(
+    redis_url: &str,
+    pool: &crate::redis::Pool,
+    queue: QueueName,
+    handler: H,
+    config: WorkerConfig,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let worker = Worker::connect(redis_url, pool, [queue.clone()], config)
+        .await
+        .with_context(|| format!("starting the worker on {queue}"))?;
+    worker
+        .run(handler, stop)
+        .await
+        .with_context(|| format!("running the worker on {queue}"))
 }
 
 #[async_trait]
@@ -246,6 +255,18 @@ impl<H: EventHandler> EventConsumer<H> {
     pub async fn consume(&self, event: &Envelope) -> anyhow::Result<Handled> {
         consume(&self.db, &self.handler, event, &self.clock).await
     }
+
+    /// Runs this consumer on `queue` with one worker of default [`WorkerConfig`] until
+    /// `stop` (see [`StagedConsumer::run`]).
+    pub async fn run(
+        self,
+        redis_url: &str,
+        pool: &crate::redis::Pool,
+        queue: QueueName,
+        stop: CancellationToken,
+    ) -> anyhow::Result<()> {
+        run_worker(redis_url, pool, queue, self, WorkerConfig::default(), stop).await
+    }
 }
 
 #[async_trait]
@@ -257,53 +278,4 @@ impl<H: EventHandler> JobHandler for EventConsumer<H> {
             .map(|_| ())
             .map_err(unusable_if_undecodable)
     }
-}
-
-/// Runs `handler` on the event queue `queue` (`keys.events(service)`) with one worker of
-/// default [`WorkerConfig`] until `stop`, each event applied once (see [`consume`]):
-/// `spawn_consumer(url, queue, db, stop, |txn, event| Box::pin(async move { ... }))`.
-/// Opens its own Redis connections; fails if they cannot be opened.
-pub async fn spawn_consumer<F>(
-    redis_url: &str,
-    queue: QueueName,
-    db: DatabaseConnection,
-    stop: CancellationToken,
-    handler: F,
-) -> anyhow::Result<JoinHandle<()>>
-where
-    F: for<'a> Fn(&'a DatabaseTransaction, &'a Envelope) -> BoxFuture<'a, anyhow::Result<()>>
-        + Send
-        + Sync
-        + 'static,
-{
-    spawn_event_worker(
-        redis_url,
-        queue,
-        EventConsumer::new(db, event_handler_fn(handler)),
-        WorkerConfig::default(),
-        stop,
-    )
-    .await
-}
-
-/// [`spawn_consumer`] with any [`EventConsumer`] and worker configuration.
-pub async fn spawn_event_worker<H: EventHandler>(
-    redis_url: &str,
-    queue: QueueName,
-    consumer: EventConsumer<H>,
-    config: WorkerConfig,
-    stop: CancellationToken,
-) -> anyhow::Result<JoinHandle<()>> {
-    let pool = crate::redis::pool(redis_url, 1)
-        .await
-        .context("connecting the event consumer to Redis")?;
-    let worker = Worker::connect(redis_url, &pool, [queue.clone()], config)
-        .await
-        .context("starting the event consumer's worker")?;
-    Ok(tokio::spawn(async move {
-        if let Err(e) = worker.run(consumer, stop).await {
-            tracing::error!(queue = %queue, error = %e, "Event consumer failed to start.");
-        }
-        let _ = pool.quit().await;
-    }))
 }

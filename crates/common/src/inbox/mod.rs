@@ -39,7 +39,7 @@ use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Que
 use crate::events::Envelope;
 pub use consumer::{
     EventConsumer, EventHandler, FnEventHandler, Handled, StagedConsumer, StagedHandler, consume,
-    consume_staged, event_handler_fn, spawn_consumer, spawn_event_worker,
+    consume_staged, event_handler_fn, run_worker,
 };
 pub use migration::Migration;
 

@@ -55,6 +55,7 @@ impl RelayHandle {
 }
 
 /// Pushes a service's outbox to its consumers' queues. See the [module docs](super).
+#[derive(Clone)]
 pub struct Relay {
     service: Service,
     db: DatabaseConnection,
@@ -189,6 +190,7 @@ impl Relay {
         let mut last_purge: Option<tokio::time::Instant> = None;
         let batch = usize::try_from(self.batch_size).unwrap_or(usize::MAX);
         while !shutdown.is_cancelled() {
+            crate::heartbeat::beat();
             let more = match self.relay_once().await {
                 Ok(n) => n >= batch,
                 Err(e) => {

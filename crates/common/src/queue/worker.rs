@@ -276,6 +276,8 @@ impl Worker {
     async fn consume<H: JobHandler>(&self, handler: &H, shutdown: &CancellationToken) {
         let mut errors = 0u32;
         while !shutdown.is_cancelled() {
+            // Alive for the task's supervisor: a take blocks at most `block_timeout`.
+            crate::heartbeat::beat();
             match self.fetch().await {
                 Ok(Some((queue, raw))) => {
                     errors = 0;

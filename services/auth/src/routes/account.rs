@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, get, post, web};
 use common::auth::AuthUser;
-use common::http::{ApiError, Problem, TokenErrors};
+use common::http::{ApiError, TokenErrors};
 use common::ids::UserId;
 use fred::prelude::KeysInterface;
 
@@ -45,7 +45,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
     responses(
         (status = 200, description = "The account", body = UserView),
         TokenErrors,
-        (status = 404, description = "Account deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Account deleted"),
     )
 )]
 #[get("/me")]

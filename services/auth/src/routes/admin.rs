@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, post, web};
 use common::auth::{AuthUser, RequireRole};
 use common::events::auth::UserStatusChanged;
 use common::events::{AuthEvent, Envelope};
-use common::http::{ApiError, Problem, TokenErrors};
+use common::http::{ApiError, TokenErrors};
 use common::ids::UserId;
 use fred::prelude::KeysInterface;
 use uuid::Uuid;
@@ -21,9 +21,9 @@ use crate::users::{self, UserView};
     responses(
         (status = 200, description = "Suspended", body = UserView),
         TokenErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already suspended, or an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "Already suspended, or an admin"),
     )
 )]
 #[post("/users/{id}/suspend")]
@@ -52,9 +52,9 @@ pub async fn suspend(
     responses(
         (status = 200, description = "Active again", body = UserView),
         TokenErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "Not suspended"),
     )
 )]
 #[post("/users/{id}/reactivate")]

@@ -7,7 +7,7 @@ use crate::state::AppState;
     tag = "auth",
     responses(
         (status = 200, description = "JWK set", content_type = "application/json", body = Object),
-        (status = 429, description = "Too many requests from this client", body = common::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client"),
     )
 )]
 #[get("/.well-known/jwks.json")]

@@ -1,6 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Duration;
-use common::http::{ApiError, JsonBodyErrors, Problem};
+use common::http::{ApiError, JsonBodyErrors};
 use common::ids::UserId;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -41,10 +41,10 @@ const BAD_CREDENTIALS: &str = "invalid email or password";
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
-        (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid email or password"),
+        (status = 403, description = "Account suspended"),
         JsonBodyErrors,
-        (status = 429, description = "Too many failed logins", body = Problem, content_type = "application/problem+json",
+        (status = 429, description = "Too many failed logins",
          headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
@@ -123,8 +123,8 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
-        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token"),
+        (status = 403, description = "Account suspended"),
         JsonBodyErrors,
     )
 )]

@@ -7,7 +7,7 @@ mod login;
 mod ratelimit;
 mod register;
 
-use common::http::{BearerSecurity, Problem};
+use common::http::BearerSecurity;
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
@@ -19,12 +19,17 @@ pub use ratelimit::per_ip_limit;
 #[openapi(
     info(title = "Vestio auth", version = "1", description = "Accounts, tokens and signing keys."),
     modifiers(&BearerSecurity),
-    components(schemas(Problem)),
     tags((name = "auth", description = "Registration, login and sessions"),
          (name = "admin", description = "Operator actions"),
          (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
+
+/// The service's routes, mounted at `/api/auth` (limited per client address).
+pub fn mount() -> impl actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory {
+    scope(utoipa_actix_web::scope("/api/auth"))
+        .map(|s| s.wrap(actix_web::middleware::from_fn(per_ip_limit)))
+}
 
 /// Every `/api/auth` route.
 pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {

@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, post, web};
-use common::http::{ApiError, FieldError, JsonBodyErrors, Problem};
+use common::http::{ApiError, FieldError, JsonBodyErrors};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -39,9 +39,9 @@ fn check<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, String>) -> 
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserView),
-        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered"),
         JsonBodyErrors,
-        (status = 429, description = "Too many requests", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests"),
     )
 )]
 #[post("/register")]

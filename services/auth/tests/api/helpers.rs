@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use auth::{Application, AuthConfig};
+use auth::AuthConfig;
 use common::clock::ManualClock;
 use common::config::BaseConfig;
 use common::keys::Keys;
@@ -45,6 +45,7 @@ pub fn config(db: &TestDb, data_dir: &std::path::Path) -> AuthConfig {
             max_body_bytes: 16 * 1024,
             redis_pool_size: 4,
             database_pool_size: None,
+            task_stall: std::time::Duration::from_secs(60),
         },
         keys_dir: data_dir.join("keys"),
         generate_key: true,
@@ -71,7 +72,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut AuthConfig)) -
     let mut config = config(&db, dir.path());
     tweak(&mut config);
     let clock = ManualClock::starting_now();
-    let app = Application::build(config.clone(), clock.clone())
+    let app = auth::build(config.clone(), clock.clone())
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

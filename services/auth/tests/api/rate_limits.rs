@@ -81,9 +81,7 @@ async fn the_limit_holds_across_two_auth_instances() {
     // A second instance on the same Redis prefix and database.
     let mut config = a.config.clone();
     config.base.port = 0;
-    let b = auth::Application::build(config, a.clock.clone())
-        .await
-        .unwrap();
+    let b = auth::build(config, a.clock.clone()).await.unwrap();
     let b_url = format!(
         "http://127.0.0.1:{}/api/auth/.well-known/jwks.json",
         b.port()

@@ -125,7 +125,7 @@ async fn a_service_started_while_redis_loads_waits_answers_its_probes_and_serves
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(&db, dir.path(), &redis).await;
     let probe = Probe::new(config.base.port);
-    let build = tokio::spawn(Application::build(config, ManualClock::starting_now()));
+    let build = tokio::spawn(auth::build(config, ManualClock::starting_now()));
 
     // Alive, not ready, and saying why.
     wait_until(DEADLINE, "/healthz 200 while Redis loads", || async {
@@ -159,7 +159,7 @@ async fn a_service_whose_redis_restarts_and_loads_answers_503_meanwhile_and_reco
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&db, dir.path());
     config.base.redis_url = redis.url();
-    let app = Application::build(config, ManualClock::starting_now())
+    let app = auth::build(config, ManualClock::starting_now())
         .await
         .unwrap();
     let probe = Probe::new(app.port());
@@ -196,7 +196,7 @@ async fn a_service_started_before_redis_is_up_waits_and_serves_once_it_is() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(&db, dir.path(), &redis).await;
     let probe = Probe::new(config.base.port);
-    let build = tokio::spawn(Application::build(config, ManualClock::starting_now()));
+    let build = tokio::spawn(auth::build(config, ManualClock::starting_now()));
 
     wait_until(DEADLINE, "/readyz naming Redis down", || async {
         probe.status("/readyz").await == Some(503) && probe.readyz().await.1["redis"] == "down"

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use common::auth::{AuthUser, PendingUser, Role};
 use common::cache::Bytes;
 use common::http::version::IfMatch;
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use common::ids::InvoiceId;
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -48,8 +48,8 @@ pub async fn own(
         (status = 201, description = "The draft", body = InvoiceView),
         TokenErrors,
         JsonBodyErrors,
-        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "invoice_number already used by one of your invoices", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller, or KYC not approved"),
+        (status = 409, description = "invoice_number already used by one of your invoices"),
     )
 )]
 #[post("")]
@@ -79,9 +79,9 @@ pub async fn create(
         TokenErrors,
         JsonBodyErrors,
         VersionErrors,
-        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not editable in its state, or invoice_number taken", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller, or KYC not approved"),
+        (status = 404, description = "No such invoice of yours"),
+        (status = 409, description = "Not editable in its state, or invoice_number taken"),
     )
 )]
 #[patch("/{id}")]
@@ -117,7 +117,7 @@ pub async fn update(
     responses(
         (status = 200, description = "Most offers first", body = PopularList),
         TokenErrors,
-        (status = 403, description = "Sellers see only their own invoices", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sellers see only their own invoices"),
     )
 )]
 #[get("/popular")]
@@ -147,7 +147,7 @@ pub async fn popular(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
     responses(
         (status = 200, description = "The invoice (its version also as `ETag`)", body = InvoiceView),
         TokenErrors,
-        (status = 404, description = "No such invoice visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice visible to you"),
     )
 )]
 #[get("/{id}")]
@@ -182,7 +182,7 @@ pub struct HistoryEntry {
     responses(
         (status = 200, description = "The status history", body = [HistoryEntry]),
         TokenErrors,
-        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice of yours"),
     )
 )]
 #[get("/{id}/history")]
@@ -226,7 +226,7 @@ pub async fn history_of(
     responses(
         (status = 200, description = "One page of matches", body = SearchPage),
         TokenErrors,
-        (status = 422, description = "Unknown parameter or bad value (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown parameter or bad value (named in `errors`)"),
     )
 )]
 #[get("")]

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use common::auth::{AuthUser, RequireRole};
 use common::http::version::IfMatch;
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use common::ids::InvoiceId;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -22,10 +22,10 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "Submitted", body = InvoiceView),
         TokenErrors,
-        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Due date too soon", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller, or KYC not approved"),
+        (status = 404, description = "No such invoice of yours"),
+        (status = 409, description = "Not allowed in its current state (named)"),
+        (status = 422, description = "Due date too soon"),
     )
 )]
 #[post("/{id}/submit")]
@@ -65,9 +65,9 @@ pub async fn submit(
     responses(
         (status = 200, description = "Cancelled", body = InvoiceView),
         TokenErrors,
-        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invoice of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller, or KYC not approved"),
+        (status = 404, description = "No such invoice of yours"),
+        (status = 409, description = "Not allowed in its current state (named)"),
     )
 )]
 #[post("/{id}/cancel")]
@@ -93,9 +93,9 @@ pub async fn cancel(
         (status = 200, description = "Listed", body = InvoiceView),
         TokenErrors,
         VersionErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invoice", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such invoice"),
+        (status = 409, description = "Not allowed in its current state (named)"),
     )
 )]
 #[post("/{id}/verify")]
@@ -146,9 +146,9 @@ pub struct RejectRequest {
         TokenErrors,
         JsonBodyErrors,
         VersionErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invoice", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed in its current state (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such invoice"),
+        (status = 409, description = "Not allowed in its current state (named)"),
     )
 )]
 #[post("/{id}/reject")]

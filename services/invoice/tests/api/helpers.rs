@@ -7,7 +7,7 @@ use common::keys::Keys;
 use common::queue::Job;
 use common::redis::Pool;
 use fred::prelude::{ClientLike, KeysInterface, ListInterface};
-use invoice::{Application, InvoiceConfig};
+use invoice::InvoiceConfig;
 use serde_json::{Value, json};
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
@@ -59,7 +59,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut InvoiceConfig)
     let mut config = config(&db);
     tweak(&mut config);
     let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = Application::build(config.clone(), backing.clock.clone())
+    let app = invoice::build(config.clone(), backing.clock.clone())
         .await
         .expect("build app");
     let (api, redis, keys) = backing.client(app.port());

@@ -4,7 +4,7 @@ use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use bytes::{Bytes, BytesMut};
 use common::auth::{AuthUser, Role};
-use common::http::{ApiError, Problem, TokenErrors};
+use common::http::{ApiError, TokenErrors};
 use futures::TryStreamExt;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
@@ -57,13 +57,13 @@ const FORM_OVERHEAD: usize = 64 * 1024;
     responses(
         (status = 202, description = "Stored and queued for checks", body = UploadAccepted),
         TokenErrors,
-        (status = 400, description = "Not a readable multipart form", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Admins do not upload KYC documents", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "KYC is in review or approved", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File over the size limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Content is not JPEG, PNG or PDF", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or invalid field, document type not asked of this role, image too large", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many uploads; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a readable multipart form"),
+        (status = 403, description = "Admins do not upload KYC documents"),
+        (status = 409, description = "KYC is in review or approved"),
+        (status = 413, description = "File over the size limit"),
+        (status = 415, description = "Content is not JPEG, PNG or PDF"),
+        (status = 422, description = "Missing or invalid field, document type not asked of this role, image too large"),
+        (status = 429, description = "Too many uploads; see Retry-After"),
     )
 )]
 #[post("/documents")]
@@ -348,7 +348,7 @@ pub struct OwnDocument {
     responses(
         (status = 200, description = "The document and its checks", body = OwnDocument),
         TokenErrors,
-        (status = 404, description = "No such document of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document of the caller's"),
     )
 )]
 #[get("/documents/{id}")]

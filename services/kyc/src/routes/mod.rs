@@ -4,7 +4,7 @@ mod documents;
 mod review;
 mod status;
 
-use common::http::{BearerSecurity, Problem};
+use common::http::BearerSecurity;
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
@@ -12,13 +12,17 @@ use utoipa_actix_web::scope::Scope;
 #[openapi(
     info(title = "Vestio KYC", version = "1", description = "KYC documents, their checks, submissions and admin review."),
     modifiers(&BearerSecurity),
-    components(schemas(Problem)),
     tags((name = "documents", description = "The caller's documents"),
          (name = "status", description = "The caller's KYC status and submission"),
          (name = "review", description = "Admin review"),
          (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
+
+/// The service's routes, mounted at `/api/kyc`.
+pub fn mount() -> impl actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory {
+    scope(utoipa_actix_web::scope("/api/kyc"))
+}
 
 /// Every `/api/kyc` route.
 pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use common::auth::{AuthUser, RequireRole};
 use common::http::version::{IfMatch, etag};
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -139,8 +139,8 @@ fn summary(s: &submission::Model) -> Result<SubmissionSummary, BadStoredValue> {
     responses(
         (status = 200, description = "A page of submissions", body = SubmissionPage),
         TokenErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown status, limit out of range or a malformed parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 422, description = "Unknown status, limit out of range or a malformed parameter"),
     )
 )]
 #[get("/submissions")]
@@ -190,8 +190,8 @@ async fn find_submission(state: &AppState, id: Uuid) -> Result<submission::Model
     responses(
         (status = 200, description = "The submission (its version also as `ETag`)", body = SubmissionDetail),
         TokenErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such submission"),
     )
 )]
 #[get("/submissions/{id}")]
@@ -272,8 +272,8 @@ async fn detail_of(state: &AppState, s: &submission::Model) -> Result<Submission
         (status = 200, description = "The file (Content-Disposition: attachment; X-Content-Type-Options: nosniff)",
          content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/pdf"))),
         TokenErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such submission, or the document is not part of it", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such submission, or the document is not part of it"),
     )
 )]
 #[get("/submissions/{id}/documents/{document_id}/file")]
@@ -348,9 +348,9 @@ pub async fn download_file(
         (status = 200, description = "Approved", body = SubmissionDetail),
         TokenErrors,
         VersionErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such submission"),
+        (status = 409, description = "Already decided"),
     )
 )]
 #[post("/submissions/{id}/approve")]
@@ -381,9 +381,9 @@ pub async fn approve(
         TokenErrors,
         JsonBodyErrors,
         VersionErrors,
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such submission", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such submission"),
+        (status = 409, description = "Already decided"),
     )
 )]
 #[post("/submissions/{id}/reject")]

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use common::auth::{AuthUser, Role};
-use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
+use common::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -122,8 +122,8 @@ fn parse_submit(body: SubmitRequest) -> Result<Declared, ApiError> {
         (status = 201, description = "In review", body = SubmissionReceipt),
         TokenErrors,
         JsonBodyErrors,
-        (status = 403, description = "Admins do not submit KYC", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Documents missing, rejected or still being checked; or already in review or approved", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins do not submit KYC"),
+        (status = 409, description = "Documents missing, rejected or still being checked; or already in review or approved"),
     )
 )]
 #[post("/submit")]

@@ -8,7 +8,7 @@ use common::queue::WorkerConfig;
 use common::ratelimit::Quota;
 use common::redis::Pool;
 use kyc::storage::StorageConfig;
-use kyc::{Application, KycConfig};
+use kyc::KycConfig;
 use serde_json::Value;
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
@@ -101,7 +101,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut KycConfig)) ->
 
 pub async fn spawn_with_config(db: TestDb, dir: tempfile::TempDir, config: KycConfig) -> TestApp {
     let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = Application::build(config.clone(), backing.clock.clone())
+    let app = kyc::build(config.clone(), backing.clock.clone())
         .await
         .expect("build app");
     let (api, redis, keys) = backing.client(app.port());

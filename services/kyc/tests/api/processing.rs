@@ -34,9 +34,10 @@ async fn start_workers(
     app: &TestApp,
     stop: &CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    kyc::worker::spawn(&app.state, 1, stop.clone())
-        .await
-        .unwrap()
+    let (state, stop) = (app.state.clone(), stop.clone());
+    vec![tokio::spawn(async move {
+        kyc::worker::run(state, 0, stop).await.unwrap();
+    })]
 }
 
 #[tokio::test]

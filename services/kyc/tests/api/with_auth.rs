@@ -44,14 +44,12 @@ async fn an_approved_users_next_token_says_approved() {
     };
     let clock = ManualClock::starting_now();
     let stop = CancellationToken::new();
-    let auth_app = auth::Application::build(auth_config.clone(), clock.clone())
+    let auth_app = auth::build(auth_config.clone(), clock.clone())
         .await
         .unwrap();
     let auth_url = format!("http://127.0.0.1:{}", auth_app.port());
     tokio::spawn(auth_app.run_until_stopped(stop.clone()));
-    let kyc_app = kyc::Application::build(kyc_config, clock.clone())
-        .await
-        .unwrap();
+    let kyc_app = kyc::build(kyc_config, clock.clone()).await.unwrap();
     let kyc_url = format!("http://127.0.0.1:{}", kyc_app.port());
     tokio::spawn(kyc_app.run_until_stopped(stop.clone()));
     let http = reqwest::Client::new();

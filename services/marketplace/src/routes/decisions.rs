@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use common::auth::AuthUser;
 use common::http::version::IfMatch;
-use common::http::{ApiError, JsonBodyErrors, Problem, TokenErrors, VersionErrors};
+use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use common::ids::OfferId;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -23,11 +23,11 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "Withdrawn", body = OfferView),
         TokenErrors,
-        (status = 400, description = "If-Match names no single strong ETag", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match named another version than the offer's; `current` holds it", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an investor, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such offer of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The offer is no longer pending (its status is named)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "If-Match names no single strong ETag"),
+        (status = 412, description = "If-Match named another version than the offer's; `current` holds it"),
+        (status = 403, description = "Not an investor, or KYC not approved"),
+        (status = 404, description = "No such offer of yours"),
+        (status = 409, description = "The offer is no longer pending (its status is named)"),
     )
 )]
 #[post("/offers/{id}/withdraw")]
@@ -83,9 +83,9 @@ async fn offer_to(
         TokenErrors,
         JsonBodyErrors,
         VersionErrors,
-        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such offer on your invoices", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The offer is no longer pending (its status is named)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller, or KYC not approved"),
+        (status = 404, description = "No such offer on your invoices"),
+        (status = 409, description = "The offer is no longer pending (its status is named)"),
     )
 )]
 #[post("/offers/{id}/reject")]
@@ -128,9 +128,9 @@ pub async fn reject(
         (status = 202, description = "Reserved; the invoice service confirms or refuses", body = OfferView),
         TokenErrors,
         VersionErrors,
-        (status = 403, description = "Not a seller, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such offer on your invoices", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another offer won, the offer is not pending or has expired, or the invoice is not listed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a seller, or KYC not approved"),
+        (status = 404, description = "No such offer on your invoices"),
+        (status = 409, description = "Another offer won, the offer is not pending or has expired, or the invoice is not listed"),
     )
 )]
 #[post("/offers/{id}/accept")]

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use common::auth::{AuthUser, Role};
-use common::http::{ApiError, Problem, TokenErrors};
+use common::http::{ApiError, TokenErrors};
 use common::ids::InvoiceId;
 
 use crate::listings::{self, LISTED, ListingView};
@@ -18,7 +18,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The listing", body = ListingView),
         TokenErrors,
-        (status = 404, description = "No such listing visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such listing visible to you"),
     )
 )]
 #[get("/invoices/{id}")]

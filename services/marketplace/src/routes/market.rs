@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use common::auth::AuthUser;
-use common::http::{ApiError, Problem, TokenErrors};
+use common::http::{ApiError, TokenErrors};
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,7 @@ pub struct TrendingPage {
     responses(
         (status = 200, description = "Most viewed first", body = TrendingPage),
         TokenErrors,
-        (status = 422, description = "Bad or unknown parameter (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad or unknown parameter (named in `errors`)"),
     )
 )]
 #[get("/trending")]

@@ -5,7 +5,7 @@ mod listings;
 mod market;
 mod offers;
 
-use common::http::{BearerSecurity, Problem};
+use common::http::BearerSecurity;
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
@@ -13,13 +13,17 @@ use utoipa_actix_web::scope::Scope;
 #[openapi(
     info(title = "Vestio marketplace", version = "1", description = "Listings, offers and their acceptance, trending and market stats."),
     modifiers(&BearerSecurity),
-    components(schemas(Problem)),
     tags((name = "listings", description = "Listed invoices with their offer summary"),
          (name = "offers", description = "Make, revise, withdraw, reject and accept offers"),
          (name = "market", description = "Trending invoices and market stats"),
          (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
+
+/// The service's routes, mounted at `/api/marketplace`.
+pub fn mount() -> impl actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory {
+    scope(utoipa_actix_web::scope("/api/marketplace"))
+}
 
 /// Every `/api/marketplace` route.
 pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {

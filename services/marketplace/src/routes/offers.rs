@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
 use common::auth::{AuthUser, Role};
 use common::http::version::IfMatch;
-use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
+use common::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use common::ids::{InvoiceId, OfferId};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
@@ -130,8 +130,8 @@ pub struct OfferRequest {
         (status = 201, description = "The offer, priced", body = OfferView),
         TokenErrors,
         JsonBodyErrors,
-        (status = 403, description = "Not an investor, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "You already have an active offer on it, it is at its offer limit, being accepted or no longer listed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an investor, or KYC not approved"),
+        (status = 409, description = "You already have an active offer on it, it is at its offer limit, being accepted or no longer listed"),
     )
 )]
 #[post("/offers")]
@@ -231,7 +231,7 @@ fn parse_num(name: &str, raw: &Option<String>, default: u64, max: u64) -> Result
     responses(
         (status = 200, description = "One page of offers", body = OfferPage),
         TokenErrors,
-        (status = 422, description = "Bad or unknown parameter (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad or unknown parameter (named in `errors`)"),
     )
 )]
 #[get("/offers")]
@@ -303,7 +303,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The offer (its version also as `ETag`)", body = OfferView),
         TokenErrors,
-        (status = 404, description = "No such offer visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such offer visible to you"),
     )
 )]
 #[get("/offers/{id}")]
@@ -352,10 +352,10 @@ pub(super) async fn own_offer(
         (status = 200, description = "The offer as revised (its new version also as `ETag`)", body = OfferView),
         TokenErrors,
         JsonBodyErrors,
-        (status = 412, description = "If-Match named another version than the offer's; `current` holds it", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an investor, or KYC not approved", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such offer of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The offer is no longer pending (its status is named)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match named another version than the offer's; `current` holds it"),
+        (status = 403, description = "Not an investor, or KYC not approved"),
+        (status = 404, description = "No such offer of yours"),
+        (status = 409, description = "The offer is no longer pending (its status is named)"),
     )
 )]
 #[patch("/offers/{id}")]

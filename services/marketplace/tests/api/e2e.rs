@@ -38,9 +38,7 @@ async fn invoice_service(app: &TestApp) -> InvoiceService {
         default_grace_days: 90,
         sweep_interval: Duration::from_secs(3600),
     };
-    let svc = invoice::Application::build(config, app.clock.clone())
-        .await
-        .unwrap();
+    let svc = invoice::build(config, app.clock.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", svc.port());
     let stop = CancellationToken::new();
     tokio::spawn(svc.run_until_stopped(stop.clone()));

@@ -8,7 +8,7 @@ use common::queue::Job;
 use common::redis::Pool;
 use fred::prelude::ListInterface;
 use marketplace::pricing::Rate;
-use marketplace::{Application, MarketplaceConfig};
+use marketplace::MarketplaceConfig;
 use serde_json::{Value, json};
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
@@ -63,7 +63,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut MarketplaceCon
     let mut config = config(&db);
     tweak(&mut config);
     let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = Application::build(config.clone(), backing.clock.clone())
+    let app = marketplace::build(config.clone(), backing.clock.clone())
         .await
         .expect("build app");
     let (api, redis, keys) = backing.client(app.port());
@@ -89,7 +89,7 @@ pub struct Instance {
 #[allow(dead_code)]
 impl TestApp {
     pub async fn another_instance(&self) -> Instance {
-        let app = Application::build(self.config.clone(), self.clock.clone())
+        let app = marketplace::build(self.config.clone(), self.clock.clone())
             .await
             .expect("build second instance");
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use common::auth::AuthUser;
-use common::http::{ApiError, FieldError, JsonBodyErrors, Problem, TokenErrors};
+use common::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -71,7 +71,7 @@ fn field(name: &str, message: &str) -> FieldError {
         (status = 200, description = "Already registered to you", body = DeviceView),
         TokenErrors,
         JsonBodyErrors,
-        (status = 409, description = "You have the most devices allowed; remove one", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "You have the most devices allowed; remove one"),
     )
 )]
 #[post("/devices")]
@@ -208,7 +208,7 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
     responses(
         (status = 204, description = "Removed"),
         TokenErrors,
-        (status = 404, description = "No such device of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device of yours"),
     )
 )]
 #[delete("/devices/{id}")]

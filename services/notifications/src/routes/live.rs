@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use common::auth::{AuthUser, TokenError};
-use common::http::{ApiError, Problem, TokenErrors};
+use common::http::{ApiError, TokenErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -58,9 +58,9 @@ pub struct ConnectParams {
     params(ConnectParams),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown, used or expired ticket, or the token it came from is revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Cannot check the ticket now; retry", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a WebSocket upgrade request"),
+        (status = 401, description = "Missing, unknown, used or expired ticket, or the token it came from is revoked"),
+        (status = 503, description = "Cannot check the ticket now; retry"),
     )
 )]
 #[get("/ws")]

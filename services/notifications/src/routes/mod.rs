@@ -4,7 +4,7 @@ mod devices;
 mod live;
 mod notifications;
 
-use common::http::{BearerSecurity, Problem};
+use common::http::BearerSecurity;
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
@@ -14,13 +14,18 @@ use crate::ws::frames::{ClientFrame, ServerFrame};
 #[openapi(
     info(title = "Vestio notifications", version = "1", description = "Your notifications, their read state, push devices, and live delivery over WebSocket (see the ClientFrame and ServerFrame schemas)."),
     modifiers(&BearerSecurity),
-    components(schemas(Problem, ClientFrame, ServerFrame)),
+    components(schemas(ClientFrame, ServerFrame)),
     tags((name = "notifications", description = "Stored notifications and their read state"),
          (name = "devices", description = "Push devices"),
          (name = "live", description = "WebSocket tickets and the live connection"),
          (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
+
+/// The service's routes, mounted at `/api/notifications`.
+pub fn mount() -> impl actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory {
+    scope(utoipa_actix_web::scope("/api/notifications"))
+}
 
 /// Every `/api/notifications` route.
 pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use common::auth::AuthUser;
-use common::http::{ApiError, FieldError, Problem, TokenErrors};
+use common::http::{ApiError, FieldError, TokenErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -58,7 +58,7 @@ fn field(name: &str, message: &str) -> FieldError {
     responses(
         (status = 200, description = "One page", body = NotificationPage),
         TokenErrors,
-        (status = 422, description = "Bad or unknown parameter (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad or unknown parameter (named in `errors`)"),
     )
 )]
 #[get("")]
@@ -134,7 +134,7 @@ pub async fn unread_count(
     responses(
         (status = 200, description = "The notification, read", body = NotificationView),
         TokenErrors,
-        (status = 404, description = "No such notification of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such notification of yours"),
     )
 )]
 #[post("/{id}/read")]

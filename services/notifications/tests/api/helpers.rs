@@ -6,7 +6,7 @@ use common::keys::Keys;
 use common::redis::Pool;
 use futures::{SinkExt, StreamExt};
 use notifications::push::Provider;
-use notifications::{Application, NotificationsConfig};
+use notifications::NotificationsConfig;
 use serde_json::{Value, json};
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
@@ -45,13 +45,18 @@ pub async fn spawn_app() -> TestApp {
 
 #[allow(dead_code)]
 pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut NotificationsConfig)) -> TestApp {
-    spawn_app_full(kind, tweak, Box::new(notifications::push::LogProvider)).await
+    spawn_app_full(
+        kind,
+        tweak,
+        std::sync::Arc::new(notifications::push::LogProvider),
+    )
+    .await
 }
 
 pub async fn spawn_app_full(
     kind: DbKind,
     tweak: impl FnOnce(&mut NotificationsConfig),
-    provider: Box<dyn Provider>,
+    provider: std::sync::Arc<dyn Provider>,
 ) -> TestApp {
     let db = TestDb::new(kind).await;
     let mut config = NotificationsConfig::with_base(base_config("notifications", &db));
@@ -59,9 +64,13 @@ pub async fn spawn_app_full(
     config.push_backoff = Duration::from_millis(10);
     tweak(&mut config);
     let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = Application::build_with_provider(config.clone(), backing.clock.clone(), provider)
-        .await
-        .expect("build app");
+    let app = notifications::startup::build_with_provider(
+        config.clone(),
+        backing.clock.clone(),
+        provider,
+    )
+    .await
+    .expect("build app");
     let port = app.port();
     let (api, redis, keys) = backing.client(port);
     let state = app.state().clone();

@@ -83,8 +83,8 @@ async fn delete(app: &TestApp, user: &User, id: &str) -> reqwest::Response {
 }
 
 /// The HTTP provider sending to `server`'s `/v1/send` with bearer `k`.
-fn http_provider(server: &MockServer, timeout: Duration) -> Box<dyn Provider> {
-    Box::new(
+fn http_provider(server: &MockServer, timeout: Duration) -> std::sync::Arc<dyn Provider> {
+    std::sync::Arc::new(
         HttpProvider::new(
             &format!("{}/v1/send", server.uri()),
             Some(SecretString::from("k")),
