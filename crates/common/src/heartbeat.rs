@@ -23,6 +23,8 @@ tokio::task_local! {
 /// When a task last beat: shared between the task (which beats) and its watchdog.
 #[derive(Clone, Debug)]
 pub struct Heartbeat {
+    /// The task's id, the same for every run (see [`task_id`]).
+    id: Arc<str>,
     origin: Instant,
     /// Milliseconds after `origin` of the last beat, plus one; 0 = no beat yet.
     last: Arc<AtomicU64>,
@@ -37,6 +39,7 @@ impl Default for Heartbeat {
 impl Heartbeat {
     pub fn new() -> Self {
         Self {
+            id: uuid::Uuid::new_v4().simple().to_string().into(),
             origin: Instant::now(),
             last: Arc::new(AtomicU64::new(0)),
         }
@@ -68,6 +71,14 @@ impl Heartbeat {
     pub fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
         CURRENT.scope(self, future)
     }
+}
+
+/// The id of the supervised task this runs in, the same across its restarts (`None`
+/// outside one). A queue worker takes it as its worker id, so that a restarted worker
+/// takes back the jobs its killed predecessor held, at once rather than after the reaper's
+/// heartbeat timeout.
+pub fn task_id() -> Option<Arc<str>> {
+    CURRENT.try_with(|h| h.id.clone()).ok()
 }
 
 /// Beats the heartbeat of the supervised task this runs in (nothing outside one).
@@ -143,6 +154,9 @@ mod tests {
             })
             .await;
         let silent = hb.silent_for().expect("a beat in scope");
+        let id = hb.clone().scope(async { task_id() }).await;
+        assert_eq!(id, Some(hb.id.clone()));
+        assert_eq!(task_id(), None);
         assert!(silent < Duration::from_secs(5), "{silent:?}");
         hb.reset();
         assert_eq!(hb.silent_for(), None);

@@ -153,6 +153,24 @@ impl Kit {
         self.supervise(name, move |stop| task(state.clone(), stop));
     }
 
+    /// [`Kit::run`] for a worker whose one job may take up to `longest_job` (its
+    /// timeouts): it may be silent that much longer than `TASK_STALL_SECS` before it
+    /// counts as hung.
+    pub fn run_worker<S, F, Fut>(&self, name: &str, longest_job: Duration, state: &S, task: F)
+    where
+        S: Clone + Send + 'static,
+        F: Fn(S, CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let policy = Policy {
+            stall_after: self.base.task_stall.saturating_add(longest_job),
+            ..self.policy()
+        };
+        let state = state.clone();
+        self.tasks
+            .spawn(name, policy, move |stop| task(state.clone(), stop));
+    }
+
     /// Runs `round(state)` every `interval` (the first after one interval) as the
     /// supervised task `name`; a failed round is logged and the next one runs on time.
     pub fn every<S, F, Fut, T>(&self, name: &str, interval: Duration, state: &S, round: F)

@@ -11,6 +11,7 @@
 pub mod api;
 mod clamd;
 mod db;
+pub mod fixtures;
 mod moto;
 pub mod openapi;
 mod problem;

@@ -22,6 +22,20 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// tools that build the service in code.
+    pub fn with_base(base: BaseConfig) -> Self {
+        Self {
+            keys_dir: PathBuf::from(&base.data_dir).join("keys"),
+            generate_key: true,
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            login_failures: Quota::new(5, Duration::from_secs(900)),
+            requests_per_ip: Quota::new(300, Duration::from_secs(60)),
+            base,
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let base = BaseConfig::from_env("auth", 8081)?;
         let keys_dir = config::var("JWT_KEYS_DIR")

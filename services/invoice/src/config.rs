@@ -21,6 +21,19 @@ pub struct InvoiceConfig {
 }
 
 impl InvoiceConfig {
+    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// tools that build the service in code.
+    pub fn with_base(base: BaseConfig) -> Self {
+        Self {
+            base,
+            max_amount_minor: 1_000_000_000_000,
+            min_days_ahead: 7,
+            overdue_grace_days: 3,
+            default_grace_days: 90,
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let base = BaseConfig::from_env("invoice", 8083)?;
         let max = config::string("INVOICE_MAX_AMOUNT", "10000000000.00");

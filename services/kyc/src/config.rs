@@ -41,6 +41,32 @@ pub struct KycConfig {
 }
 
 impl KycConfig {
+    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// tools that build the service in code.
+    pub fn with_base(base: BaseConfig) -> Self {
+        let data_dir = PathBuf::from(&base.data_dir);
+        Self {
+            storage: StorageConfig::Local {
+                dir: data_dir.join("kyc-documents"),
+            },
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_pixels: 40_000_000,
+            clamd_addr: None,
+            clamd_timeout: Duration::from_secs(30),
+            ocr_command: None,
+            ocr_timeout: Duration::from_secs(60),
+            identity_key: None,
+            identity_key_file: data_dir.join("kyc-identity.key"),
+            generate_identity_key: true,
+            worker_in_process: true,
+            workers: 2,
+            worker: WorkerConfig::default(),
+            uploads_per_user: Quota::new(30, Duration::from_secs(3600)),
+            requeue_after: Duration::from_secs(600),
+            base,
+        }
+    }
+
     pub fn from_env() -> anyhow::Result<Self> {
         let base = BaseConfig::from_env("kyc", 8082)?;
         let storage = StorageConfig::from_env(&base.data_dir)?;

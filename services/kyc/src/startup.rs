@@ -26,12 +26,17 @@ async fn core(config: KycConfig, clock: SharedClock) -> anyhow::Result<(Kit, App
     Ok((kit, state))
 }
 
-/// The document workers `worker-0` .. `worker-{KYC_WORKERS - 1}`.
+/// The document workers `worker-0` .. `worker-{KYC_WORKERS - 1}`; one document may take
+/// the virus scan's and the OCR's timeouts.
 fn workers(kit: &Kit, state: &AppState) {
+    let longest_job = state.config.clamd_timeout + state.config.ocr_timeout;
     for n in 0..state.config.workers.max(1) {
-        kit.run(&format!("worker-{n}"), state, move |state, stop| {
-            crate::worker::run(state, n, stop)
-        });
+        kit.run_worker(
+            &format!("worker-{n}"),
+            longest_job,
+            state,
+            move |state, stop| crate::worker::run(state, n, stop),
+        );
     }
 }
 

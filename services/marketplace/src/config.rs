@@ -31,6 +31,22 @@ pub struct MarketplaceConfig {
 }
 
 impl MarketplaceConfig {
+    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// tools that build the service in code.
+    pub fn with_base(base: BaseConfig) -> Self {
+        Self {
+            base,
+            max_rate: Rate::from_millionths(60 * 10_000),
+            min_rate: None,
+            min_days_to_due: 7,
+            fee_bps: 100,
+            max_active_offers: 20,
+            default_offer_hours: 72,
+            max_offer_hours: 168,
+            sweep_interval: Duration::from_secs(30),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let base = BaseConfig::from_env("marketplace", 8084)?;
         let raw = config::string("MARKETPLACE_MAX_RATE", "60");

@@ -18,6 +18,16 @@ pub enum PushProvider {
     },
 }
 
+impl PushProvider {
+    /// The longest one push may take (the HTTP timeout).
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Self::Log => Duration::ZERO,
+            Self::Http { timeout, .. } => *timeout,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WsConfig {
     /// A WebSocket ticket is good for this long (`WS_TICKET_TTL_SECS`, 30).

@@ -41,7 +41,9 @@ pub async fn build_with_provider(
     hub.watch_tokens(verifier.clone(), kit.clock.clone(), revocation_check);
     let state = AppState::new(&kit, verifier, hub, config);
     kit.run("consumer", &state, crate::consumer::run);
-    kit.run("push", &state, move |state, stop| {
+    // One push may take the provider's HTTP timeout.
+    let longest_push = state.config.push.timeout();
+    kit.run_worker("push", longest_push, &state, move |state, stop| {
         crate::push::run(state, provider.clone(), stop)
     });
     kit.serve(ApiDoc::openapi(), state, routes::mount).await

@@ -65,8 +65,9 @@ where
 /// How a worker behaves. The defaults suit production; tests shorten the times.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Unique among live workers of a queue; no braces. Default: random. A fixed id (a pod
-    /// name) lets a restarted worker take back its own in-flight jobs at once.
+    /// Unique among live workers of a queue; no braces. Default: the supervised task's id
+    /// ([`crate::heartbeat::task_id`]), else random. A fixed id (a pod name, a task's id)
+    /// lets a restarted worker take back its own in-flight jobs at once.
     pub worker_id: String,
     /// A job is attempted at most this many times, then dead-lettered. Default 5.
     pub max_attempts: u32,
@@ -94,7 +95,11 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            worker_id: format!("w{}", uuid::Uuid::new_v4().simple()),
+            // Inside a supervised task, its id: a restarted worker takes back its own jobs.
+            worker_id: crate::heartbeat::task_id().map_or_else(
+                || format!("w{}", uuid::Uuid::new_v4().simple()),
+                |id| format!("w{id}"),
+            ),
             max_attempts: 5,
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),

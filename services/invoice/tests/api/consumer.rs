@@ -385,3 +385,47 @@ async fn events_the_consumer_cannot_use_are_dead_lettered_with_the_reason_and_ch
     app.deliver(&extended).await;
     app.wait_for_status(id, "repaid").await;
 }
+
+#[tokio::test]
+async fn a_killed_consumer_is_restarted_and_applies_the_event_once() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let id = id_of(&app.listed(&seller, 1).await);
+    testkit::wait_until(DEADLINE, "ready with every task running", || async {
+        app.get("/readyz", "").await.status() == 200
+    })
+    .await;
+    let body: serde_json::Value = app.get("/readyz", "").await.json().await.unwrap();
+    assert_eq!(
+        body["tasks"],
+        json!({"consumer": "running", "relay": "running", "sweep": "running"})
+    );
+
+    // The event arrives and the consumer dies at once: before, during or after the job.
+    let offer = offer_reserved(&app, id);
+    app.deliver(&offer).await;
+    assert!(app.tasks.kill("consumer"));
+    testkit::wait_until(DEADLINE, "the consumer restarted", || async {
+        app.tasks.restarts("consumer") == Some(1)
+    })
+    .await;
+    app.wait_for_status(id, "accepted").await;
+    testkit::wait_until(DEADLINE, "ready again", || async {
+        app.get("/readyz", "").await.status() == 200
+    })
+    .await;
+
+    // Applied once: one transition, one confirmation per consumer.
+    let accepted = steps(&app, id)
+        .await
+        .into_iter()
+        .filter(|(_, to, _)| to == "accepted")
+        .count();
+    assert_eq!(accepted, 1);
+    for consumer in [Service::Marketplace, Service::Payments] {
+        app.wait_for_event(consumer, "invoice.acceptance_confirmed", id)
+            .await;
+        let confirmed = events_about(&app, consumer, "invoice.acceptance_confirmed", id).await;
+        assert_eq!(confirmed.len(), 1, "{consumer:?}");
+    }
+}

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub config: InvoiceConfig,
     pub db: TestDb,
     pub state: invoice::state::AppState,
+    /// The service's background tasks (a test kills one).
+    pub tasks: service_kit::tasks::Supervisor,
 }
 
 impl Deref for TestApp {
@@ -64,6 +66,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut InvoiceConfig)
         .expect("build app");
     let (api, redis, keys) = backing.client(app.port());
     let state = app.state().clone();
+    let tasks = app.tasks().clone();
     let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
     TestApp {
         _running: running,
@@ -73,6 +76,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut InvoiceConfig)
         config,
         db,
         state,
+        tasks,
     }
 }
 

@@ -7,8 +7,8 @@ use common::keys::Keys;
 use common::queue::WorkerConfig;
 use common::ratelimit::Quota;
 use common::redis::Pool;
-use kyc::storage::StorageConfig;
 use kyc::KycConfig;
+use kyc::storage::StorageConfig;
 use serde_json::Value;
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
@@ -192,9 +192,9 @@ impl TestApp {
         };
         for (i, t) in types.iter().enumerate() {
             let bytes = if i % 2 == 0 {
-                crate::fixtures::png(32, 32, seed.wrapping_add(i as u8 * 40))
+                testkit::fixtures::png(32, 32, seed.wrapping_add(i as u8 * 40))
             } else {
-                crate::fixtures::pdf(&format!("{}-{seed}-{i}", user.id))
+                testkit::fixtures::pdf(&format!("{}-{seed}-{i}", user.id))
             };
             let id = self.upload_ok(&user.token, t, bytes).await;
             let doc = self.processed(&user.token, id).await;

@@ -1,7 +1,6 @@
 //! Black-box tests of the KYC service: real PostgreSQL/SQLite and Redis, the app on port 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fixtures;
 mod helpers;
 mod openapi;
 mod pods;
@@ -10,4 +9,3 @@ mod review;
 mod revoked;
 mod status;
 mod upload;
-mod with_auth;

@@ -92,7 +92,7 @@ async fn ocr_reads_the_government_id_and_a_mismatched_name_only_warns_the_review
             .upload_ok(
                 &investor.token,
                 "proof_of_address",
-                crate::fixtures::pdf(declared),
+                testkit::fixtures::pdf(declared),
             )
             .await;
         app.processed(&investor.token, proof).await;

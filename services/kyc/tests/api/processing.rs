@@ -7,8 +7,8 @@ use serde_json::Value;
 use testkit::{ClamdStandIn, DbKind, EICAR};
 use uuid::Uuid;
 
-use crate::fixtures;
 use crate::helpers::{DEADLINE, TestApp, fast_worker, spawn_app_with};
+use testkit::fixtures;
 
 async fn processed_events(app: &TestApp, document_id: Uuid) -> usize {
     common::outbox::entity::Entity::find()

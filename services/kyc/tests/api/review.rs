@@ -5,8 +5,8 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use testkit::DbKind;
 
-use crate::fixtures;
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use testkit::fixtures;
 
 async fn queue_ids(app: &TestApp, token: &str) -> HashSet<String> {
     let res = app

@@ -6,8 +6,8 @@ use common::auth::Role;
 use serde_json::json;
 use testkit::api::{User, blacklist, suspend};
 
-use crate::fixtures;
 use crate::helpers::{TestApp, assert_problem, spawn_app};
+use testkit::fixtures;
 
 async fn revoke(app: &TestApp, how: &str, user: &User) {
     match how {

@@ -2,8 +2,8 @@ use common::auth::Role;
 use fred::prelude::KeysInterface;
 use serde_json::Value;
 
-use crate::fixtures;
 use crate::helpers::spawn_app;
+use testkit::fixtures;
 
 #[tokio::test]
 async fn a_new_user_sees_what_their_role_must_provide() {

@@ -1,7 +1,7 @@
 use serde_json::Value;
 
-use crate::fixtures;
 use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
+use testkit::fixtures;
 
 async fn stored_files(app: &crate::helpers::TestApp) -> usize {
     let dir = app.dir.path().join("documents");

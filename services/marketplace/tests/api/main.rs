@@ -5,7 +5,6 @@
 
 mod auth;
 mod concurrency;
-mod e2e;
 mod expiry;
 mod helpers;
 mod live;

@@ -1,18 +1,14 @@
 //! Auth and KYC on one Redis, as in production: the KYC decision reaches the user's
 //! next access token.
 
-use std::time::Duration;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use auth::AuthConfig;
 use base64::Engine;
-use common::clock::ManualClock;
-use common::ratelimit::Quota;
-use common::shutdown::CancellationToken;
+use e2e::{DEADLINE, Stack};
+use kyc::KycConfig;
 use serde_json::{Value, json};
-use testkit::{DbKind, TestDb};
-
-use crate::fixtures;
-use crate::helpers::{DEADLINE, config};
+use testkit::fixtures;
 
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
@@ -26,32 +22,21 @@ fn claims(token: &str) -> Value {
 
 #[tokio::test]
 async fn an_approved_users_next_token_says_approved() {
-    let kyc_db = TestDb::new(DbKind::Postgres).await;
-    let auth_db = TestDb::new(DbKind::Postgres).await;
-    let dir = tempfile::tempdir().unwrap();
-    let kyc_config = config(&kyc_db, dir.path());
-    let mut auth_base = kyc_config.base.clone();
-    auth_base.service = "auth";
-    auth_base.database_url = auth_db.url.clone();
-    let auth_config = AuthConfig {
-        base: auth_base,
-        keys_dir: dir.path().join("keys"),
-        generate_key: true,
-        access_ttl_secs: 900,
-        refresh_ttl_days: 30,
-        login_failures: Quota::new(5, Duration::from_secs(900)),
-        requests_per_ip: Quota::new(10_000, Duration::from_secs(60)),
-    };
-    let clock = ManualClock::starting_now();
-    let stop = CancellationToken::new();
-    let auth_app = auth::build(auth_config.clone(), clock.clone())
+    let mut stack = Stack::new();
+    let (base, auth_db) = stack.base("auth").await;
+    let auth_config = AuthConfig::with_base(base);
+    let auth_app = auth::build(auth_config.clone(), stack.clock.clone())
         .await
         .unwrap();
-    let auth_url = format!("http://127.0.0.1:{}", auth_app.port());
-    tokio::spawn(auth_app.run_until_stopped(stop.clone()));
-    let kyc_app = kyc::build(kyc_config, clock.clone()).await.unwrap();
-    let kyc_url = format!("http://127.0.0.1:{}", kyc_app.port());
-    tokio::spawn(kyc_app.run_until_stopped(stop.clone()));
+    let auth_url = stack.serve(auth_app, auth_db);
+    let (base, kyc_db) = stack.base("kyc").await;
+    let kyc_config = KycConfig {
+        workers: 1,
+        ..KycConfig::with_base(base)
+    };
+    let kyc_app = kyc::build(kyc_config, stack.clock.clone()).await.unwrap();
+    let kyc_url = stack.serve(kyc_app, kyc_db);
+    let clock = stack.clock.clone();
     let http = reqwest::Client::new();
 
     // Register and log in through auth.
@@ -177,5 +162,4 @@ async fn an_approved_users_next_token_says_approved() {
         .await
         .unwrap();
     assert_eq!(me["kyc_status"], "approved");
-    stop.cancel();
 }

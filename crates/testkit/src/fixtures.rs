@@ -1,4 +1,4 @@
-//! Files built in code: small valid images and PDFs, and broken ones.
+//! Files built in code for upload tests: small valid images and PDFs, and broken ones.
 
 use std::io::Cursor;
 

@@ -1,51 +1,126 @@
-//! The saga end to end with the real invoice service: both apps on one Redis prefix, each
-//! with its own database, events travelling only through the outbox relays and queues.
+//! The offer saga end to end: marketplace and invoice on one Redis prefix, each with its
+//! own database, events travelling only through the outbox relays and queues.
 
-use std::time::Duration;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::ops::Deref;
 
 use common::clock::Clock;
-use common::shutdown::CancellationToken;
+use e2e::{DEADLINE, Stack};
 use invoice::InvoiceConfig;
+use marketplace::MarketplaceConfig;
 use serde_json::{Value, json};
-use testkit::{DbKind, TestDb};
+use testkit::api::{ApiClient, Backing, User};
 use uuid::Uuid;
 
-use crate::helpers::{DEADLINE, Invoice, TestApp, User, spawn_app};
-
-struct InvoiceService {
-    address: String,
-    _db: TestDb,
-    stop: CancellationToken,
+/// Marketplace and invoice on one stack; `api` talks to marketplace with test tokens.
+struct TestApp {
+    api: ApiClient,
+    _stack: Stack,
 }
 
-impl Drop for InvoiceService {
-    fn drop(&mut self) {
-        self.stop.cancel();
+impl Deref for TestApp {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
     }
 }
 
-async fn invoice_service(app: &TestApp) -> InvoiceService {
-    let db = TestDb::new(DbKind::Postgres).await;
-    let config = InvoiceConfig {
-        base: common::config::BaseConfig {
-            service: "invoice",
-            database_url: db.url.clone(),
-            ..app.config.base.clone()
-        },
-        max_amount_minor: 100_000_000_000,
-        min_days_ahead: 7,
-        overdue_grace_days: 3,
-        default_grace_days: 90,
-        sweep_interval: Duration::from_secs(3600),
+/// The invoice service's address.
+struct InvoiceService {
+    address: String,
+}
+
+struct Invoice {
+    id: Uuid,
+}
+
+async fn spawn() -> (TestApp, InvoiceService) {
+    let mut stack = Stack::new();
+    let backing = Backing::new(&stack.prefix).await;
+    let clock = backing.clock.clone();
+    let (base, db) = stack.base("marketplace").await;
+    let market = MarketplaceConfig {
+        sweep_interval: std::time::Duration::from_secs(3600),
+        ..MarketplaceConfig::with_base(base)
     };
-    let svc = invoice::build(config, app.clock.clone()).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", svc.port());
-    let stop = CancellationToken::new();
-    tokio::spawn(svc.run_until_stopped(stop.clone()));
-    InvoiceService {
-        address,
-        _db: db,
-        stop,
+    let app = marketplace::build(market, clock.clone()).await.unwrap();
+    let port = app.port();
+    stack.serve(app, db);
+    let (base, db) = stack.base("invoice").await;
+    let inv = InvoiceConfig {
+        sweep_interval: std::time::Duration::from_secs(3600),
+        ..InvoiceConfig::with_base(base)
+    };
+    let app = invoice::build(inv, clock).await.unwrap();
+    let address = stack.serve(app, db);
+    let (api, _, _) = backing.client(port);
+    (TestApp { api, _stack: stack }, InvoiceService { address })
+}
+
+impl TestApp {
+    /// The listing as an admin sees it.
+    async fn listing(&self, id: Uuid) -> Option<Value> {
+        let res = self
+            .get(
+                &format!("/api/marketplace/invoices/{id}"),
+                &self.admin().token,
+            )
+            .await;
+        if res.status() == 404 {
+            return None;
+        }
+        assert_eq!(res.status(), 200);
+        Some(res.json().await.unwrap())
+    }
+
+    async fn wait_for_listing(&self, id: Uuid, status: &str) {
+        testkit::wait_until(DEADLINE, &format!("listing {id} {status}"), || async {
+            self.listing(id)
+                .await
+                .is_some_and(|l| l["status"] == status)
+        })
+        .await;
+    }
+
+    /// Makes an offer (asserting 201) and returns it.
+    async fn offer(&self, investor: &User, invoice: &Invoice, rate: &str) -> Value {
+        let body = json!({"invoice_id": invoice.id, "discount_rate": rate});
+        let res = self
+            .post("/api/marketplace/offers", &investor.token, &body)
+            .await;
+        assert_eq!(res.status(), 201, "offer at {rate}");
+        res.json().await.unwrap()
+    }
+
+    async fn wait_for_offer(&self, id: &Value, status: &str) -> Value {
+        let id = id.as_str().unwrap();
+        testkit::wait_for(DEADLINE, &format!("offer {id} {status}"), || async {
+            let path = format!("/api/marketplace/offers/{id}");
+            let o: Value = self
+                .get(&path, &self.admin().token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            (o["status"] == status).then_some(o)
+        })
+        .await
+    }
+
+    /// Accepts `offer` as `seller` (asserting 202).
+    async fn accept(&self, seller: &User, offer: &Value) {
+        let id = offer["id"].as_str().unwrap();
+        let res = self
+            .post_at(
+                &format!("/api/marketplace/offers/{id}/accept"),
+                &seller.token,
+                testkit::api::version_of(offer),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 202, "accept");
     }
 }
 
@@ -106,13 +181,7 @@ async fn list_invoice(app: &TestApp, inv: &InvoiceService, seller: &User, n: u32
         version = testkit::api::version_of(&body);
     }
     app.wait_for_listing(id, "listed").await;
-    Invoice {
-        id,
-        seller_id: seller.id,
-        amount: "1500000.00".into(),
-        amount_minor: 150_000_000,
-        due_date: due,
-    }
+    Invoice { id }
 }
 
 async fn invoice_status(app: &TestApp, inv: &InvoiceService, id: Uuid) -> Value {
@@ -128,8 +197,7 @@ async fn invoice_status(app: &TestApp, inv: &InvoiceService, id: Uuid) -> Value 
 
 #[tokio::test]
 async fn an_offer_accepted_at_the_marketplace_is_confirmed_by_the_invoice_service() {
-    let app = spawn_app().await;
-    let inv = invoice_service(&app).await;
+    let (app, inv) = spawn().await;
     let seller = app.seller();
     let invoice = list_invoice(&app, &inv, &seller, 1).await;
     let l = app.listing(invoice.id).await.unwrap();
@@ -149,8 +217,7 @@ async fn an_offer_accepted_at_the_marketplace_is_confirmed_by_the_invoice_servic
 
 #[tokio::test]
 async fn a_cancelled_invoice_rejects_its_offers_with_a_reason() {
-    let app = spawn_app().await;
-    let inv = invoice_service(&app).await;
+    let (app, inv) = spawn().await;
     let seller = app.seller();
     let invoice = list_invoice(&app, &inv, &seller, 1).await;
     let a = app.offer(&app.investor(), &invoice, "18").await;
