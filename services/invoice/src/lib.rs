@@ -18,24 +18,25 @@
 //! Publishes (outbox -> `events:{consumer}`): `invoice.submitted`, `invoice.listed`,
 //! `invoice.rejected`, `invoice.cancelled`, `invoice.status_changed`,
 //! `invoice.acceptance_confirmed` / `_refused`. Consumes `events:invoice`
-//! ([`consumer`]): `offer.reserved`, `offer.placed`, `payment.status_changed`,
+//! ([`inbound`]): `offer.reserved`, `offer.placed`, `payment.status_changed`,
 //! `settlement.completed`. Live: `invoice:{invoiceId}`. Redis: `search:invoices:{hash}`
-//! and `invoices:popular` (both tagged with the generation `cache:gen:invoices`). The [`sweep`] marks
+//! and `invoices:popular` (both tagged with the generation `cache:gen:invoices`). The [`jobs::sweep`] marks
 //! overdue and defaulted invoices.
+//!
+//! Inside, data flows one way: a request ([`routes`]) or an event ([`inbound`]) -> the
+//! [`domain`] (state machine, fields, [`domain::InvoiceError`]) -> the [`store`] (rows,
+//! history and outbox event in one transaction) -> after the commit, [`outbound`] (live
+//! message, cache generation, relay wake-up). [`startup`] is the table of contents.
 
-pub mod config;
-pub mod consumer;
+mod config;
 pub mod domain;
-pub mod entity;
-pub mod events;
-pub mod invoices;
-pub mod migration;
-pub mod popular;
-pub mod routes;
-pub mod search;
-pub mod startup;
+pub mod inbound;
+pub mod jobs;
+pub mod outbound;
+mod routes;
+mod startup;
 pub mod state;
-pub mod sweep;
+pub mod store;
 
 pub use config::InvoiceConfig;
 pub use startup::{Application, Binary, build};

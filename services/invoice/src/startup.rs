@@ -7,9 +7,9 @@ use service_kit::{Kit, Running};
 use utoipa::OpenApi;
 
 use crate::config::InvoiceConfig;
-use crate::migration::Migrator;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
+use crate::store::migration::Migrator;
 
 /// The running service.
 pub type Application = Running<AppState>;
@@ -19,10 +19,10 @@ pub async fn build(config: InvoiceConfig, clock: SharedClock) -> anyhow::Result<
     let kit = Kit::start::<Migrator>(&config.base, clock).await?;
     let relay = kit.relay(Service::Invoice);
     let state = AppState::new(&kit, relay, config);
-    kit.run("consumer", &state, crate::consumer::run);
+    kit.run("consumer", &state, crate::inbound::run);
     let every = state.config.sweep_interval;
     kit.every("sweep", every, &state, |s| async move {
-        crate::sweep::run_once(&s).await
+        crate::jobs::sweep::run_once(&s).await
     });
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }

@@ -13,12 +13,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::InvoiceView;
 use crate::domain::{InvoiceInput, Machine};
-use crate::entity::history;
-use crate::invoices::{self, InvoiceView};
-use crate::popular::PopularList;
-use crate::search::{self, SearchPage, SearchParams};
 use crate::state::AppState;
+use crate::store::entity::history;
+use crate::store::invoices;
+use crate::store::popular::PopularList;
+use crate::store::search::{self, SearchPage, SearchParams};
 
 /// The caller as a seller with approved KYC.
 pub fn seller(user: &AuthUser) -> Result<(), ApiError> {
@@ -32,11 +33,10 @@ pub async fn own(
     state: &AppState,
     user: &AuthUser,
     id: InvoiceId,
-) -> Result<crate::entity::invoice::Model, ApiError> {
-    invoices::find(&state.db, id)
-        .await?
-        .filter(|m| m.seller_id == user.id)
-        .ok_or_else(|| invoices::not_found(id))
+) -> Result<crate::store::entity::invoice::Model, ApiError> {
+    let m = invoices::find(&state.db, id).await?;
+    Ok(m.filter(|m| m.seller_id == user.id)
+        .ok_or(crate::domain::InvoiceError::NotFound(id))?)
 }
 
 /// Create a draft.
@@ -64,7 +64,7 @@ pub async fn create(
         .map_err(ApiError::fields)?;
     let m = invoices::create(&state, &user, fields).await?;
     tracing::info!(invoice_id = %m.id, seller_id = %user.id, "Invoice drafted.");
-    invoices::respond(StatusCode::CREATED, &m)
+    super::respond(StatusCode::CREATED, &m)
 }
 
 /// Change a draft or a rejected invoice (only the fields given), at the version you read
@@ -95,18 +95,16 @@ pub async fn update(
     seller(&user)?;
     let current = own(&state, &user, *id).await?;
     let seen = if_match.required()?;
-    let status = invoices::status_of(&current)?;
+    let status = current.status()?;
     if !status.editable() {
-        return Err(ApiError::Conflict(format!(
-            "cannot edit an invoice that is {status}; only drafts and rejected invoices can change"
-        )));
+        return Err(crate::domain::InvoiceError::NotEditable(status).into());
     }
     let fields = body
-        .over(&invoices::fields_of(&current)?)
+        .over(&current.fields()?)
         .validate(state.config.limits())
         .map_err(ApiError::fields)?;
     let m = invoices::update(&state, &current, seen, fields).await?;
-    invoices::respond(StatusCode::OK, &m)
+    super::respond(StatusCode::OK, &m)
 }
 
 /// Listed invoices with the most offers (investors and admins; sellers see only their own
@@ -127,10 +125,10 @@ pub async fn popular(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
     let body = state
         .cache
         .get_or_fetch_json(
-            invoices::LISTED_SCOPE,
+            crate::outbound::LISTED_SCOPE,
             &state.keys.invoices_popular(),
             ttl::INVOICES_POPULAR,
-            || async move { crate::popular::list(&db).await },
+            || async move { crate::store::popular::list(&db).await },
         )
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
@@ -156,11 +154,9 @@ pub async fn show(
     user: AuthUser,
     id: web::Path<InvoiceId>,
 ) -> Result<HttpResponse, ApiError> {
-    let m = invoices::find(&state.db, *id)
-        .await?
-        .ok_or_else(|| invoices::not_found(*id))?;
+    let m = invoices::get(&state.db, *id).await?;
     let m = invoices::visible_to(m, &user)?;
-    invoices::respond(StatusCode::OK, &m)
+    super::respond(StatusCode::OK, &m)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -196,7 +192,7 @@ pub async fn history_of(
         .filter(|m| {
             user.role == Role::Admin || (user.role == Role::Seller && m.seller_id == user.id)
         })
-        .ok_or_else(|| invoices::not_found(*id))?;
+        .ok_or(crate::domain::InvoiceError::NotFound(*id))?;
     let rows = history::Entity::find()
         .filter(history::Column::InvoiceId.eq(m.id))
         .order_by_asc(history::Column::At)
@@ -235,7 +231,7 @@ pub async fn search_invoices(
     caller: PendingUser,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.parse()?;
+    let query = params.parse().map_err(ApiError::fields)?;
     let key = state.keys.invoice_search(&common::cache::query_hash(
         &query.canonical(&search::scope(caller.claimed())),
     ));

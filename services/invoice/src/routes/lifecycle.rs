@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 
 use super::invoices::{own, seller};
 use crate::domain::{Action, Machine};
-use crate::invoices::{self, Actor, InvoiceView};
+use crate::domain::{Actor, InvoiceView};
 use crate::state::AppState;
+use crate::store::invoices;
 
 /// Send a draft (or a corrected rejected invoice) for verification.
 #[utoipa::path(
@@ -37,7 +38,8 @@ pub async fn submit(
     seller(&user)?;
     let current = own(&state, &user, *id).await?;
     // The state first: a listed invoice is a 409 whatever its date.
-    invoices::status_of(&current)?
+    current
+        .status()?
         .apply(Action::Submit)
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
     let today = state.clock.now().date_naive();
@@ -54,7 +56,7 @@ pub async fn submit(
     }
     let changed =
         invoices::transition(&state, &current, Action::Submit, Actor::user(&user), None).await?;
-    invoices::respond(StatusCode::OK, &changed.invoice)
+    super::respond(StatusCode::OK, &changed.invoice)
 }
 
 /// Cancel: allowed until an offer is accepted.
@@ -80,7 +82,7 @@ pub async fn cancel(
     let current = own(&state, &user, *id).await?;
     let changed =
         invoices::transition(&state, &current, Action::Cancel, Actor::user(&user), None).await?;
-    invoices::respond(StatusCode::OK, &changed.invoice)
+    super::respond(StatusCode::OK, &changed.invoice)
 }
 
 /// Verify a submitted invoice at the version you reviewed (`If-Match`): it is listed for
@@ -106,9 +108,7 @@ pub async fn verify(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&user)?;
-    let current = invoices::find(&state.db, *id)
-        .await?
-        .ok_or_else(|| invoices::not_found(*id))?;
+    let current = invoices::get(&state.db, *id).await?;
     let seen = if_match.required()?;
     let changed = invoices::decide(
         &state,
@@ -119,7 +119,7 @@ pub async fn verify(
         seen,
     )
     .await?;
-    invoices::respond(StatusCode::OK, &changed.invoice)
+    super::respond(StatusCode::OK, &changed.invoice)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -161,9 +161,7 @@ pub async fn reject(
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&user)?;
     let reason = ApiError::text_between("reason", &body.reason, 3, 1000)?;
-    let current = invoices::find(&state.db, *id)
-        .await?
-        .ok_or_else(|| invoices::not_found(*id))?;
+    let current = invoices::get(&state.db, *id).await?;
     let seen = if_match.required()?;
     let changed = invoices::decide(
         &state,
@@ -174,5 +172,5 @@ pub async fn reject(
         seen,
     )
     .await?;
-    invoices::respond(StatusCode::OK, &changed.invoice)
+    super::respond(StatusCode::OK, &changed.invoice)
 }

@@ -3,9 +3,40 @@
 mod invoices;
 mod lifecycle;
 
-use common::http::BearerSecurity;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use common::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
+
+use crate::domain::InvoiceError;
+use crate::store::entity::invoice;
+
+/// The one mapping of the domain's errors to problems.
+impl From<InvoiceError> for ApiError {
+    fn from(e: InvoiceError) -> Self {
+        match e {
+            InvoiceError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            InvoiceError::DuplicateNumber(_)
+            | InvoiceError::NotEditable(_)
+            | InvoiceError::NotAllowed(_) => ApiError::Conflict(e.to_string()),
+            InvoiceError::Stale { seen, current } => match serde_json::to_value(&*current) {
+                Ok(now) => common::http::version::stale("invoice", seen, current.version, now),
+                Err(e) => ApiError::internal(e),
+            },
+            InvoiceError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// `status` with `m` as JSON and its `ETag`.
+fn respond(status: StatusCode, m: &invoice::Model) -> Result<HttpResponse, ApiError> {
+    Ok(common::http::version::respond(
+        status,
+        m.version,
+        &m.view()?,
+    ))
+}
 
 #[derive(OpenApi)]
 #[openapi(

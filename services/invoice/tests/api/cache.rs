@@ -59,7 +59,7 @@ async fn a_cache_hit_serves_the_bytes_the_miss_stored(kind: DbKind) {
     assert_eq!(keys.len(), 1);
     let stored = app.cached(&keys[0]).await.unwrap();
     let generation = app
-        .cache_generation(&invoice::invoices::seller_scope(seller.id))
+        .cache_generation(&invoice::outbound::seller_scope(seller.id))
         .await;
     assert_eq!(
         stored,
@@ -301,7 +301,7 @@ async fn a_search_right_after_any_write_sees_it_on_sqlite() {
 /// investors (an invoice may have entered or left the listings).
 #[tokio::test]
 async fn a_write_invalidates_only_the_viewers_whose_results_it_can_change() {
-    use invoice::invoices::{CACHE_SCOPE, LISTED_SCOPE, seller_scope};
+    use invoice::outbound::{CACHE_SCOPE, LISTED_SCOPE, seller_scope};
     let app = spawn_app_with(DbKind::Postgres, |_| {}).await;
     let (ada, bola) = (app.seller(), app.seller());
     let investor = app.investor();

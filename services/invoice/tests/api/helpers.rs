@@ -331,7 +331,7 @@ impl TestApp {
             .unwrap()
     }
 
-    /// A cache scope's generation (`invoice::invoices::CACHE_SCOPE`, `LISTED_SCOPE`,
+    /// A cache scope's generation (`invoice::outbound::CACHE_SCOPE`, `LISTED_SCOPE`,
     /// `seller_scope(id)`).
     pub async fn cache_generation(&self, scope: &str) -> u64 {
         self.state.cache.generation(scope).await.unwrap()

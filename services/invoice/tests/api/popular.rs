@@ -4,7 +4,7 @@
 use common::events::marketplace::{OfferChange, OfferChanged, OfferStatus};
 use common::events::{Envelope, OfferEvent, examples};
 use common::ids::{InvoiceId, OfferId, UserId};
-use invoice::entity::offer_count;
+use invoice::store::entity::offer_count;
 use sea_orm::EntityTrait;
 use serde_json::Value;
 use uuid::Uuid;

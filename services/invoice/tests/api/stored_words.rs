@@ -2,7 +2,7 @@
 //! is there anyway it is an error, never read as a default (an unknown status used to read
 //! as `draft`, an unknown currency as NGN).
 
-use invoice::entity::invoice;
+use invoice::store::entity::invoice;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use testkit::DbKind;

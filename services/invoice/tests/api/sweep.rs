@@ -25,7 +25,7 @@ fn at(due: NaiveDate, days: u64, h: u32, m: u32, s: u32) -> DateTime<Utc> {
 }
 
 async fn sweep(app: &TestApp) -> usize {
-    invoice::sweep::run_once(&app.state).await.unwrap()
+    invoice::jobs::sweep::run_once(&app.state).await.unwrap()
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use common::auth::{AuthUser, Role};
-use common::http::{ApiError, FieldError};
+use common::http::FieldError;
 use common::money::{Currency, Money};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::InvoiceStatus;
-use crate::entity::invoice;
-use crate::invoices::{self, InvoiceView};
+use crate::domain::InvoiceView;
+use crate::outbound::{CACHE_SCOPE, LISTED_SCOPE, seller_scope};
+use crate::store::entity::invoice;
 
 /// The query string as sent. Unknown parameters are refused (422), not ignored.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -83,7 +84,8 @@ pub struct SearchPage {
 }
 
 impl SearchParams {
-    pub fn parse(&self) -> Result<Search, ApiError> {
+    /// The search asked for, or every parameter at fault.
+    pub fn parse(&self) -> Result<Search, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut err = |field: &str, message: String| {
             errors.push(FieldError {
@@ -193,7 +195,7 @@ impl SearchParams {
                 page,
                 per_page,
             }),
-            _ => Err(ApiError::fields(errors)),
+            _ => Err(errors),
         }
     }
 }
@@ -213,9 +215,9 @@ pub fn scope(viewer: &AuthUser) -> String {
 /// results they can change: a seller's new draft leaves investors' cached pages alone).
 pub fn generation_scope(viewer: &AuthUser) -> String {
     match viewer.role {
-        Role::Admin => invoices::CACHE_SCOPE.to_owned(),
-        Role::Seller => invoices::seller_scope(viewer.id),
-        Role::Investor => invoices::LISTED_SCOPE.to_owned(),
+        Role::Admin => CACHE_SCOPE.to_owned(),
+        Role::Seller => seller_scope(viewer.id),
+        Role::Investor => LISTED_SCOPE.to_owned(),
     }
 }
 
@@ -297,7 +299,10 @@ impl Search {
             .all(db)
             .await?;
         Ok(SearchPage {
-            items: rows.iter().map(invoices::view).collect::<Result<_, _>>()?,
+            items: rows
+                .iter()
+                .map(invoice::Model::view)
+                .collect::<Result<_, _>>()?,
             total,
             page: self.page,
             per_page: self.per_page,

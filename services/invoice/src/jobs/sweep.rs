@@ -3,10 +3,10 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::domain::{Action, InvoiceStatus};
-use crate::entity::invoice;
-use crate::invoices::{self, Actor};
+use crate::domain::{Action, Actor, InvoiceError, InvoiceStatus};
 use crate::state::AppState;
+use crate::store::entity::invoice;
+use crate::store::invoices;
 
 /// One pass; returns how many invoices changed.
 pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
@@ -38,8 +38,8 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             match invoices::transition(state, &m, action, Actor::SYSTEM, Some(&reason)).await {
                 Ok(_) => changed += 1,
                 // Repaid meanwhile, or another sweeper was first.
-                Err(common::http::ApiError::Conflict(_)) => {}
-                Err(e) => return Err(anyhow::anyhow!("{e}")),
+                Err(InvoiceError::NotAllowed(_)) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }

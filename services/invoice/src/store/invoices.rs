@@ -1,114 +1,50 @@
-//! Invoices in the database: creation, edits, and status changes (conditional update,
-//! history row and outbox event in one transaction), and what happens after a commit
-//! (live message, cache generation bump, relay wake-up).
+//! Invoices in the database: creation, edits and status changes (the conditional update,
+//! the history row and the outbox event in one transaction), each followed, once
+//! committed, by its after-commit effects ([`crate::outbound`]). Errors are the domain's
+//! ([`InvoiceError`]).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use common::auth::{AuthUser, Role};
-use common::enums::{BadStoredValue, stored};
-use common::events::invoice::ActorKind;
-use common::http::ApiError;
+use common::enums::BadStoredValue;
+use common::events::{Envelope, InvoiceEvent};
 use common::ids::{InvoiceId, UserId};
-use common::money::{Currency, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{Action, InvoiceFields, InvoiceStatus, Machine, NotAllowed};
-use crate::entity::{history, invoice};
+use crate::domain::{
+    Action, Actor, InvoiceError, InvoiceFields, InvoiceStatus, Machine, NotAllowed,
+};
+use crate::outbound;
 use crate::state::AppState;
+use crate::store::entity::{history, invoice};
 
-/// The scope whose cache generation every invoice write bumps.
-pub const CACHE_SCOPE: &str = "invoices";
-/// The cache scope of what investors see (listed invoices): bumped only by status changes.
-pub const LISTED_SCOPE: &str = "invoices.listed";
-
-/// The cache scope of one seller's own invoices.
-pub fn seller_scope(seller_id: Uuid) -> String {
-    format!("invoices.seller.{seller_id}")
+impl From<sea_orm::DbErr> for InvoiceError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Store(e.into())
+    }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DebtorView {
-    pub name: String,
-    pub email: Option<String>,
-    pub tax_id: Option<String>,
+impl From<BadStoredValue> for InvoiceError {
+    fn from(e: BadStoredValue) -> Self {
+        Self::Store(e.into())
+    }
 }
 
-/// An invoice as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct InvoiceView {
-    pub id: Uuid,
-    pub seller_id: Uuid,
-    pub invoice_number: String,
-    pub debtor: DebtorView,
-    /// Decimal string, two decimals.
-    #[schema(example = "1500000.00")]
-    pub amount: String,
-    #[schema(value_type = String, example = "NGN")]
-    pub currency: Currency,
-    pub issue_date: NaiveDate,
-    pub due_date: NaiveDate,
-    pub description: String,
-    pub status: InvoiceStatus,
-    /// The admin's reason, while rejected.
-    pub rejection_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Bumped by every change; also the `ETag`. An edit (`PATCH`) and an admin's verify
-    /// or reject name the version they were made on in `If-Match`.
-    #[schema(minimum = 1, example = 1)]
-    pub version: i64,
+impl From<common::events::EventError> for InvoiceError {
+    fn from(e: common::events::EventError) -> Self {
+        Self::Store(e.into())
+    }
 }
 
-/// The invoice's status, or an error naming the row if the stored word is not one.
-pub fn status_of(m: &invoice::Model) -> Result<InvoiceStatus, BadStoredValue> {
-    stored("invoices", m.id, "status", &m.status)
-}
-
-/// The invoice's currency, or an error naming the row.
-pub fn currency_of(m: &invoice::Model) -> Result<Currency, BadStoredValue> {
-    stored("invoices", m.id, "currency", &m.currency)
-}
-
-pub fn view(m: &invoice::Model) -> Result<InvoiceView, BadStoredValue> {
-    let currency = currency_of(m)?;
-    Ok(InvoiceView {
-        id: m.id,
-        seller_id: m.seller_id,
-        invoice_number: m.invoice_number.clone(),
-        debtor: DebtorView {
-            name: m.debtor_name.clone(),
-            email: m.debtor_email.clone(),
-            tax_id: m.debtor_tax_id.clone(),
+/// The 412 for an edit or decision on version `seen` of `m`, which is at another
+/// version now.
+fn stale(m: &invoice::Model, seen: i64) -> InvoiceError {
+    match m.view() {
+        Ok(current) => InvoiceError::Stale {
+            seen,
+            current: Box::new(current),
         },
-        amount: Money::from_minor(m.amount_minor, currency).to_decimal_string(),
-        currency,
-        issue_date: m.issue_date,
-        due_date: m.due_date,
-        description: m.description.clone(),
-        status: status_of(m)?,
-        rejection_reason: m.rejection_reason.clone(),
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-        version: m.version,
-    })
-}
-
-/// `status` with `m` as JSON and its `ETag`.
-pub fn respond(
-    status: actix_web::http::StatusCode,
-    m: &invoice::Model,
-) -> Result<actix_web::HttpResponse, ApiError> {
-    Ok(common::http::version::respond(status, m.version, &view(m)?))
-}
-
-/// The 412 for a decision on version `seen` of `m`, which is at another version now.
-pub fn stale(m: &invoice::Model, seen: i64) -> ApiError {
-    match view(m).map(serde_json::to_value) {
-        Ok(Ok(current)) => common::http::version::stale("invoice", seen, m.version, current),
-        Ok(Err(e)) => ApiError::internal(e),
         Err(e) => e.into(),
     }
 }
@@ -119,85 +55,39 @@ fn bump() -> sea_orm::sea_query::SimpleExpr {
     Expr::col(invoice::Column::Version).add(1)
 }
 
-pub fn fields_of(m: &invoice::Model) -> Result<InvoiceFields, BadStoredValue> {
-    Ok(InvoiceFields {
-        invoice_number: m.invoice_number.clone(),
-        debtor_name: m.debtor_name.clone(),
-        debtor_email: m.debtor_email.clone(),
-        debtor_tax_id: m.debtor_tax_id.clone(),
-        amount: Money::from_minor(m.amount_minor, currency_of(m)?),
-        issue_date: m.issue_date,
-        due_date: m.due_date,
-        description: m.description.clone(),
-    })
-}
-
 fn search_text(f: &InvoiceFields) -> String {
     format!("{} {} {}", f.invoice_number, f.debtor_name, f.description).to_lowercase()
 }
 
-/// Who changed an invoice.
-#[derive(Debug, Clone, Copy)]
-pub struct Actor {
-    pub id: Option<UserId>,
-    pub kind: ActorKind,
-}
-
-impl Actor {
-    pub fn user(user: &AuthUser) -> Self {
-        Self {
-            id: Some(UserId(user.id)),
-            kind: user.role.into(),
-        }
-    }
-    /// The invoice service's own sweep.
-    pub const SYSTEM: Actor = Actor {
-        id: None,
-        kind: ActorKind::System,
-    };
-    /// Marketplace's acceptance saga.
-    pub const MARKETPLACE: Actor = Actor {
-        id: None,
-        kind: ActorKind::Marketplace,
-    };
-    /// Payments' results.
-    pub const PAYMENTS: Actor = Actor {
-        id: None,
-        kind: ActorKind::Payments,
-    };
-}
-
-/// The invoice if `viewer` may see it, else 404 (never 403: another's invoice does not
-/// exist for you).
-pub fn visible_to(m: invoice::Model, viewer: &AuthUser) -> Result<invoice::Model, ApiError> {
+/// The invoice if `viewer` may see it, else not found (never "forbidden": another's
+/// invoice does not exist for you).
+pub fn visible_to(m: invoice::Model, viewer: &AuthUser) -> Result<invoice::Model, InvoiceError> {
     let visible = match viewer.role {
         Role::Admin => true,
         Role::Seller => m.seller_id == viewer.id,
-        Role::Investor => status_of(&m)?.public(),
+        Role::Investor => m.status()?.public(),
     };
     if visible {
         Ok(m)
     } else {
-        Err(not_found(m.invoice_id()))
+        Err(InvoiceError::NotFound(m.invoice_id()))
     }
 }
 
-pub fn not_found(id: InvoiceId) -> ApiError {
-    ApiError::NotFound(format!("no invoice {id}"))
-}
-
+/// The invoice `id`, if there is one.
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     id: InvoiceId,
-) -> Result<Option<invoice::Model>, ApiError> {
+) -> Result<Option<invoice::Model>, InvoiceError> {
     Ok(invoice::Entity::find_by_id(id.uuid()).one(db).await?)
 }
 
-fn duplicate_number(f: &InvoiceFields) -> ApiError {
-    ApiError::Conflict(format!(
-        "invoice_number {} is already used by another of your invoices",
-        f.invoice_number
-    ))
+/// The invoice `id`, or not found.
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    id: InvoiceId,
+) -> Result<invoice::Model, InvoiceError> {
+    find(db, id).await?.ok_or(InvoiceError::NotFound(id))
 }
 
 /// A new draft of `seller`'s.
@@ -205,7 +95,7 @@ pub async fn create(
     state: &AppState,
     seller: &AuthUser,
     f: InvoiceFields,
-) -> Result<invoice::Model, ApiError> {
+) -> Result<invoice::Model, InvoiceError> {
     let now = state.clock.now();
     let id = common::new_id_at(now);
     let txn = common::db::begin_write(&state.db).await?;
@@ -233,7 +123,9 @@ pub async fn create(
     .await;
     let model = match inserted {
         Ok(m) => m,
-        Err(e) if common::db::is_unique_violation(&e) => return Err(duplicate_number(&f)),
+        Err(e) if common::db::is_unique_violation(&e) => {
+            return Err(InvoiceError::DuplicateNumber(f.invoice_number));
+        }
         Err(e) => return Err(e.into()),
     };
     record_history(
@@ -248,7 +140,7 @@ pub async fn create(
     .await?;
     txn.commit().await?;
     // A draft: only its seller's and the admins' results can change.
-    invalidate(state, model.seller_id, false).await;
+    outbound::invalidate(state, model.seller_id, false).await;
     Ok(model)
 }
 
@@ -258,7 +150,7 @@ pub async fn update(
     current: &invoice::Model,
     seen: i64,
     f: InvoiceFields,
-) -> Result<invoice::Model, ApiError> {
+) -> Result<invoice::Model, InvoiceError> {
     if seen != current.version {
         return Err(stale(current, seen));
     }
@@ -309,25 +201,21 @@ pub async fn update(
     match res {
         Ok(r) if r.rows_affected == 1 => {}
         Ok(_) => {
-            let Some(now) = find(&state.db, current.invoice_id()).await? else {
-                return Err(not_found(current.invoice_id()));
-            };
-            let now_status = status_of(&now)?;
+            let now = get(&state.db, current.invoice_id()).await?;
+            let now_status = now.status()?;
             if !now_status.editable() {
-                return Err(ApiError::Conflict(format!(
-                    "cannot edit an invoice that is {now_status}; only drafts and rejected invoices can change"
-                )));
+                return Err(InvoiceError::NotEditable(now_status));
             }
             return Err(stale(&now, seen));
         }
-        Err(e) if common::db::is_unique_violation(&e) => return Err(duplicate_number(&f)),
+        Err(e) if common::db::is_unique_violation(&e) => {
+            return Err(InvoiceError::DuplicateNumber(f.invoice_number));
+        }
         Err(e) => return Err(e.into()),
     }
     // Drafts and rejected invoices: never among the listed ones.
-    invalidate(state, current.seller_id, false).await;
-    find(&state.db, current.invoice_id())
-        .await?
-        .ok_or_else(|| not_found(current.invoice_id()))
+    outbound::invalidate(state, current.seller_id, false).await;
+    get(&state.db, current.invoice_id()).await
 }
 
 /// A status change that committed.
@@ -336,34 +224,6 @@ pub struct Changed {
     pub invoice: invoice::Model,
     pub from: InvoiceStatus,
     pub to: InvoiceStatus,
-}
-
-/// Why a transition did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum TransitionError {
-    #[error(transparent)]
-    NotAllowed(#[from] NotAllowed),
-    #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-    #[error(transparent)]
-    BadStored(#[from] BadStoredValue),
-    /// A decision on a version that is no longer current (412).
-    #[error("{0}")]
-    Stale(Box<ApiError>),
-}
-
-impl From<TransitionError> for ApiError {
-    fn from(e: TransitionError) -> Self {
-        match e {
-            TransitionError::NotAllowed(n) => ApiError::Conflict(n.to_string()),
-            TransitionError::Db(d) => d.into(),
-            TransitionError::Other(o) => ApiError::Internal(o),
-            TransitionError::BadStored(b) => b.into(),
-            TransitionError::Stale(e) => *e,
-        }
-    }
 }
 
 /// A status change asked for: what, by whom, why, and (for a decision on what someone
@@ -388,7 +248,7 @@ pub async fn transition_in<C: ConnectionTrait>(
     action: Action,
     actor: Actor,
     reason: Option<&str>,
-) -> Result<Changed, TransitionError> {
+) -> Result<Changed, InvoiceError> {
     let step = Step {
         action,
         actor,
@@ -405,8 +265,8 @@ async fn transition_step<C: ConnectionTrait>(
     clock: &dyn common::Clock,
     current: &invoice::Model,
     step: Step<'_>,
-) -> Result<Changed, TransitionError> {
-    let mut from = status_of(current)?;
+) -> Result<Changed, InvoiceError> {
+    let mut from = current.status()?;
     for _ in 0..3 {
         match try_transition(txn, clock, current, from, step).await? {
             Ok(changed) => return Ok(changed),
@@ -427,7 +287,7 @@ async fn try_transition<C: ConnectionTrait>(
     current: &invoice::Model,
     from: InvoiceStatus,
     step: Step<'_>,
-) -> Result<Result<Changed, InvoiceStatus>, TransitionError> {
+) -> Result<Result<Changed, InvoiceStatus>, InvoiceError> {
     let Step {
         action,
         actor,
@@ -459,14 +319,14 @@ async fn try_transition<C: ConnectionTrait>(
     if res.rows_affected == 0 {
         let now = invoice::Entity::find_by_id(current.id).one(txn).await?;
         let now_status = match &now {
-            Some(m) => status_of(m)?,
+            Some(m) => m.status()?,
             None => from,
         };
         if let (Some(now), Some(seen)) = (&now, seen) {
             // A decision on a version: refused if the action no longer applies (409),
             // else because it changed since it was reviewed (412); never tried again.
             now_status.apply(action)?;
-            return Err(TransitionError::Stale(Box::new(stale(now, seen))));
+            return Err(stale(now, seen));
         }
         if now_status == from {
             return Err(NotAllowed { from, action }.into());
@@ -478,7 +338,8 @@ async fn try_transition<C: ConnectionTrait>(
         .one(txn)
         .await?
         .ok_or_else(|| anyhow::anyhow!("invoice {} vanished", current.id))?;
-    let event = crate::events::status_event(&updated, from, to, actor, reason, clock)?;
+    let change = updated.changed(from, to, actor, reason)?;
+    let event = Envelope::of(InvoiceEvent::of(change), clock)?;
     common::outbox::add(txn, &event).await?;
     Ok(Ok(Changed {
         invoice: updated,
@@ -497,7 +358,7 @@ pub async fn decide(
     actor: Actor,
     reason: Option<&str>,
     seen: i64,
-) -> Result<Changed, ApiError> {
+) -> Result<Changed, InvoiceError> {
     let step = Step {
         action,
         actor,
@@ -514,7 +375,7 @@ pub async fn transition(
     action: Action,
     actor: Actor,
     reason: Option<&str>,
-) -> Result<Changed, ApiError> {
+) -> Result<Changed, InvoiceError> {
     let step = Step {
         action,
         actor,
@@ -528,11 +389,11 @@ async fn commit_step(
     state: &AppState,
     current: &invoice::Model,
     step: Step<'_>,
-) -> Result<Changed, ApiError> {
+) -> Result<Changed, InvoiceError> {
     let txn = common::db::begin_write(&state.db).await?;
     let changed = transition_step(&*txn, state.clock.as_ref(), current, step).await?;
     txn.commit().await?;
-    after_change(state, &changed.invoice).await;
+    outbound::after_change(state, &changed.invoice.view()?).await;
     Ok(changed)
 }
 
@@ -558,52 +419,4 @@ async fn record_history<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
-}
-
-/// The live message on `invoice:{id}`: the invoice as it now is.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct LiveStatus {
-    pub invoice_id: Uuid,
-    pub status: InvoiceStatus,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// After a committed change: searches see it (new cache generation), the relay sends its
-/// event, and subscribers of `invoice:{id}` hear of it. Failures are logged: the change
-/// itself has happened.
-pub async fn after_change(state: &AppState, m: &invoice::Model) {
-    invalidate(state, m.seller_id, true).await;
-    state.relay.wake();
-    let status = match status_of(m) {
-        Ok(status) => status,
-        Err(error) => {
-            tracing::error!(%error, "Invoice status not published.");
-            return;
-        }
-    };
-    let live = LiveStatus {
-        invoice_id: m.id,
-        status,
-        updated_at: m.updated_at,
-    };
-    if let Err(error) =
-        common::pubsub::publish(&state.redis, &state.keys.invoice_channel(m.id), &live).await
-    {
-        tracing::warn!(%error, invoice_id = %m.id, "Invoice status not published.");
-    }
-}
-
-/// Bumps the generations whose results a change can alter: every change alters the admins'
-/// (all invoices) and its seller's; a status change may also move an invoice into or out
-/// of the listed ones investors see.
-async fn invalidate(state: &AppState, seller_id: Uuid, status_changed: bool) {
-    let seller = seller_scope(seller_id);
-    let mut scopes = vec![CACHE_SCOPE, seller.as_str()];
-    if status_changed {
-        scopes.push(LISTED_SCOPE);
-    }
-    if let Err(error) = state.cache.invalidate_all(&scopes).await {
-        // Entries of the old generation then live out their 300 s TTL.
-        tracing::warn!(%error, "Invoice search cache generation not bumped.");
-    }
 }

@@ -28,9 +28,10 @@ use common::shutdown::CancellationToken;
 use sea_orm::{DatabaseTransaction, EntityTrait};
 
 use crate::domain::Action;
-use crate::entity::invoice;
-use crate::invoices::{self, Actor, TransitionError};
+use crate::domain::{Actor, InvoiceError, InvoiceView};
 use crate::state::AppState;
+use crate::store::entity::invoice;
+use crate::store::invoices;
 
 /// What `events:invoice` accepts.
 #[derive(Debug)]
@@ -63,60 +64,50 @@ pub struct Effects {
 
 #[async_trait]
 impl StagedHandler for Effects {
-    /// The invoice whose status the event may have changed.
-    type Staged = Option<InvoiceId>;
+    /// The invoice as the transaction left it, if the event changed its status.
+    type Staged = Option<InvoiceView>;
 
     async fn stage(
         &self,
         txn: &DatabaseTransaction,
         event: &Envelope,
-    ) -> anyhow::Result<Option<InvoiceId>> {
+    ) -> anyhow::Result<Option<InvoiceView>> {
         match event.accept::<Accepted>()? {
-            Accepted::OfferReserved(o) => {
-                self.offer_reserved(txn, &o).await?;
-                Ok(Some(o.invoice_id))
-            }
+            Accepted::OfferReserved(o) => self.offer_reserved(txn, &o).await,
             Accepted::OfferPlaced(o) => {
                 // A count changes no status: nothing to publish or invalidate after.
-                crate::popular::count_offer(txn, o.invoice_id.uuid()).await?;
+                crate::store::popular::count_offer(txn, o.invoice_id.uuid()).await?;
                 Ok(None)
             }
-            Accepted::Payment(p) => {
-                if let Some(action) = payment_action(&p)? {
-                    self.apply(txn, event, p.invoice_id, action).await?;
+            Accepted::Payment(p) => match payment_action(&p)? {
+                Some(action) => self.apply(txn, event, p.invoice_id, action).await,
+                None => Ok(None),
+            },
+            Accepted::Settlement(s) => match s.kind {
+                SettlementKind::Investor => {
+                    self.apply(txn, event, s.invoice_id, Action::Settle).await
                 }
-                Ok(Some(p.invoice_id))
-            }
-            Accepted::Settlement(s) => {
-                match s.kind {
-                    SettlementKind::Investor => {
-                        self.apply(txn, event, s.invoice_id, Action::Settle).await?;
-                    }
-                    SettlementKind::Seller => {}
-                }
-                Ok(Some(s.invoice_id))
-            }
+                SettlementKind::Seller => Ok(None),
+            },
         }
     }
 
     /// Publishes the invoice's new state and bumps the search cache generation.
-    async fn after_commit(&self, _event: &Envelope, invoice: Option<InvoiceId>) {
-        if let Some(id) = invoice
-            && let Ok(Some(m)) = invoices::find(&self.state.db, id).await
-        {
-            invoices::after_change(&self.state, &m).await;
+    async fn after_commit(&self, _event: &Envelope, invoice: Option<InvoiceView>) {
+        if let Some(invoice) = invoice {
+            crate::outbound::after_change(&self.state, &invoice).await;
         }
     }
 }
 
 impl Effects {
     /// Confirms the reserved offer `o` (listed -> accepted) or refuses it, with the answer's
-    /// event in the same transaction.
+    /// event in the same transaction; answers the accepted invoice.
     async fn offer_reserved(
         &self,
         txn: &DatabaseTransaction,
         o: &OfferChanged,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<InvoiceView>> {
         let refused = |status| {
             InvoiceEvent::AcceptanceRefused(AcceptanceRefused {
                 offer_id: o.offer_id,
@@ -125,6 +116,7 @@ impl Effects {
                 status,
             })
         };
+        let mut accepted = None;
         let answer = match invoice::Entity::find_by_id(o.invoice_id.uuid())
             .one(txn)
             .await?
@@ -140,36 +132,39 @@ impl Effects {
             )
             .await
             {
-                Ok(_) => InvoiceEvent::AcceptanceConfirmed(AcceptanceConfirmed {
-                    offer_id: o.offer_id,
-                    invoice_id: o.invoice_id,
-                    investor_id: o.investor_id,
-                    seller_id: UserId(m.seller_id),
-                }),
-                Err(TransitionError::NotAllowed(n)) => refused(Some(n.from)),
+                Ok(changed) => {
+                    accepted = Some(changed.invoice.view()?);
+                    InvoiceEvent::AcceptanceConfirmed(AcceptanceConfirmed {
+                        offer_id: o.offer_id,
+                        invoice_id: o.invoice_id,
+                        investor_id: o.investor_id,
+                        seller_id: UserId(m.seller_id),
+                    })
+                }
+                Err(InvoiceError::NotAllowed(n)) => refused(Some(n.from)),
                 Err(e) => return Err(e.into()),
             },
         };
         let envelope = Envelope::of(answer, self.clock.as_ref())?;
         tracing::info!(invoice_id = %o.invoice_id, offer_id = %o.offer_id, event_type = envelope.event_type, "Acceptance answered.");
         common::outbox::add(txn, &envelope).await?;
-        Ok(())
+        Ok(accepted)
     }
 
-    /// A payments-driven transition of `invoice_id`.
+    /// A payments-driven transition of `invoice_id`; answers the changed invoice.
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
         event: &Envelope,
         invoice_id: InvoiceId,
         action: Action,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<InvoiceView>> {
         let Some(current) = invoice::Entity::find_by_id(invoice_id.uuid())
             .one(txn)
             .await?
         else {
             common::inbox::refused(Service::Invoice, event, &format!("no invoice {invoice_id}"));
-            return Ok(());
+            return Ok(None);
         };
         match invoices::transition_in(
             txn,
@@ -181,14 +176,14 @@ impl Effects {
         )
         .await
         {
-            Ok(_) => Ok(()),
-            Err(TransitionError::NotAllowed(n)) => {
+            Ok(changed) => Ok(Some(changed.invoice.view()?)),
+            Err(InvoiceError::NotAllowed(n)) => {
                 common::inbox::refused(
                     Service::Invoice,
                     event,
                     &format!("invoice {invoice_id}: {n}"),
                 );
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(e.into()),
         }

@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::InvoiceStatus;
-use crate::entity::{invoice, offer_count};
-use crate::invoices::{self, InvoiceView};
+use crate::domain::InvoiceView;
+use crate::store::entity::{invoice, offer_count};
 use common::enums::BadStoredValue;
 
 /// How many invoices the list holds.
@@ -72,7 +72,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<PopularList, DbErr> {
         .iter()
         .map(|m| {
             Ok(PopularInvoice {
-                invoice: invoices::view(m)?,
+                invoice: m.view()?,
                 offers: counts
                     .iter()
                     .find(|c| c.invoice_id == m.id)
@@ -99,7 +99,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<PopularList, DbErr> {
             .await?;
         for m in &more {
             items.push(PopularInvoice {
-                invoice: invoices::view(m)?,
+                invoice: m.view()?,
                 offers: 0,
             });
         }

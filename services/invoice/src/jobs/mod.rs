@@ -1,0 +1,3 @@
+//! Background work: the overdue/default [`sweep`].
+
+pub mod sweep;

@@ -1,0 +1,64 @@
+//! What leaves the service after a commit: the live message on `invoice:{id}`, the search
+//! cache's new generation and the relay's wake-up (the events themselves are written to
+//! the outbox in the change's transaction, by the store). It takes what the transaction
+//! produced; it reads nothing back.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{InvoiceStatus, InvoiceView};
+use crate::state::AppState;
+
+/// The scope whose cache generation every invoice write bumps.
+pub const CACHE_SCOPE: &str = "invoices";
+/// The cache scope of what investors see (listed invoices): bumped only by status changes.
+pub const LISTED_SCOPE: &str = "invoices.listed";
+
+/// The cache scope of one seller's own invoices.
+pub fn seller_scope(seller_id: Uuid) -> String {
+    format!("invoices.seller.{seller_id}")
+}
+
+/// The live message on `invoice:{id}`: the invoice as it now is.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LiveStatus {
+    pub invoice_id: Uuid,
+    pub status: InvoiceStatus,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// After a committed status change (`invoice` as the transaction left it): searches see
+/// it (new cache generation), the relay sends its event, and subscribers of
+/// `invoice:{id}` hear of it. Failures are logged: the change
+/// itself has happened.
+pub async fn after_change(state: &AppState, invoice: &InvoiceView) {
+    invalidate(state, invoice.seller_id, true).await;
+    state.relay.wake();
+    let m = invoice;
+    let live = LiveStatus {
+        invoice_id: m.id,
+        status: m.status,
+        updated_at: m.updated_at,
+    };
+    if let Err(error) =
+        common::pubsub::publish(&state.redis, &state.keys.invoice_channel(m.id), &live).await
+    {
+        tracing::warn!(%error, invoice_id = %m.id, "Invoice status not published.");
+    }
+}
+
+/// Bumps the generations whose results a change can alter: every change alters the admins'
+/// (all invoices) and its seller's; a status change may also move an invoice into or out
+/// of the listed ones investors see.
+pub async fn invalidate(state: &AppState, seller_id: Uuid, status_changed: bool) {
+    let seller = seller_scope(seller_id);
+    let mut scopes = vec![CACHE_SCOPE, seller.as_str()];
+    if status_changed {
+        scopes.push(LISTED_SCOPE);
+    }
+    if let Err(error) = state.cache.invalidate_all(&scopes).await {
+        // Entries of the old generation then live out their 300 s TTL.
+        tracing::warn!(%error, "Invoice search cache generation not bumped.");
+    }
+}
