@@ -5,7 +5,7 @@ use std::time::Duration;
 use common::config::{self, BaseConfig, ConfigError};
 use rust_decimal::Decimal;
 
-use crate::pricing::Rate;
+use crate::domain::pricing::Rate;
 
 #[derive(Debug, Clone)]
 pub struct MarketplaceConfig {

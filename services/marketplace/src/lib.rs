@@ -1,8 +1,8 @@
 //! # marketplace
 //!
 //! Where investors fund invoices: a read model of listed invoices kept from invoice
-//! events ([`listings`]), offers priced at offer time ([`pricing`], docs/pricing.md), and
-//! the acceptance saga that lets exactly one offer per invoice win ([`offers::accept`]:
+//! events ([`store::listings`]), offers priced at offer time ([`domain::pricing`], docs/pricing.md), and
+//! the acceptance saga that lets exactly one offer per invoice win ([`store::offers::accept`]:
 //! a claim on the listing row).
 //!
 //! | route | who | does |
@@ -17,27 +17,27 @@
 //!
 //! Publishes (outbox -> `events:{consumer}`): `offer.placed`, `offer.reserved`,
 //! `offer.accepted`, `offer.rejected`, `offer.withdrawn`, `offer.expired`,
-//! `offer.status_changed`. Consumes `events:marketplace` ([`consumer`]):
+//! `offer.status_changed`. Consumes `events:marketplace` ([`inbound`]):
 //! `invoice.listed`, `invoice.cancelled`, `invoice.status_changed`,
 //! `invoice.acceptance_confirmed` / `_refused`. Live: `seller:{sellerId}` (new offers),
 //! `offer:{offerId}` (every change). Redis: `offers:count:{invoiceId}`,
 //! `metrics:offers:{invoiceId}`, `metrics:total_offers`, `marketplace:stats`,
-//! `trending:invoices` with its minute buckets. The [`sweep`] expires offers.
+//! `trending:invoices` with its minute buckets. The [`jobs::sweep`] expires offers.
+//!
+//! Inside, data flows one way: a request ([`routes`]) or an event ([`inbound`]) -> the
+//! [`domain`] (pricing, statuses, [`domain::MarketError`]) -> the [`store`] (rows and
+//! outbox event in one transaction) -> after the commit, [`outbound`] (live messages,
+//! counters, relay wake-up). [`startup`] is the table of contents.
 
-pub mod config;
-pub mod consumer;
-pub mod entity;
-pub mod events;
-pub mod listings;
-pub mod live;
-pub mod migration;
-pub mod offers;
-pub mod pricing;
-pub mod routes;
-pub mod startup;
+mod config;
+pub mod domain;
+pub mod inbound;
+pub mod jobs;
+pub mod outbound;
+mod routes;
+mod startup;
 pub mod state;
-pub mod stats;
-pub mod sweep;
+pub mod store;
 
 pub use config::MarketplaceConfig;
 pub use startup::{Application, Binary, build};

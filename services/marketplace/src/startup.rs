@@ -7,9 +7,9 @@ use service_kit::{Kit, Running};
 use utoipa::OpenApi;
 
 use crate::config::MarketplaceConfig;
-use crate::migration::Migrator;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
+use crate::store::migration::Migrator;
 
 /// The running service.
 pub type Application = Running<AppState>;
@@ -19,9 +19,9 @@ pub async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Res
     let kit = Kit::start::<Migrator>(&config.base, clock).await?;
     let relay = kit.relay(Service::Marketplace);
     let state = AppState::new(&kit, relay, config);
-    kit.run("consumer", &state, crate::consumer::run);
+    kit.run("consumer", &state, crate::inbound::run);
     let every = state.config.sweep_interval;
-    kit.every("sweep", every, &state, crate::sweep::round);
+    kit.every("sweep", every, &state, crate::jobs::sweep::round);
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
 

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::offers::{investor, own_offer, seller};
-use crate::entity::offer;
-use crate::offers::{self, Change, OfferStatus, OfferView};
 use crate::state::AppState;
+use crate::store::entity::offer;
+use crate::store::offers::{self, Change, OfferStatus, OfferView};
 
 /// Withdraw your pending offer.
 #[utoipa::path(
@@ -39,7 +39,7 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, ApiError> {
     investor(&user)?;
     let current = own_offer(&state, &user, *id).await?;
-    let o = offers::close(
+    let changed = offers::close(
         &state,
         &current,
         if_match.0,
@@ -48,7 +48,7 @@ pub async fn withdraw(
         None,
     )
     .await?;
-    offers::respond(StatusCode::OK, &o)
+    super::committed(&state, StatusCode::OK, changed).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -66,10 +66,10 @@ async fn offer_to(
     user: &AuthUser,
     id: OfferId,
 ) -> Result<offer::Model, ApiError> {
-    offers::find(&state.db, id)
+    Ok(offers::find(&state.db, id)
         .await?
         .filter(|o| o.seller_id == user.id)
-        .ok_or_else(|| offers::not_found(id))
+        .ok_or(crate::domain::MarketError::NotFound(id))?)
 }
 
 /// Reject a pending offer on your invoice, at the version you reviewed (`If-Match`).
@@ -103,7 +103,7 @@ pub async fn reject(
     };
     let current = offer_to(&state, &user, *id).await?;
     let seen = if_match.required()?;
-    let o = offers::close(
+    let changed = offers::close(
         &state,
         &current,
         Some(seen),
@@ -112,7 +112,7 @@ pub async fn reject(
         Some(&reason),
     )
     .await?;
-    offers::respond(StatusCode::OK, &o)
+    super::committed(&state, StatusCode::OK, changed).await
 }
 
 /// Accept a pending offer on your invoice, at the version you reviewed (`If-Match`: the
@@ -143,7 +143,8 @@ pub async fn accept(
     seller(&user)?;
     let current = offer_to(&state, &user, *id).await?;
     let seen = if_match.required()?;
-    let o = offers::accept(&state, &current, seen).await?;
+    let changed = offers::accept(&state, &current, seen).await?;
+    let o = &changed.offer;
     tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, version = o.version, "Offer reserved.");
-    offers::respond(StatusCode::ACCEPTED, &o)
+    super::committed(&state, StatusCode::ACCEPTED, changed).await
 }

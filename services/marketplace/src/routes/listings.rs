@@ -5,8 +5,8 @@ use common::auth::{AuthUser, Role};
 use common::http::{ApiError, TokenErrors};
 use common::ids::InvoiceId;
 
-use crate::listings::{self, LISTED, ListingView};
 use crate::state::AppState;
+use crate::store::listings::{self, LISTED, ListingView};
 
 /// A listed invoice (investors), the seller's own, or any (admins), with its offers in
 /// short. Each investor's view of a listed invoice counts towards trending (once per
@@ -30,7 +30,7 @@ pub async fn show(
     let l = listings::find_visible(&state, &user, *id).await?;
     // Trending measures investors' interest: the seller's and admins' looks do not count.
     if l.status == LISTED && user.role == Role::Investor {
-        crate::live::record_view(&state, user.id, l.id).await;
+        crate::store::live::record_view(&state, user.id, l.id).await;
     }
     Ok(HttpResponse::Ok().json(listings::view(&state, &l).await?))
 }

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::entity::listing;
-use crate::listings::{self, LISTED, ListingView};
 use crate::state::AppState;
-use crate::stats::Stats;
+use crate::store::entity::listing;
+use crate::store::listings::{self, LISTED, ListingView};
+use crate::store::stats::Stats;
 
 /// Listed count and volume, offers today, the average discount rate and the accepted
 /// volume; cached 300 s in `marketplace:stats`.
@@ -34,7 +34,7 @@ pub async fn market_stats(
     let body = state
         .cache
         .get_or_fetch_key_json(&key, ttl::MARKETPLACE_STATS, || async move {
-            crate::stats::compute(&st).await
+            crate::store::stats::compute(&st).await
         })
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
@@ -95,7 +95,7 @@ pub async fn trending(
         },
     };
     // Some of the most viewed may no longer be listed: look further than `limit`.
-    let top = crate::live::trending(&state, 200)
+    let top = crate::store::live::trending(&state, 200)
         .await
         .map_err(ApiError::internal)?;
     let ids: Vec<Uuid> = top.iter().map(|(id, _)| *id).collect();

@@ -5,9 +5,50 @@ mod listings;
 mod market;
 mod offers;
 
-use common::http::BearerSecurity;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use common::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
+
+use crate::domain::MarketError;
+use crate::state::AppState;
+use crate::store::entity::offer;
+use crate::store::offers::Changed;
+
+/// The one mapping of the domain's errors to problems.
+impl From<MarketError> for ApiError {
+    fn from(e: MarketError) -> Self {
+        match e {
+            MarketError::NotFound(_) | MarketError::NoSuchListing(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            MarketError::NoListing => ApiError::field("invoice_id", e.to_string()),
+            MarketError::Refused(why) => ApiError::Conflict(why),
+            MarketError::Stale { seen, current } => match serde_json::to_value(&*current) {
+                Ok(now) => common::http::version::stale("offer", seen, current.version, now),
+                Err(e) => ApiError::internal(e),
+            },
+            MarketError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// `status` with `o` as JSON and its `ETag`.
+fn respond(status: StatusCode, o: &offer::Model) -> Result<HttpResponse, ApiError> {
+    let view = crate::store::offers::view(o)?;
+    Ok(common::http::version::respond(status, o.version, &view))
+}
+
+/// A committed change: its after-commit effects, then `status` with the offer.
+async fn committed(
+    state: &AppState,
+    status: StatusCode,
+    changed: Changed,
+) -> Result<HttpResponse, ApiError> {
+    crate::outbound::after(state, std::slice::from_ref(&changed)).await;
+    respond(status, &changed.offer)
+}
 
 #[derive(OpenApi)]
 #[openapi(

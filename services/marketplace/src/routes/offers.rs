@@ -14,11 +14,11 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::entity::{listing, offer};
-use crate::listings::{self, LISTED};
-use crate::offers::{self, NewOffer, OfferStatus, OfferView};
-use crate::pricing::{self, PricingError, Quote, Rate};
+use crate::domain::pricing::{self, PricingError, Quote, Rate};
 use crate::state::AppState;
+use crate::store::entity::{listing, offer};
+use crate::store::listings::{self, LISTED};
+use crate::store::offers::{self, NewOffer, OfferStatus, OfferView};
 
 pub(super) fn investor(user: &AuthUser) -> Result<(), ApiError> {
     user.require(&[Role::Investor])?;
@@ -178,9 +178,10 @@ pub async fn create(
         listing: l,
         quote,
     };
-    let o = offers::place(&state, &user, new).await?;
+    let changed = offers::place(&state, &user, new).await?;
+    let o = &changed.offer;
     tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, investor_id = %user.id, "Offer placed.");
-    offers::respond(StatusCode::CREATED, &o)
+    super::committed(&state, StatusCode::CREATED, changed).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -313,7 +314,7 @@ pub async fn show(
     id: web::Path<OfferId>,
 ) -> Result<HttpResponse, ApiError> {
     let o = offers::find_visible(&state, &user, *id).await?;
-    offers::respond(StatusCode::OK, &o)
+    super::respond(StatusCode::OK, &o)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -335,10 +336,10 @@ pub(super) async fn own_offer(
     user: &AuthUser,
     id: OfferId,
 ) -> Result<offer::Model, ApiError> {
-    offers::find(&state.db, id)
+    Ok(offers::find(&state.db, id)
         .await?
         .filter(|o| o.investor_id == user.id)
-        .ok_or_else(|| offers::not_found(id))
+        .ok_or(crate::domain::MarketError::NotFound(id))?)
 }
 
 /// Revise your pending offer: a new rate (priced again today) and/or a new expiry. Every
@@ -388,7 +389,7 @@ pub async fn revise(
     }
     let status = offers::status_of(&current)?;
     if status != OfferStatus::Pending {
-        return Err(offers::not_pending(status, "revised"));
+        return Err(offers::not_pending(status, "revised").into());
     }
     let l = listings::find(&state.db, current.invoice())
         .await?
@@ -400,7 +401,7 @@ pub async fn revise(
         Some(h) => expiry(&state, Some(h)),
         None => current.expires_at,
     };
-    let o = offers::revise(
+    let changed = offers::revise(
         &state,
         &current,
         if_match.0,
@@ -409,5 +410,5 @@ pub async fn revise(
         expires_at,
     )
     .await?;
-    offers::respond(StatusCode::OK, &o)
+    super::committed(&state, StatusCode::OK, changed).await
 }

@@ -39,7 +39,12 @@ async fn offers_expire_when_the_clock_passes_their_expiry(kind: DbKind) {
         rounds() >= seen + 2
     })
     .await;
-    assert_eq!(marketplace::sweep::run_once(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        marketplace::jobs::sweep::run_once(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
     for o in [&short, &long] {
         assert_eq!(
             app.offer_now(&o["id"]).await["status"],
@@ -104,6 +109,11 @@ async fn an_expired_offer_cannot_be_accepted_even_before_the_sweep() {
         app.listing(invoice.id).await.unwrap()["reserved_offer_id"],
         serde_json::Value::Null
     );
-    assert_eq!(marketplace::sweep::run_once(&app.state).await.unwrap(), 1);
+    assert_eq!(
+        marketplace::jobs::sweep::run_once(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(app.offer_now(&offer["id"]).await["status"], "expired");
 }

@@ -8,7 +8,7 @@ use common::queue::Job;
 use common::redis::Pool;
 use fred::prelude::ListInterface;
 use marketplace::MarketplaceConfig;
-use marketplace::pricing::Rate;
+use marketplace::domain::pricing::Rate;
 use serde_json::{Value, json};
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};

@@ -2,7 +2,7 @@
 //! revising, withdrawing, rejecting, visibility, and bad input named by field.
 
 use common::events::Service;
-use marketplace::pricing::Rate;
+use marketplace::domain::pricing::Rate;
 use serde_json::{Value, json};
 use testkit::DbKind;
 

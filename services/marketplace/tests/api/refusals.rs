@@ -4,7 +4,7 @@
 use common::auth::{AuthUser, KycStatus, Role};
 use common::clock::Clock;
 use common::events::Service;
-use common::http::ApiError;
+use marketplace::domain::MarketError;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -101,31 +101,35 @@ async fn a_place_or_accept_racing_a_cancellation_is_refused_naming_the_state() {
     let offer = app.offer(&app.investor(), &invoice, "18").await;
     let offer_id: Uuid = offer["id"].as_str().unwrap().parse().unwrap();
     // What the two requests read, before the cancellation lands.
-    let listing = marketplace::listings::find(&app.state.db, common::ids::InvoiceId(invoice.id))
-        .await
-        .unwrap()
-        .unwrap();
-    let stale_offer = marketplace::offers::find(&app.state.db, common::ids::OfferId(offer_id))
-        .await
-        .unwrap()
-        .unwrap();
+    let listing =
+        marketplace::store::listings::find(&app.state.db, common::ids::InvoiceId(invoice.id))
+            .await
+            .unwrap()
+            .unwrap();
+    let stale_offer =
+        marketplace::store::offers::find(&app.state.db, common::ids::OfferId(offer_id))
+            .await
+            .unwrap()
+            .unwrap();
     app.deliver(&app.invoice_event("invoice.cancelled", &invoice, "listed", "cancelled"))
         .await;
     app.wait_for_listing(invoice.id, "cancelled").await;
 
-    let quote = marketplace::offers::quote_of(&stale_offer);
-    let new = marketplace::offers::NewOffer {
+    let quote = marketplace::store::offers::quote_of(&stale_offer);
+    let new = marketplace::store::offers::NewOffer {
         listing,
         quote,
         expires_at: app.clock.now() + chrono::Duration::hours(1),
         priced_on: app.clock.now().date_naive(),
     };
-    match marketplace::offers::place(&app.state, &user(&app, Role::Investor), new).await {
-        Err(ApiError::Conflict(d)) => assert_eq!(d, "the invoice is cancelled; it takes no offers"),
+    match marketplace::store::offers::place(&app.state, &user(&app, Role::Investor), new).await {
+        Err(MarketError::Refused(d)) => {
+            assert_eq!(d, "the invoice is cancelled; it takes no offers")
+        }
         other => panic!("place answered {other:?}"),
     }
-    match marketplace::offers::accept(&app.state, &stale_offer, stale_offer.version).await {
-        Err(ApiError::Conflict(d)) => {
+    match marketplace::store::offers::accept(&app.state, &stale_offer, stale_offer.version).await {
+        Err(MarketError::Refused(d)) => {
             assert_eq!(d, "the invoice is cancelled; no offer can be accepted");
         }
         other => panic!("accept answered {other:?}"),

@@ -210,7 +210,9 @@ async fn only_a_pending_offer_can_be_revised_reserved_accepted_withdrawn_and_exp
     let o = app.offer(&investor, &invoice, "18").await;
     app.clock.advance(chrono::Duration::hours(73));
     let investor = app.refreshed(&investor);
-    marketplace::sweep::run_once(&app.state).await.unwrap();
+    marketplace::jobs::sweep::run_once(&app.state)
+        .await
+        .unwrap();
     app.wait_for_offer(&o["id"], "expired").await;
     let res = app
         .patch(

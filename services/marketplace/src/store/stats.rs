@@ -10,10 +10,10 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Quer
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::entity::{listing, offer};
-use crate::offers::OfferStatus;
-use crate::pricing::RATE_SCALE;
+use crate::domain::pricing::RATE_SCALE;
 use crate::state::AppState;
+use crate::store::entity::{listing, offer};
+use crate::domain::OfferStatus;
 
 /// The market in figures. Volumes are per currency (decimal strings).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -67,7 +67,7 @@ pub async fn compute(state: &AppState) -> Result<Stats, DbErr> {
         .column(listing::Column::Currency)
         .column_as(Expr::cust(SUM_FACE), "total")
         .column_as(Expr::cust(COUNT), "n")
-        .filter(listing::Column::Status.eq(crate::listings::LISTED))
+        .filter(listing::Column::Status.eq(crate::store::listings::LISTED))
         .group_by(listing::Column::Currency)
         .into_tuple::<(String, i64, i64)>()
         .all(&state.db)

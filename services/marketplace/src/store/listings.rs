@@ -5,7 +5,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use common::auth::{AuthUser, Role};
 use common::enums::{BadStoredValue, stored};
 use common::events::invoice::{InvoiceChanged, InvoiceStatus};
-use common::http::ApiError;
 use common::ids::InvoiceId;
 use common::money::{Currency, Money};
 use sea_orm::sea_query::Expr;
@@ -16,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::entity::{listing, offer};
-use crate::offers::{self, Changed, OfferStatus};
-use crate::pricing::Rate;
+use crate::domain::MarketError;
+use crate::domain::pricing::Rate;
 use crate::state::AppState;
+use crate::store::entity::{listing, offer};
+use crate::store::offers::{self, Changed, OfferStatus};
 
 /// A listing's `status` mirrors its invoice's; offers are taken only while it is this.
 pub const LISTED: &str = InvoiceStatus::Listed.as_str();
@@ -248,9 +248,9 @@ async fn best_rate(state: &AppState, id: Uuid) -> Result<Option<Rate>, sea_orm::
         .map(|o| Rate::from_millionths(o.rate_millionths)))
 }
 
-pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, ApiError> {
+pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, MarketError> {
     let today = state.clock.now().date_naive();
-    let (active, placed) = match crate::live::counters(state, l.id).await {
+    let (active, placed) = match crate::store::live::counters(state, l.id).await {
         Ok(c) => c,
         Err(error) => {
             tracing::warn!(%error, invoice_id = %l.id, "Offer counters unreadable; using the database.");
@@ -283,7 +283,7 @@ pub async fn find_visible(
     state: &AppState,
     user: &AuthUser,
     id: InvoiceId,
-) -> Result<listing::Model, ApiError> {
+) -> Result<listing::Model, MarketError> {
     find(&state.db, id)
         .await?
         .filter(|l| match user.role {
@@ -291,5 +291,5 @@ pub async fn find_visible(
             Role::Seller => l.seller_id == user.id,
             Role::Investor => l.status == LISTED,
         })
-        .ok_or_else(|| ApiError::NotFound(format!("no listed invoice {id}")))
+        .ok_or(MarketError::NoSuchListing(id))
 }

@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::auth::AuthUser;
-use common::http::ApiError;
 use common::ids::OfferId;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -12,10 +11,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Change, Changed, OfferStatus, after, find, not_found, status_of, statuses};
-use crate::entity::{listing, offer};
-use crate::pricing::Quote;
+use super::{Change, Changed, MarketError, OfferStatus, find, status_of, statuses};
+use crate::domain::pricing::Quote;
 use crate::state::AppState;
+use crate::store::entity::{listing, offer};
 
 /// Which offer rows a change applies to: those still in one of `statuses` and, for a
 /// decision made on a version someone saw, still at that `version`.
@@ -60,10 +59,10 @@ pub async fn set_status<C: ConnectionTrait>(
         return Ok(None);
     };
     let changed = Changed { change, ..changed };
-    crate::events::add(
+    super::events::add(
         txn,
         clock,
-        crate::events::offer_changed(&changed.offer, change)?,
+        super::events::offer_changed(&changed.offer, change)?,
     )
     .await?;
     Ok(Some(changed))
@@ -187,7 +186,7 @@ pub async fn place(
     state: &AppState,
     investor: &AuthUser,
     new: NewOffer,
-) -> Result<offer::Model, ApiError> {
+) -> Result<Changed, MarketError> {
     let now = state.clock.now();
     let l = &new.listing;
     let model = offer::Model {
@@ -231,29 +230,28 @@ pub async fn place(
     match active.insert(&*txn).await {
         Ok(_) => {}
         Err(e) if common::db::is_unique_violation(&e) => {
-            return Err(ApiError::Conflict(
+            return Err(MarketError::Refused(
                 "you already have an active offer on this invoice; revise it with PATCH /api/marketplace/offers/{id}".into(),
             ));
         }
         Err(e) => return Err(e.into()),
     }
-    commit_with_event(state, txn, &model, Change::Placed).await?;
-    Ok(model)
+    commit_with_event(state, txn, model, Change::Placed).await
 }
 
 /// Why a listing takes no new offer.
-fn closed(l: Option<listing::Model>, max: i64) -> ApiError {
+fn closed(l: Option<listing::Model>, max: i64) -> MarketError {
     match l {
         Some(l) if l.status != "listed" => {
-            ApiError::Conflict(format!("the invoice is {}; it takes no offers", l.status))
+            MarketError::Refused(format!("the invoice is {}; it takes no offers", l.status))
         }
         Some(l) if l.reserved_offer_id.is_some() => {
-            ApiError::Conflict("an offer on this invoice is being accepted".into())
+            MarketError::Refused("an offer on this invoice is being accepted".into())
         }
-        Some(_) => ApiError::Conflict(format!(
+        Some(_) => MarketError::Refused(format!(
             "the invoice already has the maximum of {max} active offers"
         )),
-        None => ApiError::field("invoice_id", "no listed invoice with this id"),
+        None => MarketError::NoListing,
     }
 }
 
@@ -265,15 +263,15 @@ async fn refusal<C: ConnectionTrait>(
     id: OfferId,
     seen: Option<i64>,
     what: &str,
-) -> Result<ApiError, DbErr> {
+) -> Result<MarketError, DbErr> {
     let now = find(txn, id).await?;
     Ok(match now {
-        None => not_found(id),
+        None => MarketError::NotFound(id),
         Some(o) => match status_of(&o)? {
             status if status != OfferStatus::Pending => not_pending(status, what),
             _ => match seen {
                 Some(seen) if seen != o.version => stale(&o, seen),
-                _ => ApiError::Conflict("the offer has expired".into()),
+                _ => MarketError::Refused("the offer has expired".into()),
             },
         },
     })
@@ -288,7 +286,7 @@ pub async fn revise(
     quote: Quote,
     priced_on: NaiveDate,
     expires_at: DateTime<Utc>,
-) -> Result<offer::Model, ApiError> {
+) -> Result<Changed, MarketError> {
     let now = state.clock.now();
     let txn = common::db::begin_write(&state.db).await?;
     let mut update = offer::Entity::update_many()
@@ -314,21 +312,22 @@ pub async fn revise(
         txn.rollback().await?;
         return Err(err);
     };
-    commit_with_event(state, txn, &updated, Change::Revised).await?;
-    Ok(updated)
+    commit_with_event(state, txn, updated, Change::Revised).await
 }
 
 /// The 412 for a decision on version `seen` of `o`, which is at another version now.
-pub fn stale(o: &offer::Model, seen: i64) -> ApiError {
-    match super::view(o).map(serde_json::to_value) {
-        Ok(Ok(current)) => common::http::version::stale("offer", seen, o.version, current),
-        Ok(Err(e)) => ApiError::internal(e),
+fn stale(o: &offer::Model, seen: i64) -> MarketError {
+    match super::view(o) {
+        Ok(current) => MarketError::Stale {
+            seen,
+            current: Box::new(current),
+        },
         Err(e) => e.into(),
     }
 }
 
-pub fn not_pending(status: OfferStatus, what: &str) -> ApiError {
-    ApiError::Conflict(format!(
+pub fn not_pending(status: OfferStatus, what: &str) -> MarketError {
+    MarketError::Refused(format!(
         "the offer is {status}; only a pending offer can be {what}"
     ))
 }
@@ -342,7 +341,7 @@ pub async fn close(
     to: OfferStatus,
     change: Change,
     reason: Option<&str>,
-) -> Result<offer::Model, ApiError> {
+) -> Result<Changed, MarketError> {
     if let Some(seen) = seen.filter(|v| *v != current.version) {
         return Err(stale(current, seen));
     }
@@ -367,8 +366,7 @@ pub async fn close(
         return Err(err);
     };
     txn.commit().await?;
-    after(state, std::slice::from_ref(&changed)).await;
-    Ok(changed.offer)
+    Ok(changed)
 }
 
 /// The seller accepts a pending offer at the version they saw (`seen`): the claim on the
@@ -383,7 +381,7 @@ pub async fn accept(
     state: &AppState,
     current: &offer::Model,
     seen: i64,
-) -> Result<offer::Model, ApiError> {
+) -> Result<Changed, MarketError> {
     let now = state.clock.now();
     let status = status_of(current)?;
     if status != OfferStatus::Pending {
@@ -393,7 +391,7 @@ pub async fn accept(
         return Err(stale(current, seen));
     }
     if current.expires_at <= now {
-        return Err(ApiError::Conflict("the offer has expired".into()));
+        return Err(MarketError::Refused("the offer has expired".into()));
     }
     let txn = common::db::begin_write(&state.db).await?;
     let claimed = listing::Entity::update_many()
@@ -410,11 +408,11 @@ pub async fn accept(
             .await?;
         txn.rollback().await?;
         return Err(match l {
-            Some(l) if l.status != "listed" => ApiError::Conflict(format!(
+            Some(l) if l.status != "listed" => MarketError::Refused(format!(
                 "the invoice is {}; no offer can be accepted",
                 l.status
             )),
-            _ => ApiError::Conflict(
+            _ => MarketError::Refused(
                 "another offer on this invoice has been accepted or is being accepted".into(),
             ),
         });
@@ -437,33 +435,27 @@ pub async fn accept(
         txn.rollback().await?;
         return Err(err);
     };
-    commit_with_event(state, txn, &updated, Change::Reserved).await?;
-    Ok(updated)
+    commit_with_event(state, txn, updated, Change::Reserved).await
 }
 
-/// Writes `offer`'s event of `change` in `txn`, commits, then runs the after-commit
-/// effects of an offer that stays active.
+/// Writes `offer`'s event of `change` in `txn` and commits: the change of an offer that
+/// stays active, for the caller's after-commit effects.
 async fn commit_with_event(
     state: &AppState,
     txn: common::db::WriteTxn,
-    offer: &offer::Model,
+    offer: offer::Model,
     change: Change,
-) -> anyhow::Result<()> {
-    crate::events::add(
+) -> Result<Changed, MarketError> {
+    super::events::add(
         &*txn,
         state.clock.as_ref(),
-        crate::events::offer_changed(offer, change)?,
+        super::events::offer_changed(&offer, change)?,
     )
     .await?;
     txn.commit().await?;
-    after(
-        state,
-        &[Changed {
-            offer: offer.clone(),
-            change,
-            left_active: false,
-        }],
-    )
-    .await;
-    Ok(())
+    Ok(Changed {
+        offer,
+        change,
+        left_active: false,
+    })
 }

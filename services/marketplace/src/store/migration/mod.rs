@@ -22,7 +22,7 @@ impl MigratorTrait for Migrator {
                 name: "m0003_offers_status_words",
                 table: "offers",
                 column: "status",
-                words: crate::offers::OfferStatus::WORDS,
+                words: crate::store::offers::OfferStatus::WORDS,
             }),
             Box::new(common::db::OneOfWords {
                 name: "m0004_offers_currency_words",

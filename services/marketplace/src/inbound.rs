@@ -25,10 +25,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::entity::listing;
-use crate::listings::{self, LISTED};
-use crate::offers::{self, Change, Changed, OfferStatus};
 use crate::state::AppState;
+use crate::store::entity::listing;
+use crate::store::listings::{self, LISTED};
+use crate::store::offers::{self, Change, Changed, OfferStatus};
 
 /// What `events:marketplace` accepts: the invoice service's news of listed invoices and
 /// its answers to acceptances.
@@ -99,9 +99,9 @@ impl StagedHandler for Effects {
     /// Publishes the offer changes and moves the counters.
     async fn after_commit(&self, _event: &Envelope, staged: Staged) {
         if let Some(id) = staged.listed {
-            crate::live::init_counters(&self.state, id.uuid()).await;
+            crate::store::live::init_counters(&self.state, id.uuid()).await;
         }
-        offers::after(&self.state, &staged.changes).await;
+        crate::outbound::after(&self.state, &staged.changes).await;
     }
 }
 
@@ -184,9 +184,10 @@ impl Effects {
             return Ok(changes);
         };
         accepted.change = Change::Accepted;
-        let mut event = crate::events::offer_changed(&accepted.offer, Change::Accepted)?;
+        let mut event =
+            crate::store::offers::events::offer_changed(&accepted.offer, Change::Accepted)?;
         event.rejected_offer_ids = changes.iter().map(|c| OfferId(c.offer.id)).collect();
-        crate::events::add(txn, clock, event).await?;
+        crate::store::offers::events::add(txn, clock, event).await?;
         listing::Entity::update_many()
             .col_expr(listing::Column::Status, Expr::value("accepted"))
             .col_expr(listing::Column::ReservedOfferId, Expr::value(o.id))

@@ -2,9 +2,9 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::entity::offer;
-use crate::offers::{self, Change, OfferStatus};
 use crate::state::AppState;
+use crate::store::entity::offer;
+use crate::store::offers::{self, Change, OfferStatus};
 
 /// One pass; returns how many offers expired.
 pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
@@ -34,7 +34,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         // None: withdrawn, rejected or accepted meanwhile, or another sweeper was first.
         if let Some(c) = changed {
             expired += 1;
-            offers::after(state, std::slice::from_ref(&c)).await;
+            crate::outbound::after(state, std::slice::from_ref(&c)).await;
         }
     }
     if expired > 0 {

@@ -1,4 +1,4 @@
-//! The events marketplace publishes (through its outbox): one per change of an offer, its
+//! The events marketplace publishes (written to the outbox in the change's transaction): one per change of an offer, its
 //! type picked by [`OfferEvent::of`] (`offer.placed`, `offer.reserved`, `offer.accepted`,
 //! `offer.rejected`, `offer.withdrawn`, `offer.expired`; revised, released and lapsed are
 //! `offer.status_changed`). All carry the offer after the change, [`OfferChanged`].
@@ -9,8 +9,8 @@ use common::ids::{InvoiceId, OfferId, UserId};
 use common::money::Money;
 use sea_orm::ConnectionTrait;
 
-use crate::entity::offer;
-use crate::offers::{Change, currency_of, status_of};
+use super::{Change, currency_of, status_of};
+use crate::store::entity::offer;
 
 /// The offer `o` after `change`, as its events carry it.
 pub fn offer_changed(o: &offer::Model, change: Change) -> anyhow::Result<OfferChanged> {
@@ -24,7 +24,7 @@ pub fn offer_changed(o: &offer::Model, change: Change) -> anyhow::Result<OfferCh
         status: status_of(o)?,
         change,
         reason: o.reason.clone(),
-        discount_rate: crate::pricing::Rate::from_millionths(o.rate_millionths).to_string(),
+        discount_rate: crate::domain::pricing::Rate::from_millionths(o.rate_millionths).to_string(),
         face_value: display(o.face_minor),
         price: display(o.price_minor),
         platform_fee: display(o.fee_minor),

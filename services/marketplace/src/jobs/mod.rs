@@ -1,0 +1,3 @@
+//! Background work: the offer-expiry [`sweep`].
+
+pub mod sweep;

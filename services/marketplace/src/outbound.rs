@@ -1,0 +1,69 @@
+//! What follows a committed change of offers: the relay sends their events, subscribers
+//! of `offer:{offerId}` and `seller:{sellerId}` hear of them, the counters follow. It
+//! takes what the transactions produced ([`Changed`]); failures are logged: the changes
+//! themselves have happened.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::state::AppState;
+use crate::store::live;
+use crate::store::offers::{self, Change, Changed, OfferStatus, OfferView};
+
+/// The live message on `offer:{offerId}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LiveOffer {
+    pub offer_id: Uuid,
+    pub invoice_id: Uuid,
+    pub status: OfferStatus,
+    pub change: Change,
+    pub reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The live message on `seller:{sellerId}` for a new offer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LiveNewOffer {
+    pub change: Change,
+    pub offer: OfferView,
+}
+
+/// After committed changes: the relay sends their events, subscribers hear of them, the
+/// counters follow. Failures are logged: the changes themselves have happened.
+pub async fn after(state: &AppState, changes: &[Changed]) {
+    if changes.is_empty() {
+        return;
+    }
+    state.relay.wake();
+    for c in changes {
+        let o = &c.offer;
+        let (view, status) = match offers::view(o).and_then(|v| Ok((v, offers::status_of(o)?))) {
+            Ok(ok) => ok,
+            Err(error) => {
+                tracing::error!(%error, "Offer change not published.");
+                continue;
+            }
+        };
+        if c.change == Change::Placed {
+            let msg = LiveNewOffer {
+                change: Change::Placed,
+                offer: view,
+            };
+            live::publish(state, &state.keys.seller_channel(o.seller_id), &msg).await;
+            live::offer_placed(state, o.invoice_id).await;
+        }
+        let msg = LiveOffer {
+            offer_id: o.id,
+            invoice_id: o.invoice_id,
+            status,
+            change: c.change,
+            reason: o.reason.clone(),
+            updated_at: o.updated_at,
+        };
+        live::publish(state, &state.keys.offer_channel(o.id), &msg).await;
+        if c.left_active {
+            live::adjust_active(state, o.invoice_id, -1).await;
+        }
+    }
+}
