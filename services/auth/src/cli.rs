@@ -6,8 +6,8 @@ use common::keys::Keys;
 
 use crate::config::AuthConfig;
 use crate::domain::{Email, FullName, Password, hash_password};
-use crate::migration::Migrator;
-use crate::users::{self, NewUser};
+use crate::store::migration::Migrator;
+use crate::store::users::{self, NewUser};
 
 pub async fn create_admin(
     config: &AuthConfig,
@@ -43,7 +43,7 @@ pub async fn create_admin(
 }
 
 pub fn rotate_key(config: &AuthConfig, clock: SharedClock) -> anyhow::Result<()> {
-    let kid = crate::keystore::generate_key(&config.keys_dir, &clock)?;
+    let kid = crate::store::keystore::generate_key(&config.keys_dir, &clock)?;
     println!("new signing key {kid} in {}", config.keys_dir.display());
     Ok(())
 }

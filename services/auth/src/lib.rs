@@ -14,21 +14,21 @@
 //!
 //! Publishes (outbox -> `events:{consumer}`): `user.registered`, `user.suspended`,
 //! `user.reactivated`. Consumes `events:auth`: `kyc.approved` / `kyc.rejected` (the `kyc`
-//! claim of the user's next tokens). Redis: `blacklisted:{jti}`,
+//! claim of the user's next tokens; [`inbound`]). Redis: `blacklisted:{jti}`,
 //! `auth:revoked_before:{userId}`, `auth:jwks`, `ratelimit:auth-*`.
+//!
+//! Inside: [`routes`] -> [`domain`] (email, password, profile rules) -> [`store`] (users
+//! with their outbox events, sessions, signing keys); [`startup`] is the table of
+//! contents, [`cli`] the operator's commands.
 
 pub mod cli;
-pub mod config;
-pub mod consumer;
+mod config;
 pub mod domain;
-pub mod entity;
-pub mod keystore;
-pub mod migration;
-pub mod routes;
-pub mod sessions;
-pub mod startup;
+pub mod inbound;
+mod routes;
+mod startup;
 pub mod state;
-pub mod users;
+pub mod store;
 
 pub use config::AuthConfig;
 pub use startup::{Application, Binary, build};

@@ -8,10 +8,10 @@ use service_kit::{Kit, Running};
 use utoipa::OpenApi;
 
 use crate::config::AuthConfig;
-use crate::keystore::{self, KeyStore};
-use crate::migration::Migrator;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
+use crate::store::keystore::{self, KeyStore};
+use crate::store::migration::Migrator;
 
 /// The running service.
 pub type Application = Running<AppState>;
@@ -28,7 +28,7 @@ pub async fn build(config: AuthConfig, clock: SharedClock) -> anyhow::Result<App
         &state,
         keystore::reload_round,
     );
-    kit.run("consumer", &state, crate::consumer::run);
+    kit.run("consumer", &state, crate::inbound::run);
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
 

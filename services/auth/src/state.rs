@@ -8,7 +8,7 @@ use common::redis::Pool;
 use sea_orm::DatabaseConnection;
 
 use crate::config::AuthConfig;
-use crate::keystore::KeyStore;
+use crate::store::keystore::KeyStore;
 
 impl AppState {
     /// The client's address as a rate-limit subject (`X-Forwarded-For` believed only from

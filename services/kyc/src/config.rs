@@ -8,7 +8,7 @@ use common::queue::WorkerConfig;
 use common::ratelimit::Quota;
 use secrecy::SecretString;
 
-use crate::storage::StorageConfig;
+use crate::store::storage::StorageConfig;
 
 #[derive(Debug, Clone)]
 pub struct KycConfig {

@@ -1,6 +1,6 @@
 //! # kyc
 //!
-//! Owns KYC documents (bytes in a [`storage::DocumentStore`]: a local folder or S3),
+//! Owns KYC documents (bytes in a [`store::storage::DocumentStore`]: a local folder or S3),
 //! their checks, submissions and the admin review. Decides who may sell and who may invest.
 //!
 //! | route | who | does |
@@ -15,27 +15,26 @@
 //! | `GET /api/kyc/submissions/{id}/documents/{docId}/file` | admin | download (attachment, nosniff, recorded) |
 //! | `POST /api/kyc/submissions/{id}/approve`, `/reject` | admin | the decision, on the version reviewed (`If-Match`) |
 //!
-//! Consumes `kyc:processing:high` then `kyc:processing` (the [`worker`]; `kyc worker` or
+//! Consumes `kyc:processing:high` then `kyc:processing` (the [`jobs::worker`]; `kyc worker` or
 //! in-process). Publishes (outbox -> `events:{consumer}`): `kyc.document_processed`,
 //! `kyc.submitted`, `kyc.approved`, `kyc.rejected`. Live: `kyc:status:{userId}`,
 //! `admin:kyc`. Redis: `kyc:{userId}` (status cache, 3600 s), `ratelimit:kyc-upload:*`.
+//!
+//! Inside: [`routes`] -> [`domain`] (document types, statuses, identity numbers) ->
+//! [`store`] (rows, bytes, encrypted identity numbers) with the events ([`outbound`]) in
+//! the same transaction; [`jobs`] runs the [`checks`] on queued documents; [`startup`] is
+//! the table of contents.
 
 pub mod checks;
-pub mod config;
-pub mod crypto;
+mod config;
 pub mod domain;
-pub mod entity;
-pub mod events;
 pub mod identity;
 pub mod jobs;
-pub mod migration;
-pub mod overview;
-pub mod profiles;
-pub mod routes;
-pub mod startup;
+mod outbound;
+mod routes;
+mod startup;
 pub mod state;
-pub mod storage;
-pub mod worker;
+pub mod store;
 
 pub use config::KycConfig;
-pub use startup::{Application, Binary, build};
+pub use startup::{Application, Binary, build, build_worker, run_worker};

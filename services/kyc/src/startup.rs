@@ -9,9 +9,9 @@ use service_kit::{Kit, Running};
 use utoipa::OpenApi;
 
 use crate::config::KycConfig;
-use crate::migration::Migrator;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
+use crate::store::migration::Migrator;
 
 /// The running service.
 pub type Application = Running<AppState>;
@@ -35,7 +35,7 @@ fn workers(kit: &Kit, state: &AppState) {
             &format!("worker-{n}"),
             longest_job,
             state,
-            move |state, stop| crate::worker::run(state, n, stop),
+            move |state, stop| crate::jobs::worker::run(state, n, stop),
         );
     }
 }

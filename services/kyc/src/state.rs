@@ -8,9 +8,9 @@ use common::redis::Pool;
 use sea_orm::DatabaseConnection;
 
 use crate::config::KycConfig;
-use crate::crypto::IdentityCipher;
 use crate::identity::IdentityVerifier;
-use crate::storage::DocumentStore;
+use crate::store::crypto::IdentityCipher;
+use crate::store::storage::DocumentStore;
 
 /// What every handler and the worker can reach.
 #[derive(Clone)]
@@ -35,7 +35,7 @@ impl AppState {
         relay: RelayHandle,
         config: KycConfig,
     ) -> anyhow::Result<Self> {
-        let storage = crate::storage::from_config(&config.storage)?;
+        let storage = crate::store::storage::from_config(&config.storage)?;
         let cipher = IdentityCipher::load(
             config.identity_key.clone(),
             &config.identity_key_file,

@@ -10,10 +10,10 @@ use service_kit::{Kit, Running};
 use utoipa::OpenApi;
 
 use crate::config::NotificationsConfig;
-use crate::migration::Migrator;
-use crate::push::Provider;
+use crate::jobs::push::Provider;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
+use crate::store::migration::Migrator;
 use crate::ws::Hub;
 
 /// The running service.
@@ -21,7 +21,7 @@ pub type Application = Running<AppState>;
 
 /// The service with the configured push provider.
 pub async fn build(config: NotificationsConfig, clock: SharedClock) -> anyhow::Result<Application> {
-    let provider = crate::push::provider(&config.push)?;
+    let provider = crate::jobs::push::provider(&config.push)?;
     build_with_provider(config, clock, provider).await
 }
 
@@ -40,11 +40,11 @@ pub async fn build_with_provider(
     let verifier = kit.verifier().await;
     hub.watch_tokens(verifier.clone(), kit.clock.clone(), revocation_check);
     let state = AppState::new(&kit, verifier, hub, config);
-    kit.run("consumer", &state, crate::consumer::run);
+    kit.run("consumer", &state, crate::inbound::run);
     // One push may take the provider's HTTP timeout.
     let longest_push = state.config.push.timeout();
     kit.run_worker("push", longest_push, &state, move |state, stop| {
-        crate::push::run(state, provider.clone(), stop)
+        crate::jobs::push::run(state, provider.clone(), stop)
     });
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }

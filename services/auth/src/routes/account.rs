@@ -4,9 +4,9 @@ use common::http::{ApiError, TokenErrors};
 use common::ids::UserId;
 use fred::prelude::KeysInterface;
 
-use crate::sessions;
 use crate::state::AppState;
-use crate::users::{self, UserView};
+use crate::store::sessions;
+use crate::store::users::{self, UserView};
 
 /// Log out: the access token is refused by every service from now on, and its session's
 /// refresh tokens are revoked.

@@ -7,10 +7,10 @@ use common::ids::UserId;
 use fred::prelude::KeysInterface;
 use uuid::Uuid;
 
-use crate::entity::user::{ACTIVE, SUSPENDED};
-use crate::sessions;
 use crate::state::AppState;
-use crate::users::{self, UserView};
+use crate::store::entity::user::{ACTIVE, SUSPENDED};
+use crate::store::sessions;
+use crate::store::users::{self, UserView};
 
 /// Suspend a user: they cannot log in or refresh, and every token issued before now is
 /// refused by every service at once.

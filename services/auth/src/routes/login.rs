@@ -6,10 +6,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::domain::{Email, verify_password};
-use crate::entity::user;
-use crate::sessions::{self, RefreshRefusal, TokenPair};
 use crate::state::AppState;
-use crate::users;
+use crate::store::entity::user;
+use crate::store::sessions::{self, RefreshRefusal, TokenPair};
+use crate::store::users;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{CompanyName, Email, FullName, Password, SelfRegisterRole, hash_password};
 use crate::state::AppState;
-use crate::users::{self, NewUser, UserView};
+use crate::store::users::{self, NewUser, UserView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {

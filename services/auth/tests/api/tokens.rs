@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 /// The service's own signer, read from its key folder (as an attacker never could).
 fn real_signer(app: &TestApp) -> (JwtSigner, String) {
-    let keys = auth::keystore::load_keys(&app.config.keys_dir).unwrap();
+    let keys = auth::store::keystore::load_keys(&app.config.keys_dir).unwrap();
     let kid = keys.last().unwrap().kid.clone();
     (
         JwtSigner::new(keys, "vestio-auth", "vestio", 900).unwrap(),

@@ -14,11 +14,11 @@ use uuid::Uuid;
 
 use crate::checks::{FileKind, image_dimensions};
 use crate::domain::{DocumentStatus, DocumentType, ProfileStatus};
-use crate::entity::document;
 use crate::jobs::{self, KycJob, Priority};
-use crate::overview::{self, DocumentSummary};
-use crate::profiles;
 use crate::state::AppState;
+use crate::store::entity::document;
+use crate::store::overview::{self, DocumentSummary};
+use crate::store::profiles;
 
 /// The upload form (`multipart/form-data`).
 #[derive(ToSchema)]

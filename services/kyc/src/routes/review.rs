@@ -16,13 +16,13 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::checks::FileKind;
-use crate::crypto::mask;
 use crate::domain::{CheckResult, DocumentStatus, DocumentType, ProfileStatus, SubmissionStatus};
-use crate::entity::{document, download, submission};
-use crate::events;
-use crate::overview::{self, ReviewQueueChange};
-use crate::profiles;
+use crate::outbound;
 use crate::state::AppState;
+use crate::store::crypto::mask;
+use crate::store::entity::{document, download, submission};
+use crate::store::overview::{self, ReviewQueueChange};
+use crate::store::profiles;
 use common::enums::{BadStoredValue, stored};
 use common::events::KycEvent;
 use common::events::kyc::KycDecided;
@@ -298,7 +298,7 @@ pub async fn download_file(
         .await?
         .ok_or_else(not_part)?;
     let bytes = state.storage.get(&d.storage_key).await.map_err(|e| {
-        if crate::storage::is_not_found(&e) {
+        if crate::store::storage::is_not_found(&e) {
             ApiError::NotFound(format!(
                 "the file of document {document_id} is no longer stored"
             ))
@@ -486,7 +486,7 @@ async fn decide(
         reviewed_by: UserId(admin.id),
         reason,
     };
-    let event = events::envelope(
+    let event = outbound::envelope(
         state,
         match to {
             SubmissionStatus::Approved => KycEvent::Approved(decided),

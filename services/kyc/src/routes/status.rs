@@ -12,12 +12,12 @@ use crate::checks::name_matches;
 use crate::domain::{
     CheckResult, DocumentStatus, DocumentType, IdentityNumber, ProfileStatus, SubmissionStatus,
 };
-use crate::entity::{document, submission};
-use crate::events;
 use crate::identity::{IdNumberKind, IdentityCheckOutcome, IdentityCheckRequest};
-use crate::overview::{self, KycOverview, ReviewQueueChange};
-use crate::profiles;
+use crate::outbound;
 use crate::state::AppState;
+use crate::store::entity::{document, submission};
+use crate::store::overview::{self, KycOverview, ReviewQueueChange};
+use crate::store::profiles;
 use common::events::KycEvent;
 use common::events::kyc::KycSubmitted;
 use common::ids::{SubmissionId, UserId};
@@ -214,7 +214,7 @@ pub async fn submit(
             "your KYC changed while submitting; check the status and try again".into(),
         ));
     }
-    let event = events::envelope(
+    let event = outbound::envelope(
         &state,
         KycEvent::Submitted(KycSubmitted {
             user_id: UserId(user.id),

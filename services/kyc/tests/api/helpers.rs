@@ -8,7 +8,7 @@ use common::queue::WorkerConfig;
 use common::ratelimit::Quota;
 use common::redis::Pool;
 use kyc::KycConfig;
-use kyc::storage::StorageConfig;
+use kyc::store::storage::StorageConfig;
 use serde_json::Value;
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};

@@ -3,7 +3,7 @@
 
 use common::auth::Role;
 use common::shutdown::CancellationToken;
-use kyc::storage::{S3Config, StorageConfig};
+use kyc::store::storage::{S3Config, StorageConfig};
 use serde_json::{Value, json};
 use testkit::{DbKind, MotoServer, TestDb};
 
@@ -37,7 +37,7 @@ async fn an_api_pod_and_a_worker_pod_share_documents_through_s3() {
     let app: TestApp = spawn_with_config(db, dir, cfg).await;
 
     let worker_stop = CancellationToken::new();
-    let worker = tokio::spawn(kyc::startup::run_worker(
+    let worker = tokio::spawn(kyc::run_worker(
         worker_cfg,
         app.clock.clone(),
         worker_stop.clone(),

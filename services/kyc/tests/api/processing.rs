@@ -1,7 +1,7 @@
 use common::auth::Role;
 use common::queue::{Job, Worker, handler_fn};
 use common::shutdown::CancellationToken;
-use kyc::entity::document;
+use kyc::store::entity::document;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use testkit::{ClamdStandIn, DbKind, EICAR};
@@ -36,7 +36,7 @@ async fn start_workers(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let (state, stop) = (app.state.clone(), stop.clone());
     vec![tokio::spawn(async move {
-        kyc::worker::run(state, 0, stop).await.unwrap();
+        kyc::jobs::worker::run(state, 0, stop).await.unwrap();
     })]
 }
 
@@ -74,7 +74,7 @@ async fn a_worker_killed_mid_document_loses_nothing_and_the_result_is_written_on
                     .await?
                     .unwrap();
                 let bytes = state.storage.get(&doc.storage_key).await?;
-                kyc::worker::run_checks(&state, &doc, bytes).await?;
+                kyc::jobs::worker::run_checks(&state, &doc, bytes).await?;
                 signal.notify_one();
                 futures::future::pending::<anyhow::Result<()>>().await
             }
@@ -110,7 +110,7 @@ async fn the_same_job_twice_writes_one_result(kind: DbKind) {
         );
         Job::parse(&app.state.keys.kyc_processing(), &raw).unwrap()
     };
-    let runs = (0..4).map(|_| kyc::worker::handle(&app.state, &job));
+    let runs = (0..4).map(|_| kyc::jobs::worker::handle(&app.state, &job));
     for result in futures::future::join_all(runs).await {
         result.unwrap();
     }

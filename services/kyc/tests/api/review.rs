@@ -258,7 +258,7 @@ async fn a_rejected_user_reads_the_reason_uploads_again_with_priority_and_resubm
         .await;
     let doc = app.processed(&investor.token, id).await;
     assert_eq!(doc["status"], "accepted");
-    let stored = kyc::entity::document::Entity::find_by_id(id)
+    let stored = kyc::store::entity::document::Entity::find_by_id(id)
         .one(&app.state.db)
         .await
         .unwrap()
@@ -310,7 +310,7 @@ async fn downloads_are_attachments_with_nosniff_and_every_one_is_recorded() {
         let bytes = res.bytes().await.unwrap();
         assert_eq!(bytes.len() as i64, doc["size_bytes"].as_i64().unwrap());
     }
-    let recorded = kyc::entity::download::Entity::find()
+    let recorded = kyc::store::entity::download::Entity::find()
         .count(&app.state.db)
         .await
         .unwrap();
@@ -331,7 +331,7 @@ async fn downloads_are_attachments_with_nosniff_and_every_one_is_recorded() {
         .await;
     assert_problem(res, 404).await;
     assert_eq!(
-        kyc::entity::download::Entity::find()
+        kyc::store::entity::download::Entity::find()
             .count(&app.state.db)
             .await
             .unwrap(),

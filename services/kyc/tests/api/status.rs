@@ -45,7 +45,7 @@ async fn the_cached_status_follows_every_change_and_is_published_live() {
         .await
         .unwrap();
     let cached: Value = serde_json::from_str(&cached).unwrap();
-    let fresh = kyc::overview::compute(&app.state.db, investor.id, Role::Investor)
+    let fresh = kyc::store::overview::compute(&app.state.db, investor.id, Role::Investor)
         .await
         .unwrap();
     assert_eq!(cached["version"], fresh.version);

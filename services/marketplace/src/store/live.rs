@@ -9,9 +9,9 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::domain::OfferStatus;
 use crate::state::AppState;
 use crate::store::entity::offer;
-use crate::domain::OfferStatus;
 
 /// Publishes `message` on `channel` (lossy, after commit).
 pub async fn publish(state: &AppState, channel: &str, message: &impl Serialize) {

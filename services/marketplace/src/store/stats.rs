@@ -10,10 +10,10 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Quer
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::OfferStatus;
 use crate::domain::pricing::RATE_SCALE;
 use crate::state::AppState;
 use crate::store::entity::{listing, offer};
-use crate::domain::OfferStatus;
 
 /// The market in figures. Volumes are per currency (decimal strings).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -14,8 +14,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::entity::device;
 use crate::state::AppState;
+use crate::store::entity::device;
 
 const PLATFORMS: [&str; 3] = ["android", "ios", "web"];
 
@@ -46,7 +46,7 @@ impl From<&device::Model> for DeviceView {
         Self {
             id: d.id,
             platform: d.platform.clone(),
-            token_tail: crate::push::token_tail(&d.token),
+            token_tail: crate::jobs::push::token_tail(&d.token),
             created_at: d.created_at,
             updated_at: d.updated_at,
         }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::frames::{self, ClientFrame, ServerFrame};
 use super::hub::{Close, Registration};
-use crate::channels::LiveChannel;
+use crate::domain::channels::LiveChannel;
 use crate::state::AppState;
 use crate::store;
 

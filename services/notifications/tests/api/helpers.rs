@@ -6,7 +6,7 @@ use common::keys::Keys;
 use common::redis::Pool;
 use futures::{SinkExt, StreamExt};
 use notifications::NotificationsConfig;
-use notifications::push::Provider;
+use notifications::jobs::push::Provider;
 use serde_json::{Value, json};
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
@@ -48,7 +48,7 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut NotificationsC
     spawn_app_full(
         kind,
         tweak,
-        std::sync::Arc::new(notifications::push::LogProvider),
+        std::sync::Arc::new(notifications::jobs::push::LogProvider),
     )
     .await
 }
@@ -64,13 +64,9 @@ pub async fn spawn_app_full(
     config.push_backoff = Duration::from_millis(10);
     tweak(&mut config);
     let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = notifications::startup::build_with_provider(
-        config.clone(),
-        backing.clock.clone(),
-        provider,
-    )
-    .await
-    .expect("build app");
+    let app = notifications::build_with_provider(config.clone(), backing.clock.clone(), provider)
+        .await
+        .expect("build app");
     let port = app.port();
     let (api, redis, keys) = backing.client(port);
     let state = app.state().clone();

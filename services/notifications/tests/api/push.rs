@@ -6,7 +6,7 @@ use std::time::Duration;
 use common::events::Service;
 use common::keys::QueueName;
 use fred::prelude::SetsInterface;
-use notifications::push::{HttpProvider, Provider};
+use notifications::jobs::push::{HttpProvider, Provider};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use testkit::{DbKind, assert_problem};

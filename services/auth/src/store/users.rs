@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::entity::user;
+use crate::store::entity::user;
 
 /// A user as the API shows it (never a password hash).
 #[derive(Debug, Serialize, ToSchema)]

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{DocumentStatus, DocumentType, ProfileStatus};
-use crate::entity::{document, profile, submission};
 use crate::state::AppState;
+use crate::store::entity::{document, profile, submission};
 use common::enums::BadStoredValue;
 
 /// The latest document of one type.

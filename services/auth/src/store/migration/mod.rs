@@ -29,7 +29,7 @@ impl MigratorTrait for Migrator {
                 name: "m0004_users_status_words",
                 table: "users",
                 column: "status",
-                words: crate::entity::user::STATUSES,
+                words: crate::store::entity::user::STATUSES,
             }),
         ]
     }

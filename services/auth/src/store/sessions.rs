@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::entity::{refresh_token, user};
-use crate::users::{kyc_of, role_of};
+use crate::store::entity::{refresh_token, user};
+use crate::store::users::{kyc_of, role_of};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPair {

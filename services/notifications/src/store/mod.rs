@@ -13,6 +13,9 @@
 //!   next reader: the count is right under concurrent reads and arrivals, always;
 //! - `user:{userId}:notifications`: the frame, published live after commit.
 
+pub mod entity;
+pub mod migration;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -30,9 +33,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::compose::Composed;
-use crate::entity::{channel_member, device, notification, unread_counter};
+use crate::domain::compose::Composed;
 use crate::state::AppState;
+use crate::store::entity::{channel_member, device, notification, unread_counter};
 
 /// KEYS: counter hash. ARGV: version, unread. Writes the copy only if it is newer than
 /// the one held.

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set
 use uuid::Uuid;
 
 use crate::domain::ProfileStatus;
-use crate::entity::profile;
+use crate::store::entity::profile;
 
 /// Records an upload: creates the profile (`pending`) or moves `none` to `pending`, and
 /// bumps the version. `false` when uploads are closed (in review or approved).

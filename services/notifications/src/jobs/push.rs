@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::config::PushProvider;
-use crate::entity::{device, notification};
 use crate::state::AppState;
+use crate::store::entity::{device, notification};
 
 /// A `push:queue` job.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

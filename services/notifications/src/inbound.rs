@@ -1,7 +1,7 @@
 //! Consumes `events:notifications`: each event applied once (the inbox claim commits with
-//! the notifications and channel members it makes, [`crate::compose`]); after the commit
+//! the notifications and channel members it makes, [`crate::domain::compose`]); after the commit
 //! the notifications are counted, fed, published live ([`store::deliver`]) and queued for
-//! push to the recipients' devices ([`crate::push`]).
+//! push to the recipients' devices ([`crate::jobs::push`]).
 
 use std::collections::HashMap;
 
@@ -12,9 +12,9 @@ use common::shutdown::CancellationToken;
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
-use crate::entity::notification;
 use crate::state::AppState;
 use crate::store;
+use crate::store::entity::notification;
 
 /// What one event made, for its after-commit effects.
 pub struct Made {
@@ -33,8 +33,8 @@ impl StagedHandler for Effects {
     async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<Made> {
         // Only what the catalogue routes here, decoded: anything else goes to the dead
         // letters with the reason, rather than being acknowledged unread or guessed at.
-        let told = event.accept::<crate::compose::Told>()?;
-        let composed = crate::compose::compose(&told);
+        let told = event.accept::<crate::domain::compose::Told>()?;
+        let composed = crate::domain::compose::compose(&told);
         let notifications = store::record(txn, self.state.clock.now(), event.id, &composed).await?;
         let users: Vec<Uuid> = notifications.iter().map(|(n, _)| n.user_id).collect();
         let devices = store::devices_of(txn, &users).await?;
@@ -51,7 +51,7 @@ impl StagedHandler for Effects {
         store::deliver(&self.state, &made.notifications).await;
         let made_now: Vec<notification::Model> =
             made.notifications.into_iter().map(|(n, _)| n).collect();
-        crate::push::enqueue(&self.state, &made_now, &made.devices).await;
+        crate::jobs::push::enqueue(&self.state, &made_now, &made.devices).await;
         tracing::debug!(event = %event.id, event_type = event.event_type, made = made_now.len(), "Notifications made.");
     }
 }

@@ -6,6 +6,8 @@
 //! `kyc:processing`; a worker always takes from the high list first (one `BLMOVE` per list,
 //! in order). A document is high priority when its owner is fixing a rejected submission.
 
+pub mod worker;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::DocumentType;
-use crate::entity::document;
 use crate::state::AppState;
+use crate::store::entity::document;
 use common::enums::{BadStoredValue, stored};
 
 common::string_enum! {

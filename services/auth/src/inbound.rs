@@ -38,7 +38,7 @@ pub async fn handle(
         Accepted::KycApproved(d) => (KycStatus::Approved, d),
         Accepted::KycRejected(d) => (KycStatus::Rejected, d),
     };
-    crate::users::set_kyc(txn, decision.user_id, status, clock.now()).await?;
+    crate::store::users::set_kyc(txn, decision.user_id, status, clock.now()).await?;
     tracing::info!(user_id = %decision.user_id, kyc = status.as_str(), "KYC status recorded.");
     Ok(())
 }

@@ -12,11 +12,11 @@ use sha2::{Digest, Sha256};
 
 use crate::checks::{self, ClamdClient, FileKind, OcrReader, ScanVerdict};
 use crate::domain::{CheckOutcome, CheckResult, DocumentStatus};
-use crate::entity::document;
-use crate::events;
 use crate::jobs::KycJob;
+use crate::outbound;
 use crate::state::AppState;
-use crate::{overview, profiles};
+use crate::store::entity::document;
+use crate::store::{overview, profiles};
 use common::events::KycEvent;
 use common::events::kyc::DocumentProcessed;
 use common::ids::{DocumentId, UserId};
@@ -97,7 +97,7 @@ pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
     }
     let verdict = match state.storage.get(&doc.storage_key).await {
         Ok(bytes) => run_checks(state, &doc, bytes).await?,
-        Err(error) if crate::storage::is_not_found(&error) => Verdict {
+        Err(error) if crate::store::storage::is_not_found(&error) => Verdict {
             checks: vec![CheckResult::failed(
                 "file_type",
                 "the uploaded file could not be found; please upload it again",
@@ -263,7 +263,7 @@ pub async fn record(
         return Ok(());
     }
     profiles::bump(&*txn, doc.user_id, now).await?;
-    let event = events::envelope(
+    let event = outbound::envelope(
         state,
         KycEvent::DocumentProcessed(DocumentProcessed {
             user_id: UserId(doc.user_id),

@@ -1,0 +1,3 @@
+//! Background work: the [`push`] worker (and its providers).
+
+pub mod push;
