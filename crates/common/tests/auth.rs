@@ -10,7 +10,7 @@ use uuid::Uuid;
 #[tokio::test]
 async fn the_verifier_accepts_a_published_key_and_refuses_when_redis_is_gone() {
     let mut server = testkit::RedisServer::start();
-    let redis = common::redis::pool(&server.url(), 1).await.unwrap();
+    let redis = service_kit::redis::pool(&server.url(), 1).await.unwrap();
     let keys = Keys::new("v");
     let test_keys = TestKeys::publish(&redis, &keys).await;
     let verifier = Verifier::new(

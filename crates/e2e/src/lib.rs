@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::clock::ManualClock;
-use common::config::BaseConfig;
+use service_kit::config::BaseConfig;
 use testkit::api::{Running as Stop, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
 

@@ -138,7 +138,7 @@ async fn call_at(
 ) -> (u16, Value) {
     let mut req = app.client.post(url).bearer_auth(token).json(&body);
     if let Some(v) = version {
-        req = req.header("if-match", common::http::version::etag(v));
+        req = req.header("if-match", service_kit::http::version::etag(v));
     }
     let res = req.send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap())

@@ -106,7 +106,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let redis = common::redis::pool(&s.redis_url, 4)
+    let redis = service_kit::redis::pool(&s.redis_url, 4)
         .await
         .with_context(|| format!("connecting to Redis at {} (--redis)", s.redis_url))?;
     let keys = Keys::new(&s.redis_prefix);

@@ -3,22 +3,22 @@
 //!
 //! ```ignore
 //! #[global_allocator]
-//! static ALLOCATOR: common::Allocator = common::Allocator;
+//! static ALLOCATOR: crate::Allocator = crate::Allocator;
 //!
 //! #[tokio::main]
 //! async fn main() -> anyhow::Result<()> {
-//!     service_kit::cli::main::<invoice::Binary>().await
+//!     crate::cli::main::<invoice::Binary>().await
 //! }
 //! ```
 //!
 //! with the service describing itself once ([`Binary`]).
 
+use crate::config::BaseConfig;
+use crate::queue::DeadLetters;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use common::SharedClock;
-use common::config::BaseConfig;
 use common::events::Service;
 use common::keys::{Keys, QueueName};
-use common::queue::DeadLetters;
 use sea_orm_migration::MigratorTrait;
 
 use crate::Running;
@@ -59,7 +59,7 @@ pub trait Binary {
     async fn serve(config: Self::Config, clock: SharedClock) -> anyhow::Result<()> {
         let running = Self::build(config, clock).await?;
         running
-            .run_until_stopped(common::shutdown::on_signal())
+            .run_until_stopped(crate::shutdown::on_signal())
             .await
     }
     /// Runs one of the service's own commands (a service with some overrides this).
@@ -101,7 +101,7 @@ enum Command<C: Subcommand> {
 
 /// Parses the command line and runs what it says, with telemetry initialised as `B`.
 pub async fn main<B: Binary>() -> anyhow::Result<()> {
-    let _telemetry = common::telemetry::init(B::NAME);
+    let _telemetry = crate::telemetry::init(B::NAME);
     let matches = Cli::<B::Commands>::command()
         .name(B::NAME)
         .about(B::ABOUT)
@@ -114,7 +114,7 @@ pub async fn main<B: Binary>() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => B::serve(config, clock).await,
         Command::Migrate => {
-            common::db::connect_and_migrate::<B::Migrator>(&B::base(&config).database_url).await?;
+            crate::db::connect_and_migrate::<B::Migrator>(&B::base(&config).database_url).await?;
             tracing::info!(service = B::NAME, "Migrations applied.");
             Ok(())
         }

@@ -19,17 +19,17 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::config::BaseConfig;
+use crate::http::{Readiness, Starting};
+use crate::outbox::{Relay, RelayHandle};
+use crate::redis::Pool;
+use crate::shutdown::CancellationToken;
 use actix_web::dev::{HttpServiceFactory, Server};
 use actix_web::{App, web};
 use common::SharedClock;
 use common::auth::Verifier;
-use common::config::BaseConfig;
 use common::events::Service;
-use common::http::{Readiness, Starting};
 use common::keys::Keys;
-use common::outbox::{Relay, RelayHandle};
-use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use utoipa_actix_web::{AppExt, OpenApiFactory};
@@ -185,7 +185,7 @@ impl Kit {
             let round = round.clone();
             let task = task.clone();
             async move {
-                while common::heartbeat::sleep(interval, &stop).await {
+                while crate::heartbeat::sleep(interval, &stop).await {
                     if let Err(error) = round(state.clone()).await {
                         tracing::warn!(task, error = %format!("{error:#}"), "Periodic task round failed.");
                     }
@@ -212,7 +212,7 @@ impl Kit {
         let readiness = self.readiness();
         let app_state = state.clone();
         let verifier = self.verifier().await;
-        let (port, server) = common::http::serve(&self.base, self.starting, readiness, move || {
+        let (port, server) = crate::http::serve(&self.base, self.starting, readiness, move || {
             App::new()
                 .into_utoipa_app()
                 .openapi(api.clone())
@@ -235,7 +235,7 @@ impl Kit {
     /// background work only (a worker Deployment).
     pub async fn serve_probes<S>(self, state: S) -> anyhow::Result<Running<S>> {
         let readiness = self.readiness();
-        let (port, server) = common::http::serve(&self.base, self.starting, readiness, || {
+        let (port, server) = crate::http::serve(&self.base, self.starting, readiness, || {
             App::new().into_utoipa_app()
         })
         .await?;

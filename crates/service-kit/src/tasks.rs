@@ -2,11 +2,11 @@
 //! service run under a [`Supervisor`].
 //!
 //! A task is a factory of runs (`FnMut(stop) -> future`). A run that returns, fails,
-//! panics or stops beating its [`common::heartbeat`] for longer than its
+//! panics or stops beating its [`crate::heartbeat`] for longer than its
 //! [`Policy::stall_after`] is logged, aborted if still there, and started again after a
 //! backoff (doubling from [`Policy::backoff_min`] to [`Policy::backoff_max`]; reset once a
 //! run lasted [`Policy::backoff_max`]). Meanwhile the task is not `running` and `/readyz`
-//! answers 503 (see [`common::heartbeat::TaskHealth`]); the first beat of the new run makes
+//! answers 503 (see [`crate::heartbeat::TaskHealth`]); the first beat of the new run makes
 //! it ready again. When the service stops, each run is asked to finish (its `stop` token)
 //! and [`Supervisor::shutdown`] reports the runs that failed or had to be aborted.
 
@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::heartbeat::{Heartbeat, TaskHealth, TaskState};
-use common::shutdown::CancellationToken;
+use crate::heartbeat::{Heartbeat, TaskHealth, TaskState};
+use crate::shutdown::CancellationToken;
 use tokio::sync::Notify;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::heartbeat::{TaskHealth, TaskState};
-use common::shutdown::CancellationToken;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use service_kit::Kit;
+use service_kit::heartbeat::{TaskHealth, TaskState};
+use service_kit::shutdown::CancellationToken;
 use service_kit::tasks::{Policy, Supervisor};
 use testkit::{DbKind, TestDb};
 
@@ -33,7 +33,7 @@ async fn state_is(tasks: &Supervisor, name: &str, want: TaskState) {
 
 /// A loop that beats every 10 ms until `stop`.
 async fn beating(stop: CancellationToken) -> anyhow::Result<()> {
-    while common::heartbeat::sleep(Duration::from_millis(10), &stop).await {}
+    while service_kit::heartbeat::sleep(Duration::from_millis(10), &stop).await {}
     Ok(())
 }
 
@@ -73,7 +73,7 @@ async fn a_hung_task_is_aborted_and_restarted() {
         let run = counted.fetch_add(1, Ordering::AcqRel);
         async move {
             if run == 0 {
-                common::heartbeat::beat();
+                service_kit::heartbeat::beat();
                 // Alive but stuck: never beats again, ignores stop.
                 std::future::pending::<()>().await;
             }
@@ -96,12 +96,12 @@ async fn shutdown_names_a_task_that_would_not_stop() {
     tasks.spawn("stubborn", quick(), |_stop| async {
         loop {
             // Beats, but never looks at its stop token.
-            common::heartbeat::beat();
+            service_kit::heartbeat::beat();
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
     tasks.spawn("broken", quick(), |stop| async move {
-        while common::heartbeat::sleep(Duration::from_millis(10), &stop).await {}
+        while service_kit::heartbeat::sleep(Duration::from_millis(10), &stop).await {}
         Err(anyhow::anyhow!("the disk is full"))
     });
     state_is(&tasks, "polite", TaskState::Running).await;
@@ -160,7 +160,7 @@ async fn readyz_is_503_while_a_task_is_hung_or_killed_and_200_once_it_runs_again
                 if hang.load(Ordering::Acquire) {
                     std::future::pending::<()>().await;
                 }
-                if !common::heartbeat::sleep(Duration::from_millis(10), &stop).await {
+                if !service_kit::heartbeat::sleep(Duration::from_millis(10), &stop).await {
                     return Ok(());
                 }
             }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use common::auth::{KycStatus, Role};
 use common::clock::{Clock, ManualClock};
-use common::config::BaseConfig;
 use common::keys::Keys;
-use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use serde_json::Value;
+use service_kit::config::BaseConfig;
+use service_kit::redis::Pool;
+use service_kit::shutdown::CancellationToken;
 use uuid::Uuid;
 
 use crate::{TestDb, TestKeys};
@@ -270,7 +270,7 @@ impl ApiClient {
         let request = self
             .client
             .request(method, self.url(path))
-            .header("if-match", common::http::version::etag(version));
+            .header("if-match", service_kit::http::version::etag(version));
         send(request, token, Some(body)).await
     }
 }

@@ -79,7 +79,7 @@ impl TestDb {
 
     /// Connects with the service's own settings (WAL, busy timeout, ...).
     pub async fn connect(&self) -> sea_orm::DatabaseConnection {
-        common::db::connect(&self.url)
+        service_kit::db::connect(&self.url)
             .await
             .expect("connect to test database")
     }

@@ -2,7 +2,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::redis::Pool;
+use service_kit::redis::Pool;
 
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -14,7 +14,7 @@ pub fn unique_prefix() -> String {
 }
 
 pub async fn redis_pool() -> Pool {
-    common::redis::pool(&redis_url(), 2)
+    service_kit::redis::pool(&redis_url(), 2)
         .await
         .expect("connect to REDIS_URL")
 }

@@ -15,7 +15,7 @@ impl TestKeys {
     pub const AUDIENCE: &'static str = "vestio";
 
     /// Generates a key and publishes it in `auth:jwks` under `keys`' prefix.
-    pub async fn publish(redis: &common::redis::Pool, keys: &Keys) -> Self {
+    pub async fn publish(redis: &service_kit::redis::Pool, keys: &Keys) -> Self {
         let kid = format!("test-{}", Uuid::new_v4().simple());
         let (key, _pem) = SigningKey::generate(&kid).expect("generate RSA key");
         let signer = JwtSigner::new(vec![key], Self::ISSUER, Self::AUDIENCE, 900).expect("signer");

@@ -19,11 +19,11 @@ pub async fn create_admin(
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("email {e}"))?;
     let password = Password::parse(password).map_err(|e| anyhow::anyhow!("password {e}"))?;
     let full_name = FullName::parse(full_name).map_err(|e| anyhow::anyhow!("full name {e}"))?;
-    let db = common::db::connect_and_migrate::<Migrator>(&config.base.database_url).await?;
+    let db = service_kit::db::connect_and_migrate::<Migrator>(&config.base.database_url).await?;
     if users::by_email(&db, email.as_str()).await?.is_some() {
         anyhow::bail!("{} is already registered", email.as_str());
     }
-    let txn = common::db::begin_write(&db).await?;
+    let txn = service_kit::db::begin_write(&db).await?;
     let user = users::create(
         &txn,
         NewUser {
@@ -49,7 +49,7 @@ pub fn rotate_key(config: &AuthConfig, clock: SharedClock) -> anyhow::Result<()>
 }
 
 pub async fn retire_key(config: &AuthConfig, kid: &str) -> anyhow::Result<()> {
-    let redis = common::redis::pool(&config.base.redis_url, 1).await?;
+    let redis = service_kit::redis::pool(&config.base.redis_url, 1).await?;
     let keys = Keys::new(&config.base.redis_prefix);
     let removed = common::auth::retire_jwk(&redis, &keys, kid).await?;
     println!(

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::config::{self, BaseConfig, ConfigError};
-use common::ratelimit::Quota;
+use service_kit::config::{self, BaseConfig, ConfigError};
+use service_kit::ratelimit::Quota;
 
 #[derive(Debug, Clone)]
 pub struct AuthConfig {

@@ -4,9 +4,9 @@ use common::auth::KycStatus;
 use common::clock::SharedClock;
 use common::events::kyc::KycDecided;
 use common::events::{Accepts, Envelope, Event, KycEvent, Service};
-use common::inbox::{EventConsumer, event_handler_fn};
-use common::shutdown::CancellationToken;
 use sea_orm::DatabaseTransaction;
+use service_kit::inbox::{EventConsumer, event_handler_fn};
+use service_kit::shutdown::CancellationToken;
 
 use crate::state::AppState;
 

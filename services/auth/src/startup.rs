@@ -66,7 +66,7 @@ impl service_kit::cli::Binary for Binary {
         Ok(AuthConfig::from_env()?)
     }
 
-    fn base(config: &AuthConfig) -> &common::config::BaseConfig {
+    fn base(config: &AuthConfig) -> &service_kit::config::BaseConfig {
         &config.base
     }
 

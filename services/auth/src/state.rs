@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use common::clock::SharedClock;
 use common::keys::Keys;
-use common::outbox::RelayHandle;
-use common::ratelimit::RateLimiter;
-use common::redis::Pool;
 use sea_orm::DatabaseConnection;
+use service_kit::outbox::RelayHandle;
+use service_kit::ratelimit::RateLimiter;
+use service_kit::redis::Pool;
 
 use crate::config::AuthConfig;
 use crate::store::keystore::KeyStore;
@@ -14,7 +14,7 @@ impl AppState {
     /// The client's address as a rate-limit subject (`X-Forwarded-For` believed only from
     /// `TRUSTED_PROXIES`).
     pub fn client_key(&self, req: &actix_web::HttpRequest) -> String {
-        common::http::client_ip(req, &self.config.base.trusted_proxies)
+        service_kit::http::client_ip(req, &self.config.base.trusted_proxies)
             .map(|ip| ip.to_string())
             .unwrap_or_else(|| "unknown".into())
     }

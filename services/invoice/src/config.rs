@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use common::config::{self, BaseConfig, ConfigError};
 use common::money::{Currency, Money};
+use service_kit::config::{self, BaseConfig, ConfigError};
 
 #[derive(Debug, Clone)]
 pub struct InvoiceConfig {

@@ -23,9 +23,9 @@ use common::events::payments::{
 };
 use common::events::{Accepts, Envelope, Event, InvoiceEvent, OfferEvent, PaymentEvent, Service};
 use common::ids::{InvoiceId, UserId};
-use common::inbox::{StagedConsumer, StagedHandler};
-use common::shutdown::CancellationToken;
 use sea_orm::{DatabaseTransaction, EntityTrait};
+use service_kit::inbox::{StagedConsumer, StagedHandler};
+use service_kit::shutdown::CancellationToken;
 
 use crate::domain::Action;
 use crate::domain::{Actor, InvoiceError, InvoiceView};
@@ -147,7 +147,7 @@ impl Effects {
         };
         let envelope = Envelope::of(answer, self.clock.as_ref())?;
         tracing::info!(invoice_id = %o.invoice_id, offer_id = %o.offer_id, event_type = envelope.event_type, "Acceptance answered.");
-        common::outbox::add(txn, &envelope).await?;
+        service_kit::outbox::add(txn, &envelope).await?;
         Ok(accepted)
     }
 
@@ -163,7 +163,11 @@ impl Effects {
             .one(txn)
             .await?
         else {
-            common::inbox::refused(Service::Invoice, event, &format!("no invoice {invoice_id}"));
+            service_kit::inbox::refused(
+                Service::Invoice,
+                event,
+                &format!("no invoice {invoice_id}"),
+            );
             return Ok(None);
         };
         match invoices::transition_in(
@@ -178,7 +182,7 @@ impl Effects {
         {
             Ok(changed) => Ok(Some(changed.invoice.view()?)),
             Err(InvoiceError::NotAllowed(n)) => {
-                common::inbox::refused(
+                service_kit::inbox::refused(
                     Service::Invoice,
                     event,
                     &format!("invoice {invoice_id}: {n}"),

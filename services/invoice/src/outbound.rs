@@ -42,7 +42,7 @@ pub async fn after_change(state: &AppState, invoice: &InvoiceView) {
         updated_at: m.updated_at,
     };
     if let Err(error) =
-        common::pubsub::publish(&state.redis, &state.keys.invoice_channel(m.id), &live).await
+        service_kit::pubsub::publish(&state.redis, &state.keys.invoice_channel(m.id), &live).await
     {
         tracing::warn!(%error, invoice_id = %m.id, "Invoice status not published.");
     }

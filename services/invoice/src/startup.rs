@@ -45,7 +45,7 @@ impl service_kit::cli::Binary for Binary {
         Ok(InvoiceConfig::from_env()?)
     }
 
-    fn base(config: &InvoiceConfig) -> &common::config::BaseConfig {
+    fn base(config: &InvoiceConfig) -> &service_kit::config::BaseConfig {
         &config.base
     }
 

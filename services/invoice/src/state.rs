@@ -1,11 +1,11 @@
 use std::sync::Arc;
 
-use common::cache::Cache;
 use common::clock::SharedClock;
 use common::keys::Keys;
-use common::outbox::RelayHandle;
-use common::redis::{PerThread, Pool};
 use sea_orm::DatabaseConnection;
+use service_kit::cache::Cache;
+use service_kit::outbox::RelayHandle;
+use service_kit::redis::{PerThread, Pool};
 
 use crate::config::InvoiceConfig;
 

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::config::{self, BaseConfig};
-use common::queue::WorkerConfig;
-use common::ratelimit::Quota;
 use secrecy::SecretString;
+use service_kit::config::{self, BaseConfig};
+use service_kit::queue::WorkerConfig;
+use service_kit::ratelimit::Quota;
 
 use crate::store::storage::StorageConfig;
 

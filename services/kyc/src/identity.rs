@@ -17,8 +17,8 @@
 
 use std::sync::Arc;
 
-use common::config::{self, ConfigError};
 use serde::{Deserialize, Serialize};
+use service_kit::config::{self, ConfigError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

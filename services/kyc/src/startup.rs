@@ -4,7 +4,7 @@
 
 use common::clock::SharedClock;
 use common::events::Service;
-use common::shutdown::CancellationToken;
+use service_kit::shutdown::CancellationToken;
 use service_kit::{Kit, Running};
 use utoipa::OpenApi;
 
@@ -95,7 +95,7 @@ impl service_kit::cli::Binary for Binary {
         KycConfig::from_env()
     }
 
-    fn base(config: &KycConfig) -> &common::config::BaseConfig {
+    fn base(config: &KycConfig) -> &service_kit::config::BaseConfig {
         &config.base
     }
 
@@ -110,7 +110,7 @@ impl service_kit::cli::Binary for Binary {
 
     async fn run(command: Commands, config: KycConfig, clock: SharedClock) -> anyhow::Result<()> {
         match command {
-            Commands::Worker => run_worker(config, clock, common::shutdown::on_signal()).await,
+            Commands::Worker => run_worker(config, clock, service_kit::shutdown::on_signal()).await,
         }
     }
 }

@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use common::clock::SharedClock;
 use common::keys::Keys;
-use common::outbox::RelayHandle;
-use common::ratelimit::RateLimiter;
-use common::redis::Pool;
 use sea_orm::DatabaseConnection;
+use service_kit::outbox::RelayHandle;
+use service_kit::ratelimit::RateLimiter;
+use service_kit::redis::Pool;
 
 use crate::config::KycConfig;
 use crate::identity::IdentityVerifier;

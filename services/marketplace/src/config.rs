@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use common::config::{self, BaseConfig, ConfigError};
 use rust_decimal::Decimal;
+use service_kit::config::{self, BaseConfig, ConfigError};
 
 use crate::domain::pricing::Rate;
 

@@ -19,10 +19,10 @@ use common::events::invoice::{
 };
 use common::events::{Accepts, Envelope, Event, InvoiceEvent, Service};
 use common::ids::{InvoiceId, OfferId};
-use common::inbox::{StagedConsumer, StagedHandler};
-use common::shutdown::CancellationToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use service_kit::inbox::{StagedConsumer, StagedHandler};
+use service_kit::shutdown::CancellationToken;
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -147,7 +147,7 @@ impl Effects {
         let clock = self.clock.as_ref();
         let invoice_id = a.invoice_id.uuid();
         let Some(o) = offers::find(txn, a.offer_id).await? else {
-            common::inbox::refused(
+            service_kit::inbox::refused(
                 Service::Marketplace,
                 event,
                 &format!("no offer {}", a.offer_id),
@@ -155,7 +155,7 @@ impl Effects {
             return Ok(Vec::new());
         };
         if offers::status_of(&o)? != OfferStatus::Reserved {
-            common::inbox::refused(
+            service_kit::inbox::refused(
                 Service::Marketplace,
                 event,
                 &format!("offer {} is {}, not reserved", o.id, o.status),

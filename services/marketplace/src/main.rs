@@ -1,5 +1,5 @@
 #[global_allocator]
-static ALLOCATOR: common::Allocator = common::Allocator;
+static ALLOCATOR: service_kit::Allocator = service_kit::Allocator;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -43,7 +43,7 @@ impl service_kit::cli::Binary for Binary {
         Ok(MarketplaceConfig::from_env()?)
     }
 
-    fn base(config: &MarketplaceConfig) -> &common::config::BaseConfig {
+    fn base(config: &MarketplaceConfig) -> &service_kit::config::BaseConfig {
         &config.base
     }
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use common::config::{self, BaseConfig, ConfigError};
 use secrecy::SecretString;
+use service_kit::config::{self, BaseConfig, ConfigError};
 
 /// Where push messages go.
 #[derive(Debug, Clone)]

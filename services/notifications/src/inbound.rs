@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use common::events::{Envelope, Service};
-use common::inbox::{StagedConsumer, StagedHandler};
-use common::shutdown::CancellationToken;
 use sea_orm::DatabaseTransaction;
+use service_kit::inbox::{StagedConsumer, StagedHandler};
+use service_kit::shutdown::CancellationToken;
 use uuid::Uuid;
 
 use crate::state::AppState;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use common::clock::SharedClock;
 use common::events::Service;
-use common::pubsub::Subscriber;
+use service_kit::pubsub::Subscriber;
 use service_kit::{Kit, Running};
 use utoipa::OpenApi;
 
@@ -67,7 +67,7 @@ impl service_kit::cli::Binary for Binary {
         Ok(NotificationsConfig::from_env()?)
     }
 
-    fn base(config: &NotificationsConfig) -> &common::config::BaseConfig {
+    fn base(config: &NotificationsConfig) -> &service_kit::config::BaseConfig {
         &config.base
     }
 

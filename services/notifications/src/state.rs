@@ -3,8 +3,8 @@ use std::sync::Arc;
 use common::auth::Verifier;
 use common::clock::SharedClock;
 use common::keys::Keys;
-use common::redis::Pool;
 use sea_orm::DatabaseConnection;
+use service_kit::redis::Pool;
 
 use crate::config::NotificationsConfig;
 use crate::ws::Hub;

@@ -1,5 +1,6 @@
-//! Access tokens: claims, RS256 signing (auth only) and verification (every service),
-//! revocation checks, and the [`AuthUser`] extractor with role guards.
+//! Access tokens: claims, RS256 signing (auth only) and verification (every service) and
+//! revocation checks. The request extractor with role guards is the service kit's
+//! (`service_kit::auth::AuthUser`).
 //!
 //! Key distribution: auth publishes its public keys as JWKs in the Redis hash
 //! `auth:jwks` (one field per `kid`) (and serves the same set at `/api/auth/.well-known/jwks.json`). Verifiers
@@ -8,12 +9,10 @@
 //! rotation needs no downtime. No service calls auth over HTTP.
 
 mod claims;
-mod extractor;
 mod signer;
 mod verifier;
 
 pub use claims::{Claims, KycStatus, Role};
-pub use extractor::{AuthUser, PendingUser, RequireRole, bearer};
 pub use signer::{JwtSigner, SigningKey, publish_jwks, retire_jwk};
 pub use verifier::{TokenError, Verifier, judge_revocation, unavailable};
 

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::claims::{Claims, KycStatus, Role};
 use crate::keys::Keys;
-use crate::redis::Pool;
+use fred::clients::Pool;
 
 /// An RSA signing key and its public JWK.
 #[derive(Clone)]

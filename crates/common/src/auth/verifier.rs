@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use super::claims::Claims;
 use crate::clock::SharedClock;
 use crate::keys::Keys;
-use crate::redis::Pool;
+use fred::clients::Pool;
 
 /// Why a token was refused. Every variant but `Unavailable` is a 401.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

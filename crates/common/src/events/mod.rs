@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::queue::Unusable;
 
 /// The seven services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,6 +78,25 @@ pub struct EventType {
 }
 
 use Service::{Admin, Auth, Invoice, Kyc, Marketplace, Notifications, Payments};
+
+/// A job its handler can never use (an event type it does not accept, a payload that does
+/// not decode, a version newer than it knows): returned in a handler's error chain, it
+/// sends the job to the dead letters at once, with the reason, instead of retrying what
+/// cannot change. A fix, then a requeue, is the way out.
+#[derive(Debug, thiserror::Error)]
+#[error("unusable: {0}")]
+pub struct Unusable(pub String);
+
+/// The W3C `traceparent` of the current span (what an envelope carries), if tracing is
+/// exporting.
+pub fn current_traceparent() -> Option<String> {
+    use opentelemetry::global;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = tracing::Span::current().context();
+    let mut carrier: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
+    carrier.remove("traceparent")
+}
 
 /// The catalogue: for each producer, its event enum; for each event, its variant, payload
 /// type, name, version, consumers and meaning. From this one table come the enums, the
@@ -435,7 +453,7 @@ impl Envelope {
             version: ty.version,
             occurred_at: now,
             producer: ty.producer,
-            traceparent: crate::telemetry::current_traceparent(),
+            traceparent: current_traceparent(),
             payload,
         })
     }

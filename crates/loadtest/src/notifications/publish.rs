@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use common::redis::Pool;
 use serde_json::json;
+use service_kit::redis::Pool;
 use uuid::Uuid;
 
 /// The `kind` of every frame the load test publishes.
@@ -73,7 +73,7 @@ pub async fn warm_up(
     while Instant::now() < deadline {
         let sends: Vec<_> = (0..channels.len())
             .filter(|&i| waiting(i))
-            .map(|i| common::pubsub::publish_bytes(redis, &channels[i], frame(0, true)))
+            .map(|i| service_kit::pubsub::publish_bytes(redis, &channels[i], frame(0, true)))
             .collect();
         if sends.is_empty() {
             return;
@@ -126,7 +126,7 @@ pub async fn load(
             .map(|n| {
                 let client = ready[pick.below(ready.len())];
                 load.targets.push(client as u32);
-                common::pubsub::publish_bytes(redis, &channels[client], frame(n, false))
+                service_kit::pubsub::publish_bytes(redis, &channels[client], frame(n, false))
             })
             .collect();
         seq = due;

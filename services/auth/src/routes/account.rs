@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, get, post, web};
-use common::auth::AuthUser;
-use common::http::{ApiError, TokenErrors};
 use common::ids::UserId;
 use fred::prelude::KeysInterface;
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, TokenErrors};
 
 use crate::state::AppState;
 use crate::store::sessions;

@@ -1,10 +1,10 @@
 use actix_web::{HttpResponse, post, web};
-use common::auth::{AuthUser, RequireRole};
 use common::events::auth::UserStatusChanged;
 use common::events::{AuthEvent, Envelope};
-use common::http::{ApiError, TokenErrors};
 use common::ids::UserId;
 use fred::prelude::KeysInterface;
+use service_kit::auth::{AuthUser, RequireRole};
+use service_kit::http::{ApiError, TokenErrors};
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -106,7 +106,7 @@ async fn change_status(
             )
             .await?;
     }
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     if !users::set_status(&txn, id, from, to, now).await? {
         return Err(ApiError::Conflict(format!("user is not {from}")));
     }
@@ -121,7 +121,7 @@ async fn change_status(
         state.clock.as_ref(),
     )
     .map_err(ApiError::internal)?;
-    common::outbox::add(&txn, &envelope).await?;
+    service_kit::outbox::add(&txn, &envelope).await?;
     let updated = users::by_id(&txn, UserId(id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;

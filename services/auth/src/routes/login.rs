@@ -1,8 +1,8 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Duration;
-use common::http::{ApiError, JsonBodyErrors};
 use common::ids::UserId;
 use serde::Deserialize;
+use service_kit::http::{ApiError, JsonBodyErrors};
 use utoipa::ToSchema;
 
 use crate::domain::{Email, verify_password};
@@ -94,7 +94,7 @@ pub async fn login(
         Duration::days(state.config.refresh_ttl_days),
         now,
     )?;
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let pair = prepared.store(&txn).await?;
     txn.commit().await?;
     tracing::info!(user_id = %user.id, "User logged in.");
@@ -167,7 +167,7 @@ pub async fn refresh(
         Duration::days(state.config.refresh_ttl_days),
         now,
     )?;
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     if let Err(refusal) = sessions::use_refresh_token(&txn, &row, now).await? {
         // A reuse revoked the family: keep that.
         txn.commit().await?;

@@ -7,7 +7,7 @@ mod login;
 mod ratelimit;
 mod register;
 
-use common::http::BearerSecurity;
+use service_kit::http::BearerSecurity;
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 

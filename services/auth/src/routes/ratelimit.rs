@@ -3,7 +3,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
-use common::http::ApiError;
+use service_kit::http::ApiError;
 
 use crate::state::AppState;
 

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, post, web};
-use common::http::{ApiError, FieldError, JsonBodyErrors};
 use serde::Deserialize;
+use service_kit::http::{ApiError, FieldError, JsonBodyErrors};
 use utoipa::ToSchema;
 
 use crate::domain::{CompanyName, Email, FullName, Password, SelfRegisterRole, hash_password};
@@ -72,7 +72,7 @@ pub async fn register(
         .await
         .map_err(ApiError::internal)??;
     let now = state.clock.now();
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let created = users::create(
         &txn,
         NewUser {
@@ -90,7 +90,7 @@ pub async fn register(
         Ok(u) => u,
         Err(e) => {
             return Err(match e.downcast::<sea_orm::DbErr>() {
-                Ok(db) if common::db::is_unique_violation(&db) => {
+                Ok(db) if service_kit::db::is_unique_violation(&db) => {
                     ApiError::Conflict("email: already registered".into())
                 }
                 Ok(db) => ApiError::from(db),

@@ -15,8 +15,8 @@ use std::time::Duration;
 use common::auth::{JwtSigner, SigningKey};
 use common::clock::SharedClock;
 use common::keys::Keys;
-use common::redis::Pool;
 use secrecy::SecretString;
+use service_kit::redis::Pool;
 
 use crate::config::AuthConfig;
 

@@ -95,7 +95,7 @@ pub async fn create<C: ConnectionTrait>(
         }),
         clock,
     )?;
-    common::outbox::add(db, &event).await?;
+    service_kit::outbox::add(db, &event).await?;
     Ok(model)
 }
 

@@ -3,9 +3,9 @@ use std::time::Duration;
 use common::events::kyc::KycDecided;
 use common::events::{Envelope, KycEvent, Service, examples};
 use common::ids::UserId;
-use common::queue::Job;
 use fred::prelude::ListInterface;
 use jsonwebtoken::dangerous::insecure_decode;
+use service_kit::queue::Job;
 
 use crate::helpers::{TestApp, spawn_app};
 
@@ -66,10 +66,10 @@ async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
     let approved = decision(true, &user);
     // Delivered twice (at-least-once): applied once.
     let queue = app.keys.events(Service::Auth);
-    common::queue::enqueue_json(&app.redis, &queue, &approved)
+    service_kit::queue::enqueue_json(&app.redis, &queue, &approved)
         .await
         .unwrap();
-    common::queue::enqueue_json(&app.redis, &queue, &approved)
+    service_kit::queue::enqueue_json(&app.redis, &queue, &approved)
         .await
         .unwrap();
     testkit::wait_until(Duration::from_secs(10), "kyc approved on /me", || async {
@@ -85,7 +85,7 @@ async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
     testkit::wait_until(
         Duration::from_secs(10),
         "both deliveries consumed",
-        || async { common::queue::len(&app.redis, &queue).await.unwrap() == 0 },
+        || async { service_kit::queue::len(&app.redis, &queue).await.unwrap() == 0 },
     )
     .await;
     let tokens = app.login(user["email"].as_str().unwrap()).await;
@@ -98,7 +98,7 @@ async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
     // rejection, the approval delivered a third time must not make the user approved
     // again. A later event (another user's) shows the redelivery was taken and handled.
     let rejected = decision(false, &user);
-    common::queue::enqueue_json(&app.redis, &queue, &rejected)
+    service_kit::queue::enqueue_json(&app.redis, &queue, &rejected)
         .await
         .unwrap();
     let kyc_of = |token: String| {
@@ -120,10 +120,10 @@ async fn a_kyc_approval_event_puts_approved_kyc_in_the_next_token_once() {
     .await;
     let (other, other_access, _) = app.user("investor").await;
     let marker = decision(true, &other);
-    common::queue::enqueue_json(&app.redis, &queue, &approved)
+    service_kit::queue::enqueue_json(&app.redis, &queue, &approved)
         .await
         .unwrap();
-    common::queue::enqueue_json(&app.redis, &queue, &marker)
+    service_kit::queue::enqueue_json(&app.redis, &queue, &marker)
         .await
         .unwrap();
     testkit::wait_until(Duration::from_secs(10), "the later event applied", || {

@@ -2,12 +2,12 @@ use std::sync::Arc;
 
 use auth::AuthConfig;
 use common::clock::ManualClock;
-use common::config::BaseConfig;
 use common::keys::Keys;
-use common::ratelimit::Quota;
-use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use serde_json::{Value, json};
+use service_kit::config::BaseConfig;
+use service_kit::ratelimit::Quota;
+use service_kit::redis::Pool;
+use service_kit::shutdown::CancellationToken;
 use testkit::{DbKind, TestDb};
 
 pub struct TestApp {

@@ -86,7 +86,7 @@ async fn the_limit_holds_across_two_auth_instances() {
         "http://127.0.0.1:{}/api/auth/.well-known/jwks.json",
         b.port()
     );
-    let stop = common::shutdown::CancellationToken::new();
+    let stop = service_kit::shutdown::CancellationToken::new();
     tokio::spawn(b.run_until_stopped(stop.clone()));
     assert_eq!(
         a.client

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use auth::{Application, AuthConfig};
 use common::clock::ManualClock;
-use common::shutdown::CancellationToken;
 use serde_json::{Value, json};
+use service_kit::shutdown::CancellationToken;
 use testkit::{DbKind, RedisServer, TestDb, wait_until};
 
 use crate::helpers::{PASSWORD, config};

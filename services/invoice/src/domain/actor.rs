@@ -1,8 +1,8 @@
 //! Who changes an invoice: a user (by role), the sweep, or another service's saga.
 
-use common::auth::AuthUser;
 use common::events::invoice::ActorKind;
 use common::ids::UserId;
+use service_kit::auth::AuthUser;
 
 /// Who changed an invoice.
 #[derive(Debug, Clone, Copy)]

@@ -1,9 +1,9 @@
 //! An invoice's fields as a client sends them, and the checked form the service stores.
 
 use chrono::NaiveDate;
-use common::http::FieldError;
 use common::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
+use service_kit::http::FieldError;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

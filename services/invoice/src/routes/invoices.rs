@@ -2,14 +2,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
-use common::auth::{AuthUser, PendingUser, Role};
-use common::cache::Bytes;
-use common::http::version::IfMatch;
-use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
+use common::auth::Role;
 use common::ids::InvoiceId;
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
+use service_kit::auth::{AuthUser, PendingUser};
+use service_kit::cache::Bytes;
+use service_kit::http::version::IfMatch;
+use service_kit::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -232,7 +233,7 @@ pub async fn search_invoices(
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.parse().map_err(ApiError::fields)?;
-    let key = state.keys.invoice_search(&common::cache::query_hash(
+    let key = state.keys.invoice_search(&service_kit::cache::query_hash(
         &query.canonical(&search::scope(caller.claimed())),
     ));
     // One round trip: the caller's revocation check, the generation and the entry.

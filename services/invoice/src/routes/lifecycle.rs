@@ -2,11 +2,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
-use common::auth::{AuthUser, RequireRole};
-use common::http::version::IfMatch;
-use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use common::ids::InvoiceId;
 use serde::Deserialize;
+use service_kit::auth::{AuthUser, RequireRole};
+use service_kit::http::version::IfMatch;
+use service_kit::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use utoipa::ToSchema;
 
 use super::invoices::{own, seller};

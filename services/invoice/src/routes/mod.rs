@@ -5,7 +5,7 @@ mod lifecycle;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use common::http::{ApiError, BearerSecurity};
+use service_kit::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
@@ -21,7 +21,7 @@ impl From<InvoiceError> for ApiError {
             | InvoiceError::NotEditable(_)
             | InvoiceError::NotAllowed(_) => ApiError::Conflict(e.to_string()),
             InvoiceError::Stale { seen, current } => match serde_json::to_value(&*current) {
-                Ok(now) => common::http::version::stale("invoice", seen, current.version, now),
+                Ok(now) => service_kit::http::version::stale("invoice", seen, current.version, now),
                 Err(e) => ApiError::internal(e),
             },
             InvoiceError::Store(e) => ApiError::Internal(e),
@@ -31,7 +31,7 @@ impl From<InvoiceError> for ApiError {
 
 /// `status` with `m` as JSON and its `ETag`.
 fn respond(status: StatusCode, m: &invoice::Model) -> Result<HttpResponse, ApiError> {
-    Ok(common::http::version::respond(
+    Ok(service_kit::http::version::respond(
         status,
         m.version,
         &m.view()?,

@@ -4,12 +4,13 @@
 //! ([`InvoiceError`]).
 
 use chrono::{DateTime, Utc};
-use common::auth::{AuthUser, Role};
+use common::auth::Role;
 use common::enums::BadStoredValue;
 use common::events::{Envelope, InvoiceEvent};
 use common::ids::{InvoiceId, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use service_kit::auth::AuthUser;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -98,7 +99,7 @@ pub async fn create(
 ) -> Result<invoice::Model, InvoiceError> {
     let now = state.clock.now();
     let id = common::new_id_at(now);
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let inserted = invoice::ActiveModel {
         id: Set(id),
         seller_id: Set(seller.id),
@@ -123,7 +124,7 @@ pub async fn create(
     .await;
     let model = match inserted {
         Ok(m) => m,
-        Err(e) if common::db::is_unique_violation(&e) => {
+        Err(e) if service_kit::db::is_unique_violation(&e) => {
             return Err(InvoiceError::DuplicateNumber(f.invoice_number));
         }
         Err(e) => return Err(e.into()),
@@ -208,7 +209,7 @@ pub async fn update(
             }
             return Err(stale(&now, seen));
         }
-        Err(e) if common::db::is_unique_violation(&e) => {
+        Err(e) if service_kit::db::is_unique_violation(&e) => {
             return Err(InvoiceError::DuplicateNumber(f.invoice_number));
         }
         Err(e) => return Err(e.into()),
@@ -340,7 +341,7 @@ async fn try_transition<C: ConnectionTrait>(
         .ok_or_else(|| anyhow::anyhow!("invoice {} vanished", current.id))?;
     let change = updated.changed(from, to, actor, reason)?;
     let event = Envelope::of(InvoiceEvent::of(change), clock)?;
-    common::outbox::add(txn, &event).await?;
+    service_kit::outbox::add(txn, &event).await?;
     Ok(Ok(Changed {
         invoice: updated,
         from,
@@ -390,7 +391,7 @@ async fn commit_step(
     current: &invoice::Model,
     step: Step<'_>,
 ) -> Result<Changed, InvoiceError> {
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let changed = transition_step(&*txn, state.clock.as_ref(), current, step).await?;
     txn.commit().await?;
     outbound::after_change(state, &changed.invoice.view()?).await;

@@ -2,8 +2,7 @@
 //! scope, generation) in `search:invoices:{hash}` for 300 s.
 
 use chrono::NaiveDate;
-use common::auth::{AuthUser, Role};
-use common::http::FieldError;
+use common::auth::Role;
 use common::money::{Currency, Money};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
@@ -11,6 +10,8 @@ use sea_orm::{
     Select,
 };
 use serde::{Deserialize, Serialize};
+use service_kit::auth::AuthUser;
+use service_kit::http::FieldError;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::InvoiceStatus;

@@ -114,7 +114,7 @@ async fn the_same_reserved_offer_delivered_twice_is_applied_once() {
     app.wait_for_event(Service::Marketplace, "invoice.acceptance_confirmed", later)
         .await;
     testkit::wait_until(DEADLINE, "the outbox to be relayed", || async {
-        common::outbox::pending(&app.state.db).await.unwrap() == 0
+        service_kit::outbox::pending(&app.state.db).await.unwrap() == 0
     })
     .await;
 
@@ -260,7 +260,7 @@ async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_paymen
     );
     let queue = app.keys.events(Service::Invoice);
     assert!(
-        common::queue::dead_letters(&app.redis, &queue, 10)
+        service_kit::queue::dead_letters(&app.redis, &queue, 10)
             .await
             .unwrap()
             .is_empty(),
@@ -278,7 +278,7 @@ async fn repayment_and_settlement_close_a_funded_invoice_and_inapplicable_paymen
         2
     );
     assert_eq!(
-        common::queue::delayed_len(&app.redis, &queue)
+        service_kit::queue::delayed_len(&app.redis, &queue)
             .await
             .unwrap(),
         0,
@@ -317,7 +317,7 @@ async fn only_a_repayment_that_leaves_nothing_outstanding_repays_the_invoice() {
     let marker = payment_changed(&app, id, "payout", "succeeded");
     app.deliver(&marker).await;
     testkit::wait_until(DEADLINE, "the queue drained", || async {
-        common::queue::len(&app.redis, &queue).await.unwrap() == 0
+        service_kit::queue::len(&app.redis, &queue).await.unwrap() == 0
     })
     .await;
     assert_eq!(app.invoice(id).await["status"], "funded");
@@ -356,7 +356,7 @@ async fn events_the_consumer_cannot_use_are_dead_lettered_with_the_reason_and_ch
         app.deliver(e).await;
     }
     let dead = testkit::wait_for(DEADLINE, "three dead letters", || async {
-        let dead = common::queue::dead_letters(&app.redis, &queue, 10)
+        let dead = service_kit::queue::dead_letters(&app.redis, &queue, 10)
             .await
             .unwrap();
         (dead.len() == 3).then_some(dead)

@@ -15,7 +15,7 @@ async fn every_status_change_is_published_live_on_the_invoices_channel() {
     let app = spawn_app().await;
     let seller = app.seller();
     let id = id_of(&app.draft(&seller, 1).await);
-    let subscriber = common::pubsub::Subscriber::connect(&testkit::redis_url())
+    let subscriber = service_kit::pubsub::Subscriber::connect(&testkit::redis_url())
         .await
         .unwrap();
     subscriber
@@ -83,10 +83,10 @@ async fn every_status_change_reaches_exactly_the_consumers_the_catalogue_names()
     .await;
 
     testkit::wait_until(DEADLINE, "the outbox to be relayed", || async {
-        common::outbox::pending(&app.state.db).await.unwrap() == 0
+        service_kit::outbox::pending(&app.state.db).await.unwrap() == 0
     })
     .await;
-    let rows = common::outbox::entity::Entity::find()
+    let rows = service_kit::outbox::entity::Entity::find()
         .all(&app.state.db)
         .await
         .unwrap();

@@ -4,11 +4,11 @@ use std::time::Duration;
 use common::events::{Envelope, Service};
 use common::ids::{InvoiceId, OfferId, PaymentId, UserId};
 use common::keys::Keys;
-use common::queue::Job;
-use common::redis::Pool;
 use fred::prelude::{ClientLike, KeysInterface, ListInterface};
 use invoice::InvoiceConfig;
 use serde_json::{Value, json};
+use service_kit::queue::Job;
+use service_kit::redis::Pool;
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
 use uuid::Uuid;
@@ -276,7 +276,7 @@ impl TestApp {
 
     /// Puts `event` on the invoice service's own queue, as a producer's relay would.
     pub async fn deliver(&self, event: &Envelope) {
-        common::queue::enqueue_json(&self.redis, &self.keys.events(Service::Invoice), event)
+        service_kit::queue::enqueue_json(&self.redis, &self.keys.events(Service::Invoice), event)
             .await
             .unwrap();
     }

@@ -48,7 +48,7 @@ async fn a_funded_invoice_is_overdue_only_once_its_grace_has_passed() {
         app.search("", &seller.token).await["items"][0]["status"],
         "funded"
     );
-    let subscriber = common::pubsub::Subscriber::connect(&testkit::redis_url())
+    let subscriber = service_kit::pubsub::Subscriber::connect(&testkit::redis_url())
         .await
         .unwrap();
     subscriber

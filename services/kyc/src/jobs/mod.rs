@@ -66,7 +66,7 @@ pub async fn enqueue(state: &AppState, job: &KycJob) -> anyhow::Result<()> {
         Priority::High => state.keys.kyc_processing_high(),
         Priority::Low => state.keys.kyc_processing(),
     };
-    common::queue::enqueue_json(&state.redis, &queue, job).await?;
+    service_kit::queue::enqueue_json(&state.redis, &queue, job).await?;
     Ok(())
 }
 

@@ -4,10 +4,10 @@
 //! `WHERE status = 'queued'` lets exactly one result and one event through.
 
 use bytes::Bytes;
-use common::queue::{Job, Worker, handler_fn};
-use common::shutdown::CancellationToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use service_kit::queue::{Job, Worker, handler_fn};
+use service_kit::shutdown::CancellationToken;
 use sha2::{Digest, Sha256};
 
 use crate::checks::{self, ClamdClient, FileKind, OcrReader, ScanVerdict};
@@ -232,7 +232,7 @@ pub async fn record(
     let now = state.clock.now();
     let status = verdict.status();
     let reasons = verdict.reasons();
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let written = document::Entity::update_many()
         .col_expr(document::Column::Status, Expr::value(status.as_str()))
         .col_expr(
@@ -273,7 +273,7 @@ pub async fn record(
             reasons,
         }),
     )?;
-    common::outbox::add(&*txn, &event).await?;
+    service_kit::outbox::add(&*txn, &event).await?;
     let view = overview::compute(&*txn, doc.user_id, common::auth::Role::Investor).await?;
     txn.commit().await?;
     state.relay.wake();

@@ -3,11 +3,12 @@
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use bytes::{Bytes, BytesMut};
-use common::auth::{AuthUser, Role};
-use common::http::{ApiError, TokenErrors};
+use common::auth::Role;
 use futures::TryStreamExt;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, TokenErrors};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -151,7 +152,7 @@ pub async fn upload(
         .map_err(ApiError::internal)?;
 
     let saved = async {
-        let txn = common::db::begin_write(&state.db).await?;
+        let txn = service_kit::db::begin_write(&state.db).await?;
         if !profiles::record_upload(&*txn, user.id, user.role, now).await? {
             txn.rollback().await?;
             return Ok::<_, anyhow::Error>(None);
@@ -308,17 +309,17 @@ async fn read_form(mut form: Multipart, max: usize) -> Result<(String, Bytes), A
     }
     let mut missing = Vec::new();
     if document_type.is_none() {
-        missing.push(common::http::FieldError {
+        missing.push(service_kit::http::FieldError {
             field: "document_type".into(),
             message: "required".into(),
         });
     }
     match file {
-        Some(ref f) if f.is_empty() => missing.push(common::http::FieldError {
+        Some(ref f) if f.is_empty() => missing.push(service_kit::http::FieldError {
             field: "file".into(),
             message: "the file is empty".into(),
         }),
-        None => missing.push(common::http::FieldError {
+        None => missing.push(service_kit::http::FieldError {
             field: "file".into(),
             message: "required".into(),
         }),

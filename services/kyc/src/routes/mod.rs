@@ -4,7 +4,7 @@ mod documents;
 mod review;
 mod status;
 
-use common::http::BearerSecurity;
+use service_kit::http::BearerSecurity;
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 

@@ -4,14 +4,14 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use common::auth::{AuthUser, RequireRole};
-use common::http::version::{IfMatch, etag};
-use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
+use service_kit::auth::{AuthUser, RequireRole};
+use service_kit::http::version::{IfMatch, etag};
+use service_kit::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -421,7 +421,7 @@ async fn refusal(state: &AppState, s: &submission::Model, seen: i64) -> Result<A
         )));
     }
     let current = serde_json::to_value(detail_of(state, s).await?).unwrap_or_default();
-    Ok(common::http::version::stale(
+    Ok(service_kit::http::version::stale(
         "submission",
         seen,
         s.version,
@@ -446,7 +446,7 @@ async fn decide(
         return Err(refusal(state, &s, seen).await?);
     }
     let now = state.clock.now();
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let moved = submission::Entity::update_many()
         .col_expr(submission::Column::Status, Expr::value(to.as_str()))
         .col_expr(submission::Column::Reason, Expr::value(reason.clone()))
@@ -493,7 +493,7 @@ async fn decide(
             _ => KycEvent::Rejected(decided),
         },
     )?;
-    common::outbox::add(&*txn, &event).await?;
+    service_kit::outbox::add(&*txn, &event).await?;
     let view = overview::compute(&*txn, s.user_id, common::auth::Role::Investor).await?;
     txn.commit().await?;
     state.relay.wake();

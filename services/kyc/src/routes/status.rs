@@ -1,10 +1,11 @@
 //! The caller's KYC status and submission.
 
 use actix_web::{HttpResponse, get, post, web};
-use common::auth::{AuthUser, Role};
-use common::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
+use common::auth::Role;
 use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -175,7 +176,7 @@ pub async fn submit(
             .find(|n| n.kind() == kind)
             .map(|n| cipher.encrypt(n.digits()))
     };
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     submission::ActiveModel {
         id: Set(id),
         user_id: Set(user.id),
@@ -222,7 +223,7 @@ pub async fn submit(
             role: user.role,
         }),
     )?;
-    common::outbox::add(&*txn, &event).await?;
+    service_kit::outbox::add(&*txn, &event).await?;
     let view = overview::compute(&*txn, user.id, user.role).await?;
     txn.commit().await?;
     state.relay.wake();

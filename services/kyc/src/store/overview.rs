@@ -187,7 +187,8 @@ async fn store(state: &AppState, view: &KycOverview) {
     };
     let key = state.keys.kyc_status(view.user_id);
     if let Err(error) =
-        common::cache::put_if_newer(&state.redis, &key, view.version, json, ttl::KYC_STATUS).await
+        service_kit::cache::put_if_newer(&state.redis, &key, view.version, json, ttl::KYC_STATUS)
+            .await
     {
         // A stale entry would outlive this failure: remove it so the next read recomputes.
         tracing::warn!(%error, user_id = %view.user_id, "KYC status cache write failed.");
@@ -201,7 +202,7 @@ async fn store(state: &AppState, view: &KycOverview) {
 pub async fn changed(state: &AppState, view: &KycOverview) {
     store(state, view).await;
     let channel = state.keys.kyc_status_channel(view.user_id);
-    if let Err(error) = common::pubsub::publish(&state.redis, &channel, view).await {
+    if let Err(error) = service_kit::pubsub::publish(&state.redis, &channel, view).await {
         tracing::warn!(%error, user_id = %view.user_id, "KYC status not published.");
     }
 }
@@ -217,7 +218,7 @@ pub struct ReviewQueueChange {
 
 pub async fn publish_review_change(state: &AppState, change: &ReviewQueueChange) {
     let channel = state.keys.admin_kyc_channel();
-    if let Err(error) = common::pubsub::publish(&state.redis, &channel, change).await {
+    if let Err(error) = service_kit::pubsub::publish(&state.redis, &channel, change).await {
         tracing::warn!(%error, "Review-queue change not published.");
     }
 }

@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::config::{self, ConfigError};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use secrecy::{ExposeSecret, SecretString};
+use service_kit::config::{self, ConfigError};
 
 /// Storage keys are made by the service (`documents/{userId}/{documentId}`), never from a
 /// user-given name. Keys are still checked (see [`check_key`]).

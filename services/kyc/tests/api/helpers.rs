@@ -2,14 +2,14 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use common::auth::{KycStatus, Role};
-use common::config::BaseConfig;
 use common::keys::Keys;
-use common::queue::WorkerConfig;
-use common::ratelimit::Quota;
-use common::redis::Pool;
 use kyc::KycConfig;
 use kyc::store::storage::StorageConfig;
 use serde_json::Value;
+use service_kit::config::BaseConfig;
+use service_kit::queue::WorkerConfig;
+use service_kit::ratelimit::Quota;
+use service_kit::redis::Pool;
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
 use uuid::Uuid;

@@ -2,9 +2,9 @@
 //! (moto's S3 server), and OCR through the real `tesseract`.
 
 use common::auth::Role;
-use common::shutdown::CancellationToken;
 use kyc::store::storage::{S3Config, StorageConfig};
 use serde_json::{Value, json};
+use service_kit::shutdown::CancellationToken;
 use testkit::{DbKind, MotoServer, TestDb};
 
 use crate::helpers::{TestApp, config, spawn_app_with, spawn_with_config};

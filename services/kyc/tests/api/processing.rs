@@ -1,9 +1,9 @@
 use common::auth::Role;
-use common::queue::{Job, Worker, handler_fn};
-use common::shutdown::CancellationToken;
 use kyc::store::entity::document;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
+use service_kit::queue::{Job, Worker, handler_fn};
+use service_kit::shutdown::CancellationToken;
 use testkit::{ClamdStandIn, DbKind, EICAR};
 use uuid::Uuid;
 
@@ -11,8 +11,8 @@ use crate::helpers::{DEADLINE, TestApp, fast_worker, spawn_app_with};
 use testkit::fixtures;
 
 async fn processed_events(app: &TestApp, document_id: Uuid) -> usize {
-    common::outbox::entity::Entity::find()
-        .filter(common::outbox::entity::Column::EventType.eq("kyc.document_processed"))
+    service_kit::outbox::entity::Entity::find()
+        .filter(service_kit::outbox::entity::Column::EventType.eq("kyc.document_processed"))
         .all(&app.state.db)
         .await
         .unwrap()
@@ -56,7 +56,7 @@ async fn a_worker_killed_mid_document_loses_nothing_and_the_result_is_written_on
         &app.config.base.redis_url,
         &app.state.redis,
         kyc::jobs::queues(&app.state),
-        common::queue::WorkerConfig {
+        service_kit::queue::WorkerConfig {
             worker_id: "doomed".into(),
             ..fast_worker()
         },
@@ -208,7 +208,7 @@ async fn an_unreachable_virus_scanner_never_counts_as_a_pass() {
         .await;
     let queue = app.state.keys.kyc_processing();
     testkit::wait_until(DEADLINE, "the job to be dead-lettered", || async {
-        common::queue::dead_letters(&app.state.redis, &queue, 10)
+        service_kit::queue::dead_letters(&app.state.redis, &queue, 10)
             .await
             .map(|d| !d.is_empty())
             .unwrap_or(false)
@@ -257,7 +257,7 @@ async fn high_priority_jobs_are_taken_before_earlier_normal_ones() {
         .upload_ok(&fixing.token, "government_id", fixtures::png(10, 10, 3))
         .await;
     assert_eq!(
-        common::queue::len(&app.state.redis, &app.state.keys.kyc_processing_high())
+        service_kit::queue::len(&app.state.redis, &app.state.keys.kyc_processing_high())
             .await
             .unwrap(),
         1
@@ -273,9 +273,9 @@ async fn high_priority_jobs_are_taken_before_earlier_normal_ones() {
         app.processed(token, id).await;
     }
     // Results in the order they were written (outbox ids increase).
-    let order: Vec<String> = common::outbox::entity::Entity::find()
-        .filter(common::outbox::entity::Column::EventType.eq("kyc.document_processed"))
-        .order_by_asc(common::outbox::entity::Column::Id)
+    let order: Vec<String> = service_kit::outbox::entity::Entity::find()
+        .filter(service_kit::outbox::entity::Column::EventType.eq("kyc.document_processed"))
+        .order_by_asc(service_kit::outbox::entity::Column::Id)
         .all(&app.state.db)
         .await
         .unwrap()

@@ -78,7 +78,7 @@ async fn a_submission_goes_to_review_is_listed_for_admins_and_approval_is_final(
     let status = app.status(&seller.token).await;
     assert_eq!(status["can_submit"], true, "{status}");
 
-    let subscriber = common::pubsub::Subscriber::connect(&testkit::redis_url())
+    let subscriber = service_kit::pubsub::Subscriber::connect(&testkit::redis_url())
         .await
         .unwrap();
     subscriber
@@ -375,10 +375,11 @@ async fn concurrent_decisions_let_exactly_one_through(kind: DbKind) {
         5,
         "{results:?}"
     );
-    let events: Vec<common::outbox::entity::Model> = common::outbox::entity::Entity::find()
-        .all(&app.state.db)
-        .await
-        .unwrap();
+    let events: Vec<service_kit::outbox::entity::Model> =
+        service_kit::outbox::entity::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap();
     let decisions = events
         .iter()
         .filter(|e| e.event_type == "kyc.approved" || e.event_type == "kyc.rejected")

@@ -23,7 +23,7 @@ async fn a_new_user_sees_what_their_role_must_provide() {
 async fn the_cached_status_follows_every_change_and_is_published_live() {
     let app = spawn_app().await;
     let investor = app.investor();
-    let subscriber = common::pubsub::Subscriber::connect(&testkit::redis_url())
+    let subscriber = service_kit::pubsub::Subscriber::connect(&testkit::redis_url())
         .await
         .unwrap();
     subscriber
@@ -92,7 +92,7 @@ async fn an_older_state_never_overwrites_a_newer_cached_one() {
     let mut stale = newest.clone();
     stale["version"] = Value::from(1);
     stale["status"] = Value::from("none");
-    let written = common::cache::put_if_newer(
+    let written = service_kit::cache::put_if_newer(
         &app.redis,
         &app.keys.kyc_status(seller.id),
         1,

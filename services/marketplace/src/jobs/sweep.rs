@@ -18,7 +18,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         .await?;
     let mut expired = 0;
     for o in due {
-        let txn = common::db::begin_write(&state.db).await?;
+        let txn = service_kit::db::begin_write(&state.db).await?;
         let changed = offers::set_status(
             &*txn,
             state.clock.as_ref(),

@@ -3,11 +3,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
-use common::auth::AuthUser;
-use common::http::version::IfMatch;
-use common::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use common::ids::OfferId;
 use serde::Deserialize;
+use service_kit::auth::AuthUser;
+use service_kit::http::version::IfMatch;
+use service_kit::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use utoipa::ToSchema;
 
 use super::offers::{investor, own_offer, seller};

@@ -1,9 +1,10 @@
 //! One listing with its offer summary; each view counts towards trending.
 
 use actix_web::{HttpResponse, get, web};
-use common::auth::{AuthUser, Role};
-use common::http::{ApiError, TokenErrors};
+use common::auth::Role;
 use common::ids::InvoiceId;
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, TokenErrors};
 
 use crate::state::AppState;
 use crate::store::listings::{self, LISTED, ListingView};

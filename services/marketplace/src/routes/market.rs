@@ -1,11 +1,11 @@
 //! Market stats (cached) and trending invoices.
 
 use actix_web::{HttpResponse, get, web};
-use common::auth::AuthUser;
-use common::http::{ApiError, TokenErrors};
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 

@@ -7,7 +7,7 @@ mod offers;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use common::http::{ApiError, BearerSecurity};
+use service_kit::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
@@ -26,7 +26,7 @@ impl From<MarketError> for ApiError {
             MarketError::NoListing => ApiError::field("invoice_id", e.to_string()),
             MarketError::Refused(why) => ApiError::Conflict(why),
             MarketError::Stale { seen, current } => match serde_json::to_value(&*current) {
-                Ok(now) => common::http::version::stale("offer", seen, current.version, now),
+                Ok(now) => service_kit::http::version::stale("offer", seen, current.version, now),
                 Err(e) => ApiError::internal(e),
             },
             MarketError::Store(e) => ApiError::Internal(e),
@@ -37,7 +37,9 @@ impl From<MarketError> for ApiError {
 /// `status` with `o` as JSON and its `ETag`.
 fn respond(status: StatusCode, o: &offer::Model) -> Result<HttpResponse, ApiError> {
     let view = crate::store::offers::view(o)?;
-    Ok(common::http::version::respond(status, o.version, &view))
+    Ok(service_kit::http::version::respond(
+        status, o.version, &view,
+    ))
 }
 
 /// A committed change: its after-commit effects, then `status` with the offer.

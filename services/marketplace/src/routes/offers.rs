@@ -4,13 +4,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
-use common::auth::{AuthUser, Role};
-use common::http::version::IfMatch;
-use common::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
+use common::auth::Role;
 use common::ids::{InvoiceId, OfferId};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service_kit::auth::AuthUser;
+use service_kit::http::version::IfMatch;
+use service_kit::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 

@@ -2,7 +2,7 @@
 //! how the API shows a listing.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use common::auth::{AuthUser, Role};
+use common::auth::Role;
 use common::enums::{BadStoredValue, stored};
 use common::events::invoice::{InvoiceChanged, InvoiceStatus};
 use common::ids::InvoiceId;
@@ -12,6 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
+use service_kit::auth::AuthUser;
 use utoipa::ToSchema;
 use uuid::Uuid;
 

@@ -15,7 +15,7 @@ use crate::store::entity::offer;
 
 /// Publishes `message` on `channel` (lossy, after commit).
 pub async fn publish(state: &AppState, channel: &str, message: &impl Serialize) {
-    if let Err(error) = common::pubsub::publish(&state.redis, channel, message).await {
+    if let Err(error) = service_kit::pubsub::publish(&state.redis, channel, message).await {
         tracing::warn!(%error, "Live offer message not published.");
     }
 }

@@ -35,7 +35,7 @@ async fn exactly_one_of_many_concurrent_accepts_wins(kind: DbKind) {
             offer["id"].as_str().unwrap()
         );
         let (client, token) = (client.clone(), seller.token.clone());
-        let version = common::http::version::etag(testkit::api::version_of(offer));
+        let version = service_kit::http::version::etag(testkit::api::version_of(offer));
         async move {
             let res = client
                 .post(url)

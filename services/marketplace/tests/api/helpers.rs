@@ -4,12 +4,12 @@ use std::time::Duration;
 use common::clock::Clock;
 use common::events::{Envelope, Service};
 use common::keys::Keys;
-use common::queue::Job;
-use common::redis::Pool;
 use fred::prelude::ListInterface;
 use marketplace::MarketplaceConfig;
 use marketplace::domain::pricing::Rate;
 use serde_json::{Value, json};
+use service_kit::queue::Job;
+use service_kit::redis::Pool;
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
 use uuid::Uuid;
@@ -102,9 +102,13 @@ impl TestApp {
 
     /// Puts `event` on marketplace's own queue, as a producer's relay would.
     pub async fn deliver(&self, event: &Envelope) {
-        common::queue::enqueue_json(&self.redis, &self.keys.events(Service::Marketplace), event)
-            .await
-            .unwrap();
+        service_kit::queue::enqueue_json(
+            &self.redis,
+            &self.keys.events(Service::Marketplace),
+            event,
+        )
+        .await
+        .unwrap();
     }
 
     /// An invoice event with its terms, as the invoice service writes it.

@@ -1,9 +1,9 @@
 //! Live messages, counters (rebuilt when missing), trending by the clock, and stats.
 
 use common::events::Service;
-use common::pubsub::Subscriber;
 use fred::prelude::KeysInterface;
 use serde_json::{Value, json};
+use service_kit::pubsub::Subscriber;
 
 use crate::helpers::{DEADLINE, spawn_app};
 

@@ -1,11 +1,12 @@
 //! Refusals say why, and changes leave the counts right: what the mutation run of the
 //! offer state changes found untested (docs/decisions.md, issue 14).
 
-use common::auth::{AuthUser, KycStatus, Role};
+use common::auth::{KycStatus, Role};
 use common::clock::Clock;
 use common::events::Service;
 use marketplace::domain::MarketError;
 use serde_json::{Value, json};
+use service_kit::auth::AuthUser;
 use uuid::Uuid;
 
 use crate::helpers::{assert_problem, spawn_app};

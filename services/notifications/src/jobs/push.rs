@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::queue::{Job, JobHandler, WorkerConfig};
-use common::shutdown::CancellationToken;
 use sea_orm::EntityTrait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use service_kit::queue::{Job, JobHandler, WorkerConfig};
+use service_kit::shutdown::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::PushProvider;
@@ -179,7 +179,7 @@ pub async fn enqueue(
         .filter_map(|job| serde_json::to_vec(&job).ok())
         .map(|raw| (queue.clone(), raw))
         .collect();
-    if let Err(error) = common::queue::enqueue_many(&state.redis, &jobs).await {
+    if let Err(error) = service_kit::queue::enqueue_many(&state.redis, &jobs).await {
         tracing::warn!(%error, jobs = jobs.len(), "Push jobs not queued.");
     }
 }
@@ -270,5 +270,5 @@ pub async fn run(
     let url = state.config.base.redis_url.clone();
     let pool = state.redis.clone();
     let pusher = Pusher::new(state, provider);
-    common::inbox::run_worker(&url, &pool, queue, pusher, config, stop).await
+    service_kit::inbox::run_worker(&url, &pool, queue, pusher, config, stop).await
 }

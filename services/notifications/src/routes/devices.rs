@@ -2,8 +2,6 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
-use common::auth::AuthUser;
-use common::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -11,6 +9,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -106,7 +106,7 @@ pub async fn register(
         return Err(ApiError::fields(errors));
     };
     let now = state.clock.now();
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     // The limit is a count then an insert: one user's registrations take turns (SQLite's
     // writers already do; on PostgreSQL a transaction lock on the user).
     if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
@@ -170,7 +170,7 @@ pub async fn register(
     .exec_without_returning(&*txn)
     .await
     .map_err(|e| {
-        if common::db::is_unique_violation(&e) {
+        if service_kit::db::is_unique_violation(&e) {
             ApiError::Conflict("this token was just registered; try again".into())
         } else {
             e.into()

@@ -1,9 +1,10 @@
 //! The WebSocket ticket and connection.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use common::auth::{AuthUser, TokenError};
-use common::http::{ApiError, TokenErrors};
+use common::auth::TokenError;
 use serde::{Deserialize, Serialize};
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::state::AppState;

@@ -4,7 +4,7 @@ mod devices;
 mod live;
 mod notifications;
 
-use common::http::BearerSecurity;
+use service_kit::http::BearerSecurity;
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 

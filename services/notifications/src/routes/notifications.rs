@@ -1,9 +1,9 @@
 //! A user's own notifications: list, unread count, mark read.
 
 use actix_web::{HttpResponse, get, post, web};
-use common::auth::AuthUser;
-use common::http::{ApiError, FieldError, TokenErrors};
 use serde::{Deserialize, Serialize};
+use service_kit::auth::AuthUser;
+use service_kit::http::{ApiError, FieldError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 

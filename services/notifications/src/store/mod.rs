@@ -21,7 +21,6 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use common::enums::BadStoredValue;
-use common::redis::Lua;
 use fred::prelude::{HashesInterface, ListInterface, PubsubInterface};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -30,6 +29,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use service_kit::redis::Lua;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -334,7 +334,7 @@ pub async fn mark_read(
     user: Uuid,
     id: Uuid,
 ) -> anyhow::Result<Option<notification::Model>> {
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let flipped = notification::Entity::update_many()
         .col_expr(notification::Column::ReadAt, Expr::value(state.clock.now()))
         .filter(notification::Column::Id.eq(id))
@@ -362,7 +362,7 @@ pub async fn mark_read(
 /// Marks all of `user`'s unread notifications read; returns how many flipped and the
 /// count after.
 pub async fn mark_all_read(state: &AppState, user: Uuid) -> anyhow::Result<(u64, u64)> {
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let flipped = notification::Entity::update_many()
         .col_expr(notification::Column::ReadAt, Expr::value(state.clock.now()))
         .filter(notification::Column::UserId.eq(user))

@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytestring::ByteString;
 use common::auth::{Claims, Verifier, judge_revocation};
 use common::clock::SharedClock;
-use common::pubsub::{Message, Subscriber};
-use common::shutdown::CancellationToken;
+use service_kit::pubsub::{Message, Subscriber};
+use service_kit::shutdown::CancellationToken;
 use tokio::sync::mpsc;
 
 /// Why the server closed a connection (WebSocket close code and reason).
@@ -241,7 +241,7 @@ impl Hub {
         &self,
         claims: Claims,
         notifications: &str,
-    ) -> Result<Registration, common::redis::RedisError> {
+    ) -> Result<Registration, service_kit::redis::RedisError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.inner.buffer);
         let killer = Killer::default();
@@ -276,7 +276,7 @@ impl Hub {
         public: &str,
         tx: mpsc::Sender<ByteString>,
         killer: Killer,
-    ) -> Result<(), common::redis::RedisError> {
+    ) -> Result<(), service_kit::redis::RedisError> {
         self.join_member(id, channel, Some(public.into()), Member { tx, killer })
             .await
     }
@@ -287,7 +287,7 @@ impl Hub {
         channel: &str,
         public: Option<Arc<str>>,
         member: Member,
-    ) -> Result<(), common::redis::RedisError> {
+    ) -> Result<(), service_kit::redis::RedisError> {
         let _turn = self.inner.changes.lock().await;
         let first = {
             let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());

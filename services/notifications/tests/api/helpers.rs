@@ -3,11 +3,11 @@ use std::time::Duration;
 
 use common::events::{Envelope, Service};
 use common::keys::Keys;
-use common::redis::Pool;
 use futures::{SinkExt, StreamExt};
 use notifications::NotificationsConfig;
 use notifications::jobs::push::Provider;
 use serde_json::{Value, json};
+use service_kit::redis::Pool;
 use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
 use tokio_tungstenite::tungstenite::Message;
@@ -90,7 +90,7 @@ pub type Ws =
 impl TestApp {
     /// Puts `event` on the service's queue, as a producer's relay would.
     pub async fn deliver(&self, event: &Envelope) {
-        common::queue::enqueue_json(
+        service_kit::queue::enqueue_json(
             &self.redis,
             &self.keys.events(Service::Notifications),
             event,

@@ -1,9 +1,9 @@
 //! Stored notifications: events in, listed, counted, fed, published, read.
 
 use common::events::Service;
-use common::pubsub::Subscriber;
 use fred::prelude::{KeysInterface, ListInterface};
 use serde_json::{Value, json};
+use service_kit::pubsub::Subscriber;
 use testkit::{DbKind, assert_problem};
 use uuid::Uuid;
 
@@ -311,7 +311,7 @@ async fn the_feed_keeps_the_last_hundred() {
         .iter()
         .map(|e| (queue.clone(), serde_json::to_vec(e).unwrap()))
         .collect();
-    common::queue::enqueue_many(&app.redis, &jobs)
+    service_kit::queue::enqueue_many(&app.redis, &jobs)
         .await
         .unwrap();
     testkit::wait_until(DEADLINE, "103 stored", || async {
@@ -383,7 +383,7 @@ async fn an_event_not_routed_to_notifications_is_dead_lettered_with_the_reason()
     app.deliver(&stray).await;
     let queue = app.keys.events(Service::Notifications);
     let dead = testkit::wait_for(DEADLINE, "the stray event dead-lettered", || async {
-        let dead = common::queue::dead_letters(&app.redis, &queue, 10)
+        let dead = service_kit::queue::dead_letters(&app.redis, &queue, 10)
             .await
             .unwrap();
         (!dead.is_empty()).then_some(dead)

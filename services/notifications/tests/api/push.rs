@@ -129,15 +129,18 @@ fn body(request: &Request) -> Value {
 /// Checked in the order a succeeding job moves (queue, then in hand), so a job on its way
 /// through is never missed.
 async fn idle(app: &TestApp, queue: &QueueName) -> bool {
-    if common::queue::len(&app.redis, queue).await.unwrap() > 0
-        || common::queue::delayed_len(&app.redis, queue).await.unwrap() > 0
+    if service_kit::queue::len(&app.redis, queue).await.unwrap() > 0
+        || service_kit::queue::delayed_len(&app.redis, queue)
+            .await
+            .unwrap()
+            > 0
     {
         return false;
     }
     let workers: Vec<String> = app.redis.smembers(queue.workers()).await.unwrap();
     assert!(!workers.is_empty(), "no worker registered on {queue}");
     for worker in workers {
-        if !common::queue::in_flight(&app.redis, queue, &worker)
+        if !service_kit::queue::in_flight(&app.redis, queue, &worker)
             .await
             .unwrap()
             .is_empty()
@@ -153,8 +156,8 @@ async fn wait_push_idle(app: &TestApp) {
     testkit::wait_until(DEADLINE, "the push queue idle", || idle(app, &queue)).await;
 }
 
-async fn dead_pushes(app: &TestApp) -> Vec<common::queue::Job> {
-    common::queue::dead_letters(&app.redis, &app.keys.push_queue(), 100)
+async fn dead_pushes(app: &TestApp) -> Vec<service_kit::queue::Job> {
+    service_kit::queue::dead_letters(&app.redis, &app.keys.push_queue(), 100)
         .await
         .unwrap()
 }
@@ -633,9 +636,12 @@ async fn a_user_without_devices_gets_no_push_job() {
     let events = app.keys.events(Service::Notifications);
     testkit::wait_until(DEADLINE, "the event consumer idle", || idle(&app, &events)).await;
     let queue = app.keys.push_queue();
-    assert_eq!(common::queue::len(&app.redis, &queue).await.unwrap(), 0);
     assert_eq!(
-        common::queue::delayed_len(&app.redis, &queue)
+        service_kit::queue::len(&app.redis, &queue).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        service_kit::queue::delayed_len(&app.redis, &queue)
             .await
             .unwrap(),
         0
@@ -644,13 +650,13 @@ async fn a_user_without_devices_gets_no_push_job() {
     // Whereas carol's device gets its job, seen waiting the same way.
     let n = kyc_notification(&app, &carol).await;
     testkit::wait_until(DEADLINE, "carol's push job queued", || async {
-        common::queue::len(&app.redis, &queue).await.unwrap() == 1
+        service_kit::queue::len(&app.redis, &queue).await.unwrap() == 1
     })
     .await;
     let raw: Vec<String> = fred::prelude::ListInterface::lrange(&app.redis, queue.as_str(), 0, -1)
         .await
         .unwrap();
-    let job = common::queue::Job::parse(&queue, &raw[0]).unwrap();
+    let job = service_kit::queue::Job::parse(&queue, &raw[0]).unwrap();
     assert_eq!(
         job.payload,
         json!({"notification_id": n["id"], "device_id": carols})

@@ -10,22 +10,22 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m0001_users::Migration),
-            Box::new(common::outbox::migration::Migration),
-            Box::new(common::inbox::migration::Migration),
+            Box::new(service_kit::outbox::migration::Migration),
+            Box::new(service_kit::inbox::migration::Migration),
             // Statuses, currencies and roles: the database refuses any other word.
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0002_users_role_words",
                 table: "users",
                 column: "role",
                 words: common::auth::Role::WORDS,
             }),
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0003_users_kyc_status_words",
                 table: "users",
                 column: "kyc_status",
                 words: common::auth::KycStatus::WORDS,
             }),
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0004_users_status_words",
                 table: "users",
                 column: "status",

@@ -11,40 +11,40 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m0001_invoices::Migration),
-            Box::new(common::outbox::migration::Migration),
-            Box::new(common::inbox::migration::Migration),
+            Box::new(service_kit::outbox::migration::Migration),
+            Box::new(service_kit::inbox::migration::Migration),
             Box::new(m0002_offer_counts::Migration),
             // Invoices carry a version edits and admins' decisions name (If-Match).
-            Box::new(common::db::AddVersionColumn {
+            Box::new(service_kit::db::AddVersionColumn {
                 name: "m0003_invoice_version",
                 table: "invoices",
             }),
             // Statuses, currencies and roles: the database refuses any other word.
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0004_invoices_status_words",
                 table: "invoices",
                 column: "status",
                 words: crate::domain::InvoiceStatus::WORDS,
             }),
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0005_invoices_currency_words",
                 table: "invoices",
                 column: "currency",
                 words: common::money::Currency::WORDS,
             }),
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0006_history_from_words",
                 table: "invoice_status_history",
                 column: "from_status",
                 words: crate::domain::InvoiceStatus::WORDS,
             }),
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0007_history_to_words",
                 table: "invoice_status_history",
                 column: "to_status",
                 words: crate::domain::InvoiceStatus::WORDS,
             }),
-            Box::new(common::db::OneOfWords {
+            Box::new(service_kit::db::OneOfWords {
                 name: "m0008_history_actor_words",
                 table: "invoice_status_history",
                 column: "actor",

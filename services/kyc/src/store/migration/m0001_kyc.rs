@@ -1,5 +1,5 @@
-use common::db::columns::{string, timestamp, timestamp_null};
 use sea_orm_migration::prelude::*;
+use service_kit::db::columns::{string, timestamp, timestamp_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

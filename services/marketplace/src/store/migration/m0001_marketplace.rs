@@ -1,5 +1,5 @@
-use common::db::columns::{string, timestamp};
 use sea_orm_migration::prelude::*;
+use service_kit::db::columns::{string, timestamp};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

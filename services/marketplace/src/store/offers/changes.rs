@@ -3,12 +3,12 @@
 //! transaction. Every transaction takes the listing row first (one lock order).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use common::auth::AuthUser;
 use common::ids::OfferId;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
+use service_kit::auth::AuthUser;
 use uuid::Uuid;
 
 use super::{Change, Changed, MarketError, OfferStatus, find, status_of, statuses};
@@ -209,7 +209,7 @@ pub async fn place(
         updated_at: now,
         version: 1,
     };
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let res = listing::Entity::update_many()
         .col_expr(
             listing::Column::ActiveOffers,
@@ -229,7 +229,7 @@ pub async fn place(
     let active: offer::ActiveModel = model.clone().into();
     match active.insert(&*txn).await {
         Ok(_) => {}
-        Err(e) if common::db::is_unique_violation(&e) => {
+        Err(e) if service_kit::db::is_unique_violation(&e) => {
             return Err(MarketError::Refused(
                 "you already have an active offer on this invoice; revise it with PATCH /api/marketplace/offers/{id}".into(),
             ));
@@ -288,7 +288,7 @@ pub async fn revise(
     expires_at: DateTime<Utc>,
 ) -> Result<Changed, MarketError> {
     let now = state.clock.now();
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let mut update = offer::Entity::update_many()
         .col_expr(
             offer::Column::RateMillionths,
@@ -349,7 +349,7 @@ pub async fn close(
         statuses: &[OfferStatus::Pending],
         version: seen,
     };
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let changed = set_status(
         &*txn,
         state.clock.as_ref(),
@@ -393,7 +393,7 @@ pub async fn accept(
     if current.expires_at <= now {
         return Err(MarketError::Refused("the offer has expired".into()));
     }
-    let txn = common::db::begin_write(&state.db).await?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     let claimed = listing::Entity::update_many()
         .col_expr(listing::Column::ReservedOfferId, Expr::value(current.id))
         .col_expr(listing::Column::UpdatedAt, Expr::value(now))
@@ -442,7 +442,7 @@ pub async fn accept(
 /// stays active, for the caller's after-commit effects.
 async fn commit_with_event(
     state: &AppState,
-    txn: common::db::WriteTxn,
+    txn: service_kit::db::WriteTxn,
     offer: offer::Model,
     change: Change,
 ) -> Result<Changed, MarketError> {

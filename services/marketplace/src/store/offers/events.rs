@@ -45,6 +45,6 @@ pub async fn add<C: ConnectionTrait>(
     offer: OfferChanged,
 ) -> anyhow::Result<()> {
     let envelope = Envelope::of(OfferEvent::of(offer), clock)?;
-    common::outbox::add(txn, &envelope).await?;
+    service_kit::outbox::add(txn, &envelope).await?;
     Ok(())
 }

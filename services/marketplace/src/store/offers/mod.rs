@@ -3,11 +3,12 @@
 //! in [`changes`], each with its event ([`events`]) in the same transaction; what follows
 //! a commit is the caller's ([`crate::outbound::after`]).
 
-use common::auth::{AuthUser, Role};
+use common::auth::Role;
 use common::enums::{BadStoredValue, stored};
 use common::ids::OfferId;
 use common::money::{Currency, Money};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
+use service_kit::auth::AuthUser;
 
 use crate::domain::pricing::{Quote, Rate};
 use crate::state::AppState;

@@ -10,7 +10,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m0001_notifications::Migration),
-            Box::new(common::inbox::migration::Migration),
+            Box::new(service_kit::inbox::migration::Migration),
         ]
     }
 }

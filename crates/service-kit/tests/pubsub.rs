@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use common::pubsub::{Message, Messages, Subscriber, publish};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use service_kit::pubsub::{Message, Messages, Subscriber, publish};
 use testkit::RedisServer;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ async fn next(messages: &mut Messages) -> Message {
 #[tokio::test]
 async fn a_subscriber_receives_what_is_published_on_its_channel_as_json() {
     let server = RedisServer::start();
-    let pool = common::redis::pool(&server.url(), 1).await.unwrap();
+    let pool = service_kit::redis::pool(&server.url(), 1).await.unwrap();
     let subscriber = Subscriber::connect(&server.url()).await.unwrap();
     subscriber.subscribe("invoice:1").await.unwrap();
     let mut messages = subscriber.messages();
@@ -49,7 +49,7 @@ async fn a_subscriber_receives_what_is_published_on_its_channel_as_json() {
 #[tokio::test]
 async fn a_filtered_receiver_sees_only_its_channels_and_unsubscribing_stops_delivery() {
     let server = RedisServer::start();
-    let pool = common::redis::pool(&server.url(), 1).await.unwrap();
+    let pool = service_kit::redis::pool(&server.url(), 1).await.unwrap();
     let subscriber = Subscriber::connect(&server.url()).await.unwrap();
     subscriber
         .subscribe_all(&["offer:1", "offer:2"])
@@ -85,7 +85,7 @@ async fn a_filtered_receiver_sees_only_its_channels_and_unsubscribing_stops_deli
 #[tokio::test]
 async fn a_subscriber_resubscribes_and_keeps_receiving_after_redis_restarts() {
     let mut server = RedisServer::start();
-    let pool = common::redis::pool(&server.url(), 1).await.unwrap();
+    let pool = service_kit::redis::pool(&server.url(), 1).await.unwrap();
     let subscriber = Subscriber::connect(&server.url()).await.unwrap();
     subscriber.subscribe("seller:7").await.unwrap();
     let mut messages = subscriber.messages();
@@ -115,14 +115,14 @@ async fn a_subscriber_resubscribes_and_keeps_receiving_after_redis_restarts() {
 #[tokio::test]
 async fn a_receiver_that_falls_behind_skips_what_it_lost_and_keeps_receiving() {
     let server = RedisServer::start();
-    let pool = common::redis::pool(&server.url(), 1).await.unwrap();
+    let pool = service_kit::redis::pool(&server.url(), 1).await.unwrap();
     let subscriber = Subscriber::connect(&server.url()).await.unwrap();
     subscriber.subscribe("admin:kyc").await.unwrap();
     let mut slow = subscriber.messages();
 
     // A receiver read all along tells when everything has been delivered.
     let mut fast = subscriber.messages().into_stream();
-    let total = u32::try_from(common::redis::SUBSCRIBER_BUFFER).unwrap() + 200;
+    let total = u32::try_from(service_kit::redis::SUBSCRIBER_BUFFER).unwrap() + 200;
     let reader = tokio::spawn(async move {
         while let Some(message) = fast.next().await {
             if message.json::<StatusChanged>().unwrap().invoice == total - 1 {

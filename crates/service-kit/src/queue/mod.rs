@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! For a queue `q` (a [`QueueName`] from [`crate::keys`]) every helper structure is named
+//! For a queue `q` (a [`QueueName`] from [`common::keys`]) every helper structure is named
 //! `{q}:<suffix>`, so it shares `q`'s hash slot on Redis Cluster and the scripts below are
 //! single-slot:
 //!
@@ -83,18 +83,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use crate::keys::QueueName;
 use crate::redis::{Pool, RedisError};
 pub use cli::DeadLetters;
+pub use common::keys::QueueName;
 pub use worker::{FnHandler, JobHandler, Worker, WorkerConfig, handler_fn};
 
-/// A job its handler can never use (an event type it does not accept, a payload that does
-/// not decode, a version newer than it knows): returned in a handler's error chain, it
-/// sends the job to the dead letters at once, with the reason, instead of retrying what
-/// cannot change. A fix, then a requeue, is the way out.
-#[derive(Debug, thiserror::Error)]
-#[error("unusable: {0}")]
-pub struct Unusable(pub String);
+pub use common::events::Unusable;
 
 /// How many dead-lettered jobs a queue keeps (newest first); older ones are dropped.
 pub const DEAD_LETTERS_KEPT: usize = 10_000;
@@ -419,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_failed_job_keeps_its_id_and_counts_the_attempt() {
-        let q = crate::Keys::new("t").push_queue();
+        let q = common::Keys::new("t").push_queue();
         let (id, raw) = new_job(serde_json::json!({"x": 1})).unwrap();
         let job = Job::parse(&q, &raw).unwrap();
         assert_eq!(

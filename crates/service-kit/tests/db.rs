@@ -4,9 +4,9 @@
 //! already run one at a time).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use common::db::OneOfWords;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use sea_orm_migration::{MigrationTrait, SchemaManager};
+use service_kit::db::OneOfWords;
 use testkit::{DbKind, TestDb};
 
 async fn read_then_write_transactions_all_commit_and_none_is_lost(kind: DbKind) {
@@ -23,7 +23,7 @@ async fn read_then_write_transactions_all_commit_and_none_is_lost(kind: DbKind) 
         .map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
-                let txn = common::db::begin_write(&db).await?;
+                let txn = service_kit::db::begin_write(&db).await?;
                 // Read, then write what was read plus one: lost updates would show.
                 let read = match backend {
                     DbBackend::Postgres => "SELECT n FROM counter WHERE id = 1 FOR UPDATE",
@@ -87,9 +87,9 @@ const PER_PROCESS: i64 = 100;
 #[ignore = "a child process of two_processes_writing_one_sqlite_file_lose_nothing"]
 async fn sqlite_writer_child() {
     let url = std::env::var("VESTIO_SQLITE_CHILD").expect("run by the parent test");
-    let db = common::db::connect(&url).await.unwrap();
+    let db = service_kit::db::connect(&url).await.unwrap();
     for _ in 0..PER_PROCESS {
-        let txn = common::db::begin_write(&db).await.unwrap();
+        let txn = service_kit::db::begin_write(&db).await.unwrap();
         let row = txn
             .query_one_raw(Statement::from_string(
                 DbBackend::Sqlite,
@@ -168,7 +168,7 @@ const WORDS: OneOfWords = OneOfWords {
     words: Light::WORDS,
 };
 
-/// `common::db::OneOfWords`: the database itself refuses a status, currency or role that
+/// `service_kit::db::OneOfWords`: the database itself refuses a status, currency or role that
 /// is not one of its enum's words, on PostgreSQL and on SQLite.
 async fn lights(kind: DbKind) -> (TestDb, DatabaseConnection) {
     let test_db = TestDb::new(kind).await;

@@ -36,7 +36,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use crate::events::Envelope;
+use common::events::Envelope;
 pub use consumer::{
     EventConsumer, EventHandler, FnEventHandler, Handled, StagedConsumer, StagedHandler, consume,
     consume_staged, event_handler_fn, run_worker,

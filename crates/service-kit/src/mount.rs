@@ -3,7 +3,7 @@
 use actix_web::dev::{ServiceFactory, ServiceRequest};
 
 /// The inner service of the `Scope` a service's routes are added to (what
-/// `common::http::serve` hands `routes::scope`): `fn scope<T: Mount>(s: Scope<T>) -> Scope<T>`
+/// `crate::http::serve` hands `routes::scope`): `fn scope<T: Mount>(s: Scope<T>) -> Scope<T>`
 /// instead of spelling out actix's bounds in every service.
 pub trait Mount:
     ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>

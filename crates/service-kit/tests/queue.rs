@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use common::Keys;
 use common::events::Service;
-use common::queue::{self, Job, JobHandler, QueueName, Worker, WorkerConfig, handler_fn};
-use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use fred::prelude::{KeysInterface, ListInterface, SetsInterface};
+use service_kit::queue::{self, Job, JobHandler, QueueName, Worker, WorkerConfig, handler_fn};
+use service_kit::redis::Pool;
+use service_kit::shutdown::CancellationToken;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use uuid::Uuid;

@@ -47,8 +47,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use crate::keys::Keys;
 use crate::redis::{Pool, RedisError};
+use common::keys::Keys;
 
 /// A generation counter lives this long after its last bump, so scopes of many (say one
 /// per seller) stay bounded. Far longer than any entry's TTL: when a counter expires and

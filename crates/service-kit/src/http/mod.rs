@@ -11,6 +11,8 @@ mod responses;
 mod starting;
 pub mod version;
 
+pub use crate::mount::Mount;
+
 pub use app::{finish, metrics, serve};
 pub use docs::{BearerSecurity, ProblemResponses, api_docs};
 pub use health::{Readiness, healthz, readyz};

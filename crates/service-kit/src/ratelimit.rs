@@ -23,8 +23,8 @@ use std::time::Duration;
 use fred::prelude::KeysInterface;
 use fred::types::scripts::Script;
 
-use crate::keys::Keys;
 use crate::redis::{Pool, RedisError};
+use common::keys::Keys;
 
 /// KEYS[1]: the subject's TAT (µs). ARGV: emission interval (µs), burst, consume (1 or 0),
 /// now (µs; empty for Redis' own TIME).
@@ -187,7 +187,7 @@ impl Decision {
 pub struct RateLimiter {
     redis: Pool,
     keys: Keys,
-    clock: Option<crate::clock::SharedClock>,
+    clock: Option<common::clock::SharedClock>,
 }
 
 impl RateLimiter {
@@ -200,7 +200,7 @@ impl RateLimiter {
     }
 
     /// Judges time by `clock` instead of Redis' `TIME`.
-    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
+    pub fn with_clock(mut self, clock: common::clock::SharedClock) -> Self {
         self.clock = Some(clock);
         self
     }

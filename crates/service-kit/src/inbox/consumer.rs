@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
-use crate::clock::SharedClock;
-use crate::events::Envelope;
 use crate::queue::{Job, JobHandler, QueueName, Unusable, Worker, WorkerConfig};
 use crate::shutdown::CancellationToken;
+use common::clock::SharedClock;
+use common::events::Envelope;
 
 /// A service's effect of an event, applied inside `txn` (which also holds the inbox
 /// claim). An error rolls both back and the event is retried.
@@ -204,7 +204,7 @@ fn usable_event(job: &Job) -> anyhow::Result<Envelope> {
     let event: Envelope = job
         .payload_as()
         .map_err(|e| Unusable(format!("the job's payload is not an event envelope: {e}")))?;
-    let Some(known) = crate::events::event_type(&event.event_type) else {
+    let Some(known) = common::events::event_type(&event.event_type) else {
         return Err(Unusable(format!("{} is not in the catalogue", event.event_type)).into());
     };
     if event.version > known.version {
@@ -241,7 +241,7 @@ impl<H: EventHandler> EventConsumer<H> {
         Self {
             db,
             handler,
-            clock: crate::clock::system(),
+            clock: common::clock::system(),
         }
     }
 

@@ -11,12 +11,12 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 use super::entity;
-use crate::clock::SharedClock;
-use crate::events::{Service, consumers_of};
-use crate::keys::{Keys, QueueName};
 use crate::queue::{self, QueueError, scripts::Lua};
 use crate::redis::{Pool, RedisError};
 use crate::shutdown::CancellationToken;
+use common::clock::SharedClock;
+use common::events::{Service, consumers_of};
+use common::keys::{Keys, QueueName};
 
 /// Deletes the lease only if we still hold it (it may have expired and been taken).
 static RELEASE: LazyLock<Lua> = LazyLock::new(|| {
@@ -83,7 +83,7 @@ impl Relay {
             batch_size: 100,
             lease: Duration::from_secs(5),
             retention: Duration::from_secs(7 * 24 * 3600),
-            clock: crate::clock::system(),
+            clock: common::clock::system(),
             wake: RelayHandle::default(),
             holder: uuid::Uuid::new_v4().to_string(),
         }

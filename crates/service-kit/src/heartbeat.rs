@@ -1,6 +1,6 @@
 //! Heartbeats of background loops, so that a loop that is alive but stuck is noticed.
 //!
-//! A supervised task (`service_kit::tasks`) runs with a [`Heartbeat`] in scope; the loops
+//! A supervised task (`crate::tasks`) runs with a [`Heartbeat`] in scope; the loops
 //! it runs call [`beat`] once per round (the queue worker before each take, the outbox
 //! relay before each round, periodic jobs through [`sleep`]). Outside a supervised task
 //! [`beat`] does nothing, so the same loops run unchanged in tests and tools.

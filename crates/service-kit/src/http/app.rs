@@ -21,7 +21,7 @@ const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 /// Starts a service's HTTP server on the socket `starting` bound (stopping the stand-in
 /// that answered there while the service started). On every worker, `routes` builds the utoipa app with the service's own routes
 /// and app data; `/healthz`, `/readyz` and [`finish`] (with the `base.service` metrics)
-/// complete it. Signals are left to the caller (`service_kit::Running`); in-flight requests
+/// complete it. Signals are left to the caller (`crate::Running`); in-flight requests
 /// get [`SHUTDOWN_TIMEOUT_SECS`] to finish. Answers the bound port and the server.
 pub async fn serve<F, T, B>(
     base: &BaseConfig,

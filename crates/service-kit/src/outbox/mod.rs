@@ -4,7 +4,7 @@
 //! A service writes the [`Envelope`]s of a change into its own `outbox` table with
 //! [`add`], in the SAME database transaction as the change. A [`Relay`] then loads unsent
 //! rows (oldest first), pushes each envelope onto the `events:{service}` queue of every
-//! consumer named in the catalogue ([`crate::events::consumers_of`]) in one pipeline, and
+//! consumer named in the catalogue ([`common::events::consumers_of`]) in one pipeline, and
 //! marks the rows sent.
 //!
 //! # Guarantees
@@ -39,7 +39,7 @@ mod relay;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use crate::events::Envelope;
+use common::events::Envelope;
 pub use migration::Migration;
 pub use relay::{Relay, RelayError, RelayHandle};
 

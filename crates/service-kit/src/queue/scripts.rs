@@ -1,5 +1,5 @@
 //! The queue's Lua scripts. Every key a script touches is passed in `KEYS` and carries
-//! the queue's hash tag (see [`crate::keys::QueueName`]), so each script runs in one slot
+//! the queue's hash tag (see [`common::keys::QueueName`]), so each script runs in one slot
 //! on Redis Cluster. Times come from the server's `TIME`, so workers' clocks may disagree
 //! without moving a retry.
 

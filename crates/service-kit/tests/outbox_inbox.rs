@@ -10,14 +10,14 @@ use async_trait::async_trait;
 use common::Keys;
 use common::clock::{SharedClock, SystemClock};
 use common::events::{Envelope, Service, consumers_of};
-use common::inbox::{self, EventConsumer, Handled, event_handler_fn};
-use common::outbox::{self, Relay};
-use common::queue::{self, Job, JobHandler, Worker, WorkerConfig};
-use common::redis::Pool;
-use common::shutdown::CancellationToken;
 use fred::prelude::{Expiration, KeysInterface, ListInterface};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use service_kit::inbox::{self, EventConsumer, Handled, event_handler_fn};
+use service_kit::outbox::{self, Relay};
+use service_kit::queue::{self, Job, JobHandler, Worker, WorkerConfig};
+use service_kit::redis::Pool;
+use service_kit::shutdown::CancellationToken;
 use testkit::{DbKind, TestDb};
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -115,7 +115,7 @@ async fn killed_between_commit_and_push_still_delivers(kind: DbKind) {
             env.redis.clone(),
             env.keys.clone(),
         );
-        let txn = common::db::begin_write(&env.db).await.unwrap();
+        let txn = service_kit::db::begin_write(&env.db).await.unwrap();
         credit(&txn).await.unwrap();
         outbox::add(&txn, &e).await.unwrap();
         txn.commit().await.unwrap();
@@ -162,7 +162,7 @@ async fn a_service_killed_between_commit_and_push_still_delivers_the_event_on_sq
 #[tokio::test]
 async fn a_rolled_back_change_publishes_nothing() {
     let env = setup(DbKind::Postgres).await;
-    let txn = common::db::begin_write(&env.db).await.unwrap();
+    let txn = service_kit::db::begin_write(&env.db).await.unwrap();
     credit(&txn).await.unwrap();
     outbox::add(&txn, &event()).await.unwrap();
     txn.rollback().await.unwrap();
@@ -185,7 +185,7 @@ async fn a_rolled_back_change_publishes_nothing() {
 async fn the_relay_pushes_an_event_once_and_marks_it_sent() {
     let env = setup(DbKind::Postgres).await;
     let (first, second) = (event(), event());
-    let txn = common::db::begin_write(&env.db).await.unwrap();
+    let txn = service_kit::db::begin_write(&env.db).await.unwrap();
     outbox::add_all(&txn, &[first.clone(), second.clone()])
         .await
         .unwrap();
@@ -210,7 +210,7 @@ async fn the_relay_pushes_an_event_once_and_marks_it_sent() {
 #[tokio::test]
 async fn a_relay_does_not_push_while_another_instance_holds_the_lease() {
     let env = setup(DbKind::Postgres).await;
-    let txn = common::db::begin_write(&env.db).await.unwrap();
+    let txn = service_kit::db::begin_write(&env.db).await.unwrap();
     outbox::add(&txn, &event()).await.unwrap();
     txn.commit().await.unwrap();
     let lease = env.keys.outbox_relay_lease(Service::Invoice);
@@ -263,7 +263,7 @@ async fn waking_the_relay_after_a_commit_delivers_without_waiting_for_the_poll()
     let consumer = consumers_of(EVENT)[0];
 
     for n in 1..=2 {
-        let txn = common::db::begin_write(&env.db).await.unwrap();
+        let txn = service_kit::db::begin_write(&env.db).await.unwrap();
         outbox::add(&txn, &event()).await.unwrap();
         txn.commit().await.unwrap();
         handle.wake();
@@ -437,7 +437,7 @@ async fn an_event_pushed_twice_by_the_outbox_has_its_effect_once_at_the_consumer
     let consumer = setup(DbKind::Sqlite).await;
     let keys = producer.keys.clone();
     let e = event();
-    let txn = common::db::begin_write(&producer.db).await.unwrap();
+    let txn = service_kit::db::begin_write(&producer.db).await.unwrap();
     outbox::add(&txn, &e).await.unwrap();
     txn.commit().await.unwrap();
     let relay = Relay::new(
@@ -540,7 +540,7 @@ async fn the_relay_delivers_every_event_type_to_exactly_the_services_in_the_rout
             Envelope::untyped(producer, name, serde_json::json!({"n": name}), &SystemClock).unwrap()
         })
         .collect();
-    let txn = common::db::begin_write(&env.db).await.unwrap();
+    let txn = service_kit::db::begin_write(&env.db).await.unwrap();
     outbox::add_all(&txn, &events).await.unwrap();
     txn.commit().await.unwrap();
     let relay = Relay::new(
@@ -590,7 +590,7 @@ async fn two_racing_relays_deliver_every_event_exactly_once(kind: DbKind) {
     let mut sent = Vec::new();
     for chunk in 0..EVENTS / 4 {
         let events: Vec<Envelope> = (0..4).map(|_| event()).collect();
-        let txn = common::db::begin_write(&env.db).await.unwrap();
+        let txn = service_kit::db::begin_write(&env.db).await.unwrap();
         outbox::add_all(&txn, &events).await.unwrap();
         txn.commit().await.unwrap();
         sent.extend(events.into_iter().map(|e| e.id));

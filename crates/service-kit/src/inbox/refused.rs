@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use prometheus::{IntCounterVec, Opts, Registry};
 
-use crate::events::{Envelope, Service};
+use common::events::{Envelope, Service};
 
 static REFUSED: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     IntCounterVec::new(

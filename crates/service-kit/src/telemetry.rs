@@ -77,13 +77,7 @@ pub fn init(service: &'static str) -> TelemetryGuard {
     TelemetryGuard { provider }
 }
 
-/// The W3C `traceparent` of the current span, if it is part of a trace.
-pub fn current_traceparent() -> Option<String> {
-    let cx = Span::current().context();
-    let mut carrier: HashMap<String, String> = HashMap::new();
-    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
-    carrier.remove("traceparent")
-}
+pub use common::events::current_traceparent;
 
 /// Makes `span` a child of the remote context in `traceparent`.
 pub fn set_parent(span: &Span, traceparent: &str) {

@@ -274,8 +274,8 @@ impl From<sea_orm::DbErr> for ApiError {
 
 /// A stored value that is not one of its column's words: a fault of the data, not of the
 /// request (500; the log names the row).
-impl From<crate::enums::BadStoredValue> for ApiError {
-    fn from(err: crate::enums::BadStoredValue) -> Self {
+impl From<common::enums::BadStoredValue> for ApiError {
+    fn from(err: common::enums::BadStoredValue) -> Self {
         ApiError::Internal(err.into())
     }
 }

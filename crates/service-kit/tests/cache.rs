@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::Keys;
-use common::cache::{Bytes, Cache, query_hash};
 use fred::prelude::KeysInterface;
+use service_kit::cache::{Bytes, Cache, query_hash};
 use testkit::{RedisServer, redis_pool, unique_prefix, wait_until};
 use tokio::sync::{Notify, oneshot};
 
@@ -296,7 +296,7 @@ async fn a_fixed_key_cache_without_generations_hits_and_expires_by_ttl() {
 #[tokio::test]
 async fn reads_fall_back_to_fetching_when_redis_is_down() {
     let mut server = RedisServer::start();
-    let pool = common::redis::pool(&server.url(), 1).await.unwrap();
+    let pool = service_kit::redis::pool(&server.url(), 1).await.unwrap();
     let keys = Keys::new(&unique_prefix());
     let cache = Cache::new(pool, keys.clone()).with_redis_timeout(Duration::from_millis(200));
     server.stop();

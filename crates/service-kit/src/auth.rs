@@ -6,9 +6,9 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use uuid::Uuid;
 
-use super::claims::{Claims, KycStatus, Role};
-use super::verifier::{TokenError, Verifier, judge_revocation};
 use crate::http::ApiError;
+use common::auth::{Claims, KycStatus, Role};
+use common::auth::{TokenError, Verifier, judge_revocation};
 
 /// The authenticated caller. Handlers take this (and check roles with
 /// [`AuthUser::require`]); nothing else parses tokens.

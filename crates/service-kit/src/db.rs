@@ -212,7 +212,7 @@ pub mod columns {
         ColumnDef::new(c).string_len(len).not_null().to_owned()
     }
 
-    /// The version of a row people decide on (`common::http::version`): starts at 1,
+    /// The version of a row people decide on (`crate::http::version`): starts at 1,
     /// bumped by every change.
     pub fn version(c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c)
@@ -268,7 +268,7 @@ impl sea_orm_migration::MigrationTrait for AddVersionColumn {
 /// cannot be stored by any writer: PostgreSQL by a `CHECK` constraint, SQLite (which
 /// cannot add one to an existing table) by triggers before insert and update. `NULL`
 /// stays allowed where the column allows it. The reader still checks what it reads
-/// ([`crate::enums::stored`]).
+/// ([`common::enums::stored`]).
 pub struct OneOfWords {
     pub name: &'static str,
     pub table: &'static str,

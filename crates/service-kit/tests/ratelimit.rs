@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use common::Keys;
-use common::ratelimit::{Decision, Quota, RateLimiter};
 use fred::prelude::{KeysInterface, LuaInterface};
+use service_kit::ratelimit::{Decision, Quota, RateLimiter};
 use testkit::{RedisServer, redis_pool, unique_prefix, wait_until};
 
 const SCOPE: &str = "login";
@@ -163,7 +163,7 @@ async fn the_bucket_key_expires_when_the_bucket_would_be_full_again() {
 async fn the_script_is_loaded_again_after_redis_forgets_it() {
     // A server of its own: flushing scripts must not disturb other tests.
     let server = RedisServer::start();
-    let redis = common::redis::pool(&server.url(), 1).await.unwrap();
+    let redis = service_kit::redis::pool(&server.url(), 1).await.unwrap();
     let limiter = RateLimiter::new(redis.clone(), Keys::new(&unique_prefix()));
     let quota = Quota::per_hour(2);
     take(&limiter, "frank", quota, 1).await;
