@@ -5,7 +5,7 @@
 //!     let kit = Kit::start::<Migrator>(&config.base, clock).await?;   // socket, db, Redis
 //!     let relay = kit.relay(Service::Invoice);                        // outbox -> queues
 //!     let state = AppState::new(&kit, relay, config);
-//!     kit.run("consumer", &state, consumer::run);                     // events:invoice
+//!     kit.consume(Service::Invoice, inbound::Effects::new(&state));    // events:invoice
 //!     kit.every("sweep", state.config.sweep_interval, &state, sweep::round);
 //!     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 //! }
@@ -35,6 +35,9 @@ use sea_orm_migration::MigratorTrait;
 use utoipa_actix_web::{AppExt, OpenApiFactory};
 
 use crate::tasks::{Policy, Supervisor};
+
+/// How long [`Kit::serve`] waits for the background tasks' first heartbeats.
+const TASKS_START_WITHIN: Duration = Duration::from_secs(10);
 
 /// A service being built; see the [module docs](self).
 pub struct Kit {
@@ -141,6 +144,26 @@ impl Kit {
         self.tasks.spawn(name, self.policy(), task);
     }
 
+    /// Consumes `service`'s event queue (`events:{service}`) with `handler` as the
+    /// supervised task `consumer`: each event applied once, in one transaction with its
+    /// inbox claim, then `handler`'s after-commit step (see [`crate::inbox`]).
+    pub fn consume<H>(&self, service: Service, handler: H)
+    where
+        H: crate::inbox::StagedHandler + Clone + 'static,
+    {
+        let db = self.db.clone();
+        let redis = self.redis.clone();
+        let url = self.base.redis_url.clone();
+        let queue = self.keys.events(service);
+        let clock = self.clock.clone();
+        self.supervise("consumer", move |stop| {
+            let consumer =
+                crate::inbox::StagedConsumer::new(db.clone(), handler.clone(), clock.clone());
+            let (url, redis, queue) = (url.clone(), redis.clone(), queue.clone());
+            async move { consumer.run(&url, &redis, queue, stop).await }
+        });
+    }
+
     /// Runs `task(state, stop)` under supervision as `name` (a new run gets a clone of
     /// `state`): a service's consumer or worker loop.
     pub fn run<S, F, Fut>(&self, name: &str, state: &S, task: F)
@@ -209,6 +232,7 @@ impl Kit {
         R: Fn() -> X + Clone + Send + 'static,
         X: HttpServiceFactory + OpenApiFactory + 'static,
     {
+        self.tasks_started(TASKS_START_WITHIN).await;
         let readiness = self.readiness();
         let app_state = state.clone();
         let verifier = self.verifier().await;
@@ -234,6 +258,7 @@ impl Kit {
     /// Serves only the probes (`/healthz`, `/readyz`) and `/metrics`: a process that runs
     /// background work only (a worker Deployment).
     pub async fn serve_probes<S>(self, state: S) -> anyhow::Result<Running<S>> {
+        self.tasks_started(TASKS_START_WITHIN).await;
         let readiness = self.readiness();
         let (port, server) = crate::http::serve(&self.base, self.starting, readiness, || {
             App::new().into_utoipa_app()
@@ -247,6 +272,30 @@ impl Kit {
             stopping: self.stopping,
             state,
         })
+    }
+
+    /// Waits (at most `within`) until every task has beaten once, so that a service
+    /// that starts serving is ready: its consumer and workers already run.
+    async fn tasks_started(&self, within: Duration) {
+        use crate::heartbeat::{TaskHealth, TaskState};
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let waiting: Vec<String> = self
+                .tasks
+                .tasks()
+                .into_iter()
+                .filter(|(_, state)| *state != TaskState::Running)
+                .map(|(name, _)| name)
+                .collect();
+            if waiting.is_empty() {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(?waiting, "Serving before these tasks run; /readyz says so.");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn readiness(&self) -> Readiness {

@@ -24,8 +24,7 @@ use common::events::payments::{
 use common::events::{Accepts, Envelope, Event, InvoiceEvent, OfferEvent, PaymentEvent, Service};
 use common::ids::{InvoiceId, UserId};
 use sea_orm::{DatabaseTransaction, EntityTrait};
-use service_kit::inbox::{StagedConsumer, StagedHandler};
-use service_kit::shutdown::CancellationToken;
+use service_kit::inbox::StagedHandler;
 
 use crate::domain::Action;
 use crate::domain::{Actor, InvoiceError, InvoiceView};
@@ -57,9 +56,20 @@ impl Accepts for Accepted {
     }
 }
 
+/// What `events:invoice` does (the service's [`StagedHandler`]).
+#[derive(Clone)]
 pub struct Effects {
     clock: common::clock::SharedClock,
     state: AppState,
+}
+
+impl Effects {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            clock: state.clock.clone(),
+            state: state.clone(),
+        }
+    }
 }
 
 #[async_trait]
@@ -215,32 +225,6 @@ fn payment_action(p: &PaymentStatusChanged) -> anyhow::Result<Option<Action>> {
         },
         _ => None,
     })
-}
-
-/// The queue handler of `events:invoice`.
-pub type Consumer = StagedConsumer<Effects>;
-
-pub fn consumer(state: &AppState) -> Consumer {
-    StagedConsumer::new(
-        state.db.clone(),
-        Effects {
-            clock: state.clock.clone(),
-            state: state.clone(),
-        },
-        state.clock.clone(),
-    )
-}
-
-/// Consumes `events:invoice` until `stop` (the supervised task `consumer`).
-pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
-    consumer(&state)
-        .run(
-            &state.config.base.redis_url,
-            &state.redis,
-            state.keys.events(Service::Invoice),
-            stop,
-        )
-        .await
 }
 
 #[cfg(test)]

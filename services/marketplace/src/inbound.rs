@@ -21,8 +21,7 @@ use common::events::{Accepts, Envelope, Event, InvoiceEvent, Service};
 use common::ids::{InvoiceId, OfferId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
-use service_kit::inbox::{StagedConsumer, StagedHandler};
-use service_kit::shutdown::CancellationToken;
+use service_kit::inbox::StagedHandler;
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -62,9 +61,20 @@ pub struct Staged {
     changes: Vec<Changed>,
 }
 
+/// What `events:marketplace` does (the service's [`StagedHandler`]).
+#[derive(Clone)]
 pub struct Effects {
     clock: common::clock::SharedClock,
     state: AppState,
+}
+
+impl Effects {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            clock: state.clock.clone(),
+            state: state.clone(),
+        }
+    }
 }
 
 #[async_trait]
@@ -262,32 +272,6 @@ impl Effects {
         tracing::info!(%offer_id, %invoice_id, status = ?a.status, "Acceptance refused; offer released.");
         Ok(changes)
     }
-}
-
-/// The queue handler of `events:marketplace`.
-pub type Consumer = StagedConsumer<Effects>;
-
-pub fn consumer(state: &AppState) -> Consumer {
-    StagedConsumer::new(
-        state.db.clone(),
-        Effects {
-            clock: state.clock.clone(),
-            state: state.clone(),
-        },
-        state.clock.clone(),
-    )
-}
-
-/// Consumes `events:marketplace` until `stop` (the supervised task `consumer`).
-pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
-    consumer(&state)
-        .run(
-            &state.config.base.redis_url,
-            &state.redis,
-            state.keys.events(Service::Marketplace),
-            stop,
-        )
-        .await
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Res
     let kit = Kit::start::<Migrator>(&config.base, clock).await?;
     let relay = kit.relay(Service::Marketplace);
     let state = AppState::new(&kit, relay, config);
-    kit.run("consumer", &state, crate::inbound::run);
+    kit.consume(Service::Marketplace, crate::inbound::Effects::new(&state));
     let every = state.config.sweep_interval;
     kit.every("sweep", every, &state, crate::jobs::sweep::round);
     kit.serve(ApiDoc::openapi(), state, routes::mount).await

@@ -6,10 +6,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use common::events::{Envelope, Service};
+use common::events::Envelope;
 use sea_orm::DatabaseTransaction;
-use service_kit::inbox::{StagedConsumer, StagedHandler};
-use service_kit::shutdown::CancellationToken;
+use service_kit::inbox::StagedHandler;
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -22,8 +21,18 @@ pub struct Made {
     devices: HashMap<Uuid, Vec<Uuid>>,
 }
 
+/// What `events:notifications` does (the service's [`StagedHandler`]).
+#[derive(Clone)]
 pub struct Effects {
     state: AppState,
+}
+
+impl Effects {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            state: state.clone(),
+        }
+    }
 }
 
 #[async_trait]
@@ -54,29 +63,4 @@ impl StagedHandler for Effects {
         crate::jobs::push::enqueue(&self.state, &made_now, &made.devices).await;
         tracing::debug!(event = %event.id, event_type = event.event_type, made = made_now.len(), "Notifications made.");
     }
-}
-
-/// The queue handler of `events:notifications`.
-pub type Consumer = StagedConsumer<Effects>;
-
-pub fn consumer(state: &AppState) -> Consumer {
-    StagedConsumer::new(
-        state.db.clone(),
-        Effects {
-            state: state.clone(),
-        },
-        state.clock.clone(),
-    )
-}
-
-/// Consumes `events:notifications` until `stop` (the supervised task `consumer`).
-pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
-    consumer(&state)
-        .run(
-            &state.config.base.redis_url,
-            &state.redis,
-            state.keys.events(Service::Notifications),
-            stop,
-        )
-        .await
 }
