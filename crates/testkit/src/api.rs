@@ -63,6 +63,50 @@ where
     Running(stop)
 }
 
+/// A service built and running for a test, with what the test reaches it by.
+pub struct Spawned<S> {
+    /// Stops the service when dropped: keep it first in the test app.
+    pub running: Running,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    pub api: ApiClient,
+    pub redis: Pool,
+    pub keys: Keys,
+    /// The state its handlers use.
+    pub state: S,
+    /// Its background tasks (a test kills one).
+    pub tasks: service_kit::tasks::Supervisor,
+}
+
+/// Builds a service with `build(clock)` on the test Redis under `redis_prefix` (with the
+/// test's signing key published there and a manual clock starting now) and runs it until
+/// the returned [`Spawned::running`] is dropped: every service's test app starts this way.
+pub async fn spawn_service<S, F, Fut>(redis_prefix: &str, build: F) -> Spawned<S>
+where
+    S: Clone + Send + 'static,
+    F: FnOnce(Arc<ManualClock>) -> Fut,
+    Fut: Future<Output = anyhow::Result<service_kit::Running<S>>>,
+{
+    let backing = Backing::new(redis_prefix).await;
+    let app = build(backing.clock.clone())
+        .await
+        .expect("build the service");
+    let state = app.state().clone();
+    let tasks = app.tasks().clone();
+    let port = app.port();
+    let (api, redis, keys) = backing.client(port);
+    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
+    Spawned {
+        running,
+        port,
+        api,
+        redis,
+        keys,
+        state,
+        tasks,
+    }
+}
+
 /// A user of a test: an id, and a token carrying the role and KYC status.
 pub struct User {
     pub id: Uuid,

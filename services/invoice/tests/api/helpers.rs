@@ -9,7 +9,7 @@ use invoice::InvoiceConfig;
 use serde_json::{Value, json};
 use service_kit::queue::Job;
 use service_kit::redis::Pool;
-use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::api::{ApiClient, Running, Spawned, base_config, spawn_service};
 use testkit::{DbKind, TestDb};
 use uuid::Uuid;
 
@@ -60,14 +60,16 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut InvoiceConfig)
     let db = TestDb::new(kind).await;
     let mut config = config(&db);
     tweak(&mut config);
-    let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = invoice::build(config.clone(), backing.clock.clone())
-        .await
-        .expect("build app");
-    let (api, redis, keys) = backing.client(app.port());
-    let state = app.state().clone();
-    let tasks = app.tasks().clone();
-    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
+    let prefix = config.base.redis_prefix.clone();
+    let Spawned {
+        running,
+        api,
+        redis,
+        keys,
+        state,
+        tasks,
+        ..
+    } = spawn_service(&prefix, |clock| invoice::build(config.clone(), clock)).await;
     TestApp {
         _running: running,
         api,

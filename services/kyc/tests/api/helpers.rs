@@ -10,7 +10,7 @@ use service_kit::config::BaseConfig;
 use service_kit::queue::WorkerConfig;
 use service_kit::ratelimit::Quota;
 use service_kit::redis::Pool;
-use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::api::{ApiClient, Running, Spawned, base_config, spawn_service};
 use testkit::{DbKind, TestDb};
 use uuid::Uuid;
 
@@ -100,13 +100,15 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut KycConfig)) ->
 }
 
 pub async fn spawn_with_config(db: TestDb, dir: tempfile::TempDir, config: KycConfig) -> TestApp {
-    let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = kyc::build(config.clone(), backing.clock.clone())
-        .await
-        .expect("build app");
-    let (api, redis, keys) = backing.client(app.port());
-    let state = app.state().clone();
-    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
+    let prefix = config.base.redis_prefix.clone();
+    let Spawned {
+        running,
+        api,
+        redis,
+        keys,
+        state,
+        ..
+    } = spawn_service(&prefix, |clock| kyc::build(config.clone(), clock)).await;
     TestApp {
         _running: running,
         api: api.with_kyc(KycStatus::None),

@@ -10,7 +10,7 @@ use marketplace::domain::pricing::Rate;
 use serde_json::{Value, json};
 use service_kit::queue::Job;
 use service_kit::redis::Pool;
-use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::api::{ApiClient, Running, Spawned, base_config, spawn_service, spawn_until_dropped};
 use testkit::{DbKind, TestDb};
 use uuid::Uuid;
 
@@ -62,13 +62,15 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut MarketplaceCon
     let db = TestDb::new(kind).await;
     let mut config = config(&db);
     tweak(&mut config);
-    let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = marketplace::build(config.clone(), backing.clock.clone())
-        .await
-        .expect("build app");
-    let (api, redis, keys) = backing.client(app.port());
-    let state = app.state().clone();
-    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
+    let prefix = config.base.redis_prefix.clone();
+    let Spawned {
+        running,
+        api,
+        redis,
+        keys,
+        state,
+        ..
+    } = spawn_service(&prefix, |clock| marketplace::build(config.clone(), clock)).await;
     TestApp {
         _running: running,
         api,

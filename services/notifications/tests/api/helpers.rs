@@ -8,7 +8,7 @@ use notifications::NotificationsConfig;
 use notifications::jobs::push::Provider;
 use serde_json::{Value, json};
 use service_kit::redis::Pool;
-use testkit::api::{ApiClient, Backing, Running, base_config, spawn_until_dropped};
+use testkit::api::{ApiClient, Running, Spawned, base_config, spawn_service};
 use testkit::{DbKind, TestDb};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
@@ -63,14 +63,19 @@ pub async fn spawn_app_full(
     config.ws.revocation_check = Duration::from_millis(50);
     config.push_backoff = Duration::from_millis(10);
     tweak(&mut config);
-    let backing = Backing::new(&config.base.redis_prefix).await;
-    let app = notifications::build_with_provider(config.clone(), backing.clock.clone(), provider)
-        .await
-        .expect("build app");
-    let port = app.port();
-    let (api, redis, keys) = backing.client(port);
-    let state = app.state().clone();
-    let running = spawn_until_dropped(|stop| app.run_until_stopped(stop));
+    let prefix = config.base.redis_prefix.clone();
+    let Spawned {
+        running,
+        port,
+        api,
+        redis,
+        keys,
+        state,
+        ..
+    } = spawn_service(&prefix, |clock| {
+        notifications::build_with_provider(config.clone(), clock, provider)
+    })
+    .await;
     TestApp {
         _running: running,
         api,
