@@ -67,6 +67,38 @@ async fn a_key_published_after_start_is_picked_up_when_a_token_names_it() {
 }
 
 #[tokio::test]
+async fn requests_that_arrive_together_with_a_new_key_are_all_accepted() {
+    // What a service started alongside auth sees: its verifier loaded before auth
+    // published, then several requests with tokens of the new key at once. One reloads;
+    // the others must wait for that reload, not be refused as "unknown key".
+    let redis = testkit::redis_pool().await;
+    let keys = Keys::new(&testkit::unique_prefix());
+    let verifier = Verifier::new(
+        redis.clone(),
+        keys.clone(),
+        "vestio-auth",
+        "vestio",
+        common::clock::system(),
+    )
+    .await;
+    let test_keys = TestKeys::publish(&redis, &keys).await;
+    let tokens: Vec<String> = (0..16)
+        .map(|_| test_keys.token(Uuid::now_v7(), Role::Seller, KycStatus::Approved))
+        .collect();
+    let results =
+        futures::future::join_all(tokens.iter().map(|t| verifier.verify_unrevoked(t))).await;
+    let refused: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    // A made-up kid is still refused.
+    let other = TestKeys::publish(&redis, &Keys::new(&testkit::unique_prefix())).await;
+    let forged = other.token(Uuid::now_v7(), Role::Seller, KycStatus::Approved);
+    assert_eq!(
+        verifier.verify_unrevoked(&forged).await,
+        Err(TokenError::UnknownKey)
+    );
+}
+
+#[tokio::test]
 async fn a_remembered_token_is_still_refused_once_expired_or_once_its_key_is_retired() {
     let redis = testkit::redis_pool().await;
     let keys = Keys::new(&testkit::unique_prefix());

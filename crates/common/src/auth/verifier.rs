@@ -212,23 +212,27 @@ impl Verifier {
     /// is left to the caller ([`Self::queue_revocation`]).
     pub async fn verify_unrevoked(&self, token: &str) -> Result<Claims, TokenError> {
         match self.decode(token) {
-            Err(TokenError::UnknownKey) if self.may_reload().await => {
-                let _ = self.reload_keys().await;
+            Err(TokenError::UnknownKey) => {
+                self.reload_for_unknown_kid().await;
                 self.decode(token)
             }
             other => other,
         }
     }
 
-    /// Reloads on an unknown kid at most once per [`UNKNOWN_KID_RELOAD`], so tokens with
-    /// made-up kids cannot make every request a Redis read.
-    async fn may_reload(&self) -> bool {
+    /// On an unknown kid: reloads the keys, at most once per [`UNKNOWN_KID_RELOAD`] (so
+    /// tokens with made-up kids cannot make every request a Redis read), holding the lock
+    /// while it reloads, so that requests arriving together with a new key wait for the
+    /// one reload and then find the key, instead of being refused meanwhile.
+    async fn reload_for_unknown_kid(&self) {
         let mut last = self.inner.last_reload.lock().await;
         if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_RELOAD) {
-            return false;
+            return;
         }
         *last = Some(Instant::now());
-        true
+        if let Err(e) = self.reload_keys().await {
+            tracing::warn!(error = %e, "Signing keys reload failed.");
+        }
     }
 
     /// Blacklist and "revoked before" in one pipelined round trip.
