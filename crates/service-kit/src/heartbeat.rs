@@ -132,13 +132,6 @@ pub trait TaskHealth: Send + Sync + 'static {
     fn tasks(&self) -> Vec<(String, TaskState)>;
 }
 
-/// No background tasks.
-impl TaskHealth for () {
-    fn tasks(&self) -> Vec<(String, TaskState)> {
-        Vec::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,11 +95,6 @@ impl Kit {
             .clone()
     }
 
-    /// The token background work watches: cancelled once in-flight requests finished.
-    pub fn stop_token(&self) -> CancellationToken {
-        self.tasks.stop_token()
-    }
-
     /// Cancelled as soon as the service begins to stop, before in-flight requests finish
     /// (what long-lived connections, such as WebSockets, close on).
     pub fn stopping(&self) -> CancellationToken {
@@ -172,8 +167,7 @@ impl Kit {
         F: Fn(S, CancellationToken) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        let state = state.clone();
-        self.supervise(name, move |stop| task(state.clone(), stop));
+        self.run_worker(name, Duration::ZERO, state, task);
     }
 
     /// [`Kit::run`] for a worker whose one job may take up to `longest_job` (its

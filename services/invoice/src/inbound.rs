@@ -59,14 +59,12 @@ impl Accepts for Accepted {
 /// What `events:invoice` does (the service's [`StagedHandler`]).
 #[derive(Clone)]
 pub struct Effects {
-    clock: common::clock::SharedClock,
     state: AppState,
 }
 
 impl Effects {
     pub fn new(state: &AppState) -> Self {
         Self {
-            clock: state.clock.clone(),
             state: state.clone(),
         }
     }
@@ -134,7 +132,7 @@ impl Effects {
             None => refused(None),
             Some(m) => match invoices::transition_in(
                 txn,
-                self.clock.as_ref(),
+                self.state.clock.as_ref(),
                 &m,
                 Action::ConfirmAcceptance,
                 Actor::MARKETPLACE,
@@ -155,7 +153,7 @@ impl Effects {
                 Err(e) => return Err(e.into()),
             },
         };
-        let envelope = Envelope::of(answer, self.clock.as_ref())?;
+        let envelope = Envelope::of(answer, self.state.clock.as_ref())?;
         tracing::info!(invoice_id = %o.invoice_id, offer_id = %o.offer_id, event_type = envelope.event_type, "Acceptance answered.");
         service_kit::outbox::add(txn, &envelope).await?;
         Ok(accepted)
@@ -182,7 +180,7 @@ impl Effects {
         };
         match invoices::transition_in(
             txn,
-            self.clock.as_ref(),
+            self.state.clock.as_ref(),
             &current,
             action,
             Actor::PAYMENTS,

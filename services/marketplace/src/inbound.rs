@@ -64,14 +64,12 @@ pub struct Staged {
 /// What `events:marketplace` does (the service's [`StagedHandler`]).
 #[derive(Clone)]
 pub struct Effects {
-    clock: common::clock::SharedClock,
     state: AppState,
 }
 
 impl Effects {
     pub fn new(state: &AppState) -> Self {
         Self {
-            clock: state.clock.clone(),
             state: state.clone(),
         }
     }
@@ -85,14 +83,14 @@ impl StagedHandler for Effects {
         let mut listed = None;
         let changes = match event.accept::<Accepted>()? {
             Accepted::Listed(t) => {
-                listings::listed(txn, self.clock.now(), &t).await?;
+                listings::listed(txn, self.state.clock.now(), &t).await?;
                 listed = Some(t.invoice_id);
                 Vec::new()
             }
             Accepted::Cancelled(t) => {
                 listings::delist(
                     txn,
-                    self.clock.as_ref(),
+                    self.state.clock.as_ref(),
                     t.invoice_id.uuid(),
                     t.to,
                     "the invoice was cancelled by its seller",
@@ -122,7 +120,7 @@ impl Effects {
         t: InvoiceChanged,
     ) -> anyhow::Result<Vec<Changed>> {
         use InvoiceStatus as S;
-        let clock = self.clock.as_ref();
+        let clock = self.state.clock.as_ref();
         let id = t.invoice_id.uuid();
         let Some(current) = listings::find(txn, t.invoice_id).await? else {
             return Ok(Vec::new());
@@ -154,7 +152,7 @@ impl Effects {
         event: &Envelope,
         a: AcceptanceConfirmed,
     ) -> anyhow::Result<Vec<Changed>> {
-        let clock = self.clock.as_ref();
+        let clock = self.state.clock.as_ref();
         let invoice_id = a.invoice_id.uuid();
         let Some(o) = offers::find(txn, a.offer_id).await? else {
             service_kit::inbox::refused(
@@ -217,7 +215,7 @@ impl Effects {
         txn: &DatabaseTransaction,
         a: AcceptanceRefused,
     ) -> anyhow::Result<Vec<Changed>> {
-        let clock = self.clock.as_ref();
+        let clock = self.state.clock.as_ref();
         let (invoice_id, offer_id) = (a.invoice_id.uuid(), a.offer_id.uuid());
         let mut changes = Vec::new();
         if let Some(o) = offers::find(txn, a.offer_id).await? {

@@ -87,6 +87,19 @@ impl FromRequest for IfMatch {
     }
 }
 
+/// [`stale`] with `current` as it serializes (a 500 if it cannot).
+pub fn stale_view(
+    what: &str,
+    seen: i64,
+    current_version: i64,
+    current: &impl serde::Serialize,
+) -> ApiError {
+    match serde_json::to_value(current) {
+        Ok(current) => stale(what, seen, current_version, current),
+        Err(e) => ApiError::internal(e),
+    }
+}
+
 /// The 412 for a decision made on `seen` when the resource is at `current` now: the
 /// problem carries the resource as it is, so the client can show it and ask again.
 pub fn stale(what: &str, seen: i64, current_version: i64, current: serde_json::Value) -> ApiError {

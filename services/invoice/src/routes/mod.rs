@@ -20,10 +20,9 @@ impl From<InvoiceError> for ApiError {
             InvoiceError::DuplicateNumber(_)
             | InvoiceError::NotEditable(_)
             | InvoiceError::NotAllowed(_) => ApiError::Conflict(e.to_string()),
-            InvoiceError::Stale { seen, current } => match serde_json::to_value(&*current) {
-                Ok(now) => service_kit::http::version::stale("invoice", seen, current.version, now),
-                Err(e) => ApiError::internal(e),
-            },
+            InvoiceError::Stale { seen, current } => {
+                service_kit::http::version::stale_view("invoice", seen, current.version, &*current)
+            }
             InvoiceError::Store(e) => ApiError::Internal(e),
         }
     }

@@ -25,10 +25,9 @@ impl From<MarketError> for ApiError {
             }
             MarketError::NoListing => ApiError::field("invoice_id", e.to_string()),
             MarketError::Refused(why) => ApiError::Conflict(why),
-            MarketError::Stale { seen, current } => match serde_json::to_value(&*current) {
-                Ok(now) => service_kit::http::version::stale("offer", seen, current.version, now),
-                Err(e) => ApiError::internal(e),
-            },
+            MarketError::Stale { seen, current } => {
+                service_kit::http::version::stale_view("offer", seen, current.version, &*current)
+            }
             MarketError::Store(e) => ApiError::Internal(e),
         }
     }
