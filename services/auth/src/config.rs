@@ -22,7 +22,7 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
-    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// The defaults on `base` (`from_env` starts from them): for tests and
     /// tools that build the service in code.
     pub fn with_base(base: BaseConfig) -> Self {
         Self {
@@ -37,24 +37,29 @@ impl AuthConfig {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let base = BaseConfig::from_env("auth", 8081)?;
-        let keys_dir = config::var("JWT_KEYS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(&base.data_dir).join("keys"));
+        let d = Self::with_base(BaseConfig::from_env("auth", 8081)?);
+        let quota = |burst: &str, period: &str, default: Quota| -> Result<Quota, ConfigError> {
+            Ok(Quota {
+                burst: config::parse(burst, default.burst)?,
+                period: Duration::from_secs(config::parse(period, default.period.as_secs())?),
+            })
+        };
         Ok(Self {
-            keys_dir,
-            generate_key: config::flag("JWT_GENERATE_KEY", true)?,
-            access_ttl_secs: config::parse("ACCESS_TOKEN_TTL_SECS", 900)?,
-            refresh_ttl_days: config::parse("REFRESH_TOKEN_TTL_DAYS", 30)?,
-            login_failures: Quota {
-                burst: config::parse("LOGIN_FAILURES_BURST", 5)?,
-                period: Duration::from_secs(config::parse("LOGIN_FAILURES_PERIOD_SECS", 900)?),
-            },
-            requests_per_ip: Quota {
-                burst: config::parse("AUTH_RATE_BURST", 300)?,
-                period: Duration::from_secs(config::parse("AUTH_RATE_PERIOD_SECS", 60)?),
-            },
-            base,
+            keys_dir: config::var("JWT_KEYS_DIR").map_or(d.keys_dir, PathBuf::from),
+            generate_key: config::flag("JWT_GENERATE_KEY", d.generate_key)?,
+            access_ttl_secs: config::parse("ACCESS_TOKEN_TTL_SECS", d.access_ttl_secs)?,
+            refresh_ttl_days: config::parse("REFRESH_TOKEN_TTL_DAYS", d.refresh_ttl_days)?,
+            login_failures: quota(
+                "LOGIN_FAILURES_BURST",
+                "LOGIN_FAILURES_PERIOD_SECS",
+                d.login_failures,
+            )?,
+            requests_per_ip: quota(
+                "AUTH_RATE_BURST",
+                "AUTH_RATE_PERIOD_SECS",
+                d.requests_per_ip,
+            )?,
+            base: d.base,
         })
     }
 }

@@ -21,7 +21,7 @@ pub struct InvoiceConfig {
 }
 
 impl InvoiceConfig {
-    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// The defaults on `base` (`from_env` starts from them): for tests and
     /// tools that build the service in code.
     pub fn with_base(base: BaseConfig) -> Self {
         Self {
@@ -35,21 +35,26 @@ impl InvoiceConfig {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let base = BaseConfig::from_env("invoice", 8083)?;
-        let max = config::string("INVOICE_MAX_AMOUNT", "10000000000.00");
-        let max_amount_minor = Money::parse(&max, Currency::NGN)
-            .map_err(|e| ConfigError {
-                name: "INVOICE_MAX_AMOUNT".into(),
-                reason: e.to_string(),
-            })?
-            .minor();
+        let d = Self::with_base(BaseConfig::from_env("invoice", 8083)?);
+        let max_amount_minor = match config::var("INVOICE_MAX_AMOUNT") {
+            None => d.max_amount_minor,
+            Some(max) => Money::parse(&max, Currency::NGN)
+                .map_err(|e| ConfigError {
+                    name: "INVOICE_MAX_AMOUNT".into(),
+                    reason: e.to_string(),
+                })?
+                .minor(),
+        };
         Ok(Self {
             max_amount_minor,
-            min_days_ahead: config::parse("INVOICE_MIN_DAYS_AHEAD", 7)?,
-            overdue_grace_days: config::parse("INVOICE_OVERDUE_GRACE_DAYS", 3)?,
-            default_grace_days: config::parse("INVOICE_DEFAULT_GRACE_DAYS", 90)?,
-            sweep_interval: Duration::from_secs(config::parse("INVOICE_SWEEP_INTERVAL_SECS", 60)?),
-            base,
+            min_days_ahead: config::parse("INVOICE_MIN_DAYS_AHEAD", d.min_days_ahead)?,
+            overdue_grace_days: config::parse("INVOICE_OVERDUE_GRACE_DAYS", d.overdue_grace_days)?,
+            default_grace_days: config::parse("INVOICE_DEFAULT_GRACE_DAYS", d.default_grace_days)?,
+            sweep_interval: Duration::from_secs(config::parse(
+                "INVOICE_SWEEP_INTERVAL_SECS",
+                d.sweep_interval.as_secs(),
+            )?),
+            base: d.base,
         })
     }
 

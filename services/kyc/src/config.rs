@@ -41,7 +41,7 @@ pub struct KycConfig {
 }
 
 impl KycConfig {
-    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// The defaults on `base` (`from_env` starts from them): for tests and
     /// tools that build the service in code.
     pub fn with_base(base: BaseConfig) -> Self {
         let data_dir = PathBuf::from(&base.data_dir);
@@ -70,34 +70,39 @@ impl KycConfig {
     pub fn from_env() -> anyhow::Result<Self> {
         let base = BaseConfig::from_env("kyc", 8082)?;
         let storage = StorageConfig::from_env(&base.data_dir)?;
-        let identity_key_file = config::var("KYC_IDENTITY_KEY_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(&base.data_dir).join("kyc-identity.key"));
-        let mut worker = WorkerConfig::default();
+        let d = Self::with_base(base);
+        let secs = |name: &str, default: Duration| -> Result<Duration, config::ConfigError> {
+            Ok(Duration::from_secs(config::parse(name, default.as_secs())?))
+        };
+        let mut worker = d.worker;
         if let Some(id) = config::var("KYC_WORKER_ID") {
             worker.worker_id = id;
         }
-        worker.max_attempts = config::parse("KYC_JOB_MAX_ATTEMPTS", 5)?;
+        worker.max_attempts = config::parse("KYC_JOB_MAX_ATTEMPTS", worker.max_attempts)?;
         Ok(Self {
             storage,
-            max_upload_bytes: config::parse("KYC_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)?,
-            max_pixels: config::parse("KYC_MAX_PIXELS", 40_000_000)?,
+            max_upload_bytes: config::parse("KYC_MAX_UPLOAD_BYTES", d.max_upload_bytes)?,
+            max_pixels: config::parse("KYC_MAX_PIXELS", d.max_pixels)?,
             clamd_addr: config::var("CLAMD_ADDR"),
-            clamd_timeout: Duration::from_secs(config::parse("CLAMD_TIMEOUT_SECS", 30)?),
+            clamd_timeout: secs("CLAMD_TIMEOUT_SECS", d.clamd_timeout)?,
             ocr_command: config::var("KYC_OCR_COMMAND"),
-            ocr_timeout: Duration::from_secs(config::parse("KYC_OCR_TIMEOUT_SECS", 60)?),
+            ocr_timeout: secs("KYC_OCR_TIMEOUT_SECS", d.ocr_timeout)?,
             identity_key: config::secret("KYC_IDENTITY_KEY"),
-            identity_key_file,
-            generate_identity_key: config::flag("KYC_GENERATE_IDENTITY_KEY", true)?,
-            worker_in_process: config::flag("KYC_WORKER_IN_PROCESS", true)?,
-            workers: config::parse("KYC_WORKERS", 2)?,
+            identity_key_file: config::var("KYC_IDENTITY_KEY_FILE")
+                .map_or(d.identity_key_file, PathBuf::from),
+            generate_identity_key: config::flag(
+                "KYC_GENERATE_IDENTITY_KEY",
+                d.generate_identity_key,
+            )?,
+            worker_in_process: config::flag("KYC_WORKER_IN_PROCESS", d.worker_in_process)?,
+            workers: config::parse("KYC_WORKERS", d.workers)?,
             worker,
             uploads_per_user: Quota {
-                burst: config::parse("KYC_UPLOADS_BURST", 30)?,
-                period: Duration::from_secs(config::parse("KYC_UPLOADS_PERIOD_SECS", 3600)?),
+                burst: config::parse("KYC_UPLOADS_BURST", d.uploads_per_user.burst)?,
+                period: secs("KYC_UPLOADS_PERIOD_SECS", d.uploads_per_user.period)?,
             },
-            requeue_after: Duration::from_secs(config::parse("KYC_REQUEUE_AFTER_SECS", 600)?),
-            base,
+            requeue_after: secs("KYC_REQUEUE_AFTER_SECS", d.requeue_after)?,
+            base: d.base,
         })
     }
 }

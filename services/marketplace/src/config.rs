@@ -31,7 +31,7 @@ pub struct MarketplaceConfig {
 }
 
 impl MarketplaceConfig {
-    /// The defaults (what `from_env` gives with no variable set) on `base`: for tests and
+    /// The defaults on `base` (`from_env` starts from them): for tests and
     /// tools that build the service in code.
     pub fn with_base(base: BaseConfig) -> Self {
         Self {
@@ -48,12 +48,14 @@ impl MarketplaceConfig {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let base = BaseConfig::from_env("marketplace", 8084)?;
-        let raw = config::string("MARKETPLACE_MAX_RATE", "60");
-        let max_rate = Rate::parse(&raw, Rate::ceiling()).map_err(|e| ConfigError {
-            name: "MARKETPLACE_MAX_RATE".into(),
-            reason: e,
-        })?;
+        let d = Self::with_base(BaseConfig::from_env("marketplace", 8084)?);
+        let max_rate = match config::var("MARKETPLACE_MAX_RATE") {
+            None => d.max_rate,
+            Some(raw) => Rate::parse(&raw, Rate::ceiling()).map_err(|e| ConfigError {
+                name: "MARKETPLACE_MAX_RATE".into(),
+                reason: e,
+            })?,
+        };
         let min_rate = match config::var("MARKETPLACE_MIN_RATE") {
             None => None,
             Some(raw) if raw.trim().parse::<Decimal>() == Ok(Decimal::ZERO) => None,
@@ -62,7 +64,7 @@ impl MarketplaceConfig {
                 reason: e,
             })?),
         };
-        let fee_bps: u32 = config::parse("MARKETPLACE_FEE_BPS", 100)?;
+        let fee_bps: u32 = config::parse("MARKETPLACE_FEE_BPS", d.fee_bps)?;
         if fee_bps > 10_000 {
             return Err(ConfigError {
                 name: "MARKETPLACE_FEE_BPS".into(),
@@ -72,16 +74,19 @@ impl MarketplaceConfig {
         Ok(Self {
             max_rate,
             min_rate,
-            min_days_to_due: config::parse("MARKETPLACE_MIN_DAYS_TO_DUE", 7)?,
+            min_days_to_due: config::parse("MARKETPLACE_MIN_DAYS_TO_DUE", d.min_days_to_due)?,
             fee_bps,
-            max_active_offers: config::parse("MARKETPLACE_MAX_ACTIVE_OFFERS", 20)?,
-            default_offer_hours: config::parse("MARKETPLACE_OFFER_TTL_HOURS", 72)?,
-            max_offer_hours: config::parse("MARKETPLACE_OFFER_MAX_TTL_HOURS", 168)?,
+            max_active_offers: config::parse("MARKETPLACE_MAX_ACTIVE_OFFERS", d.max_active_offers)?,
+            default_offer_hours: config::parse(
+                "MARKETPLACE_OFFER_TTL_HOURS",
+                d.default_offer_hours,
+            )?,
+            max_offer_hours: config::parse("MARKETPLACE_OFFER_MAX_TTL_HOURS", d.max_offer_hours)?,
             sweep_interval: Duration::from_secs(config::parse(
                 "MARKETPLACE_SWEEP_INTERVAL_SECS",
-                30,
+                d.sweep_interval.as_secs(),
             )?),
-            base,
+            base: d.base,
         })
     }
 

@@ -63,15 +63,22 @@ pub struct NotificationsConfig {
 
 impl NotificationsConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let base = BaseConfig::from_env("notifications", 8087)?;
+        let d = Self::with_base(BaseConfig::from_env("notifications", 8087)?);
+        let secs = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(config::parse(name, default.as_secs())?))
+        };
+        let millis = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+            let ms = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+            Ok(Duration::from_millis(config::parse(name, ms)?))
+        };
         let ws = WsConfig {
-            ticket_ttl_secs: config::parse("WS_TICKET_TTL_SECS", 30)?,
-            buffer: config::parse("WS_BUFFER", 256)?,
-            ping_interval: Duration::from_secs(config::parse("WS_PING_INTERVAL_SECS", 15)?),
-            client_timeout: Duration::from_secs(config::parse("WS_CLIENT_TIMEOUT_SECS", 45)?),
-            revocation_check: Duration::from_millis(config::parse("WS_REVOCATION_CHECK_MS", 2000)?),
-            max_subscriptions: config::parse("WS_MAX_SUBSCRIPTIONS", 50)?,
-            resume_max: config::parse("WS_RESUME_MAX", 200)?,
+            ticket_ttl_secs: config::parse("WS_TICKET_TTL_SECS", d.ws.ticket_ttl_secs)?,
+            buffer: config::parse("WS_BUFFER", d.ws.buffer)?,
+            ping_interval: secs("WS_PING_INTERVAL_SECS", d.ws.ping_interval)?,
+            client_timeout: secs("WS_CLIENT_TIMEOUT_SECS", d.ws.client_timeout)?,
+            revocation_check: millis("WS_REVOCATION_CHECK_MS", d.ws.revocation_check)?,
+            max_subscriptions: config::parse("WS_MAX_SUBSCRIPTIONS", d.ws.max_subscriptions)?,
+            resume_max: config::parse("WS_RESUME_MAX", d.ws.resume_max)?,
         };
         if ws.buffer == 0 {
             return Err(ConfigError {
@@ -97,16 +104,16 @@ impl NotificationsConfig {
             }
         };
         Ok(Self {
-            base,
             ws,
             push,
-            push_max_attempts: config::parse("PUSH_MAX_ATTEMPTS", 5)?,
-            push_backoff: Duration::from_millis(config::parse("PUSH_BACKOFF_MS", 1000)?),
-            max_devices: config::parse("NOTIFICATIONS_MAX_DEVICES", 10)?,
+            push_max_attempts: config::parse("PUSH_MAX_ATTEMPTS", d.push_max_attempts)?,
+            push_backoff: millis("PUSH_BACKOFF_MS", d.push_backoff)?,
+            max_devices: config::parse("NOTIFICATIONS_MAX_DEVICES", d.max_devices)?,
+            base: d.base,
         })
     }
 
-    /// Settings for a test: `base` with the defaults above and the log provider.
+    /// The defaults on `base` (`from_env` starts from them), with the log provider.
     pub fn with_base(base: BaseConfig) -> Self {
         Self {
             base,
