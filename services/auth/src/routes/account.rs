@@ -4,6 +4,7 @@ use fred::prelude::KeysInterface;
 use service_kit::auth::AuthUser;
 use service_kit::http::{ApiError, TokenErrors};
 
+use crate::domain::AuthError;
 use crate::state::AppState;
 use crate::store::sessions;
 use crate::store::users::{self, UserView};
@@ -52,6 +53,6 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let found = users::by_id(&state.db, UserId(user.id))
         .await?
-        .ok_or_else(|| ApiError::NotFound("account not found".into()))?;
+        .ok_or(AuthError::AccountGone)?;
     Ok(HttpResponse::Ok().json(UserView::try_from(&found)?))
 }

@@ -7,6 +7,7 @@ use service_kit::auth::{AuthUser, RequireRole};
 use service_kit::http::{ApiError, TokenErrors};
 use uuid::Uuid;
 
+use crate::domain::AuthError;
 use crate::state::AppState;
 use crate::store::entity::user::{ACTIVE, SUSPENDED};
 use crate::store::sessions;
@@ -79,15 +80,15 @@ async fn change_status(
     state: &AppState,
     admin: &AuthUser,
     id: Uuid,
-    from: &str,
-    to: &str,
+    from: &'static str,
+    to: &'static str,
     event: fn(UserStatusChanged) -> AuthEvent,
 ) -> Result<HttpResponse, ApiError> {
     let target = users::by_id(&state.db, UserId(id))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+        .ok_or(AuthError::NoSuchUser(UserId(id)))?;
     if users::role_of(&target)? == common::auth::Role::Admin {
-        return Err(ApiError::Conflict("admins cannot be suspended here".into()));
+        return Err(AuthError::AdminImmune.into());
     }
     let now = state.clock.now();
     if to == SUSPENDED {
@@ -108,7 +109,7 @@ async fn change_status(
     }
     let txn = service_kit::db::begin_write(&state.db).await?;
     if !users::set_status(&txn, id, from, to, now).await? {
-        return Err(ApiError::Conflict(format!("user is not {from}")));
+        return Err(AuthError::NotInStatus(from).into());
     }
     if to == SUSPENDED {
         sessions::revoke_all_of_user(&txn, id, now).await?;
@@ -124,7 +125,7 @@ async fn change_status(
     service_kit::outbox::add(&txn, &envelope).await?;
     let updated = users::by_id(&txn, UserId(id))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+        .ok_or(AuthError::NoSuchUser(UserId(id)))?;
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(user_id = %id, admin_id = %admin.id, status = to, "User status changed.");

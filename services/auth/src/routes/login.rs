@@ -5,10 +5,10 @@ use serde::Deserialize;
 use service_kit::http::{ApiError, JsonBodyErrors};
 use utoipa::ToSchema;
 
-use crate::domain::{Email, verify_password};
+use crate::domain::{AuthError, Email, RefreshRefusal, verify_password};
 use crate::state::AppState;
 use crate::store::entity::user;
-use crate::store::sessions::{self, RefreshRefusal, TokenPair};
+use crate::store::sessions::{self, TokenPair};
 use crate::store::users;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -29,8 +29,6 @@ fn dummy_hash() -> String {
         })
         .clone()
 }
-
-const BAD_CREDENTIALS: &str = "invalid email or password";
 
 /// Log in with email and password.
 ///
@@ -78,11 +76,11 @@ pub async fn login(
         if !after.allowed {
             return Err(too_many(after.retry_after.as_secs()));
         }
-        return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+        return Err(AuthError::BadCredentials.into());
     };
     state.limiter.reset("auth-login", &subject).await?;
     if user.status != user::ACTIVE {
-        return Err(ApiError::Forbidden("account suspended".into()));
+        return Err(AuthError::Suspended.into());
     }
     let now = state.clock.now();
     let signer = state.keystore.signer_now();
@@ -134,19 +132,7 @@ pub async fn refresh(
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let refused = |refusal: RefreshRefusal| {
-        ApiError::Unauthorized(
-            match refusal {
-                RefreshRefusal::Unknown => "unknown refresh token",
-                RefreshRefusal::Expired => "refresh token expired",
-                RefreshRefusal::Revoked => "refresh token revoked",
-                RefreshRefusal::Reused => {
-                    "refresh token already used; the session has been revoked"
-                }
-            }
-            .into(),
-        )
-    };
+    let refused = |refusal: RefreshRefusal| ApiError::from(AuthError::Refresh(refusal));
     // Reads and signing first; the write transaction only uses the old token and stores
     // the new one.
     let row = sessions::find_refresh_token(&state.db, body.refresh_token.trim())
@@ -157,7 +143,7 @@ pub async fn refresh(
         .await?
         .ok_or_else(|| refused(RefreshRefusal::Unknown))?;
     if user.status != user::ACTIVE {
-        return Err(ApiError::Forbidden("account suspended".into()));
+        return Err(AuthError::Suspended.into());
     }
     let signer = state.keystore.signer_now();
     let prepared = sessions::prepare(

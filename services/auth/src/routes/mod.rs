@@ -7,11 +7,30 @@ mod login;
 mod ratelimit;
 mod register;
 
-use service_kit::http::BearerSecurity;
+use service_kit::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
 pub use ratelimit::per_ip_limit;
+
+use crate::domain::AuthError;
+
+/// The one mapping of the domain's errors to problems.
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::EmailTaken | AuthError::AdminImmune | AuthError::NotInStatus(_) => {
+                ApiError::Conflict(e.to_string())
+            }
+            AuthError::BadCredentials | AuthError::Refresh(_) => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            AuthError::Suspended => ApiError::Forbidden(e.to_string()),
+            AuthError::AccountGone | AuthError::NoSuchUser(_) => ApiError::NotFound(e.to_string()),
+            AuthError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
 
 /// The document's frame: title, tags, security scheme and shared schemas. Paths are
 /// collected from the handlers registered in [`scope`].

@@ -3,7 +3,9 @@ use serde::Deserialize;
 use service_kit::http::{ApiError, FieldError, JsonBodyErrors};
 use utoipa::ToSchema;
 
-use crate::domain::{CompanyName, Email, FullName, Password, SelfRegisterRole, hash_password};
+use crate::domain::{
+    AuthError, CompanyName, Email, FullName, Password, SelfRegisterRole, hash_password,
+};
 use crate::state::AppState;
 use crate::store::users::{self, NewUser, UserView};
 
@@ -65,7 +67,7 @@ pub async fn register(
         return Err(ApiError::fields(errors));
     };
     if users::by_email(&state.db, email.as_str()).await?.is_some() {
-        return Err(ApiError::Conflict("email: already registered".into()));
+        return Err(AuthError::EmailTaken.into());
     }
     let secret = password.expose().to_owned();
     let password_hash = web::block(move || hash_password(&secret))
@@ -90,9 +92,7 @@ pub async fn register(
         Ok(u) => u,
         Err(e) => {
             return Err(match e.downcast::<sea_orm::DbErr>() {
-                Ok(db) if service_kit::db::is_unique_violation(&db) => {
-                    ApiError::Conflict("email: already registered".into())
-                }
+                Ok(db) if service_kit::db::is_unique_violation(&db) => AuthError::EmailTaken.into(),
                 Ok(db) => ApiError::from(db),
                 Err(other) => ApiError::internal(other),
             });

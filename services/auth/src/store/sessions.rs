@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::RefreshRefusal;
 use crate::store::entity::{refresh_token, user};
 use crate::store::users::{kyc_of, role_of};
 
@@ -91,16 +92,6 @@ pub async fn find_refresh_token<C: ConnectionTrait>(
         .filter(refresh_token::Column::TokenHash.eq(hash_token(token)))
         .one(db)
         .await
-}
-
-/// Why a refresh token was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RefreshRefusal {
-    Unknown,
-    Expired,
-    Revoked,
-    /// Presented a second time: the family is now revoked.
-    Reused,
 }
 
 /// Whether the token of `row` may still be used (not revoked, not expired).

@@ -7,10 +7,11 @@ use serde_json::{Value, json};
 use service_kit::config::BaseConfig;
 use service_kit::ratelimit::Quota;
 use service_kit::redis::Pool;
-use service_kit::shutdown::CancellationToken;
 use testkit::{DbKind, TestDb};
 
 pub struct TestApp {
+    /// Stops the service when dropped.
+    _running: testkit::api::Running,
     pub address: String,
     pub client: reqwest::Client,
     pub keys: Keys,
@@ -19,34 +20,18 @@ pub struct TestApp {
     pub config: AuthConfig,
     /// Kept for the test's length: the database goes with it.
     pub _db: TestDb,
-    stop: CancellationToken,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
+/// Auth's configuration for a test: the shared test base (its own keys in `data_dir`,
+/// generated at start: auth is the issuer, so it does not take the test signing key).
 pub fn config(db: &TestDb, data_dir: &std::path::Path) -> AuthConfig {
+    let base = BaseConfig {
+        data_dir: data_dir.display().to_string(),
+        max_body_bytes: 16 * 1024,
+        ..testkit::api::base_config("auth", db)
+    };
     AuthConfig {
-        base: BaseConfig {
-            service: "auth",
-            host: "127.0.0.1".into(),
-            port: 0,
-            database_url: db.url.clone(),
-            redis_url: testkit::redis_url(),
-            redis_prefix: testkit::unique_prefix(),
-            data_dir: data_dir.display().to_string(),
-            jwt_issuer: "vestio-auth".into(),
-            jwt_audience: "vestio".into(),
-            trusted_proxies: vec![],
-            max_body_bytes: 16 * 1024,
-            redis_pool_size: 4,
-            database_pool_size: None,
-            task_stall: std::time::Duration::from_secs(60),
-        },
         keys_dir: data_dir.join("keys"),
         generate_key: true,
         access_ttl_secs: 900,
@@ -59,6 +44,7 @@ pub fn config(db: &TestDb, data_dir: &std::path::Path) -> AuthConfig {
             burst: 10_000,
             period: std::time::Duration::from_secs(60),
         },
+        base,
     }
 }
 
@@ -76,9 +62,9 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut AuthConfig)) -
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let running = testkit::api::spawn_until_dropped(|stop| app.run_until_stopped(stop));
     TestApp {
+        _running: running,
         address,
         client: reqwest::Client::new(),
         keys: Keys::new(&config.base.redis_prefix),
@@ -86,7 +72,6 @@ pub async fn spawn_app_with(kind: DbKind, tweak: impl FnOnce(&mut AuthConfig)) -
         clock,
         config,
         _db: db,
-        stop,
         _dir: dir,
     }
 }

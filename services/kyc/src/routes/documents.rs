@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::checks::{FileKind, image_dimensions};
-use crate::domain::{DocumentStatus, DocumentType, ProfileStatus};
+use crate::domain::{DocumentStatus, DocumentType, KycError, ProfileStatus};
 use crate::jobs::{self, KycJob, Priority};
 use crate::state::AppState;
 use crate::store::entity::document;
@@ -243,11 +243,10 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
 
 fn closed(status: ProfileStatus) -> ApiError {
     match status {
-        ProfileStatus::Approved => ApiError::Conflict("KYC is already approved".into()),
-        _ => ApiError::Conflict(
-            "KYC is in review; documents cannot change until it is decided".into(),
-        ),
+        ProfileStatus::Approved => KycError::AlreadyApproved,
+        _ => KycError::DocumentsLocked,
     }
+    .into()
 }
 
 fn too_large(max: usize) -> ApiError {
@@ -363,7 +362,7 @@ pub async fn show(
         .filter(document::Column::UserId.eq(user.id))
         .one(&state.db)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no document {id}")))?;
+        .ok_or(KycError::NoDocument(id))?;
     Ok(HttpResponse::Ok().json(OwnDocument {
         summary: overview::summary(&doc)?,
         content_type: doc.content_type.clone(),

@@ -4,9 +4,35 @@ mod documents;
 mod review;
 mod status;
 
-use service_kit::http::BearerSecurity;
+use service_kit::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
+
+use crate::domain::KycError;
+
+/// The one mapping of the domain's errors to problems.
+impl From<KycError> for ApiError {
+    fn from(e: KycError) -> Self {
+        match e {
+            KycError::AlreadyApproved
+            | KycError::DocumentsLocked
+            | KycError::AlreadySubmitted
+            | KycError::MissingDocuments(_)
+            | KycError::ChangedWhileSubmitting
+            | KycError::AlreadyDecided { .. } => ApiError::Conflict(e.to_string()),
+            KycError::NoDocument(_)
+            | KycError::NoSubmission(_)
+            | KycError::NotPartOf { .. }
+            | KycError::FileGone(_) => ApiError::NotFound(e.to_string()),
+            KycError::Stale {
+                seen,
+                version,
+                current,
+            } => service_kit::http::version::stale("submission", seen, version, *current),
+            KycError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -16,7 +16,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::checks::FileKind;
-use crate::domain::{CheckResult, DocumentStatus, DocumentType, ProfileStatus, SubmissionStatus};
+use crate::domain::{
+    CheckResult, DocumentStatus, DocumentType, KycError, ProfileStatus, SubmissionStatus,
+};
 use crate::outbound;
 use crate::state::AppState;
 use crate::store::crypto::mask;
@@ -179,7 +181,7 @@ async fn find_submission(state: &AppState, id: Uuid) -> Result<submission::Model
     submission::Entity::find_by_id(id)
         .one(&state.db)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no submission {id}")))
+        .ok_or_else(|| KycError::NoSubmission(id).into())
 }
 
 /// A submission with its documents, every check and the reviewer's warnings.
@@ -285,13 +287,12 @@ pub async fn download_file(
     RequireRole::admin(&admin)?;
     let (id, document_id) = path.into_inner();
     let s = find_submission(&state, id).await?;
-    let not_part = || {
-        ApiError::NotFound(format!(
-            "document {document_id} is not part of submission {id}"
-        ))
+    let not_part = || KycError::NotPartOf {
+        document: document_id,
+        submission: id,
     };
     if !s.document_ids()?.contains(&document_id) {
-        return Err(not_part());
+        return Err(not_part().into());
     }
     let d = document::Entity::find_by_id(document_id)
         .one(&state.db)
@@ -299,9 +300,7 @@ pub async fn download_file(
         .ok_or_else(not_part)?;
     let bytes = state.storage.get(&d.storage_key).await.map_err(|e| {
         if crate::store::storage::is_not_found(&e) {
-            ApiError::NotFound(format!(
-                "the file of document {document_id} is no longer stored"
-            ))
+            KycError::FileGone(document_id).into()
         } else {
             ApiError::internal(e)
         }
@@ -413,20 +412,18 @@ struct Decision {
 
 /// Why a decision on version `seen` of `s` cannot be applied: it was already decided
 /// (409), or it changed since (412, with the submission as it is now).
-async fn refusal(state: &AppState, s: &submission::Model, seen: i64) -> Result<ApiError, ApiError> {
-    if s.status != SubmissionStatus::InReview.as_str() {
-        return Ok(ApiError::Conflict(format!(
-            "submission {} is already {}",
-            s.id, s.status
-        )));
+async fn refusal(state: &AppState, s: &submission::Model, seen: i64) -> Result<KycError, ApiError> {
+    let status: SubmissionStatus =
+        common::enums::stored("kyc_submissions", s.id, "status", &s.status)?;
+    if status != SubmissionStatus::InReview {
+        return Ok(KycError::AlreadyDecided { id: s.id, status });
     }
-    let current = serde_json::to_value(detail_of(state, s).await?).unwrap_or_default();
-    Ok(service_kit::http::version::stale(
-        "submission",
+    let current = serde_json::to_value(detail_of(state, s).await?).map_err(ApiError::internal)?;
+    Ok(KycError::Stale {
         seen,
-        s.version,
-        current,
-    ))
+        version: s.version,
+        current: Box::new(current),
+    })
 }
 
 async fn decide(
@@ -443,7 +440,7 @@ async fn decide(
     let s = find_submission(state, id).await?;
     let seen = if_match.required()?;
     if s.version != seen || s.status != SubmissionStatus::InReview.as_str() {
-        return Err(refusal(state, &s, seen).await?);
+        return Err(refusal(state, &s, seen).await?.into());
     }
     let now = state.clock.now();
     let txn = service_kit::db::begin_write(&state.db).await?;
@@ -464,7 +461,7 @@ async fn decide(
     if moved.rows_affected == 0 {
         txn.rollback().await?;
         let now = find_submission(state, id).await?;
-        return Err(refusal(state, &now, seen).await?);
+        return Err(refusal(state, &now, seen).await?.into());
     }
     let profile_to = match to {
         SubmissionStatus::Approved => ProfileStatus::Approved,

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::checks::name_matches;
 use crate::domain::{
-    CheckResult, DocumentStatus, DocumentType, IdentityNumber, ProfileStatus, SubmissionStatus,
+    CheckResult, DocumentStatus, DocumentType, IdentityNumber, KycError, ProfileStatus,
+    SubmissionStatus,
 };
 use crate::identity::{IdNumberKind, IdentityCheckOutcome, IdentityCheckRequest};
 use crate::outbound;
@@ -138,12 +139,8 @@ pub async fn submit(
     let docs = overview::latest_documents(&state.db, user.id).await?;
     let view = overview::compute_with(&state.db, user.id, user.role, &docs).await?;
     match view.status {
-        ProfileStatus::InReview => {
-            return Err(ApiError::Conflict("KYC is already in review".into()));
-        }
-        ProfileStatus::Approved => {
-            return Err(ApiError::Conflict("KYC is already approved".into()));
-        }
+        ProfileStatus::InReview => return Err(KycError::AlreadySubmitted.into()),
+        ProfileStatus::Approved => return Err(KycError::AlreadyApproved.into()),
         _ => {}
     }
     if !view.missing_documents.is_empty() {
@@ -157,11 +154,8 @@ pub async fn submit(
                 }
                 _ => format!("{t} (not uploaded)"),
             };
-        let list: Vec<String> = view.missing_documents.iter().map(describe).collect();
-        return Err(ApiError::Conflict(format!(
-            "every required document must be accepted before submitting: {}",
-            list.join(", ")
-        )));
+        let list = view.missing_documents.iter().map(describe).collect();
+        return Err(KycError::MissingDocuments(list).into());
     }
 
     let (checks, warnings) = review_notes(&state, &declared, &docs).await;
@@ -211,9 +205,7 @@ pub async fn submit(
     .await?;
     if !moved {
         txn.rollback().await?;
-        return Err(ApiError::Conflict(
-            "your KYC changed while submitting; check the status and try again".into(),
-        ));
+        return Err(KycError::ChangedWhileSubmitting.into());
     }
     let event = outbound::envelope(
         &state,

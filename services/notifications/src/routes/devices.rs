@@ -14,6 +14,7 @@ use service_kit::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::NotificationError;
 use crate::state::AppState;
 use crate::store::entity::device;
 
@@ -144,9 +145,7 @@ pub async fn register(
         .count(&*txn)
         .await?;
     if mine >= state.config.max_devices {
-        return Err(ApiError::Conflict(format!(
-            "you have {mine} devices, the most allowed; remove one first"
-        )));
+        return Err(NotificationError::TooManyDevices(mine).into());
     }
     if let Some(d) = &existing {
         device::Entity::delete_by_id(d.id).exec(&*txn).await?;
@@ -171,7 +170,7 @@ pub async fn register(
     .await
     .map_err(|e| {
         if service_kit::db::is_unique_violation(&e) {
-            ApiError::Conflict("this token was just registered; try again".into())
+            ApiError::from(NotificationError::TokenJustRegistered)
         } else {
             e.into()
         }
@@ -225,7 +224,7 @@ pub async fn remove(
         .await?
         .rows_affected;
     if gone == 0 {
-        return Err(ApiError::NotFound(format!("no device {id}")));
+        return Err(NotificationError::NoDevice(id).into());
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,6 +7,7 @@ use service_kit::auth::AuthUser;
 use service_kit::http::{ApiError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::NotificationError;
 use crate::state::AppState;
 use crate::ws::{session, ticket as tickets};
 
@@ -75,13 +76,11 @@ pub async fn connect(
     actix_http::ws::verify_handshake(req.head())
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let Some(raw) = params.ticket.as_deref().filter(|t| !t.is_empty()) else {
-        return Err(ApiError::Unauthorized(
-            "a ticket is required: POST /api/notifications/ws-ticket, then ?ticket=".into(),
-        ));
+        return Err(NotificationError::TicketRequired.into());
     };
     let claims = match tickets::redeem(&state, raw).await {
         Ok(Ok(claims)) => claims,
-        Ok(Err(e)) => return Err(ApiError::Unauthorized(e.to_string())),
+        Ok(Err(e)) => return Err(NotificationError::Ticket(e).into()),
         Err(error) => {
             tracing::error!(%error, "Ticket check failed.");
             return Err(ApiError::Unavailable(

@@ -4,11 +4,30 @@ mod devices;
 mod live;
 mod notifications;
 
-use service_kit::http::BearerSecurity;
+use service_kit::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope::Scope;
 
+use crate::domain::NotificationError;
 use crate::ws::frames::{ClientFrame, ServerFrame};
+
+/// The one mapping of the domain's errors to problems.
+impl From<NotificationError> for ApiError {
+    fn from(e: NotificationError) -> Self {
+        match e {
+            NotificationError::TooManyDevices(_) | NotificationError::TokenJustRegistered => {
+                ApiError::Conflict(e.to_string())
+            }
+            NotificationError::NoDevice(_) | NotificationError::NoNotification(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            NotificationError::TicketRequired | NotificationError::Ticket(_) => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            NotificationError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -7,6 +7,7 @@ use service_kit::http::{ApiError, FieldError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::domain::NotificationError;
 use crate::state::AppState;
 use crate::store::{self, NotificationView};
 
@@ -149,7 +150,7 @@ pub async fn read(
         .map_err(ApiError::internal)?
     {
         Some(n) => Ok(HttpResponse::Ok().json(NotificationView::try_from(&n)?)),
-        None => Err(ApiError::NotFound(format!("no notification {id}"))),
+        None => Err(NotificationError::NoNotification(id).into()),
     }
 }
 

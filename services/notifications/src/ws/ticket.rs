@@ -9,20 +9,13 @@ use fred::prelude::KeysInterface;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::TicketError;
 use crate::state::AppState;
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
     claims: Claims,
     issued_at: DateTime<Utc>,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TicketError {
-    #[error("the ticket is unknown, already used or expired; ask for a new one")]
-    Invalid,
-    #[error("the ticket expired; ask for a new one")]
-    Expired,
 }
 
 /// A new ticket for `claims` (256 random bits, hex).
