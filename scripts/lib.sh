@@ -8,6 +8,7 @@ RUN_DIR="$DATA_DIR/run"
 LOG_DIR="$DATA_DIR/logs"
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6380}
+SANDBOX_PORT=${SANDBOX_PORT:-8090}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 # The service binaries make run starts; BIN_DIR=<dir> runs others (e.g. an older build kept
 # for a side-by-side benchmark), and then nothing is built.

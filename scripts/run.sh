@@ -88,6 +88,11 @@ fi
 # --- build -------------------------------------------------------------------------------
 pkgs=()
 for s in "${SERVICES[@]}"; do pkgs+=(-p "${s%% *}"); done
+# Payments moves money through the sandbox provider (a simulated one, like a provider's
+# test mode): it runs beside the services.
+with_sandbox=no
+for s in "${SERVICES[@]}"; do [ "${s%% *}" = payments ] && with_sandbox=yes; done
+[ $with_sandbox = yes ] && pkgs+=(-p sandbox-provider)
 if [ "$BIN_DIR" = "$CARGO_TARGET_DIR/release" ]; then
   say "Building ${#SERVICES[@]} service(s) in release mode (the first build takes a while)..."
   cargo build --release --locked --quiet "${pkgs[@]}"
@@ -96,6 +101,26 @@ else
   for s in "${SERVICES[@]}"; do
     [ -x "$BIN_DIR/${s%% *}" ] || die "BIN_DIR=$BIN_DIR has no ${s%% *} binary"
   done
+  [ $with_sandbox = no ] || [ -x "$BIN_DIR/sandbox-provider" ] || die "BIN_DIR=$BIN_DIR has no sandbox-provider binary"
+fi
+
+# --- the sandbox payment provider ---------------------------------------------------------
+if [ $with_sandbox = yes ]; then
+  check_port "$SANDBOX_PORT" sandbox SANDBOX_PORT
+  # One webhook secret per data directory, kept so restarts agree with the provider.
+  secret_file="$DATA_DIR/sandbox-webhook-secret"
+  if [ ! -s "$secret_file" ]; then
+    (umask 077; echo "whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')" > "$secret_file")
+  fi
+  export SANDBOX_WEBHOOK_SECRETS="${SANDBOX_WEBHOOK_SECRETS:-$(cat "$secret_file")}"
+  export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+  payments_port=$(for s in "${SERVICES[@]}"; do read -r n p <<<"$s"; [ "$n" = payments ] && echo "$p"; done)
+  SANDBOX_HOST=127.0.0.1 SANDBOX_PORT=$SANDBOX_PORT \
+    SANDBOX_PUBLIC_URL="http://127.0.0.1:$GATEWAY_PORT/sandbox" \
+    SANDBOX_WEBHOOK_URL="http://127.0.0.1:$payments_port/api/payments/webhooks/sandbox" \
+    "$BIN_DIR/sandbox-provider" >>"$LOG_DIR/sandbox-provider.log" 2>&1 &
+  started sandbox-provider $!
+  export SANDBOX_UPSTREAM="127.0.0.1:$SANDBOX_PORT"
 fi
 
 # --- services ----------------------------------------------------------------------------

@@ -18,6 +18,9 @@
 #                       Listed services that are not routed answer 503 problem.
 #   <NAME>_UPSTREAM     host:port of a service, e.g. AUTH_UPSTREAM=auth:8081
 #                       (default 127.0.0.1:<port from services.tsv>)
+#   SANDBOX_UPSTREAM    host:port of the sandbox payment provider: when set, its
+#                       checkout pages and API are routed at /sandbox/
+#                       (development only; unset in production)
 #   GATEWAY_ACCESS_LOG  access log path, relative to OUT_DIR or absolute, or
 #                       "off"                            (default logs/access.log)
 #   GATEWAY_ERROR_LOG   error log path or "stderr"       (default logs/error.log)
@@ -118,6 +121,11 @@ grep -v '^#' "$list" | while read -r name svc_port prefix max_body ws_path; do
     fi
     fill service.conf.tmpl "$name" "$prefix" "$upstream" "$max_body" - >>"$services"
 done
+
+if [ -n "${SANDBOX_UPSTREAM:-}" ]; then
+    check SANDBOX_UPSTREAM "$SANDBOX_UPSTREAM" "host:port"
+    fill sandbox.conf.tmpl sandbox /sandbox "$SANDBOX_UPSTREAM" - - >>"$services"
+fi
 
 for s in $enabled; do
     docs_index="$docs_index${docs_index:+,}\"/api-docs/$s/\""

@@ -11,6 +11,7 @@ mod invoice;
 mod kyc;
 mod marketplace;
 mod notifications;
+mod payments;
 mod race;
 
 pub use race::RaceReport;
@@ -132,12 +133,15 @@ impl Demo {
         if self.admin.is_some() {
             self.invoice().await?;
             self.marketplace().await?;
+            self.payments().await?;
             self.notifications().await
         } else {
             self.section("== Invoices (invoice) ==");
             self.step("Skipped: only a KYC-approved seller drafts invoices, and approving needs an admin.");
             self.section("== Marketplace (marketplace) ==");
             self.step("Skipped: offers need a listed invoice, and listing one needs an admin.");
+            self.section("== Payments (payments, with the sandbox provider) ==");
+            self.step("Skipped: payments follow the accepted offer of the marketplace steps.");
             self.section("== Notifications (notifications) ==");
             self.step(
                 "Skipped: the notifications shown come from the invoice and marketplace steps.",

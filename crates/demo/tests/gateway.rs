@@ -148,9 +148,52 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
 
     // Every service on one Redis prefix (they talk through it), each with its own data
     // folder and database: auth on a PostgreSQL test database, the others on SQLite.
+    let ports: Vec<u16> = services.iter().map(|_| free_port()).collect();
+    let port_of = |name: &str| services.iter().position(|s| s == name).map(|i| ports[i]);
+    // Payments moves money through the sandbox provider, a process beside it.
+    let webhook_secret = {
+        use base64::Engine;
+        let key = [
+            *uuid::Uuid::new_v4().as_bytes(),
+            *uuid::Uuid::new_v4().as_bytes(),
+        ]
+        .concat();
+        format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        )
+    };
+    let sandbox_port = free_port();
+    if let Some(payments_port) = port_of("payments") {
+        let log = std::fs::File::create(dir.path().join("sandbox-provider.log")).unwrap();
+        let sandbox = Command::new(binary("sandbox-provider"))
+            .env("SANDBOX_HOST", "127.0.0.1")
+            .env("SANDBOX_PORT", sandbox_port.to_string())
+            .env(
+                "SANDBOX_PUBLIC_URL",
+                format!("http://127.0.0.1:{gateway_port}/sandbox"),
+            )
+            .env(
+                "SANDBOX_WEBHOOK_URL",
+                format!("http://127.0.0.1:{payments_port}/api/payments/webhooks/sandbox"),
+            )
+            .env("SANDBOX_WEBHOOK_SECRETS", &webhook_secret)
+            .env("SANDBOX_TRANSFER_DELAY_MS", "50")
+            .env("SANDBOX_RETRY_BASE_MS", "100")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        procs.0.push(("sandbox-provider".into(), sandbox));
+        wait_ok(
+            &client,
+            &format!("http://127.0.0.1:{sandbox_port}/healthz"),
+            "the sandbox provider up",
+        )
+        .await;
+    }
     let mut upstreams = Vec::new();
-    for service in &services {
-        let port = free_port();
+    for (service, &port) in services.iter().zip(&ports) {
         let data_dir = dir.path().join(service);
         std::fs::create_dir_all(&data_dir).unwrap();
         let database_url = if service == "auth" {
@@ -173,6 +216,11 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
             .env("TRUSTED_PROXIES", "127.0.0.1")
             .stdout(Stdio::null())
             .stderr(log);
+        if service == "payments" {
+            cmd.env("PAYMENTS_PROVIDER", "sandbox")
+                .env("SANDBOX_URL", format!("http://127.0.0.1:{sandbox_port}"))
+                .env("SANDBOX_WEBHOOK_SECRETS", &webhook_secret);
+        }
         if service == "kyc" {
             // Documents in the data folder, checked in-process; no clamd or OCR from
             // the machine's environment.
@@ -229,6 +277,9 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
             format!("{}_UPSTREAM", service.to_ascii_uppercase()),
             format!("127.0.0.1:{port}"),
         );
+    }
+    if port_of("payments").is_some() {
+        render.env("SANDBOX_UPSTREAM", format!("127.0.0.1:{sandbox_port}"));
     }
     let status = render.status().unwrap();
     assert!(status.success(), "render.sh failed");

@@ -12,6 +12,7 @@
 //! | [`cache`] | cache-aside with generations and single-flight |
 //! | [`pubsub`] | publishing and a subscriber that survives Redis restarts |
 //! | [`ratelimit`] | GCRA rate limiting in one Lua script |
+//! | [`webhooks`] | Standard Webhooks signatures: signing, and verification in constant time |
 //! | [`auth`] | the `AuthUser` extractor and role guards (over `common::auth`'s verifier) |
 //! | [`http`] | problem+json errors, request ids, health probes, metrics, OpenAPI docs |
 //! | [`telemetry`], [`config`], [`db`], [`redis`], [`shutdown`] | the rest of a service's plumbing |
@@ -34,6 +35,7 @@ pub mod redis;
 pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use kit::{Kit, Running};
 

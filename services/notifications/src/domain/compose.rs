@@ -6,7 +6,7 @@
 use common::events::auth::UserRegistered;
 use common::events::kyc::DocumentStatus;
 use common::events::marketplace::OfferChange;
-use common::events::payments::{PaymentStatus, SettlementKind};
+use common::events::payments::{PaymentKind, PaymentStatus, SettlementKind};
 use common::events::{
     Accepts, AuthEvent, Event, InvoiceEvent, KycEvent, OfferEvent, PaymentEvent, Service,
 };
@@ -344,52 +344,160 @@ fn offer(out: &mut Out, e: &OfferEvent) {
     }
 }
 
-/// Payments: the parties are told what moved, in money of the payment's own currency, and
-/// may listen to the payment's channel.
+/// Payments: who is told what, by kind and status (the table in docs/notifications.md).
+/// Each party told may listen to the payment's channel. Nobody is told twice of one
+/// thing: a seller's payout is told as the payout's success, not again as its
+/// settlement; a refund's payee is not in the event (a debtor is not a user), so
+/// refunds are shown in the payments API, not here.
 fn payment(out: &mut Out, e: &PaymentEvent) {
-    let (parties, title, body, data, channel) = match e {
+    match e {
         PaymentEvent::StatusChanged(p) => {
-            let amount = Money::from_minor(p.amount_minor, p.currency).to_decimal_string();
-            let phrase = match p.status {
-                PaymentStatus::Pending => "is pending",
-                PaymentStatus::Succeeded => "went through",
-                PaymentStatus::Failed => "failed",
-                PaymentStatus::Reversed => "was reversed",
-                PaymentStatus::Expired => "expired",
+            let amount = format!(
+                "{} {}",
+                p.currency,
+                Money::from_minor(p.amount_minor, p.currency).to_decimal_string()
+            );
+            let (s, i) = (p.seller_id, p.investor_id);
+            let notes: Vec<(UserId, &str, String)> = match (p.kind, p.status) {
+                (PaymentKind::Funding, PaymentStatus::Pending) => vec![(
+                    i,
+                    "Fund your offer",
+                    format!(
+                        "Your offer was accepted: pay {amount} to fund the invoice before the funding window closes."
+                    ),
+                )],
+                (PaymentKind::Funding, PaymentStatus::Succeeded) => vec![
+                    (
+                        i,
+                        "Funds received",
+                        format!("Your {amount} arrived: the invoice is funded."),
+                    ),
+                    (
+                        s,
+                        "Your invoice is funded",
+                        format!("The investor paid {amount}; your payout follows."),
+                    ),
+                ],
+                (PaymentKind::Funding, PaymentStatus::Failed) => vec![(
+                    i,
+                    "Payment failed",
+                    format!(
+                        "Your payment of {amount} did not go through; you can try again while the window is open."
+                    ),
+                )],
+                (PaymentKind::Funding, PaymentStatus::Expired) => vec![
+                    (
+                        i,
+                        "Funding window closed",
+                        format!("The {amount} was not paid in time; the offer lapsed."),
+                    ),
+                    (
+                        s,
+                        "Funding window closed",
+                        "The investor did not pay in time; your invoice is listed again."
+                            .to_owned(),
+                    ),
+                ],
+                (PaymentKind::Funding, PaymentStatus::Reversed) => vec![
+                    (
+                        i,
+                        "Funding reversed",
+                        format!("Your payment of {amount} was reversed by your bank."),
+                    ),
+                    (
+                        s,
+                        "Funding reversed",
+                        format!("The investor's payment of {amount} was reversed."),
+                    ),
+                ],
+                (PaymentKind::Payout, PaymentStatus::Succeeded) => vec![(
+                    s,
+                    "Payout sent",
+                    format!("{amount} was sent to your payout account."),
+                )],
+                (PaymentKind::Payout, PaymentStatus::Failed) => vec![(
+                    s,
+                    "Payout failed",
+                    format!("The payout of {amount} failed; check your payout account."),
+                )],
+                (PaymentKind::Payout, PaymentStatus::Reversed) => vec![(
+                    s,
+                    "Payout returned",
+                    format!(
+                        "The payout of {amount} was returned by your bank; check your payout account."
+                    ),
+                )],
+                (PaymentKind::Repayment, PaymentStatus::Succeeded) => {
+                    let left = p.outstanding_minor.unwrap_or(0);
+                    let body = if left == 0 {
+                        format!("The debtor paid {amount}: the invoice is repaid in full.")
+                    } else {
+                        format!(
+                            "The debtor paid {amount}; {} {} is still outstanding.",
+                            p.currency,
+                            Money::from_minor(left, p.currency).to_decimal_string()
+                        )
+                    };
+                    vec![
+                        (s, "Repayment received", body.clone()),
+                        (i, "Repayment received", body),
+                    ]
+                }
+                (PaymentKind::Distribution, PaymentStatus::Succeeded) => vec![(
+                    i,
+                    "Money sent to you",
+                    format!("{amount} the debtor repaid was sent to your payout account."),
+                )],
+                (PaymentKind::Distribution, PaymentStatus::Failed | PaymentStatus::Reversed) => {
+                    vec![(
+                        i,
+                        "Transfer to you failed",
+                        format!("Sending you {amount} failed; check your payout account."),
+                    )]
+                }
+                // Pending payouts, repayments and distributions, failed repayment links,
+                // and refunds: nothing to tell (see above).
+                _ => Vec::new(),
             };
-            let body = format!("The {} of {} {amount} {phrase}.", p.kind, p.currency);
             let data = json!({
                 "payment_id": p.payment_id, "invoice_id": p.invoice_id, "kind": p.kind,
                 "status": p.status, "amount_minor": p.amount_minor, "currency": p.currency,
             });
-            let channel = Some(Keys::default().payment(p.payment_id.uuid()));
-            let title = format!("Payment {}", p.status);
-            (vec![p.seller_id, p.investor_id], title, body, data, channel)
+            let channel = Keys::default().payment(p.payment_id.uuid());
+            for (user, title, body) in notes {
+                out.member(channel.clone(), user, "party");
+                out.note(user, title, body, data.clone());
+            }
         }
-        PaymentEvent::SettlementCompleted(s) => {
-            let amount = Money::from_minor(s.amount_minor, s.currency).to_decimal_string();
-            let (paid, what) = match s.kind {
-                SettlementKind::Seller => (s.seller_id, "Your payout"),
-                SettlementKind::Investor => (s.investor_id, "Your settlement"),
-            };
-            let body = format!("{what} of {} {amount} was paid.", s.currency);
+        PaymentEvent::SettlementCompleted(c) => {
+            if c.kind == SettlementKind::Seller {
+                // Told as the payout's success.
+                return;
+            }
+            let amount = Money::from_minor(c.amount_minor, c.currency).to_decimal_string();
             let data = json!({
-                "invoice_id": s.invoice_id, "offer_id": s.offer_id, "kind": s.kind,
-                "amount_minor": s.amount_minor, "currency": s.currency,
+                "invoice_id": c.invoice_id, "offer_id": c.offer_id, "kind": c.kind,
+                "amount_minor": c.amount_minor, "currency": c.currency,
             });
-            (vec![paid], "Settlement paid".to_owned(), body, data, None)
+            out.note(
+                c.investor_id,
+                "Invoice settled",
+                format!(
+                    "You received {} {amount} in all: the invoice is settled.",
+                    c.currency
+                ),
+                data.clone(),
+            );
+            out.note(
+                c.seller_id,
+                "Invoice settled",
+                format!(
+                    "The debtor's {} {amount} reached the investor: the invoice is settled.",
+                    c.currency
+                ),
+                data,
+            );
         }
-    };
-    let mut seen = Vec::new();
-    for user in parties {
-        if seen.contains(&user) {
-            continue;
-        }
-        seen.push(user);
-        if let Some(channel) = &channel {
-            out.member(channel.clone(), user, "party");
-        }
-        out.note(user, title.clone(), body.clone(), data.clone());
     }
 }
 
@@ -401,7 +509,7 @@ mod tests {
     use common::events::kyc::KycDecided;
     use common::events::marketplace::{OfferChanged, OfferStatus};
     use common::events::payments::{PaymentKind, PaymentStatusChanged, SettlementCompleted};
-    use common::ids::{InvoiceId, OfferId, PaymentId};
+    use common::ids::{InvoiceId, OfferId};
 
     fn told(e: impl Into<Event>) -> Composed {
         compose(&Told(e.into()))
@@ -441,6 +549,12 @@ mod tests {
             };
             let name = t.0.event_type().name;
             let c = compose(&t);
+            if matches!(&t.0, Event::Payments(PaymentEvent::SettlementCompleted(s)) if s.kind == SettlementKind::Seller)
+            {
+                // Told once, as the payout's success.
+                assert!(c.drafts.is_empty(), "{name}");
+                continue;
+            }
             assert!(!c.drafts.is_empty(), "{name} tells nobody");
             assert!(c.drafts.iter().all(|d| d.kind == name), "{name}");
         }
@@ -525,55 +639,138 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_payment_tells_both_parties_in_its_own_money_and_lets_them_listen() {
-        let (payment, investor, seller) = (
-            PaymentId(Uuid::now_v7()),
-            UserId(Uuid::now_v7()),
-            UserId(Uuid::now_v7()),
-        );
-        let c = told(PaymentEvent::StatusChanged(PaymentStatusChanged {
-            payment_id: payment,
+    fn payment_of(
+        kind: PaymentKind,
+        status: PaymentStatus,
+        seller: UserId,
+        investor: UserId,
+    ) -> PaymentStatusChanged {
+        PaymentStatusChanged {
             investor_id: investor,
             seller_id: seller,
             amount_minor: 96_400_000,
-            ..examples::payment(PaymentKind::Funding, PaymentStatus::Succeeded)
-        }));
-        let told: Vec<Uuid> = c.drafts.iter().map(|d| d.user_id).collect();
-        assert_eq!(told, vec![seller.uuid(), investor.uuid()]);
-        assert_eq!(c.drafts[0].title, "Payment succeeded");
+            outstanding_minor: (kind == PaymentKind::Repayment).then_some(50_000_000),
+            ..examples::payment(kind, status)
+        }
+    }
+
+    /// docs/notifications.md's table of payment notices, row by row.
+    #[test]
+    fn each_payment_kind_and_status_tells_whom_the_table_says() {
+        use PaymentKind::*;
+        use PaymentStatus::*;
+        let (investor, seller) = (UserId(Uuid::now_v7()), UserId(Uuid::now_v7()));
+        let (i, s) = (investor.uuid(), seller.uuid());
+        type Whom<'a> = Vec<(Uuid, &'a str)>;
+        let table: Vec<(PaymentKind, PaymentStatus, Whom)> = vec![
+            (Funding, Pending, vec![(i, "Fund your offer")]),
+            (
+                Funding,
+                Succeeded,
+                vec![(i, "Funds received"), (s, "Your invoice is funded")],
+            ),
+            (Funding, Failed, vec![(i, "Payment failed")]),
+            (
+                Funding,
+                Expired,
+                vec![(i, "Funding window closed"), (s, "Funding window closed")],
+            ),
+            (
+                Funding,
+                Reversed,
+                vec![(i, "Funding reversed"), (s, "Funding reversed")],
+            ),
+            (Payout, Pending, vec![]),
+            (Payout, Succeeded, vec![(s, "Payout sent")]),
+            (Payout, Failed, vec![(s, "Payout failed")]),
+            (Payout, Reversed, vec![(s, "Payout returned")]),
+            (Repayment, Pending, vec![]),
+            (
+                Repayment,
+                Succeeded,
+                vec![(s, "Repayment received"), (i, "Repayment received")],
+            ),
+            (Repayment, Failed, vec![]),
+            (Distribution, Pending, vec![]),
+            (Distribution, Succeeded, vec![(i, "Money sent to you")]),
+            (Distribution, Failed, vec![(i, "Transfer to you failed")]),
+            (Refund, Pending, vec![]),
+            (Refund, Succeeded, vec![]),
+        ];
+        for (kind, status, expected) in table {
+            let p = payment_of(kind, status, seller, investor);
+            let c = told(PaymentEvent::StatusChanged(p.clone()));
+            let got: Vec<(Uuid, &str)> = c
+                .drafts
+                .iter()
+                .map(|d| (d.user_id, d.title.as_str()))
+                .collect();
+            assert_eq!(got, expected, "{kind} {status}");
+            assert_eq!(c.members.len(), expected.len(), "{kind} {status}");
+            assert!(
+                c.members
+                    .iter()
+                    .all(|m| m.channel == Keys::default().payment(p.payment_id.uuid()))
+            );
+        }
+    }
+
+    #[test]
+    fn payment_notices_name_the_money_in_its_own_currency() {
+        let (investor, seller) = (UserId(Uuid::now_v7()), UserId(Uuid::now_v7()));
+        let c = told(PaymentEvent::StatusChanged(payment_of(
+            PaymentKind::Funding,
+            PaymentStatus::Pending,
+            seller,
+            investor,
+        )));
         assert_eq!(
             c.drafts[0].body,
-            "The funding of NGN 964000.00 went through."
+            "Your offer was accepted: pay NGN 964000.00 to fund the invoice before the funding window closes."
         );
         assert_eq!(c.drafts[0].data["amount_minor"], 96_400_000);
-        assert_eq!(c.members.len(), 2);
-        assert!(
-            c.members
-                .iter()
-                .all(|m| m.channel == Keys::default().payment(payment.uuid()))
+        let c = told(PaymentEvent::StatusChanged(payment_of(
+            PaymentKind::Repayment,
+            PaymentStatus::Succeeded,
+            seller,
+            investor,
+        )));
+        assert_eq!(
+            c.drafts[0].body,
+            "The debtor paid NGN 964000.00; NGN 500000.00 is still outstanding."
         );
     }
 
     #[test]
-    fn a_settlement_tells_the_party_it_paid() {
+    fn a_settlement_tells_both_parties_once_and_a_payouts_is_not_told_twice() {
         let (investor, seller) = (UserId(Uuid::now_v7()), UserId(Uuid::now_v7()));
-        for (kind, paid, what) in [
-            (SettlementKind::Seller, seller, "Your payout"),
-            (SettlementKind::Investor, investor, "Your settlement"),
-        ] {
-            let c = told(PaymentEvent::SettlementCompleted(SettlementCompleted {
-                amount_minor: 100_000_000,
+        let settle = |kind| {
+            told(PaymentEvent::SettlementCompleted(SettlementCompleted {
+                amount_minor: 150_000_000,
                 seller_id: seller,
                 investor_id: investor,
                 ..examples::settlement(kind)
-            }));
-            assert_eq!(c.drafts.len(), 1, "{kind}");
-            assert_eq!(c.drafts[0].user_id, paid.uuid());
-            assert_eq!(
-                c.drafts[0].body,
-                format!("{what} of NGN 1000000.00 was paid.")
-            );
-        }
+            }))
+        };
+        assert!(settle(SettlementKind::Seller).drafts.is_empty());
+        let c = settle(SettlementKind::Investor);
+        let got: Vec<(Uuid, &str)> = c
+            .drafts
+            .iter()
+            .map(|d| (d.user_id, d.body.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    investor.uuid(),
+                    "You received NGN 1500000.00 in all: the invoice is settled."
+                ),
+                (
+                    seller.uuid(),
+                    "The debtor's NGN 1500000.00 reached the investor: the invoice is settled."
+                ),
+            ]
+        );
     }
 }

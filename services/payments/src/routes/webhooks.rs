@@ -1,0 +1,305 @@
+//! `POST /api/payments/webhooks/{provider}`: the provider's signed notifications.
+//!
+//! 1. The signature is checked on the raw bytes ([`crate::provider::webhook`]): 401 if
+//!    it is not the provider's, 400 if the signed body is not an event.
+//! 2. A short processing lease, `SET webhook:{provider}:{key} NX EX 30`: a duplicate
+//!    that arrives while the first is in flight waits for it (at most
+//!    `PAYMENTS_WEBHOOK_WAIT_MS`, then 409 and the provider retries); one that arrives
+//!    after it finds the 86 400 s marker and is answered 200 at once.
+//! 3. The outcome is confirmed with the provider's verify call (reference, amount and
+//!    currency must match; a reordered delivery acts on what is true now), then applied
+//!    in one transaction with a unique receipt row `(provider, key)`: the real guard, so
+//!    a redelivery whose lease and marker were lost still changes nothing.
+//! 4. 200 only once the effect is committed; then the marker replaces the lease. On any
+//!    failure the lease is dropped, so the provider's retry gets a clean second chance.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use fred::prelude::KeysInterface;
+use fred::types::{Expiration, SetOptions};
+use sea_orm::{EntityTrait, Set};
+use serde::Serialize;
+use service_kit::http::ApiError;
+use utoipa::ToSchema;
+
+use common::events::payments::PaymentKind;
+
+use crate::domain::PaymentsError;
+use crate::provider::webhook::Refused;
+use crate::provider::{ProviderStatus, WebhookEvent, WebhookKind};
+use crate::state::AppState;
+use crate::store::entity::webhook_receipt;
+use crate::store::financings;
+use crate::store::outcomes::{self, Changed, ChargeOutcome, TransferOutcome};
+
+/// How long a delivery's processing may hold its lease.
+const LEASE_SECS: i64 = 30;
+/// How long the dedup marker is kept (the seed's `webhook:{webhookId}` TTL).
+const MARKER_SECS: i64 = 86_400;
+const DONE: &str = "done";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAnswer {
+    /// `processed`, `duplicate` (already processed) or `ignored` (an event or a
+    /// reference this service does not act on).
+    #[schema(pattern = "^(processed|duplicate|ignored)$")]
+    pub status: &'static str,
+}
+
+/// A provider's notification: a charge or transfer outcome. Signed by the provider
+/// (see the module documentation); answered 200 once its effect is committed.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("provider" = String, Path, description = "`sandbox` or `paystack`: the provider this service is configured with")),
+    request_body(content = serde_json::Value, description = "The provider's event, signed", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Processed, or a duplicate of one processed", body = WebhookAnswer),
+        (status = 400, description = "Signed, but not an event"),
+        (status = 401, description = "Not signed by the provider, or too old or new"),
+        (status = 404, description = "Not the configured provider"),
+        (status = 409, description = "The same delivery is being processed; retry"),
+        (status = 413, description = "Body too large"),
+        (status = 503, description = "The provider could not confirm it yet, or a store is down; retry"),
+    )
+)]
+#[post("/webhooks/{provider}")]
+pub async fn receive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    provider: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if provider.as_str() != state.provider.name() {
+        return Err(ApiError::NotFound(format!(
+            "no provider {:?} here; this service takes {} webhooks",
+            provider.as_str(),
+            state.provider.name()
+        )));
+    }
+    let now = state.clock.now();
+    let event = state
+        .provider
+        .verify_webhook(req.headers(), &body, now.timestamp())
+        .map_err(|e| match e {
+            Refused::Signature(_) => ApiError::Unauthorized(e.to_string()),
+            Refused::Body(_) => ApiError::BadRequest(e.to_string()),
+        })?;
+    let lease = state
+        .keys
+        .webhook(&format!("{}:{}", state.provider.name(), event.key));
+    if !claim(&state, &lease).await? {
+        return Ok(answer("duplicate"));
+    }
+    match process(&state, &event).await {
+        Ok((status, changed)) => {
+            let marked: Result<(), _> = state
+                .redis
+                .set(&lease, DONE, Some(Expiration::EX(MARKER_SECS)), None, false)
+                .await;
+            if let Err(error) = marked {
+                // The receipt row still refuses a redelivery.
+                tracing::warn!(%error, key = event.key, "Webhook marker not written.");
+            }
+            crate::outbound::after(&state, &changed).await;
+            Ok(answer(status))
+        }
+        Err(e) => {
+            let _: Result<i64, _> = state.redis.del(&lease).await;
+            Err(e)
+        }
+    }
+}
+
+fn answer(status: &'static str) -> HttpResponse {
+    HttpResponse::Ok().json(WebhookAnswer { status })
+}
+
+/// Takes the processing lease: true when this delivery is to be processed, false when
+/// one like it already was. Waits (bounded) while another holds it.
+async fn claim(state: &AppState, lease: &str) -> Result<bool, ApiError> {
+    let deadline = tokio::time::Instant::now() + state.config.webhook_wait;
+    loop {
+        let taken: Option<String> = state
+            .redis
+            .set(
+                lease,
+                "processing",
+                Some(Expiration::EX(LEASE_SECS)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("cannot take the webhook's lease: {e}")))?;
+        if taken.is_some() {
+            return Ok(true);
+        }
+        let holder: Option<String> =
+            state.redis.get(lease).await.map_err(|e| {
+                ApiError::Unavailable(format!("cannot read the webhook's lease: {e}"))
+            })?;
+        if holder.as_deref() == Some(DONE) {
+            return Ok(false);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Conflict(
+                "the same delivery is being processed; retry".into(),
+            ));
+        }
+        // The holder's commit or failure ends the wait: poll for either, briefly.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Confirms and applies `event`; says what became of it and which payments changed.
+async fn process(
+    state: &AppState,
+    event: &WebhookEvent,
+) -> Result<(&'static str, Changed), ApiError> {
+    let Some(p) = financings::payment_by_reference(&state.db, &event.reference).await? else {
+        tracing::warn!(
+            reference = event.reference,
+            event = event.name,
+            "Webhook for an unknown reference."
+        );
+        return receipt_only(state, event, None).await;
+    };
+    let effect = match event.kind {
+        WebhookKind::ChargeSuccess | WebhookKind::ChargeFailed | WebhookKind::ChargeReversed => {
+            confirm_charge(state, &p).await?.map(Effect::Charge)
+        }
+        WebhookKind::TransferSuccess
+        | WebhookKind::TransferFailed
+        | WebhookKind::TransferReversed => confirm_transfer(state, &p).await?.map(Effect::Transfer),
+        _ => None,
+    };
+    let Some(effect) = effect else {
+        return receipt_only(state, event, Some(p.id)).await;
+    };
+    let now = state.clock.now();
+    let txn = service_kit::db::begin_write(&state.db).await?;
+    if !record(&*txn, state, event, Some(p.id)).await? {
+        txn.rollback().await?;
+        return Ok(("duplicate", Vec::new()));
+    }
+    let p = financings::lock_payment(&*txn, p.id).await?;
+    let clock = state.clock.as_ref();
+    let changed = match (effect, p.kind()?) {
+        (Effect::Charge(outcome), PaymentKind::Funding) => {
+            outcomes::funding(&*txn, clock, state.provider.name(), &p, &outcome).await?
+        }
+        (Effect::Charge(outcome), PaymentKind::Repayment) => {
+            outcomes::repayment(&*txn, clock, state.provider.name(), &p, &outcome).await?
+        }
+        (
+            Effect::Transfer(outcome),
+            PaymentKind::Payout | PaymentKind::Distribution | PaymentKind::Refund,
+        ) => outcomes::transfer(&*txn, clock, &p, outcome).await?,
+        _ => Vec::new(),
+    };
+    txn.commit().await?;
+    tracing::info!(payment_id = %p.id, event = event.name, changed = changed.len(), at = %now, "Webhook processed.");
+    Ok(("processed", changed))
+}
+
+/// What a confirmed delivery does.
+enum Effect {
+    Charge(ChargeOutcome),
+    Transfer(TransferOutcome),
+}
+
+/// The transfer's outcome as the provider's verify call reports it now: `None` while it
+/// is not final (the worker or the sweep records it later) or when it does not match.
+async fn confirm_transfer(
+    state: &AppState,
+    p: &crate::store::entity::payment::Model,
+) -> Result<Option<TransferOutcome>, ApiError> {
+    let t = state
+        .provider
+        .verify_transfer(&p.reference)
+        .await
+        .map_err(|e| PaymentsError::Provider(e.to_string()))?;
+    if t.reference != p.reference || t.currency != p.currency || t.amount != p.amount_minor {
+        tracing::warn!(payment_id = %p.id, reference = t.reference, "The provider's transfer does not match the payment; left for reconciliation.");
+        return Ok(None);
+    }
+    Ok(match t.status {
+        ProviderStatus::Success => Some(TransferOutcome::Succeeded),
+        ProviderStatus::Reversed => Some(TransferOutcome::Reversed),
+        s if s.is_final() => Some(TransferOutcome::Failed),
+        _ => None,
+    })
+}
+
+/// The charge's outcome as the provider's verify call reports it now: `None` when it
+/// does not match the payment (reference or currency), an error while it is not final.
+async fn confirm_charge(
+    state: &AppState,
+    p: &crate::store::entity::payment::Model,
+) -> Result<Option<ChargeOutcome>, ApiError> {
+    let charge = state
+        .provider
+        .verify(&p.reference)
+        .await
+        .map_err(|e| PaymentsError::Provider(e.to_string()))?;
+    if charge.reference != p.reference || charge.currency != p.currency {
+        tracing::warn!(payment_id = %p.id, reference = charge.reference, currency = charge.currency, "The provider's charge does not match the payment; left for reconciliation.");
+        return Ok(None);
+    }
+    Ok(Some(match charge.status {
+        ProviderStatus::Success => ChargeOutcome::Succeeded {
+            amount: charge.amount,
+        },
+        ProviderStatus::Reversed => ChargeOutcome::Reversed,
+        s if s.is_final() => ChargeOutcome::Failed {
+            reason: format!("the provider reports the charge {s:?}").to_lowercase(),
+        },
+        _ => {
+            return Err(PaymentsError::Provider(
+                "the provider has not settled the charge yet".into(),
+            )
+            .into());
+        }
+    }))
+}
+
+/// Records a delivery that changes nothing (so its redelivery is a duplicate too).
+async fn receipt_only(
+    state: &AppState,
+    event: &WebhookEvent,
+    payment_id: Option<uuid::Uuid>,
+) -> Result<(&'static str, Changed), ApiError> {
+    let txn = service_kit::db::begin_write(&state.db).await?;
+    let fresh = record(&*txn, state, event, payment_id).await?;
+    txn.commit().await?;
+    Ok((if fresh { "ignored" } else { "duplicate" }, Vec::new()))
+}
+
+/// The receipt row: false if this event was recorded before.
+async fn record<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    state: &AppState,
+    event: &WebhookEvent,
+    payment_id: Option<uuid::Uuid>,
+) -> Result<bool, ApiError> {
+    let now = state.clock.now();
+    let inserted = webhook_receipt::Entity::insert(webhook_receipt::ActiveModel {
+        id: Set(common::new_id_at(now)),
+        provider: Set(state.provider.name().to_owned()),
+        event_key: Set(event.key.chars().take(200).collect()),
+        event_type: Set(event.name.chars().take(64).collect()),
+        payment_id: Set(payment_id),
+        received_at: Set(now),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            webhook_receipt::Column::Provider,
+            webhook_receipt::Column::EventKey,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(inserted == 1)
+}

@@ -1,0 +1,41 @@
+use std::sync::Arc;
+
+use common::clock::SharedClock;
+use common::keys::Keys;
+use sea_orm::DatabaseConnection;
+use service_kit::outbox::RelayHandle;
+use service_kit::redis::Pool;
+
+use crate::config::PaymentsConfig;
+use crate::provider::PaymentProvider;
+
+/// What every handler, the consumer, the sweeps and the settlement worker can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub redis: Pool,
+    pub keys: Keys,
+    pub clock: SharedClock,
+    pub relay: RelayHandle,
+    pub provider: Arc<dyn PaymentProvider>,
+    pub config: Arc<PaymentsConfig>,
+}
+
+impl AppState {
+    pub fn new(
+        kit: &service_kit::Kit,
+        relay: RelayHandle,
+        provider: Arc<dyn PaymentProvider>,
+        config: PaymentsConfig,
+    ) -> Self {
+        Self {
+            db: kit.db.clone(),
+            redis: kit.redis.clone(),
+            keys: kit.keys.clone(),
+            clock: kit.clock.clone(),
+            relay,
+            provider,
+            config: Arc::new(config),
+        }
+    }
+}

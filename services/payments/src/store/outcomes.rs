@@ -1,0 +1,484 @@
+//! What a verified outcome of a payment does, inside the transaction that records it: the
+//! payment's status, the financing's, the ledger postings and the events, all or nothing.
+//! Each function is a no-op on a payment that already left the state it acts on, so a
+//! redelivered or reordered outcome changes nothing.
+
+use common::clock::Clock;
+use common::events::payments::{PaymentKind, PaymentStatus, SettlementKind};
+use sea_orm::ConnectionTrait;
+
+use crate::domain::ledger::postings;
+use crate::domain::{FinancingStatus, PaymentsError};
+use crate::store::entity::payment;
+use crate::store::financings::{self, NewPayment};
+use crate::store::ledger;
+
+/// How a payment's note starts when the provider's figures disagree with ours: the
+/// reconciliation route lists them for an operator.
+pub const MISMATCH: &str = "mismatch: ";
+
+/// A charge's outcome as the provider's verify call confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// Paid, `amount` in minor units of the payment's currency.
+    Succeeded {
+        amount: i64,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Taken back by the payer's bank (a chargeback) after it succeeded.
+    Reversed,
+}
+
+/// The payments a transaction changed (as they are now), for after the commit.
+pub type Changed = Vec<payment::Model>;
+
+/// Applies `outcome` to the funding payment `p` (locked by the caller).
+pub async fn funding<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    provider: &str,
+    p: &payment::Model,
+    outcome: &ChargeOutcome,
+) -> Result<Changed, PaymentsError> {
+    let now = clock.now();
+    let status = p.status()?;
+    let f = financings::lock(txn, p.financing_id).await?;
+    let terms = f.terms()?;
+    let c = terms.currency;
+    let key = format!("payment:{}", p.id);
+    match (outcome, status) {
+        // A checkout paid after the window closed: its payment was expired with the
+        // financing; the money is owed back.
+        (ChargeOutcome::Succeeded { amount }, PaymentStatus::Pending | PaymentStatus::Expired) => {
+            if *amount != p.amount_minor && status == PaymentStatus::Pending {
+                // Not what was asked: leave it pending with a note for reconciliation.
+                let note = Some(format!(
+                    "{MISMATCH}the provider reports {amount} paid where {} was asked",
+                    p.amount_minor
+                ));
+                financings::set_payment(txn, now, p, PaymentStatus::Pending, 0, note).await?;
+                return Ok(Vec::new());
+            }
+            let paid = payment::Model {
+                status: PaymentStatus::Succeeded.as_str().to_owned(),
+                settled_minor: *amount,
+                updated_at: now,
+                version: p.version + 1,
+                ..p.clone()
+            };
+            if f.status()? != FinancingStatus::AwaitingFunding || status == PaymentStatus::Expired {
+                // After the window closed (or a second payment of a funded financing):
+                // owed back to the investor, refunded.
+                let note = Some(format!(
+                    "arrived while the financing was {}; refunded",
+                    f.status
+                ));
+                financings::set_payment(txn, now, p, PaymentStatus::Succeeded, *amount, note)
+                    .await?;
+                ledger::post(
+                    txn,
+                    now,
+                    &postings::late_funding(&key, c, f.investor(), *amount),
+                    Some(p.id),
+                )
+                .await?;
+                let refund = financings::new_payment(
+                    txn,
+                    now,
+                    &f,
+                    PaymentKind::Refund,
+                    *amount,
+                    provider,
+                    NewPayment {
+                        payee: Some(f.investor_id),
+                        note: Some(format!("refund of {}", p.reference)),
+                        refund_of: Some(p.id),
+                        ..NewPayment::default()
+                    },
+                )
+                .await?;
+                financings::emit(txn, clock, &f, &refund, PaymentStatus::Pending).await?;
+                return Ok(vec![paid, refund]);
+            }
+            financings::set_payment(txn, now, p, PaymentStatus::Succeeded, *amount, None).await?;
+            ledger::post(
+                txn,
+                now,
+                &postings::funding_received(&key, c, f.invoice(), *amount),
+                Some(p.id),
+            )
+            .await?;
+            ledger::post(
+                txn,
+                now,
+                &postings::funding_allocated(
+                    &key,
+                    c,
+                    f.invoice(),
+                    f.seller(),
+                    terms.net_minor(),
+                    terms.fee_minor,
+                ),
+                Some(p.id),
+            )
+            .await?;
+            let funded = financings::set_financing(
+                txn,
+                now,
+                &f,
+                FinancingStatus::Funded,
+                f.repaid_minor,
+                f.distributed_minor,
+            )
+            .await?;
+            financings::emit(txn, clock, &funded, &paid, PaymentStatus::Succeeded).await?;
+            let payout = financings::new_payment(
+                txn,
+                now,
+                &funded,
+                PaymentKind::Payout,
+                terms.net_minor(),
+                provider,
+                NewPayment {
+                    payee: Some(f.seller_id),
+                    ..NewPayment::default()
+                },
+            )
+            .await?;
+            financings::emit(txn, clock, &funded, &payout, PaymentStatus::Pending).await?;
+            Ok(vec![paid, payout])
+        }
+        (ChargeOutcome::Failed { reason }, PaymentStatus::Pending) => {
+            Ok(vec![charge_failed(txn, clock, &f, p, reason).await?])
+        }
+        (ChargeOutcome::Reversed, PaymentStatus::Succeeded) => {
+            financings::set_payment(
+                txn,
+                now,
+                p,
+                PaymentStatus::Reversed,
+                p.settled_minor,
+                Some("reversed by the payer's bank".into()),
+            )
+            .await?;
+            let reversed = payment::Model {
+                status: PaymentStatus::Reversed.as_str().to_owned(),
+                updated_at: now,
+                version: p.version + 1,
+                ..p.clone()
+            };
+            // A funding that was allocated (not one refunded as late: that refund is
+            // settled by hand, noted on the payment) comes back out of the seller's side.
+            if ledger::posted(txn, &format!("{key}:allocated")).await? {
+                let mut paid_out = false;
+                for q in financings::payments_of(txn, f.id).await? {
+                    if q.kind()? != PaymentKind::Payout {
+                        continue;
+                    }
+                    match q.status()? {
+                        PaymentStatus::Succeeded => paid_out = true,
+                        // Not sent yet: it will not be.
+                        PaymentStatus::Pending => {
+                            let note = Some("cancelled: the funding was reversed".to_owned());
+                            financings::set_payment(txn, now, &q, PaymentStatus::Failed, 0, note)
+                                .await?;
+                            let cancelled = payment::Model {
+                                status: PaymentStatus::Failed.as_str().to_owned(),
+                                version: q.version + 1,
+                                updated_at: now,
+                                ..q
+                            };
+                            financings::emit(txn, clock, &f, &cancelled, PaymentStatus::Failed)
+                                .await?;
+                        }
+                        _ => {}
+                    }
+                }
+                ledger::post(
+                    txn,
+                    now,
+                    &postings::funding_reversed(
+                        &key,
+                        c,
+                        f.seller(),
+                        terms.net_minor(),
+                        terms.fee_minor,
+                        paid_out,
+                    ),
+                    Some(p.id),
+                )
+                .await?;
+            }
+            financings::emit(txn, clock, &f, &reversed, PaymentStatus::Reversed).await?;
+            Ok(vec![reversed])
+        }
+        // Already moved past what this outcome acts on: nothing to do.
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// A transfer's outcome as the provider's verify call (or its answer to the transfer)
+/// reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    Succeeded,
+    Failed,
+    /// Sent, then returned by the receiving bank.
+    Reversed,
+}
+
+/// Applies `outcome` to the outgoing payment `p` (a payout, distribution or refund,
+/// locked by the caller): its status, the posting that takes the money off the payable,
+/// its event, and for a seller's payout `settlement.completed`.
+pub async fn transfer<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    p: &payment::Model,
+    outcome: TransferOutcome,
+) -> Result<Changed, PaymentsError> {
+    let now = clock.now();
+    let status = p.status()?;
+    let kind = p.kind()?;
+    let f = financings::lock(txn, p.financing_id).await?;
+    let c = f.currency()?;
+    let key = format!("payment:{}", p.id);
+    let payable = match kind {
+        PaymentKind::Payout => crate::domain::ledger::Account::SellerPayable(f.seller()),
+        PaymentKind::Distribution => crate::domain::ledger::Account::InvestorPayable(f.investor()),
+        PaymentKind::Refund => refund_payable(txn, p, &f).await?,
+        other => {
+            return Err(anyhow::anyhow!("payment {} is a {other}, not a transfer", p.id).into());
+        }
+    };
+    let moved = |to: PaymentStatus, settled: i64, note: Option<String>| payment::Model {
+        status: to.as_str().to_owned(),
+        settled_minor: settled,
+        note,
+        updated_at: now,
+        version: p.version + 1,
+        ..p.clone()
+    };
+    match (outcome, status) {
+        (TransferOutcome::Succeeded, PaymentStatus::Pending) => {
+            financings::set_payment(txn, now, p, PaymentStatus::Succeeded, p.amount_minor, None)
+                .await?;
+            ledger::post(
+                txn,
+                now,
+                &postings::transfer_sent(&key, c, payable, p.amount_minor),
+                Some(p.id),
+            )
+            .await?;
+            let sent = moved(PaymentStatus::Succeeded, p.amount_minor, None);
+            financings::emit(txn, clock, &f, &sent, PaymentStatus::Succeeded).await?;
+            match kind {
+                PaymentKind::Payout => {
+                    financings::settled(txn, clock, &f, SettlementKind::Seller, p.amount_minor)
+                        .await?;
+                }
+                PaymentKind::Distribution => {
+                    let distributed = f.distributed_minor + p.amount_minor;
+                    // Settled once the debtor has paid everything and all of it has
+                    // reached the investor.
+                    let done = f.outstanding_minor() == 0 && distributed >= f.repaid_minor;
+                    let to = if done {
+                        FinancingStatus::Settled
+                    } else {
+                        f.status()?
+                    };
+                    let after =
+                        financings::set_financing(txn, now, &f, to, f.repaid_minor, distributed)
+                            .await?;
+                    if done {
+                        financings::settled(
+                            txn,
+                            clock,
+                            &after,
+                            SettlementKind::Investor,
+                            distributed,
+                        )
+                        .await?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(vec![sent])
+        }
+        (TransferOutcome::Failed, PaymentStatus::Pending) => {
+            let note = Some("the provider reports the transfer failed".to_owned());
+            financings::set_payment(txn, now, p, PaymentStatus::Failed, 0, note.clone()).await?;
+            let failed = moved(PaymentStatus::Failed, 0, note);
+            financings::emit(txn, clock, &f, &failed, PaymentStatus::Failed).await?;
+            Ok(vec![failed])
+        }
+        // Sent and already returned by the time we hear of it: both, in order.
+        (TransferOutcome::Reversed, PaymentStatus::Pending) => {
+            let sent = Box::pin(transfer(txn, clock, p, TransferOutcome::Succeeded)).await?;
+            match sent.into_iter().next() {
+                Some(sent) => {
+                    Box::pin(transfer(txn, clock, &sent, TransferOutcome::Reversed)).await
+                }
+                None => Ok(Vec::new()),
+            }
+        }
+        (TransferOutcome::Reversed, PaymentStatus::Succeeded) => {
+            let note = Some("returned by the receiving bank; owed again".to_owned());
+            financings::set_payment(
+                txn,
+                now,
+                p,
+                PaymentStatus::Reversed,
+                p.settled_minor,
+                note.clone(),
+            )
+            .await?;
+            // The money is back at the provider and owed again.
+            let back = crate::domain::ledger::Posting::new(
+                format!("{key}:returned"),
+                c,
+                "transfer returned",
+            )
+            .debit(
+                crate::domain::ledger::Account::ProviderClearing,
+                p.settled_minor,
+            )
+            .credit(payable, p.settled_minor);
+            ledger::post(txn, now, &back, Some(p.id)).await?;
+            let reversed = moved(PaymentStatus::Reversed, p.settled_minor, note);
+            financings::emit(txn, clock, &f, &reversed, PaymentStatus::Reversed).await?;
+            Ok(vec![reversed])
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// A pending charge `p` of `f` failed (`reason`): recorded and told.
+async fn charge_failed<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    f: &crate::store::entity::financing::Model,
+    p: &payment::Model,
+    reason: &str,
+) -> Result<payment::Model, PaymentsError> {
+    let now = clock.now();
+    let note = Some(reason.to_owned());
+    financings::set_payment(txn, now, p, PaymentStatus::Failed, 0, note.clone()).await?;
+    let failed = payment::Model {
+        status: PaymentStatus::Failed.as_str().to_owned(),
+        note,
+        updated_at: now,
+        version: p.version + 1,
+        ..p.clone()
+    };
+    financings::emit(txn, clock, f, &failed, PaymentStatus::Failed).await?;
+    Ok(failed)
+}
+
+/// The payable a refund is paid out of: a debtor's over-payment, or money owed back to
+/// the investor (a funding after the window closed).
+async fn refund_payable<C: ConnectionTrait>(
+    txn: &C,
+    p: &payment::Model,
+    f: &crate::store::entity::financing::Model,
+) -> Result<crate::domain::ledger::Account, PaymentsError> {
+    use sea_orm::EntityTrait;
+    let of = match p.refund_of {
+        Some(id) => payment::Entity::find_by_id(id).one(txn).await?,
+        None => None,
+    };
+    Ok(match of.map(|o| o.kind()).transpose()? {
+        Some(PaymentKind::Repayment) => {
+            crate::domain::ledger::Account::DebtorRefundable(f.invoice())
+        }
+        _ => crate::domain::ledger::Account::InvestorPayable(f.investor()),
+    })
+}
+
+/// Applies `outcome` to the repayment `p` (locked by the caller): what counts towards the
+/// face value is owed on to the investor (a distribution, queued), anything beyond it is
+/// refunded to the debtor; the financing's repaid figure moves; its event says what is
+/// still outstanding (0: the invoice is repaid). Money after a default is accepted the
+/// same way (a recovery for the investor); the invoice service keeps it defaulted.
+pub async fn repayment<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    provider: &str,
+    p: &payment::Model,
+    outcome: &ChargeOutcome,
+) -> Result<Changed, PaymentsError> {
+    let now = clock.now();
+    let f = financings::lock(txn, p.financing_id).await?;
+    let c = f.currency()?;
+    let key = format!("payment:{}", p.id);
+    match (outcome, p.status()?) {
+        (ChargeOutcome::Succeeded { amount }, PaymentStatus::Pending) => {
+            let (applied, over) = crate::domain::apply_repayment(f.outstanding_minor(), *amount);
+            financings::set_payment(txn, now, p, PaymentStatus::Succeeded, *amount, None).await?;
+            for posting in
+                postings::repayment_received(&key, c, f.invoice(), f.investor(), applied, over)
+            {
+                ledger::post(txn, now, &posting, Some(p.id)).await?;
+            }
+            let f = financings::set_financing(
+                txn,
+                now,
+                &f,
+                f.status()?,
+                f.repaid_minor + applied,
+                f.distributed_minor,
+            )
+            .await?;
+            let paid = payment::Model {
+                status: PaymentStatus::Succeeded.as_str().to_owned(),
+                settled_minor: *amount,
+                updated_at: now,
+                version: p.version + 1,
+                ..p.clone()
+            };
+            financings::emit(txn, clock, &f, &paid, PaymentStatus::Succeeded).await?;
+            let mut changed = vec![paid];
+            if applied > 0 {
+                let distribution = financings::new_payment(
+                    txn,
+                    now,
+                    &f,
+                    PaymentKind::Distribution,
+                    applied,
+                    provider,
+                    NewPayment {
+                        payee: Some(f.investor_id),
+                        ..NewPayment::default()
+                    },
+                )
+                .await?;
+                financings::emit(txn, clock, &f, &distribution, PaymentStatus::Pending).await?;
+                changed.push(distribution);
+            }
+            if over > 0 {
+                let refund = financings::new_payment(
+                    txn,
+                    now,
+                    &f,
+                    PaymentKind::Refund,
+                    over,
+                    provider,
+                    NewPayment {
+                        note: Some(format!("over-payment of {}", p.reference)),
+                        refund_of: Some(p.id),
+                        ..NewPayment::default()
+                    },
+                )
+                .await?;
+                financings::emit(txn, clock, &f, &refund, PaymentStatus::Pending).await?;
+                changed.push(refund);
+            }
+            Ok(changed)
+        }
+        (ChargeOutcome::Failed { reason }, PaymentStatus::Pending) => {
+            Ok(vec![charge_failed(txn, clock, &f, p, reason).await?])
+        }
+        _ => Ok(Vec::new()),
+    }
+}

@@ -1,0 +1,171 @@
+//! The seller's payout: queued when the funding succeeds, waiting (and saying so) until
+//! the seller has a payout account, then sent once under the payment's own reference
+//! and recorded when the provider says it is final.
+
+use common::events::payments::{PaymentKind, PaymentStatus};
+use serde_json::{Value, json};
+
+use crate::helpers::{DEADLINE, FEE, PRICE, TestApp, accepted, spawn_app};
+
+/// A funded financing of `seller` and `investor`; answers its id.
+async fn funded(
+    app: &TestApp,
+    seller: &testkit::api::User,
+    investor: &testkit::api::User,
+) -> String {
+    let f = app.open(&accepted(seller, investor), investor).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let checkout: Value = app.checkout(&id, investor).await.json().await.unwrap();
+    app.pay(checkout["reference"].as_str().unwrap(), None).await;
+    app.wait_for_financing_status(&id, investor, "funded").await;
+    id
+}
+
+async fn payout_of(app: &TestApp, seller: &testkit::api::User) -> Value {
+    testkit::wait_for(DEADLINE, "the payout", || async {
+        let events = app.payment_events().await;
+        let payout = events.iter().find(|e| e.kind == PaymentKind::Payout)?;
+        let p: Value = app
+            .get(
+                &format!("/api/payments/payments/{}", payout.payment_id),
+                &app.refreshed(seller).token,
+            )
+            .await
+            .json()
+            .await
+            .ok()?;
+        Some(p)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_payout_waits_for_the_sellers_account_then_is_sent_once() {
+    let app = spawn_app().await;
+    let (seller, investor) = (app.seller(), app.investor());
+    funded(&app, &seller, &investor).await;
+    let payout = payout_of(&app, &seller).await;
+    let id = payout["id"].as_str().unwrap().to_owned();
+    assert_eq!(payout["amount_minor"], PRICE - FEE);
+    // No account yet: it waits and says so.
+    testkit::wait_until(DEADLINE, "the payout to say it waits", || async {
+        let p: Value = app
+            .get(&format!("/api/payments/payments/{id}"), &seller.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        p["status"] == "pending"
+            && p["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("payout account"))
+    })
+    .await;
+    assert_eq!(
+        app.get("/api/payments/payout-account", &seller.token)
+            .await
+            .status(),
+        404
+    );
+    let res = app
+        .api
+        .client
+        .put(app.url("/api/payments/payout-account"))
+        .bearer_auth(&seller.token)
+        .json(&json!({"bank_code": "058", "account_number": "0123456789"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let account: Value = res.json().await.unwrap();
+    assert_eq!(account["account_name"], "SANDBOX ACCOUNT 6789");
+    testkit::wait_until(DEADLINE, "the payout to succeed", || async {
+        let p: Value = app
+            .get(&format!("/api/payments/payments/{id}"), &seller.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        p["status"] == "succeeded"
+    })
+    .await;
+    let reference = payout["reference"].as_str().unwrap();
+    let attempts = app.sandbox.transfer_attempts(reference).unwrap();
+    assert_eq!(attempts.executed, 1);
+    // The seller is told; settlement.completed (seller) goes out; the ledger balances
+    // with nothing left owed to the seller.
+    let events = app.payment_events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == PaymentKind::Payout && e.status == PaymentStatus::Succeeded)
+    );
+    let settled = app
+        .events_on(common::events::Service::Invoice)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "settlement.completed")
+        .count();
+    assert_eq!(settled, 1);
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], json!([]), "{tb}");
+    assert_eq!(tb["currencies"][0]["liabilities_minor"], 0);
+    assert_eq!(tb["currencies"][0]["assets_minor"], FEE);
+}
+
+#[tokio::test]
+async fn a_payout_account_is_checked_and_resolved() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let put = |body: Value| {
+        let app = &app;
+        let token = seller.token.clone();
+        async move {
+            app.api
+                .client
+                .put(app.url("/api/payments/payout-account"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for (body, field) in [
+        (
+            json!({"bank_code": "58", "account_number": "0123456789"}),
+            "bank_code",
+        ),
+        (
+            json!({"bank_code": "058", "account_number": "12345"}),
+            "account_number",
+        ),
+        (
+            json!({"bank_code": "058", "account_number": "0000000000"}),
+            "account_number",
+        ),
+    ] {
+        let res = put(body.clone()).await;
+        assert_eq!(res.status(), 422, "{body}");
+        let problem: Value = res.json().await.unwrap();
+        assert!(problem.to_string().contains(field), "{problem}");
+    }
+    assert_eq!(
+        put(json!({"bank_code": "058", "account_number": "0123456789", "x": 1}))
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(
+        app.api
+            .client
+            .put(app.url("/api/payments/payout-account"))
+            .bearer_auth(&app.admin().token)
+            .json(&json!({"bank_code": "058", "account_number": "0123456789"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+}
