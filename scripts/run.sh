@@ -91,8 +91,10 @@ for s in "${SERVICES[@]}"; do pkgs+=(-p "${s%% *}"); done
 # Payments moves money through the sandbox provider (a simulated one, like a provider's
 # test mode): it runs beside the services.
 with_sandbox=no
-for s in "${SERVICES[@]}"; do [ "${s%% *}" = payments ] && with_sandbox=yes; done
-[ $with_sandbox = yes ] && pkgs+=(-p sandbox-provider)
+for s in "${SERVICES[@]}"; do
+  if [ "${s%% *}" = payments ]; then with_sandbox=yes; fi
+done
+if [ $with_sandbox = yes ]; then pkgs+=(-p sandbox-provider); fi
 if [ "$BIN_DIR" = "$CARGO_TARGET_DIR/release" ]; then
   say "Building ${#SERVICES[@]} service(s) in release mode (the first build takes a while)..."
   cargo build --release --locked --quiet "${pkgs[@]}"
@@ -114,7 +116,11 @@ if [ $with_sandbox = yes ]; then
   fi
   export SANDBOX_WEBHOOK_SECRETS="${SANDBOX_WEBHOOK_SECRETS:-$(cat "$secret_file")}"
   export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
-  payments_port=$(for s in "${SERVICES[@]}"; do read -r n p <<<"$s"; [ "$n" = payments ] && echo "$p"; done)
+  payments_port=""
+  for s in "${SERVICES[@]}"; do
+    read -r n p <<<"$s"
+    if [ "$n" = payments ]; then payments_port=$p; fi
+  done
   SANDBOX_HOST=127.0.0.1 SANDBOX_PORT=$SANDBOX_PORT \
     SANDBOX_PUBLIC_URL="http://127.0.0.1:$GATEWAY_PORT/sandbox" \
     SANDBOX_WEBHOOK_URL="http://127.0.0.1:$payments_port/api/payments/webhooks/sandbox" \
@@ -164,6 +170,9 @@ for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   printf '  %-10s http://127.0.0.1:%s   docs: http://127.0.0.1:%s/api-docs/%s/\n' "$name" "$port" "$GATEWAY_PORT" "$name"
 done
+if [ $with_sandbox = yes ]; then
+  printf '  %-10s http://127.0.0.1:%s   checkout pages: http://127.0.0.1:%s/sandbox/checkout/<reference>\n' sandbox "$SANDBOX_PORT" "$GATEWAY_PORT"
+fi
 say "  logs       $LOG_DIR"
 say ""
 say "Try:"
