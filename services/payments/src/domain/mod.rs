@@ -1,5 +1,5 @@
 //! What payments knows: financings and their money math ([`financing`]), the ledger's
-//! accounts and postings ([`ledger`]), and [`PaymentsError`]. No actix or Redis here.
+//! accounts and postings ([`ledger`]), and [`PaymentsError`]. No actix, sea-orm or Redis here.
 
 mod error;
 pub mod financing;
