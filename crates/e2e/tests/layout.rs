@@ -56,7 +56,12 @@ fn every_service_has_the_same_rooms_and_a_domain_free_of_transport_and_storage()
                 wrong.push(format!("{name} has no {room}/"));
             }
         }
-        for file in ["src/lib.rs", "src/startup.rs", "src/state.rs", "src/config.rs"] {
+        for file in [
+            "src/lib.rs",
+            "src/startup.rs",
+            "src/state.rs",
+            "src/config.rs",
+        ] {
             if !s.join(file).is_file() {
                 wrong.push(format!("{name} has no {file}"));
             }
@@ -82,7 +87,9 @@ fn every_service_has_the_same_rooms_and_a_domain_free_of_transport_and_storage()
         }
         let routes = code(&s.join("src/routes/mod.rs"));
         if !routes.contains("for ApiError") {
-            wrong.push(format!("{name}'s routes/mod.rs maps no domain error to ApiError"));
+            wrong.push(format!(
+                "{name}'s routes/mod.rs maps no domain error to ApiError"
+            ));
         }
         let manifest = std::fs::read_to_string(s.join("Cargo.toml")).unwrap();
         for other in &services {

@@ -54,6 +54,13 @@ pub struct PaymentsConfig {
     /// `PAYMENTS_WEBHOOK_WAIT_MS` (5000): how long a duplicate delivery waits for the
     /// first one's commit before answering 409 (the provider retries).
     pub webhook_wait: Duration,
+    /// `PAYMENTS_WORKER_IN_PROCESS` (true): the settlement worker runs in `payments serve`;
+    /// false when it runs as `payments worker` processes of its own.
+    pub worker_in_process: bool,
+    /// `PAYMENTS_WORKER_ID` (unset: the task's id): the settlement worker's queue id; a
+    /// fixed one (a pod's name) lets a replaced process take back its in-flight jobs at
+    /// once instead of after the dead worker's heartbeat expires.
+    pub worker_id: Option<String>,
 }
 
 impl PaymentsConfig {
@@ -67,6 +74,8 @@ impl PaymentsConfig {
             sweep_interval: Duration::from_secs(60),
             reconcile_after: chrono::Duration::seconds(900),
             webhook_wait: Duration::from_millis(5000),
+            worker_in_process: true,
+            worker_id: None,
         }
     }
 
@@ -120,6 +129,16 @@ impl PaymentsConfig {
                 "PAYMENTS_WEBHOOK_WAIT_MS",
                 5000u64,
             )?),
+            worker_in_process: config::flag("PAYMENTS_WORKER_IN_PROCESS", true)?,
+            worker_id: match config::var("PAYMENTS_WORKER_ID") {
+                Some(id) if id.contains(['{', '}']) => {
+                    return Err(ConfigError {
+                        name: "PAYMENTS_WORKER_ID".into(),
+                        reason: "no braces".into(),
+                    });
+                }
+                other => other,
+            },
             ..d
         })
     }

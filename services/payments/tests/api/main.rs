@@ -10,3 +10,4 @@ mod openapi;
 mod payouts;
 mod repayment;
 mod webhooks;
+mod worker_kills;

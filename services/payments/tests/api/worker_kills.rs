@@ -1,0 +1,165 @@
+//! The settlement worker killed (`kill -9`, a real `payments worker` process) mid-payout
+//! twenty times while thirty payouts go out: every payout is made exactly once at the
+//! provider, and the ledger balances.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use testkit::DbKind;
+
+use crate::helpers::{DEADLINE, FEE, PRICE, TestApp, accepted, spawn_app_with};
+
+/// Payouts queued; the worker is killed `KILLS` times while they are sent (a life may
+/// send more than one before the kill lands, so there are more payouts than kills).
+const PAYOUTS: usize = 30;
+const KILLS: usize = 20;
+
+/// A `payments worker` process of the app's configuration, with a fixed worker id so a
+/// replacement takes back the killed one's job at once.
+fn worker(app: &TestApp) -> Child {
+    let payments::ProviderConfig::Sandbox {
+        url,
+        webhook_secrets,
+        ..
+    } = &app.config.provider
+    else {
+        panic!("the tests run on the sandbox");
+    };
+    let secrets: Vec<String> = webhook_secrets.iter().map(|s| s.encode()).collect();
+    Command::new(env!("CARGO_BIN_EXE_payments"))
+        .arg("worker")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("PAYMENTS_DATABASE_URL", &app.config.base.database_url)
+        .env("REDIS_URL", &app.config.base.redis_url)
+        .env("REDIS_PREFIX", &app.config.base.redis_prefix)
+        .env("DATA_DIR", std::env::temp_dir())
+        .env("PAYMENTS_PROVIDER", "sandbox")
+        .env("SANDBOX_URL", url)
+        .env("SANDBOX_SECRET_KEY", app.sandbox.secret_key())
+        .env("SANDBOX_WEBHOOK_SECRETS", secrets.join(" "))
+        .env("PAYMENTS_WORKER_ID", "settlements-under-test")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start payments worker")
+}
+
+/// SIGKILL (std's `Child::kill` on Unix): no chance to finish anything.
+fn kill9(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_payout_twenty_times_pays_each_seller_once() {
+    let app = spawn_app_with(DbKind::Postgres, |c| c.worker_in_process = false).await;
+    let seller = app.seller();
+    // Thirty funded financings of one seller, whose payout account is set: thirty
+    // payouts queued on settlements:high.
+    let res = app
+        .api
+        .client
+        .put(app.url("/api/payments/payout-account"))
+        .bearer_auth(&seller.token)
+        .json(&json!({"bank_code": "058", "account_number": "0123456789"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut financings = Vec::new();
+    for _ in 0..PAYOUTS {
+        let investor = app.investor();
+        let f = app.open(&accepted(&seller, &investor), &investor).await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        let checkout: Value = app.checkout(&id, &investor).await.json().await.unwrap();
+        app.pay(checkout["reference"].as_str().unwrap(), None).await;
+        financings.push((id, investor));
+    }
+    for (id, investor) in &financings {
+        app.wait_for_financing_status(id, investor, "funded").await;
+    }
+
+    // Start a worker; as soon as it has asked the provider for one more transfer, kill
+    // it (-9): between the provider's answer and the commit, or just after. KILLS times.
+    let mut kills = 0;
+    let mut seen = app.sandbox.stats().transfers;
+    while kills < KILLS {
+        let mut w = worker(&app);
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let asked = loop {
+            let now = app.sandbox.stats().transfers;
+            if now > seen {
+                break Some(now);
+            }
+            let all_sent = app.sandbox.stats().transfers_executed >= PAYOUTS;
+            if all_sent || w.try_wait().unwrap().is_some() || tokio::time::Instant::now() > deadline
+            {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        kill9(&mut w);
+        match asked {
+            Some(now) => {
+                seen = now;
+                kills += 1;
+            }
+            // Everything sent (the last worker records what is left), or the worker died.
+            None => break,
+        }
+    }
+    // A last worker finishes what is left.
+    let mut w = worker(&app);
+    let outcome = testkit::wait_for(
+        Duration::from_secs(60),
+        "every payout to succeed",
+        || async {
+            let mut references = Vec::new();
+            for (id, _) in &financings {
+                let d: Value = app
+                    .get(
+                        &format!("/api/payments/fundings/{id}"),
+                        &app.refreshed(&seller).token,
+                    )
+                    .await
+                    .json()
+                    .await
+                    .ok()?;
+                let payout = d["payments"]
+                    .as_array()?
+                    .iter()
+                    .find(|p| p["kind"] == "payout")?
+                    .clone();
+                if payout["status"] != "succeeded" {
+                    return None;
+                }
+                references.push(payout["reference"].as_str()?.to_owned());
+            }
+            Some(references)
+        },
+    )
+    .await;
+    kill9(&mut w);
+    assert_eq!(
+        kills, KILLS,
+        "the worker was caught mid-payout only {kills} times"
+    );
+    // Exactly once each at the provider, however often it was asked.
+    for reference in &outcome {
+        let a = app.sandbox.transfer_attempts(reference).unwrap();
+        assert_eq!(a.executed, 1, "{reference}: {a:?}");
+    }
+    assert_eq!(app.sandbox.stats().transfers_executed, PAYOUTS);
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], json!([]), "{tb}");
+    assert_eq!(tb["currencies"][0]["liabilities_minor"], 0, "{tb}");
+    assert_eq!(
+        tb["currencies"][0]["revenue_minor"],
+        json!(FEE * PAYOUTS as i64),
+        "{tb}"
+    );
+    let _ = PRICE;
+}
