@@ -169,8 +169,7 @@ pub async fn funding<C: ConnectionTrait>(
                 version: p.version + 1,
                 ..p.clone()
             };
-            // A funding that was allocated (not one refunded as late: that refund is
-            // settled by hand, noted on the payment) comes back out of the seller's side.
+            // A funding that was allocated comes back out of the seller's side.
             if ledger::posted(txn, &format!("{key}:allocated")).await? {
                 let mut paid_out = false;
                 for q in financings::payments_of(txn, f.id).await? {
@@ -210,6 +209,42 @@ pub async fn funding<C: ConnectionTrait>(
                     Some(p.id),
                 )
                 .await?;
+            }
+            if ledger::posted(txn, &format!("{key}:late")).await? {
+                // A late funding, owed back to the investor: if its refund is still to
+                // go, it will not (the bank took the money back); if it went, the
+                // investor was paid twice and owes it back.
+                let mut refunded = false;
+                for q in financings::payments_of(txn, f.id).await? {
+                    if q.refund_of != Some(p.id) {
+                        continue;
+                    }
+                    match q.status()? {
+                        PaymentStatus::Succeeded => refunded = true,
+                        PaymentStatus::Pending => {
+                            let note = Some("cancelled: the payment was reversed".to_owned());
+                            financings::set_payment(txn, now, &q, PaymentStatus::Failed, 0, note)
+                                .await?;
+                        }
+                        _ => {}
+                    }
+                }
+                let owed = if refunded {
+                    crate::domain::ledger::Account::Receivable(f.investor())
+                } else {
+                    crate::domain::ledger::Account::InvestorPayable(f.investor())
+                };
+                let back = crate::domain::ledger::Posting::new(
+                    format!("{key}:reversed"),
+                    c,
+                    "late funding reversed",
+                )
+                .debit(owed, p.settled_minor)
+                .credit(
+                    crate::domain::ledger::Account::ProviderClearing,
+                    p.settled_minor,
+                );
+                ledger::post(txn, now, &back, Some(p.id)).await?;
             }
             financings::emit(txn, clock, &f, &reversed, PaymentStatus::Reversed).await?;
             Ok(vec![reversed])

@@ -46,7 +46,9 @@ async fn an_accepted_offer_opens_one_funding_obligation_its_parties_see() {
         Value::Null
     );
     // The investor is told (funding/pending), once.
-    let events = app.payment_events().await;
+    let events = app
+        .payment_events_when("the funding/pending event", |e| !e.is_empty())
+        .await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].kind, PaymentKind::Funding);
     assert_eq!(events[0].status, PaymentStatus::Pending);
@@ -109,7 +111,9 @@ async fn paying_funds_the_invoice_and_the_ledger_balances(kind: DbKind) {
     assert_eq!(payment["status"], "succeeded");
     assert_eq!(payment["settled_minor"], PRICE);
     // The invoice service is told it is funded, and the seller's payout is pending.
-    let events = app.payment_events().await;
+    let events = app
+        .payment_events_when("three payment events", |e| e.len() >= 3)
+        .await;
     let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.status)).collect();
     assert_eq!(
         kinds,
@@ -163,7 +167,9 @@ async fn a_closed_window_expires_the_obligation_and_a_late_payment_is_refunded()
         .await;
     assert_eq!(app.checkout(id, &investor).await.status(), 409);
     let expired: Vec<_> = app
-        .payment_events()
+        .payment_events_when("the expiry event", |e| {
+            e.iter().any(|e| e.status == PaymentStatus::Expired)
+        })
         .await
         .into_iter()
         .filter(|e| e.status == PaymentStatus::Expired)

@@ -182,6 +182,36 @@ impl TestApp {
 
     /// The financing `id` as `user` sees it (with a token minted now: tests move the
     /// clock past tokens' lives), or null.
+    /// The `payment.status_changed` payloads on the invoice service's queue, once `done`
+    /// holds for them (the relay sends after the commit: wait, do not assume).
+    pub async fn payment_events_when(
+        &self,
+        what: &str,
+        done: impl Fn(&[common::events::payments::PaymentStatusChanged]) -> bool,
+    ) -> Vec<common::events::payments::PaymentStatusChanged> {
+        testkit::wait_for(DEADLINE, what, || async {
+            let events = self.payment_events().await;
+            done(&events).then_some(events)
+        })
+        .await
+    }
+
+    /// The payloads of the `event_type` events on the invoice service's queue, once there
+    /// are `n`.
+    pub async fn invoice_events(&self, event_type: &str, n: usize) -> Vec<Value> {
+        testkit::wait_for(DEADLINE, &format!("{n} {event_type}"), || async {
+            let found: Vec<Value> = self
+                .events_on(Service::Invoice)
+                .await
+                .into_iter()
+                .filter(|e| e.event_type == event_type)
+                .map(|e| e.payload)
+                .collect();
+            (found.len() >= n).then_some(found)
+        })
+        .await
+    }
+
     pub async fn financing(&self, id: &str, user: &User) -> Value {
         let user = self.refreshed(user);
         let list: Value = self

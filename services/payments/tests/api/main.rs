@@ -6,6 +6,7 @@
 mod funding;
 mod helpers;
 mod ledger;
+mod model;
 mod openapi;
 mod payouts;
 mod repayment;

@@ -94,19 +94,15 @@ async fn a_payout_waits_for_the_sellers_account_then_is_sent_once() {
     assert_eq!(attempts.executed, 1);
     // The seller is told; settlement.completed (seller) goes out; the ledger balances
     // with nothing left owed to the seller.
-    let events = app.payment_events().await;
-    assert!(
+    app.payment_events_when("the payout/succeeded event", |events| {
         events
             .iter()
             .any(|e| e.kind == PaymentKind::Payout && e.status == PaymentStatus::Succeeded)
-    );
-    let settled = app
-        .events_on(common::events::Service::Invoice)
-        .await
-        .into_iter()
-        .filter(|e| e.event_type == "settlement.completed")
-        .count();
-    assert_eq!(settled, 1);
+    })
+    .await;
+    let settled = app.invoice_events("settlement.completed", 1).await;
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert_eq!(settled[0]["kind"], "seller");
     let tb = app.trial_balance().await;
     assert_eq!(tb["broken"], json!([]), "{tb}");
     assert_eq!(tb["currencies"][0]["liabilities_minor"], 0);

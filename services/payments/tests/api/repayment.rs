@@ -103,20 +103,25 @@ async fn the_debtor_repays_in_two_parts_the_investor_is_settled_and_the_excess_r
 
     // The invoice service heard the repayment leave nothing outstanding, then the
     // investor's settlement of F.
-    let events = app.payment_events().await;
+    let events = app
+        .payment_events_when("both repayments", |events| {
+            events
+                .iter()
+                .filter(|e| {
+                    e.kind == PaymentKind::Repayment && e.status == PaymentStatus::Succeeded
+                })
+                .count()
+                == 2
+        })
+        .await;
     let repaid: Vec<_> = events
         .iter()
         .filter(|e| e.kind == PaymentKind::Repayment && e.status == PaymentStatus::Succeeded)
         .map(|e| e.outstanding_minor)
         .collect();
     assert_eq!(repaid, [Some(50_000_000), Some(0)]);
-    let settlements: Vec<Value> = app
-        .events_on(common::events::Service::Invoice)
-        .await
-        .into_iter()
-        .filter(|e| e.event_type == "settlement.completed")
-        .map(|e| e.payload)
-        .collect();
+    // The seller's payout and the investor's settlement.
+    let settlements = app.invoice_events("settlement.completed", 2).await;
     assert!(
         settlements
             .iter()

@@ -141,8 +141,10 @@ async fn a_hundred_concurrent_deliveries_make_one_effect(kind: DbKind) {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     app.wait_for_financing_status(&id, &app.admin(), "funded")
         .await;
+    // Everything the one effect sends (funding pending and succeeded, payout pending),
+    // then nothing more.
     let succeeded = app
-        .payment_events()
+        .payment_events_when("the effect's three events", |e| e.len() >= 3)
         .await
         .into_iter()
         .filter(|e| e.status == common::events::payments::PaymentStatus::Succeeded)
