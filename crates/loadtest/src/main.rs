@@ -24,6 +24,7 @@ mod invoice;
 mod kyc;
 mod marketplace;
 mod notifications;
+mod payments;
 mod png;
 mod processing;
 mod rss;
@@ -121,6 +122,20 @@ struct Cli {
     /// notifications-ws: notifications published per second, over all clients.
     #[arg(long, default_value_t = 1000)]
     rate: u64,
+    /// payments: accepted offers seeded (each funded by one measured webhook).
+    #[arg(long, default_value_t = 2000)]
+    financings: usize,
+    /// payments: the sandbox provider's address.
+    #[arg(long, default_value = "http://127.0.0.1:8090")]
+    sandbox: String,
+    /// payments: the webhook secret(s) payments accepts (make run writes one to
+    /// $DATA_DIR/sandbox-webhook-secret, read when this is unset).
+    #[arg(long, env = "SANDBOX_WEBHOOK_SECRETS", hide_env_values = true)]
+    webhook_secrets: Option<String>,
+    /// payments: the PostgreSQL server pgbench inserts into in the same run (payments'
+    /// own).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pgbench_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,6 +151,8 @@ enum Service {
     Marketplace,
     /// Not a goose scenario: WebSocket clients of notifications, fed through Redis.
     NotificationsWs,
+    /// Not a goose scenario: signed provider webhooks beside pgbench.
+    Payments,
 }
 
 /// Auth's own address (`--target direct`).
@@ -151,6 +168,7 @@ impl Service {
             Service::InvoiceSearch => "invoice-search",
             Service::Marketplace => "marketplace",
             Service::NotificationsWs => "notifications-ws",
+            Service::Payments => "payments",
         }
     }
 
@@ -162,6 +180,7 @@ impl Service {
             Service::Invoice | Service::InvoiceSearch => "http://127.0.0.1:8083",
             Service::Marketplace => "http://127.0.0.1:8084",
             Service::NotificationsWs => "http://127.0.0.1:8087",
+            Service::Payments => "http://127.0.0.1:8085",
         }
     }
 
@@ -191,6 +210,7 @@ impl Service {
             (Service::NotificationsWs, Target::Gateway) => {
                 Probe::Unauthorized("/api/notifications")
             }
+            (Service::Payments, Target::Gateway) => Probe::Unauthorized("/api/payments/fundings"),
         }
     }
 
@@ -200,9 +220,10 @@ impl Service {
             Service::Kyc => kyc::scenarios(),
             Service::Invoice => invoice::scenarios(),
             Service::Marketplace => marketplace::scenarios(),
-            Service::KycProcessing | Service::InvoiceSearch | Service::NotificationsWs => {
-                Vec::new()
-            }
+            Service::KycProcessing
+            | Service::InvoiceSearch
+            | Service::NotificationsWs
+            | Service::Payments => Vec::new(),
         }
     }
 }
@@ -329,6 +350,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate: cli.rate,
             duration: Duration::from_secs(humantime_secs(&cli.duration)?),
             target: cli.target.name(),
+        })
+        .await?;
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+
+    if cli.service == Service::Payments {
+        let secrets = match &cli.webhook_secrets {
+            Some(s) => s.clone(),
+            None => {
+                let data = std::env::var("DATA_DIR").unwrap_or_else(|_| "data".into());
+                let file = std::path::Path::new(&data).join("sandbox-webhook-secret");
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("no --webhook-secrets and no {}", file.display()))?
+            }
+        };
+        let redis_url = if cli.redis.contains("://") {
+            cli.redis.clone()
+        } else {
+            format!("redis://{}", cli.redis)
+        };
+        let passed = payments::run(payments::Settings {
+            service: host,
+            auth: auth_host,
+            sandbox: cli.sandbox.trim_end_matches('/').to_owned(),
+            redis_url,
+            redis_prefix: cli.redis_prefix.clone(),
+            secrets,
+            financings: cli.financings,
+            investors: cli.investors,
+            concurrency: cli.connections,
+            pgbench_url: cli.pgbench_url.clone(),
         })
         .await?;
         return Ok(if passed {
