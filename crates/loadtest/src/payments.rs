@@ -94,6 +94,24 @@ async fn investor(client: &reqwest::Client, auth: &str) -> anyhow::Result<Invest
     })
 }
 
+/// The financings an investor sees (the newest `LIST_LIMIT`).
+async fn fundings(
+    client: &reqwest::Client,
+    service: &str,
+    token: &str,
+) -> anyhow::Result<Vec<Value>> {
+    let list = json_of(
+        client
+            .get(format!("{service}/api/payments/fundings"))
+            .bearer_auth(token)
+            .send()
+            .await?,
+        "fundings",
+    )
+    .await?;
+    Ok(list["items"].as_array().cloned().unwrap_or_default())
+}
+
 /// Runs `f` over `items` with `n` at a time; answers the results in order.
 async fn each<T, R, F, Fut>(items: Vec<T>, n: usize, f: F) -> anyhow::Result<Vec<R>>
 where
@@ -209,16 +227,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
             .filter(|i| i % investors.len() == n)
             .count();
         loop {
-            let list = json_of(
-                client
-                    .get(format!("{}/api/payments/fundings", s.service))
-                    .bearer_auth(&inv.token)
-                    .send()
-                    .await?,
-                "fundings",
-            )
-            .await?;
-            let items = list["items"].as_array().cloned().unwrap_or_default();
+            let items = fundings(&client, &s.service, &inv.token).await?;
             if items.len() >= want {
                 for f in items {
                     ids.push((
@@ -368,16 +377,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
     let mut funded = 0usize;
     let mut doubled = 0usize;
     for inv in &investors {
-        let list = json_of(
-            client
-                .get(format!("{}/api/payments/fundings", s.service))
-                .bearer_auth(&inv.token)
-                .send()
-                .await?,
-            "fundings",
-        )
-        .await?;
-        for f in list["items"].as_array().cloned().unwrap_or_default() {
+        for f in fundings(&client, &s.service, &inv.token).await? {
             let id = f["id"].as_str().unwrap_or_default();
             let d = json_of(
                 client

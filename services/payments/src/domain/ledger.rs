@@ -217,6 +217,12 @@ impl Posting {
 pub mod postings {
     use super::*;
 
+    /// The key prefix of the postings a payment makes (`payment:{id}`; each posting adds
+    /// its step: `payment:{id}:received`).
+    pub fn key(payment: uuid::Uuid) -> String {
+        format!("payment:{payment}")
+    }
+
     /// The investor's price `price` arrived for `invoice`.
     pub fn funding_received(key: &str, c: Currency, invoice: InvoiceId, price: i64) -> Posting {
         Posting::new(format!("{key}:received"), c, "funding received")

@@ -174,14 +174,9 @@ pub async fn record(
     p: &payment::Model,
     status: ProviderStatus,
 ) -> anyhow::Result<()> {
-    let outcome = match status {
-        ProviderStatus::Success => TransferOutcome::Succeeded,
-        ProviderStatus::Reversed => TransferOutcome::Reversed,
-        s if s.is_final() => TransferOutcome::Failed,
-        _ => {
-            tracing::info!(payment_id = %p.id, ?status, "Transfer pending at the provider.");
-            return Ok(());
-        }
+    let Some(outcome) = TransferOutcome::of(status) else {
+        tracing::info!(payment_id = %p.id, ?status, "Transfer pending at the provider.");
+        return Ok(());
     };
     record_outcome(state, p, outcome).await
 }

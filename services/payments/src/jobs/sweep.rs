@@ -79,24 +79,19 @@ async fn verify_charge(state: &AppState, p: &payment::Model) -> anyhow::Result<(
     if charge.currency != p.currency {
         return Ok(());
     }
-    let outcome = match charge.status {
-        ProviderStatus::Success => ChargeOutcome::Succeeded {
-            amount: charge.amount,
+    let outcome = match ChargeOutcome::of(charge.status, charge.amount) {
+        None => return Ok(()),
+        // Reversed before its success ever reached us: for this pending payment, no
+        // money arrived.
+        Some(ChargeOutcome::Reversed) => ChargeOutcome::Failed {
+            reason: "the provider reports the charge reversed".into(),
         },
-        s if s.is_final() => ChargeOutcome::Failed {
-            reason: format!("the provider reports the charge {s:?}").to_lowercase(),
-        },
-        _ => return Ok(()),
+        Some(outcome) => outcome,
     };
     let txn = service_kit::db::begin_write(&state.db).await?;
     let locked = financings::lock_payment(&*txn, p.id).await?;
     let clock = state.clock.as_ref();
-    let changed = match locked.kind()? {
-        PaymentKind::Funding => {
-            outcomes::funding(&*txn, clock, state.provider.name(), &locked, &outcome).await?
-        }
-        _ => outcomes::repayment(&*txn, clock, state.provider.name(), &locked, &outcome).await?,
-    };
+    let changed = outcomes::charge(&*txn, clock, state.provider.name(), &locked, &outcome).await?;
     txn.commit().await?;
     if !changed.is_empty() {
         tracing::info!(payment_id = %p.id, "Reconciled with the provider.");

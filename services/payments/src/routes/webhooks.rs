@@ -27,7 +27,7 @@ use common::events::payments::PaymentKind;
 
 use crate::domain::PaymentsError;
 use crate::provider::webhook::Refused;
-use crate::provider::{ProviderStatus, WebhookEvent, WebhookKind};
+use crate::provider::{WebhookEvent, WebhookKind};
 use crate::state::AppState;
 use crate::store::entity::webhook_receipt;
 use crate::store::financings;
@@ -185,11 +185,8 @@ async fn process(
     let p = financings::lock_payment(&*txn, p.id).await?;
     let clock = state.clock.as_ref();
     let changed = match (effect, p.kind()?) {
-        (Effect::Charge(outcome), PaymentKind::Funding) => {
-            outcomes::funding(&*txn, clock, state.provider.name(), &p, &outcome).await?
-        }
-        (Effect::Charge(outcome), PaymentKind::Repayment) => {
-            outcomes::repayment(&*txn, clock, state.provider.name(), &p, &outcome).await?
+        (Effect::Charge(outcome), _) => {
+            outcomes::charge(&*txn, clock, state.provider.name(), &p, &outcome).await?
         }
         (
             Effect::Transfer(outcome),
@@ -223,12 +220,7 @@ async fn confirm_transfer(
         tracing::warn!(payment_id = %p.id, reference = t.reference, "The provider's transfer does not match the payment; left for reconciliation.");
         return Ok(None);
     }
-    Ok(match t.status {
-        ProviderStatus::Success => Some(TransferOutcome::Succeeded),
-        ProviderStatus::Reversed => Some(TransferOutcome::Reversed),
-        s if s.is_final() => Some(TransferOutcome::Failed),
-        _ => None,
-    })
+    Ok(TransferOutcome::of(t.status))
 }
 
 /// The charge's outcome as the provider's verify call reports it now: `None` when it
@@ -246,21 +238,12 @@ async fn confirm_charge(
         tracing::warn!(payment_id = %p.id, reference = charge.reference, currency = charge.currency, "The provider's charge does not match the payment; left for reconciliation.");
         return Ok(None);
     }
-    Ok(Some(match charge.status {
-        ProviderStatus::Success => ChargeOutcome::Succeeded {
-            amount: charge.amount,
-        },
-        ProviderStatus::Reversed => ChargeOutcome::Reversed,
-        s if s.is_final() => ChargeOutcome::Failed {
-            reason: format!("the provider reports the charge {s:?}").to_lowercase(),
-        },
-        _ => {
-            return Err(PaymentsError::Provider(
-                "the provider has not settled the charge yet".into(),
-            )
-            .into());
-        }
-    }))
+    match ChargeOutcome::of(charge.status, charge.amount) {
+        Some(outcome) => Ok(Some(outcome)),
+        None => Err(
+            PaymentsError::Provider("the provider has not settled the charge yet".into()).into(),
+        ),
+    }
 }
 
 /// Records a delivery that changes nothing (so its redelivery is a duplicate too).

@@ -9,6 +9,7 @@ use sea_orm::ConnectionTrait;
 
 use crate::domain::ledger::postings;
 use crate::domain::{FinancingStatus, PaymentsError};
+use crate::provider::ProviderStatus;
 use crate::store::entity::payment;
 use crate::store::financings::{self, NewPayment};
 use crate::store::ledger;
@@ -31,6 +32,37 @@ pub enum ChargeOutcome {
     Reversed,
 }
 
+impl ChargeOutcome {
+    /// What the provider's `status` of a charge (paid `amount`) means here; `None` while
+    /// it is not final.
+    pub fn of(status: ProviderStatus, amount: i64) -> Option<Self> {
+        Some(match status {
+            ProviderStatus::Success => ChargeOutcome::Succeeded { amount },
+            ProviderStatus::Reversed => ChargeOutcome::Reversed,
+            s if s.is_final() => ChargeOutcome::Failed {
+                reason: format!("the provider reports the charge {s:?}").to_lowercase(),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Applies the charge `outcome` to `p` (locked by the caller) as its kind says: a
+/// funding or a repayment; any other payment is not a charge and does not change.
+pub async fn charge<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    provider: &str,
+    p: &payment::Model,
+    outcome: &ChargeOutcome,
+) -> Result<Changed, PaymentsError> {
+    match p.kind()? {
+        PaymentKind::Funding => funding(txn, clock, provider, p, outcome).await,
+        PaymentKind::Repayment => repayment(txn, clock, provider, p, outcome).await,
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// The payments a transaction changed (as they are now), for after the commit.
 pub type Changed = Vec<payment::Model>;
 
@@ -47,7 +79,7 @@ pub async fn funding<C: ConnectionTrait>(
     let f = financings::lock(txn, p.financing_id).await?;
     let terms = f.terms()?;
     let c = terms.currency;
-    let key = format!("payment:{}", p.id);
+    let key = postings::key(p.id);
     match (outcome, status) {
         // A checkout paid after the window closed: its payment was expired with the
         // financing; the money is owed back.
@@ -264,6 +296,19 @@ pub enum TransferOutcome {
     Reversed,
 }
 
+impl TransferOutcome {
+    /// What the provider's `status` of a transfer means here; `None` while it is not
+    /// final.
+    pub fn of(status: ProviderStatus) -> Option<Self> {
+        match status {
+            ProviderStatus::Success => Some(TransferOutcome::Succeeded),
+            ProviderStatus::Reversed => Some(TransferOutcome::Reversed),
+            s if s.is_final() => Some(TransferOutcome::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// Applies `outcome` to the outgoing payment `p` (a payout, distribution or refund,
 /// locked by the caller): its status, the posting that takes the money off the payable,
 /// its event, and for a seller's payout `settlement.completed`.
@@ -278,7 +323,7 @@ pub async fn transfer<C: ConnectionTrait>(
     let kind = p.kind()?;
     let f = financings::lock(txn, p.financing_id).await?;
     let c = f.currency()?;
-    let key = format!("payment:{}", p.id);
+    let key = postings::key(p.id);
     let payable = match kind {
         PaymentKind::Payout => crate::domain::ledger::Account::SellerPayable(f.seller()),
         PaymentKind::Distribution => crate::domain::ledger::Account::InvestorPayable(f.investor()),
@@ -446,7 +491,7 @@ pub async fn repayment<C: ConnectionTrait>(
     let now = clock.now();
     let f = financings::lock(txn, p.financing_id).await?;
     let c = f.currency()?;
-    let key = format!("payment:{}", p.id);
+    let key = postings::key(p.id);
     match (outcome, p.status()?) {
         (ChargeOutcome::Succeeded { amount }, PaymentStatus::Pending) => {
             let (applied, over) = crate::domain::apply_repayment(f.outstanding_minor(), *amount);
