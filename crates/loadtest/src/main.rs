@@ -125,6 +125,10 @@ struct Cli {
     /// payments: accepted offers seeded (each funded by one measured webhook).
     #[arg(long, default_value_t = 2000)]
     financings: usize,
+    /// payments: the sellers the financings belong to, round robin (one seller's
+    /// fundings take that seller's payable account one after another).
+    #[arg(long, default_value_t = 100)]
+    sellers: usize,
     /// payments: the sandbox provider's address.
     #[arg(long, default_value = "http://127.0.0.1:8090")]
     sandbox: String,
@@ -383,6 +387,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             secrets,
             financings: cli.financings,
             investors: cli.investors,
+            sellers: cli.sellers.max(1),
             concurrency: cli.connections,
             pgbench_url: cli.pgbench_url.clone(),
         })

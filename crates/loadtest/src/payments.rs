@@ -5,7 +5,7 @@
 //! same PostgreSQL in the same run.
 //!
 //! Seeding: `--investors` investors signed up through auth; `--financings` accepted
-//! offers put on `events:payments` as marketplace's relay would (`--redis`,
+//! offers of `--sellers` sellers (round robin) put on `events:payments` as marketplace's relay would (`--redis`,
 //! `--redis-prefix`); a checkout for each, paid at the sandbox with the sandbox's own
 //! webhooks held back (`/_control/faults`), so the deliveries measured are the only ones.
 //! Afterwards every financing must be funded exactly once: no second funding, no refund.
@@ -34,6 +34,8 @@ pub struct Settings {
     pub secrets: String,
     pub financings: usize,
     pub investors: usize,
+    /// Sellers of the financings, round robin.
+    pub sellers: usize,
     pub concurrency: usize,
     /// The PostgreSQL that pgbench inserts into (payments' own server).
     pub pgbench_url: String,
@@ -192,8 +194,8 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         .build()?;
     let investors_needed = s.investors.max(s.financings.div_ceil(LIST_LIMIT));
     println!(
-        "payments: {} financings for {investors_needed} investors; webhooks to {}, verified at {}",
-        s.financings, s.service, s.sandbox
+        "payments: {} financings for {investors_needed} investors and {} sellers; webhooks to {}, verified at {}",
+        s.financings, s.sellers, s.service, s.sandbox
     );
     let mut investors = Vec::new();
     for _ in 0..investors_needed {
@@ -204,7 +206,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
     let pool = service_kit::redis::pool(&s.redis_url, 4).await?;
     let keys = Keys::new(&s.redis_prefix);
     let clock = common::clock::system();
-    let seller = UserId(Uuid::now_v7());
+    let sellers: Vec<UserId> = (0..s.sellers).map(|_| UserId(Uuid::now_v7())).collect();
     for i in 0..s.financings {
         let inv = &investors[i % investors.len()];
         let mut o =
@@ -212,7 +214,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         o.offer_id = OfferId(Uuid::now_v7());
         o.invoice_id = InvoiceId(Uuid::now_v7());
         o.investor_id = UserId(inv.id);
-        o.seller_id = seller;
+        o.seller_id = sellers[i % sellers.len()];
         let envelope = Envelope::of(OfferEvent::Accepted(o), clock.as_ref())?;
         service_kit::queue::enqueue_json(&pool, &keys.events(Service::Payments), &envelope).await?;
     }

@@ -299,6 +299,27 @@ impl OneOfWords {
     }
 }
 
+impl OneOfWords {
+    /// SQLite has no `ADD CONSTRAINT`: the two triggers (insert, update) that refuse
+    /// another word. Public for a migration that rebuilds a table and must make them
+    /// again in the same batch.
+    pub fn sqlite_triggers(&self) -> Result<[String; 2], DbErr> {
+        let (t, c, name, list) = (self.table, self.column, self.constraint(), self.list()?);
+        let message = format!("{t}.{c} must be one of {}", self.words.join(", "));
+        let trigger = |when: &str, on: &str| {
+            format!(
+                "CREATE TRIGGER \"{name}_{when}\" BEFORE {on} ON \"{t}\" \
+                 WHEN NEW.\"{c}\" NOT IN ({list}) \
+                 BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+        };
+        Ok([
+            trigger("insert", "INSERT"),
+            trigger("update", &format!("UPDATE OF \"{c}\"")),
+        ])
+    }
+}
+
 impl sea_orm_migration::MigrationName for OneOfWords {
     fn name(&self) -> &str {
         self.name
@@ -312,15 +333,8 @@ impl sea_orm_migration::MigrationTrait for OneOfWords {
         let db = m.get_connection();
         match m.get_database_backend() {
             sea_orm::DatabaseBackend::Sqlite => {
-                let message = format!("{t}.{c} must be one of {}", self.words.join(", "));
-                let update = format!("UPDATE OF \"{c}\"");
-                for (when, on) in [("insert", "INSERT"), ("update", update.as_str())] {
-                    db.execute_unprepared(&format!(
-                        "CREATE TRIGGER \"{name}_{when}\" BEFORE {on} ON \"{t}\" \
-                         WHEN NEW.\"{c}\" NOT IN ({list}) \
-                         BEGIN SELECT RAISE(ABORT, '{message}'); END"
-                    ))
-                    .await?;
+                for trigger in self.sqlite_triggers()? {
+                    db.execute_unprepared(&trigger).await?;
                 }
             }
             _ => {

@@ -93,6 +93,23 @@ impl Account {
     }
 }
 
+impl Account {
+    /// The platform's own accounts, on one side of nearly every posting (the money at the
+    /// provider, the fees). Their entries are appended without taking the account's
+    /// row, so postings for different invoices never wait for each other on them; their
+    /// balance is the sum of their entries (`store::ledger`). The parties' accounts keep a
+    /// running balance, updated under their row's lock, because a liability must never
+    /// go below zero and that is checked as each posting is written.
+    pub fn pooled(&self) -> bool {
+        matches!(self, Account::ProviderClearing | Account::FeeRevenue)
+    }
+
+    /// [`Self::pooled`] by the account's code.
+    pub fn code_is_pooled(code: &str) -> bool {
+        code == "provider_clearing" || code == "fee_revenue"
+    }
+}
+
 impl AccountKind {
     /// How an entry of `side` and `amount` moves a balance of this kind.
     pub fn delta(self, side: Side, amount: i64) -> i64 {

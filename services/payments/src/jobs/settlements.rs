@@ -9,7 +9,9 @@
 //! the provider's answer is final (success, failed, reversed, abandoned, ...), records it;
 //! a transfer still pending at the provider is settled by its webhook or by the sweep's
 //! reconciliation, never sent again under another reference. A payout whose seller has
-//! no payout account waits (its note says so) until `PUT /payout-account`.
+//! no payout account waits (its note says so) until `PUT /payout-account`. A transfer
+//! that failed or came back is owed again under a new payment (`retry_of`), sent only
+//! to a payout account set after the failure.
 
 use common::events::payments::{PaymentKind, PaymentStatus};
 use sea_orm::EntityTrait;
@@ -106,16 +108,22 @@ pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
         .await?
     else {
         let note = "waiting for the payee's payout account (PUT /api/payments/payout-account)";
-        if p.note.as_deref() != Some(note) {
-            let txn = service_kit::db::begin_write(&state.db).await?;
-            let now = state.clock.now();
-            financings::set_payment(&*txn, now, &p, PaymentStatus::Pending, 0, Some(note.into()))
-                .await?;
-            txn.commit().await?;
-        }
+        hold(state, &p, note).await?;
         tracing::info!(payment_id = %p.id, "Transfer waits for a payout account.");
         return Ok(());
     };
+    if let Some(failed) = p.retry_of {
+        // Sent again after a failure: only to an account set since.
+        let failed_at = payment::Entity::find_by_id(failed)
+            .one(&state.db)
+            .await?
+            .map(|q| q.updated_at);
+        if failed_at.is_some_and(|at| account.updated_at <= at) {
+            hold(state, &p, outcomes::WAITING_FOR_NEW_ACCOUNT).await?;
+            tracing::info!(payment_id = %p.id, "Transfer waits for a new payout account.");
+            return Ok(());
+        }
+    }
     let sent = state
         .provider
         .transfer(Transfer {
@@ -138,6 +146,18 @@ pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
         }
     };
     record(state, &p, transfer.status).await
+}
+
+/// Leaves `p` pending with `note` saying what it waits for.
+async fn hold(state: &AppState, p: &payment::Model, note: &str) -> anyhow::Result<()> {
+    if p.note.as_deref() != Some(note) {
+        let txn = service_kit::db::begin_write(&state.db).await?;
+        let now = state.clock.now();
+        financings::set_payment(&*txn, now, p, PaymentStatus::Pending, 0, Some(note.into()))
+            .await?;
+        txn.commit().await?;
+    }
+    Ok(())
 }
 
 /// A refund goes back through the charge it refunds. One refund per charge: if the

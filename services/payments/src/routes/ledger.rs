@@ -184,15 +184,16 @@ pub async fn accounts(
         .all(&state.db)
         .await?;
     let more = rows.len() as u64 > limit;
-    let items: Vec<AccountView> = rows
+    let shown = rows.into_iter().take(limit as usize).collect();
+    let items: Vec<AccountView> = crate::store::ledger::with_balances(&state.db, shown)
+        .await?
         .into_iter()
-        .take(limit as usize)
-        .map(|a| AccountView {
+        .map(|(a, balance_minor)| AccountView {
             id: a.id,
             code: a.code,
             currency: a.currency,
             kind: a.kind,
-            balance_minor: a.balance_minor,
+            balance_minor,
         })
         .collect();
     let next_cursor = more
@@ -208,8 +209,9 @@ pub struct EntryView {
     #[schema(pattern = "^(debit|credit)$")]
     pub side: String,
     pub amount_minor: i64,
-    /// The account's balance right after this entry.
-    pub balance_after: i64,
+    /// The account's balance right after this entry; null on the pooled accounts
+    /// (`provider_clearing`, `fee_revenue`), whose balance is the sum of their entries.
+    pub balance_after: Option<i64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -91,6 +91,8 @@ pub struct PaymentView {
     pub provider: String,
     pub authorization_url: Option<String>,
     pub note: Option<String>,
+    /// A transfer sent again: the one that failed or came back.
+    pub retry_of: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -110,6 +112,7 @@ impl TryFrom<&payment::Model> for PaymentView {
             provider: p.provider.clone(),
             authorization_url: p.authorization_url.clone(),
             note: p.note.clone(),
+            retry_of: p.retry_of,
             created_at: p.created_at,
             updated_at: p.updated_at,
         })
@@ -204,6 +207,8 @@ pub struct NewPayment {
     pub note: Option<String>,
     /// A refund: the charge it hands money back from.
     pub refund_of: Option<Uuid>,
+    /// A transfer sent again: the one that failed or came back.
+    pub retry_of: Option<Uuid>,
 }
 
 /// A new pending payment of `kind` for `amount` on `f`.
@@ -233,6 +238,7 @@ pub async fn new_payment<C: ConnectionTrait>(
         authorization_url: None,
         note: who.note,
         refund_of: who.refund_of,
+        retry_of: who.retry_of,
         created_at: now,
         updated_at: now,
         version: 1,

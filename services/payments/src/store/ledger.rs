@@ -2,23 +2,25 @@
 //! (with the change it records), once per key; [`trial_balance`] and [`check`] read the
 //! invariants back.
 //!
-//! Concurrency: accounts are locked (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has
-//! one writer at a time) in the order of their codes, so two postings over the same
-//! accounts never deadlock, and each balance is read and written under its lock.
+//! Concurrency: a party account's row is taken by the `UPDATE` that moves its balance
+//! (PostgreSQL; SQLite has one writer at a time), in the order of the accounts' codes,
+//! so two postings over the same accounts never deadlock, and the balance checked is the
+//! one written. The pooled accounts ([`Account::pooled`]: the provider clearing account
+//! and fee revenue, on nearly every posting) are never taken: their entries are appended
+//! with no running balance and their balance is the sum of their entries, so postings
+//! for different invoices do not queue behind each other (docs/decisions.md).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use common::money::Currency;
-use sea_orm::sea_query::{ExprTrait, OnConflict};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::PaymentsError;
-use crate::domain::ledger::{AccountKind, LedgerError, Posting, Side};
+use crate::domain::ledger::{Account, AccountKind, LedgerError, Posting, Side};
 use crate::store::entity::{ledger_account, ledger_entry, ledger_posting};
 
 /// What [`post`] did.
@@ -31,6 +33,12 @@ pub enum Posted {
 
 /// Writes `posting` in `txn`: checks it balances, refuses a liability below zero, and
 /// does nothing when its key was posted before.
+///
+/// A handful of statements whatever the posting: the posting row (its unique key makes
+/// a second attempt, even a concurrent one, a no-op), one `UPDATE ... RETURNING` per
+/// party account (which takes its row until the commit and gives the balance to check),
+/// and one multi-row insert of the entries. Pooled accounts ([`Account::pooled`]) are
+/// not updated: their entries carry no running balance.
 pub async fn post<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
@@ -38,16 +46,8 @@ pub async fn post<C: ConnectionTrait>(
     payment_id: Option<Uuid>,
 ) -> Result<Posted, PaymentsError> {
     posting.check()?;
-    let seen = ledger_posting::Entity::find()
-        .filter(ledger_posting::Column::Key.eq(&posting.key))
-        .one(txn)
-        .await
-        .map_err(anyhow::Error::from)?;
-    if seen.is_some() {
-        return Ok(Posted::AlreadyPosted);
-    }
     let posting_id = common::new_id_at(now);
-    ledger_posting::Entity::insert(ledger_posting::ActiveModel {
+    let inserted = ledger_posting::Entity::insert(ledger_posting::ActiveModel {
         id: Set(posting_id),
         key: Set(posting.key.clone()),
         currency: Set(posting.currency.code().to_owned()),
@@ -55,39 +55,66 @@ pub async fn post<C: ConnectionTrait>(
         payment_id: Set(payment_id),
         created_at: Set(now),
     })
+    .on_conflict(
+        OnConflict::column(ledger_posting::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
     .exec_without_returning(txn)
     .await
     .map_err(anyhow::Error::from)?;
+    if inserted == 0 {
+        return Ok(Posted::AlreadyPosted);
+    }
 
-    // Net change per account, in code order (the lock order).
-    let mut by_code: BTreeMap<String, (AccountKind, Vec<(Side, i64)>)> = BTreeMap::new();
+    // The legs per account, in code order (the lock order, so two postings over the same
+    // accounts never deadlock).
+    let mut by_code: BTreeMap<String, (Account, Vec<(Side, i64)>)> = BTreeMap::new();
     for leg in &posting.legs {
         by_code
             .entry(leg.account.code())
-            .or_insert_with(|| (leg.account.kind(), Vec::new()))
+            .or_insert_with(|| (leg.account, Vec::new()))
             .1
             .push((leg.side, leg.amount_minor));
     }
-    for (code, (kind, lines)) in by_code {
-        let account = lock_account(txn, now, &code, posting.currency, kind).await?;
-        let mut balance = account.balance_minor;
-        for (side, amount) in lines {
-            balance = balance
-                .checked_add(kind.delta(side, amount))
-                .ok_or_else(|| anyhow::anyhow!("balance of {code} overflows"))?;
-            ledger_entry::Entity::insert(ledger_entry::ActiveModel {
+    let mut entries = Vec::with_capacity(posting.legs.len());
+    for (code, (account, lines)) in by_code {
+        let kind = account.kind();
+        let entry = |account_id: Uuid, side: Side, amount: i64, after: Option<i64>| {
+            ledger_entry::ActiveModel {
                 id: Set(common::new_id_at(now)),
                 posting_id: Set(posting_id),
-                account_id: Set(account.id),
+                account_id: Set(account_id),
                 side: Set(side.as_str().to_owned()),
                 amount_minor: Set(amount),
-                balance_after: Set(balance),
+                balance_after: Set(after),
                 created_at: Set(now),
-            })
-            .exec_without_returning(txn)
-            .await
-            .map_err(anyhow::Error::from)?;
+            }
+        };
+        if account.pooled() {
+            let id = account_id(txn, now, &code, posting.currency, kind).await?;
+            entries.extend(
+                lines
+                    .into_iter()
+                    .map(|(side, amount)| entry(id, side, amount, None)),
+            );
+            continue;
         }
+        let mut net = 0i64;
+        for &(side, amount) in &lines {
+            net = net
+                .checked_add(kind.delta(side, amount))
+                .ok_or_else(|| anyhow::anyhow!("a posting on {code} overflows"))?;
+        }
+        let (id, balance) = match add_to_balance(txn, &code, posting.currency, net).await? {
+            Some(found) => found,
+            None => {
+                account_id(txn, now, &code, posting.currency, kind).await?;
+                add_to_balance(txn, &code, posting.currency, net)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("ledger account {code} vanished"))?
+            }
+        };
         if kind == AccountKind::Liability && balance < 0 {
             return Err(LedgerError::NegativeLiability {
                 key: posting.key.clone(),
@@ -96,31 +123,64 @@ pub async fn post<C: ConnectionTrait>(
             }
             .into());
         }
-        ledger_account::Entity::update_many()
-            .col_expr(
-                ledger_account::Column::BalanceMinor,
-                sea_orm::sea_query::Expr::value(balance),
-            )
-            .col_expr(
-                ledger_account::Column::Version,
-                sea_orm::sea_query::Expr::col(ledger_account::Column::Version).add(1),
-            )
-            .filter(ledger_account::Column::Id.eq(account.id))
-            .exec(txn)
-            .await
-            .map_err(anyhow::Error::from)?;
+        // Each entry's balance after it, in the posting's order.
+        let mut running = balance - net;
+        for (side, amount) in lines {
+            running += kind.delta(side, amount);
+            entries.push(entry(id, side, amount, Some(running)));
+        }
     }
+    ledger_entry::Entity::insert_many(entries)
+        .exec_without_returning(txn)
+        .await
+        .map_err(anyhow::Error::from)?;
     Ok(Posted::Written)
 }
 
-/// The account `code` in `currency`, created at zero if new, locked for this transaction.
-async fn lock_account<C: ConnectionTrait>(
+/// Adds `net` to the balance of the account `code` in `currency`, taking its row for
+/// the transaction: its id and new balance, `None` if it does not exist yet.
+async fn add_to_balance<C: ConnectionTrait>(
+    txn: &C,
+    code: &str,
+    currency: Currency,
+    net: i64,
+) -> Result<Option<(Uuid, i64)>, PaymentsError> {
+    let updated = ledger_account::Entity::update_many()
+        .col_expr(
+            ledger_account::Column::BalanceMinor,
+            Expr::col(ledger_account::Column::BalanceMinor).add(net),
+        )
+        .col_expr(
+            ledger_account::Column::Version,
+            Expr::col(ledger_account::Column::Version).add(1),
+        )
+        .filter(ledger_account::Column::Code.eq(code))
+        .filter(ledger_account::Column::Currency.eq(currency.code()))
+        .exec_with_returning(txn)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(updated.into_iter().next().map(|a| (a.id, a.balance_minor)))
+}
+
+/// The id of the account `code` in `currency`, created at zero if new (not locked).
+async fn account_id<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
     code: &str,
     currency: Currency,
     kind: AccountKind,
-) -> Result<ledger_account::Model, PaymentsError> {
+) -> Result<Uuid, PaymentsError> {
+    let find = || {
+        ledger_account::Entity::find()
+            .select_only()
+            .column(ledger_account::Column::Id)
+            .filter(ledger_account::Column::Code.eq(code))
+            .filter(ledger_account::Column::Currency.eq(currency.code()))
+            .into_tuple::<Uuid>()
+    };
+    if let Some(id) = find().one(txn).await.map_err(anyhow::Error::from)? {
+        return Ok(id);
+    }
     ledger_account::Entity::insert(ledger_account::ActiveModel {
         id: Set(common::new_id_at(now)),
         code: Set(code.to_owned()),
@@ -141,14 +201,75 @@ async fn lock_account<C: ConnectionTrait>(
     .exec_without_returning(txn)
     .await
     .map_err(anyhow::Error::from)?;
-    ledger_account::Entity::find()
-        .filter(ledger_account::Column::Code.eq(code))
-        .filter(ledger_account::Column::Currency.eq(currency.code()))
-        .lock_exclusive()
+    Ok(find()
         .one(txn)
         .await
         .map_err(anyhow::Error::from)?
-        .ok_or_else(|| anyhow::anyhow!("ledger account {code} {currency} vanished").into())
+        .ok_or_else(|| anyhow::anyhow!("ledger account {code} {currency} vanished"))?)
+}
+
+/// Every account's entry totals: `(debits, credits)` by account id, summed in the
+/// database.
+async fn entry_totals<C: ConnectionTrait>(
+    db: &C,
+    account: Option<Uuid>,
+) -> anyhow::Result<BTreeMap<Uuid, (i64, i64)>> {
+    let mut q = ledger_entry::Entity::find()
+        .select_only()
+        .column(ledger_entry::Column::AccountId)
+        .column(ledger_entry::Column::Side)
+        .column_as(
+            Expr::col(ledger_entry::Column::AmountMinor)
+                .sum()
+                .cast_as("BIGINT"),
+            "total",
+        )
+        .group_by(ledger_entry::Column::AccountId)
+        .group_by(ledger_entry::Column::Side);
+    if let Some(id) = account {
+        q = q.filter(ledger_entry::Column::AccountId.eq(id));
+    }
+    let mut out: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
+    for (id, side, total) in q.into_tuple::<(Uuid, String, i64)>().all(db).await? {
+        let t = out.entry(id).or_default();
+        match side.parse::<Side>().map_err(anyhow::Error::msg)? {
+            Side::Debit => t.0 = total,
+            Side::Credit => t.1 = total,
+        }
+    }
+    Ok(out)
+}
+
+/// An account's balance: the running one of a party account, the sum of the entries of a
+/// pooled one.
+fn balance_of(
+    a: &ledger_account::Model,
+    totals: &BTreeMap<Uuid, (i64, i64)>,
+) -> anyhow::Result<i64> {
+    if !Account::code_is_pooled(&a.code) {
+        return Ok(a.balance_minor);
+    }
+    let kind: AccountKind = a.kind.parse().map_err(anyhow::Error::msg)?;
+    let (debits, credits) = totals.get(&a.id).copied().unwrap_or_default();
+    Ok(kind.delta(Side::Debit, debits) + kind.delta(Side::Credit, credits))
+}
+
+/// `accounts` with their balances ([`balance_of`]).
+pub async fn with_balances<C: ConnectionTrait>(
+    db: &C,
+    accounts: Vec<ledger_account::Model>,
+) -> anyhow::Result<Vec<(ledger_account::Model, i64)>> {
+    let mut totals = BTreeMap::new();
+    for a in accounts.iter().filter(|a| Account::code_is_pooled(&a.code)) {
+        totals.extend(entry_totals(db, Some(a.id)).await?);
+    }
+    accounts
+        .into_iter()
+        .map(|a| {
+            let b = balance_of(&a, &totals)?;
+            Ok((a, b))
+        })
+        .collect()
 }
 
 /// One currency's trial balance: the sums of every entry and of the balances by kind.
@@ -165,50 +286,36 @@ pub struct TrialBalance {
     pub balanced: bool,
 }
 
-/// The trial balance of every currency the ledger has entries in.
+/// The trial balance of every currency the ledger has accounts in.
 pub async fn trial_balance<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<TrialBalance>> {
     let accounts = ledger_account::Entity::find().all(db).await?;
-    let entries = ledger_entry::Entity::find().all(db).await?;
-    let currency_of: BTreeMap<Uuid, (String, String)> = accounts
-        .iter()
-        .map(|a| (a.id, (a.currency.clone(), a.kind.clone())))
-        .collect();
+    let totals = entry_totals(db, None).await?;
     let mut out: BTreeMap<String, TrialBalance> = BTreeMap::new();
-    let blank = |c: &str| -> anyhow::Result<TrialBalance> {
-        Ok(TrialBalance {
-            currency: c.parse().map_err(anyhow::Error::msg)?,
-            debits_minor: 0,
-            credits_minor: 0,
-            assets_minor: 0,
-            liabilities_minor: 0,
-            revenue_minor: 0,
-            balanced: true,
-        })
-    };
     for a in &accounts {
         if !out.contains_key(&a.currency) {
-            out.insert(a.currency.clone(), blank(&a.currency)?);
+            let blank = TrialBalance {
+                currency: a.currency.parse().map_err(anyhow::Error::msg)?,
+                debits_minor: 0,
+                credits_minor: 0,
+                assets_minor: 0,
+                liabilities_minor: 0,
+                revenue_minor: 0,
+                balanced: true,
+            };
+            out.insert(a.currency.clone(), blank);
         }
         let t = out
             .get_mut(&a.currency)
             .ok_or_else(|| anyhow::anyhow!("no total for {}", a.currency))?;
+        let balance = balance_of(a, &totals)?;
         match a.kind.parse::<AccountKind>().map_err(anyhow::Error::msg)? {
-            AccountKind::Asset => t.assets_minor += a.balance_minor,
-            AccountKind::Liability => t.liabilities_minor += a.balance_minor,
-            AccountKind::Revenue => t.revenue_minor += a.balance_minor,
+            AccountKind::Asset => t.assets_minor += balance,
+            AccountKind::Liability => t.liabilities_minor += balance,
+            AccountKind::Revenue => t.revenue_minor += balance,
         }
-    }
-    for e in &entries {
-        let (currency, _) = currency_of
-            .get(&e.account_id)
-            .ok_or_else(|| anyhow::anyhow!("entry {} on no account", e.id))?;
-        let t = out
-            .get_mut(currency)
-            .ok_or_else(|| anyhow::anyhow!("no total for {currency}"))?;
-        match e.side.parse::<Side>().map_err(anyhow::Error::msg)? {
-            Side::Debit => t.debits_minor += e.amount_minor,
-            Side::Credit => t.credits_minor += e.amount_minor,
-        }
+        let (debits, credits) = totals.get(&a.id).copied().unwrap_or_default();
+        t.debits_minor += debits;
+        t.credits_minor += credits;
     }
     Ok(out
         .into_values()
@@ -221,8 +328,8 @@ pub async fn trial_balance<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<Tri
 }
 
 /// The ledger's invariants, each broken one in words (empty: all hold): every currency's
-/// trial balance balances; no liability is negative; every account's balance is the sum
-/// of its entries; the last entry of each account carries its balance.
+/// trial balance balances; no liability is negative; every party account's running
+/// balance is the sum of its entries.
 pub async fn check<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<String>> {
     let mut broken = Vec::new();
     for t in trial_balance(db).await? {
@@ -230,22 +337,17 @@ pub async fn check<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<String>> {
             broken.push(format!("{} does not balance: {t:?}", t.currency));
         }
     }
-    let accounts = ledger_account::Entity::find().all(db).await?;
-    for a in accounts {
+    let totals = entry_totals(db, None).await?;
+    for a in ledger_account::Entity::find().all(db).await? {
         let kind: AccountKind = a.kind.parse().map_err(anyhow::Error::msg)?;
         if kind == AccountKind::Liability && a.balance_minor < 0 {
             broken.push(format!("liability {} is {}", a.code, a.balance_minor));
         }
-        let entries = ledger_entry::Entity::find()
-            .filter(ledger_entry::Column::AccountId.eq(a.id))
-            .order_by_asc(ledger_entry::Column::Id)
-            .all(db)
-            .await?;
-        let mut sum = 0i64;
-        for e in &entries {
-            let side: Side = e.side.parse().map_err(anyhow::Error::msg)?;
-            sum += kind.delta(side, e.amount_minor);
+        if Account::code_is_pooled(&a.code) {
+            continue;
         }
+        let (debits, credits) = totals.get(&a.id).copied().unwrap_or_default();
+        let sum = kind.delta(Side::Debit, debits) + kind.delta(Side::Credit, credits);
         if sum != a.balance_minor {
             broken.push(format!(
                 "{} {}: balance {} but its entries sum to {sum}",
@@ -271,11 +373,13 @@ pub async fn balance<C: ConnectionTrait>(
     code: &str,
     currency: Currency,
 ) -> anyhow::Result<i64> {
-    Ok(ledger_account::Entity::find()
+    let Some(a) = ledger_account::Entity::find()
         .filter(ledger_account::Column::Code.eq(code))
         .filter(ledger_account::Column::Currency.eq(currency.code()))
         .one(db)
         .await?
-        .map(|a| a.balance_minor)
-        .unwrap_or(0))
+    else {
+        return Ok(0);
+    };
+    Ok(with_balances(db, vec![a]).await?[0].1)
 }

@@ -361,13 +361,13 @@ pub async fn transfer<C: ConnectionTrait>(
                 PaymentKind::Distribution => {
                     let distributed = f.distributed_minor + p.amount_minor;
                     // Settled once the debtor has paid everything and all of it has
-                    // reached the investor.
-                    let done = f.outstanding_minor() == 0 && distributed >= f.repaid_minor;
-                    let to = if done {
-                        FinancingStatus::Settled
-                    } else {
-                        f.status()?
-                    };
+                    // reached the investor (once: a distribution sent again after one
+                    // came back completes a settlement already announced).
+                    let was = f.status()?;
+                    let done = f.outstanding_minor() == 0
+                        && distributed >= f.repaid_minor
+                        && was != FinancingStatus::Settled;
+                    let to = if done { FinancingStatus::Settled } else { was };
                     let after =
                         financings::set_financing(txn, now, &f, to, f.repaid_minor, distributed)
                             .await?;
@@ -391,7 +391,9 @@ pub async fn transfer<C: ConnectionTrait>(
             financings::set_payment(txn, now, p, PaymentStatus::Failed, 0, note.clone()).await?;
             let failed = moved(PaymentStatus::Failed, 0, note);
             financings::emit(txn, clock, &f, &failed, PaymentStatus::Failed).await?;
-            Ok(vec![failed])
+            let mut changed = vec![failed];
+            changed.extend(send_again(txn, clock, &f, p).await?);
+            Ok(changed)
         }
         // Sent and already returned by the time we hear of it: both, in order.
         (TransferOutcome::Reversed, PaymentStatus::Pending) => {
@@ -426,12 +428,72 @@ pub async fn transfer<C: ConnectionTrait>(
             )
             .credit(payable, p.settled_minor);
             ledger::post(txn, now, &back, Some(p.id)).await?;
+            if kind == PaymentKind::Distribution {
+                // Not with the investor after all: owed again (sent again below).
+                financings::set_financing(
+                    txn,
+                    now,
+                    &f,
+                    f.status()?,
+                    f.repaid_minor,
+                    f.distributed_minor - p.settled_minor,
+                )
+                .await?;
+            }
             let reversed = moved(PaymentStatus::Reversed, p.settled_minor, note);
             financings::emit(txn, clock, &f, &reversed, PaymentStatus::Reversed).await?;
-            Ok(vec![reversed])
+            let mut changed = vec![reversed];
+            changed.extend(send_again(txn, clock, &f, p).await?);
+            Ok(changed)
         }
         _ => Ok(Vec::new()),
     }
+}
+
+/// The note of a transfer sent again, until the payee's payout account changes.
+pub const WAITING_FOR_NEW_ACCOUNT: &str = "waiting for a new payout account (PUT /api/payments/payout-account): the last transfer to the current one failed or came back";
+
+/// A payout or distribution that failed or came back is still owed (its payable holds
+/// the money): a new transfer of the same amount to the same payee, at most one per
+/// failed transfer (`retry_of` is unique). The settlement worker holds it until the
+/// payee's payout account changes, so a bad account is not paid again and again. A
+/// failed refund is not sent again by itself: the provider refused it, an operator's
+/// matter (the reconciliation route lists it).
+async fn send_again<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    f: &crate::store::entity::financing::Model,
+    p: &payment::Model,
+) -> Result<Option<payment::Model>, PaymentsError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let kind = p.kind()?;
+    if !matches!(kind, PaymentKind::Payout | PaymentKind::Distribution) {
+        return Ok(None);
+    }
+    let sent_again = payment::Entity::find()
+        .filter(payment::Column::RetryOf.eq(p.id))
+        .one(txn)
+        .await?;
+    if sent_again.is_some() {
+        return Ok(None);
+    }
+    let next = financings::new_payment(
+        txn,
+        clock.now(),
+        f,
+        kind,
+        p.amount_minor,
+        &p.provider,
+        NewPayment {
+            payee: p.payee_id,
+            note: Some(WAITING_FOR_NEW_ACCOUNT.to_owned()),
+            retry_of: Some(p.id),
+            ..NewPayment::default()
+        },
+    )
+    .await?;
+    financings::emit(txn, clock, f, &next, PaymentStatus::Pending).await?;
+    Ok(Some(next))
 }
 
 /// A pending charge `p` of `f` failed (`reason`): recorded and told.

@@ -165,3 +165,111 @@ async fn a_payout_account_is_checked_and_resolved() {
         403
     );
 }
+
+/// The seller's payout account; answers 200 or the status.
+async fn set_account(app: &TestApp, user: &testkit::api::User, number: &str) -> u16 {
+    app.api
+        .client
+        .put(app.url("/api/payments/payout-account"))
+        .bearer_auth(&user.token)
+        .json(&json!({"bank_code": "058", "account_number": number}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn payment(app: &TestApp, id: &str, token: &str) -> Value {
+    app.get(&format!("/api/payments/payments/{id}"), token)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_payout_is_owed_again_and_sent_once_the_seller_fixes_the_account() {
+    let app = spawn_app().await;
+    let (seller, investor) = (app.seller(), app.investor());
+    // The sandbox fails transfers to accounts ending in 1.
+    assert_eq!(set_account(&app, &seller, "0123456781").await, 200);
+    funded(&app, &seller, &investor).await;
+    let first = payout_of(&app, &seller).await;
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    testkit::wait_until(DEADLINE, "the first payout to fail", || async {
+        payment(&app, &first_id, &seller.token).await["status"] == "failed"
+    })
+    .await;
+    // Owed again: one replacement, same amount, waiting for another account instead of
+    // being sent to the failing one again.
+    let replacement = app
+        .payment_events_when("the replacement payout", |events| {
+            events.iter().any(|e| {
+                e.kind == PaymentKind::Payout
+                    && e.status == PaymentStatus::Pending
+                    && e.payment_id.to_string() != first_id
+            })
+        })
+        .await
+        .into_iter()
+        .find(|e| e.kind == PaymentKind::Payout && e.payment_id.to_string() != first_id)
+        .unwrap();
+    let second_id = replacement.payment_id.to_string();
+    assert_eq!(replacement.amount_minor, PRICE - FEE);
+    testkit::wait_until(DEADLINE, "the replacement to say it waits", || async {
+        let p = payment(&app, &second_id, &seller.token).await;
+        p["status"] == "pending"
+            && p["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("new payout account"))
+    })
+    .await;
+    // Tried once at the failing account, and not again.
+    let first_ref = first["reference"].as_str().unwrap();
+    let tried = app.sandbox.transfer_attempts(first_ref).unwrap();
+    assert_eq!((tried.attempts, tried.executed), (1, 1), "{tried:?}");
+    let held = payment(&app, &second_id, &seller.token).await;
+    assert_eq!(
+        app.sandbox
+            .transfer_attempts(held["reference"].as_str().unwrap())
+            .map(|t| t.attempts)
+            .unwrap_or(0),
+        0
+    );
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], json!([]), "{tb}");
+    assert_eq!(
+        tb["currencies"][0]["liabilities_minor"],
+        PRICE - FEE,
+        "{tb}"
+    );
+
+    // A new account: the replacement goes, once; nothing is owed any more.
+    app.advance(chrono::Duration::seconds(1));
+    assert_eq!(set_account(&app, &seller, "0123456780").await, 200);
+    testkit::wait_until(DEADLINE, "the replacement to succeed", || async {
+        payment(&app, &second_id, &seller.token).await["status"] == "succeeded"
+    })
+    .await;
+    let second = payment(&app, &second_id, &seller.token).await;
+    let attempts = app
+        .sandbox
+        .transfer_attempts(second["reference"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(attempts.executed, 1);
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], json!([]), "{tb}");
+    assert_eq!(tb["currencies"][0]["liabilities_minor"], 0, "{tb}");
+    assert_eq!(tb["currencies"][0]["assets_minor"], FEE, "{tb}");
+    let settled = app.invoice_events("settlement.completed", 1).await;
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    // Only one replacement of the failed payout, however often its outcome arrives.
+    let payouts: Vec<_> = app
+        .payment_events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == PaymentKind::Payout && e.status == PaymentStatus::Pending)
+        .collect();
+    assert_eq!(payouts.len(), 2, "{payouts:?}");
+}

@@ -10,8 +10,9 @@ pub struct Model {
     pub account_id: Uuid,
     pub side: String,
     pub amount_minor: i64,
-    /// The account's balance right after this entry.
-    pub balance_after: i64,
+    /// The account's balance right after this entry; none on a pooled account (its
+    /// balance is the sum of its entries).
+    pub balance_after: Option<i64>,
     pub created_at: ChronoDateTimeUtc,
 }
 

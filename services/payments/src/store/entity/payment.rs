@@ -31,6 +31,8 @@ pub struct Model {
     pub note: Option<String>,
     /// A refund: the charge (a funding or repayment) it hands money back from.
     pub refund_of: Option<Uuid>,
+    /// A payout or distribution sent again: the transfer that failed or came back.
+    pub retry_of: Option<Uuid>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub version: i64,

@@ -96,7 +96,7 @@ enum LedgerPostings {
 }
 
 #[derive(DeriveIden)]
-enum LedgerEntries {
+pub(super) enum LedgerEntries {
     Table,
     Id,
     PostingId,
@@ -107,19 +107,19 @@ enum LedgerEntries {
     CreatedAt,
 }
 
-fn money(c: impl IntoIden) -> ColumnDef {
+pub(super) fn money(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).big_integer().not_null().to_owned()
 }
 
-fn uuid(c: impl IntoIden) -> ColumnDef {
+pub(super) fn uuid(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).uuid().not_null().to_owned()
 }
 
-fn key(c: impl IntoIden) -> ColumnDef {
+pub(super) fn key(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).uuid().not_null().primary_key().to_owned()
 }
 
-async fn index(
+pub(super) async fn index(
     m: &SchemaManager<'_>,
     name: &str,
     table: impl IntoIden,

@@ -9,6 +9,7 @@ use crate::domain::FinancingStatus;
 use crate::domain::ledger::{AccountKind, Side};
 
 mod m0001_payments;
+mod m0013_pooled_entries_and_retries;
 
 pub struct Migrator;
 
@@ -85,6 +86,7 @@ impl MigratorTrait for Migrator {
                 words,
             }) as Box<dyn MigrationTrait>
         }));
+        all.push(Box::new(m0013_pooled_entries_and_retries::Migration));
         all
     }
 }
