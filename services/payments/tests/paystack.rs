@@ -181,3 +181,73 @@ async fn transfers_go_to_a_resolved_recipient_under_our_reference() {
     assert_eq!(t.status, ProviderStatus::Success);
     assert!(t.status.is_final());
 }
+
+#[tokio::test]
+async fn what_was_refunded_is_read_from_the_transactions_refunds_list() {
+    let (server, p) = paystack().await;
+    // Paystack's verify says nothing of refunds; its id names the transaction in the
+    // refunds list, where a failed refund does not count.
+    Mock::given(method("GET"))
+        .and(path("/transaction/verify/vst_refunded000000001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": true, "message": "Verification successful",
+            "data": {"id": 4099260517i64, "status": "success", "reference": "vst_refunded000000001", "amount": 500000, "currency": "NGN"}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/refund"))
+        .and(query_param("transaction", "4099260517"))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": true, "message": "Refunds retrieved",
+            "data": [
+                {"id": 1, "transaction": 4099260517i64, "amount": 120000, "currency": "NGN", "status": "processed"},
+                {"id": 2, "transaction": 4099260517i64, "amount": 30000, "currency": "NGN", "status": "pending"},
+                {"id": 3, "transaction": 4099260517i64, "amount": 99999, "currency": "NGN", "status": "failed"}
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(p.refunded("vst_refunded000000001").await.unwrap(), 150_000);
+
+    // No refunds yet: nothing refunded.
+    Mock::given(method("GET"))
+        .and(path("/transaction/verify/vst_unrefunded0000001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": true, "message": "Verification successful",
+            "data": {"id": 7, "status": "success", "reference": "vst_unrefunded0000001", "amount": 500000, "currency": "NGN"}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/refund"))
+        .and(query_param("transaction", "7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": true, "message": "Refunds retrieved", "data": []
+        })))
+        .mount(&server)
+        .await;
+    assert_eq!(p.refunded("vst_unrefunded0000001").await.unwrap(), 0);
+
+    // An outage while listing is "try later", never "nothing was refunded".
+    Mock::given(method("GET"))
+        .and(path("/transaction/verify/vst_outage00000000001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": true, "message": "Verification successful",
+            "data": {"id": 8, "status": "success", "reference": "vst_outage00000000001", "amount": 500000, "currency": "NGN"}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/refund"))
+        .and(query_param("transaction", "8"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    assert!(matches!(
+        p.refunded("vst_outage00000000001").await,
+        Err(ProviderError::Unavailable(_))
+    ));
+}

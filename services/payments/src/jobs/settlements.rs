@@ -170,8 +170,7 @@ async fn refund(state: &AppState, p: &payment::Model) -> anyhow::Result<()> {
     let Some(charge) = payment::Entity::find_by_id(of).one(&state.db).await? else {
         anyhow::bail!("refund {}: no charge {of}", p.id);
     };
-    let now = state.provider.verify(&charge.reference).await?;
-    if now.refunded_amount.unwrap_or(0) < p.amount_minor {
+    if state.provider.refunded(&charge.reference).await? < p.amount_minor {
         match state
             .provider
             .refund(&charge.reference, p.amount_minor)

@@ -92,9 +92,13 @@ pub struct Charge {
     /// What was paid, in minor units.
     pub amount: i64,
     pub currency: String,
-    /// What has been refunded of it (the sandbox says; Paystack's verify does not).
+    /// What has been refunded of it (the sandbox says; Paystack's verify does not:
+    /// [`PaymentProvider::refunded`] asks its refunds list).
     #[serde(default)]
     pub refunded_amount: Option<i64>,
+    /// The provider's own id of the transaction (Paystack's refunds list is by it).
+    #[serde(default)]
+    pub id: Option<serde_json::Value>,
 }
 
 /// A transfer as the provider reports it.
@@ -146,6 +150,10 @@ pub trait PaymentProvider: Send + Sync {
     async fn verify_transfer(&self, reference: &str) -> Result<TransferState, ProviderError>;
     /// Refunds `amount_minor` of the charge `reference`.
     async fn refund(&self, reference: &str, amount_minor: i64) -> Result<(), ProviderError>;
+    /// How much of the charge `reference` has been refunded or is being refunded (a
+    /// failed refund does not count): asked before refunding, so a worker that died
+    /// after asking for a refund never asks twice.
+    async fn refunded(&self, reference: &str) -> Result<i64, ProviderError>;
     /// Checks a delivery's signature on the raw body and says what it is about.
     fn verify_webhook(
         &self,
@@ -355,6 +363,35 @@ impl PaymentProvider for HttpProvider {
         let body = json!({"transaction": reference, "amount": amount_minor});
         let _: serde_json::Value = self.call(self.post("/refund", body), "refund").await?;
         Ok(())
+    }
+
+    async fn refunded(&self, reference: &str) -> Result<i64, ProviderError> {
+        #[derive(Deserialize)]
+        struct Refund {
+            amount: i64,
+            status: String,
+        }
+        let charge = self.verify(reference).await?;
+        if let Some(amount) = charge.refunded_amount {
+            return Ok(amount);
+        }
+        // Paystack: the transaction's refunds, by its numeric id.
+        let Some(id) = charge.id.as_ref().and_then(serde_json::Value::as_u64) else {
+            return Err(ProviderError::Unavailable(format!(
+                "the provider says neither what was refunded of {reference} nor its id"
+            )));
+        };
+        let refunds: Vec<Refund> = self
+            .call(
+                self.get(&format!("/refund?transaction={id}&perPage=100")),
+                "list refunds",
+            )
+            .await?;
+        Ok(refunds
+            .iter()
+            .filter(|r| r.status != "failed")
+            .map(|r| r.amount)
+            .sum())
     }
 
     fn verify_webhook(
