@@ -418,13 +418,15 @@ fn payment(out: &mut Out, e: &PaymentEvent) {
                 (PaymentKind::Payout, PaymentStatus::Failed) => vec![(
                     s,
                     "Payout failed",
-                    format!("The payout of {amount} failed; check your payout account."),
+                    format!(
+                        "The payout of {amount} failed; set a new payout account and it is sent again."
+                    ),
                 )],
                 (PaymentKind::Payout, PaymentStatus::Reversed) => vec![(
                     s,
                     "Payout returned",
                     format!(
-                        "The payout of {amount} was returned by your bank; check your payout account."
+                        "The payout of {amount} was returned by your bank; set a new payout account and it is sent again."
                     ),
                 )],
                 (PaymentKind::Repayment, PaymentStatus::Succeeded) => {
@@ -452,7 +454,9 @@ fn payment(out: &mut Out, e: &PaymentEvent) {
                     vec![(
                         i,
                         "Transfer to you failed",
-                        format!("Sending you {amount} failed; check your payout account."),
+                        format!(
+                            "Sending you {amount} failed; set a new payout account and it is sent again."
+                        ),
                     )]
                 }
                 // Pending payouts, repayments and distributions, failed repayment links,
