@@ -12,7 +12,7 @@ use super::invoice::{
 use super::kyc::{DocumentProcessed, DocumentStatus, DocumentType, KycDecided, KycSubmitted};
 use super::marketplace::{OfferChange, OfferChanged, OfferStatus};
 use super::payments::{
-    PaymentKind, PaymentStatus, PaymentStatusChanged, SettlementCompleted, SettlementKind,
+    PaymentKind, PaymentStatus, PaymentStatusChanged, RefundTo, SettlementCompleted, SettlementKind,
 };
 use super::{AuthEvent, Event, InvoiceEvent, KycEvent, OfferEvent, PaymentEvent};
 use crate::auth::Role;
@@ -96,6 +96,7 @@ pub fn payment(kind: PaymentKind, status: PaymentStatus) -> PaymentStatusChanged
         amount_minor: 150_000_000,
         currency: Currency::NGN,
         outstanding_minor: (kind == PaymentKind::Repayment).then_some(0),
+        refund_to: (kind == PaymentKind::Refund).then_some(RefundTo::Investor),
     }
 }
 

@@ -37,6 +37,17 @@ crate::string_enum! {
     }
 }
 
+crate::string_enum! {
+    /// Whom a refund hands the money back to.
+    pub enum RefundTo {
+        /// The investor: a funding that arrived after its window closed.
+        Investor = "investor",
+        /// The debtor (not a user of the platform): what a repayment paid beyond what was
+        /// owed.
+        Debtor = "debtor",
+    }
+}
+
 /// `payment.status_changed`: a funding, payout, repayment, distribution or refund moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentStatusChanged {
@@ -53,6 +64,9 @@ pub struct PaymentStatusChanged {
     /// For a repayment: what the debtor still owes after it (0 once repaid in full).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outstanding_minor: Option<i64>,
+    /// For a refund: whom the money goes back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_to: Option<RefundTo>,
 }
 
 crate::string_enum! {

@@ -212,6 +212,7 @@ pub fn payment_with(
         amount_minor: 150_000_000,
         currency: common::money::Currency::NGN,
         outstanding_minor: outstanding,
+        refund_to: None,
     };
     Envelope::of(
         common::events::PaymentEvent::StatusChanged(p),

@@ -6,7 +6,7 @@
 use common::events::auth::UserRegistered;
 use common::events::kyc::DocumentStatus;
 use common::events::marketplace::OfferChange;
-use common::events::payments::{PaymentKind, PaymentStatus, SettlementKind};
+use common::events::payments::{PaymentKind, PaymentStatus, RefundTo, SettlementKind};
 use common::events::{
     Accepts, AuthEvent, Event, InvoiceEvent, KycEvent, OfferEvent, PaymentEvent, Service,
 };
@@ -347,8 +347,9 @@ fn offer(out: &mut Out, e: &OfferEvent) {
 /// Payments: who is told what, by kind and status (the table in docs/notifications.md).
 /// Each party told may listen to the payment's channel. Nobody is told twice of one
 /// thing: a seller's payout is told as the payout's success, not again as its
-/// settlement; a refund's payee is not in the event (a debtor is not a user), so
-/// refunds are shown in the payments API, not here.
+/// settlement; a refund is told to the investor when it is theirs (`refund_to`), and to
+/// nobody when it goes back to the debtor (not a user: the seller sees it in the
+/// payments API).
 fn payment(out: &mut Out, e: &PaymentEvent) {
     match e {
         PaymentEvent::StatusChanged(p) => {
@@ -459,8 +460,32 @@ fn payment(out: &mut Out, e: &PaymentEvent) {
                         ),
                     )]
                 }
+                (PaymentKind::Refund, status) if p.refund_to == Some(RefundTo::Investor) => {
+                    match status {
+                        PaymentStatus::Pending => vec![(
+                            i,
+                            "Payment being refunded",
+                            format!(
+                                "Your payment of {amount} arrived after the funding window closed; it is being refunded."
+                            ),
+                        )],
+                        PaymentStatus::Succeeded => vec![(
+                            i,
+                            "Payment refunded",
+                            format!("{amount} was refunded to you."),
+                        )],
+                        PaymentStatus::Failed => vec![(
+                            i,
+                            "Refund delayed",
+                            format!(
+                                "Refunding your {amount} did not go through; the platform's operators see it and will see it through."
+                            ),
+                        )],
+                        _ => Vec::new(),
+                    }
+                }
                 // Pending payouts, repayments and distributions, failed repayment links,
-                // and refunds: nothing to tell (see above).
+                // and refunds to the debtor: nothing to tell (see above).
                 _ => Vec::new(),
             };
             let data = json!({
@@ -698,8 +723,10 @@ mod tests {
             (Distribution, Pending, vec![]),
             (Distribution, Succeeded, vec![(i, "Money sent to you")]),
             (Distribution, Failed, vec![(i, "Transfer to you failed")]),
-            (Refund, Pending, vec![]),
-            (Refund, Succeeded, vec![]),
+            // The example refund is the investor's (a late funding).
+            (Refund, Pending, vec![(i, "Payment being refunded")]),
+            (Refund, Succeeded, vec![(i, "Payment refunded")]),
+            (Refund, Failed, vec![(i, "Refund delayed")]),
         ];
         for (kind, status, expected) in table {
             let p = payment_of(kind, status, seller, investor);
@@ -716,6 +743,23 @@ mod tests {
                     .iter()
                     .all(|m| m.channel == Keys::default().payment(p.payment_id.uuid()))
             );
+        }
+    }
+
+    #[test]
+    fn a_refund_to_the_debtor_tells_nobody() {
+        let (investor, seller) = (UserId(Uuid::now_v7()), UserId(Uuid::now_v7()));
+        for status in [
+            PaymentStatus::Pending,
+            PaymentStatus::Succeeded,
+            PaymentStatus::Failed,
+        ] {
+            let p = PaymentStatusChanged {
+                refund_to: Some(RefundTo::Debtor),
+                ..payment_of(PaymentKind::Refund, status, seller, investor)
+            };
+            let c = told(PaymentEvent::StatusChanged(p));
+            assert!(c.drafts.is_empty(), "{status}: {:?}", c.drafts);
         }
     }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use common::auth::Role;
 use common::clock::Clock;
 use common::events::marketplace::OfferChanged;
-use common::events::payments::{PaymentKind, PaymentStatus, PaymentStatusChanged};
+use common::events::payments::{PaymentKind, PaymentStatus, PaymentStatusChanged, RefundTo};
 use common::events::{Envelope, PaymentEvent};
 use common::ids::{PaymentId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -273,6 +273,12 @@ pub async fn emit<C: ConnectionTrait>(
         },
         currency: f.currency()?,
         outstanding_minor: (kind == PaymentKind::Repayment).then(|| f.outstanding_minor()),
+        // A refund with a payee goes to the investor (a late funding); one without, to
+        // the debtor, who is not a user (an over-payment).
+        refund_to: (kind == PaymentKind::Refund).then_some(match p.payee_id {
+            Some(_) => RefundTo::Investor,
+            None => RefundTo::Debtor,
+        }),
     });
     let envelope = Envelope::of(event, clock).map_err(anyhow::Error::from)?;
     service_kit::outbox::add(txn, &envelope).await?;

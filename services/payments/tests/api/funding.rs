@@ -193,6 +193,20 @@ async fn a_closed_window_expires_the_obligation_and_a_late_payment_is_refunded()
     })
     .await;
     assert_eq!(app.financing(id, &investor).await["status"], "expired");
+    // The refund is the investor's, and its events say so (notifications tells them).
+    let refunds: Vec<_> = app
+        .payment_events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == PaymentKind::Refund)
+        .collect();
+    assert_eq!(refunds.len(), 2, "{refunds:?}");
+    assert!(
+        refunds
+            .iter()
+            .all(|e| e.refund_to == Some(common::events::payments::RefundTo::Investor)),
+        "{refunds:?}"
+    );
     let tb = app.trial_balance().await;
     assert_eq!(tb["broken"], serde_json::json!([]), "{tb}");
     assert_eq!(tb["currencies"][0]["liabilities_minor"], 0, "{tb}");

@@ -3,7 +3,7 @@
 //! when nothing is outstanding and all of it has been passed on, the financing is
 //! settled and the ledger shows nothing owed to anyone.
 
-use common::events::payments::{PaymentKind, PaymentStatus};
+use common::events::payments::{PaymentKind, PaymentStatus, RefundTo};
 use serde_json::{Value, json};
 
 use crate::helpers::{DEADLINE, FACE, FEE, PRICE, TestApp, accepted, spawn_app};
@@ -95,6 +95,20 @@ async fn the_debtor_repays_in_two_parts_the_investor_is_settled_and_the_excess_r
             })
     })
     .await;
+    // The over-payment goes back to the debtor, which its events say (nobody is told).
+    let refunds: Vec<_> = app
+        .payment_events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == PaymentKind::Refund)
+        .collect();
+    assert!(!refunds.is_empty());
+    assert!(
+        refunds
+            .iter()
+            .all(|e| e.refund_to == Some(RefundTo::Debtor)),
+        "{refunds:?}"
+    );
     let d = detail(&app, &id, &seller).await;
     assert_eq!(d["outstanding_minor"], 0);
     assert_eq!(d["distributed_minor"], FACE);
