@@ -22,7 +22,7 @@
 //! | `POST /checkout/{reference}/decline` | - | pending -> `failed`; `charge.failed` |
 //! | `POST /refund` | key | `{transaction: reference, amount?}` (default: all that is left) -> `{id, transaction_reference, amount, currency, status: "processed"}`; `refund.processed`; more than is left -> 422, a transaction not `success` -> 409 |
 //! | `GET /bank/resolve?account_number=&bank_code=` | key | 10 and 3 digits (else 422); `0000000000` -> 422; `{account_number, account_name: "SANDBOX ACCOUNT {last 4}", bank_id}` |
-//! | `POST /transferrecipient` | key | `{name, account_number, bank_code, currency}` -> `{recipient_code: "RCP_...", type, name, currency, details}`; the same account, the same code |
+//! | `POST /transferrecipient` | key | `{name, account_number, bank_code, currency}` -> `{recipient_code: "RCP_...", type, name, currency, details}`; the same account in the same currency, the same code; a transfer must be in its recipient's currency |
 //! | `POST /transfer` | key | `{source: "balance", amount, currency, recipient, reference, reason?}` -> `{id, reference, status: "pending", amount, currency, recipient}`; the first call with a reference creates it, later ones return it unchanged (409 if amount, currency or recipient differ); unknown recipient -> 422 |
 //! | `GET /transfer/verify/{reference}` | key | the transfer; status `pending`, `success`, `failed`, `reversed` |
 //! | `GET /healthz` | - | `ok` |

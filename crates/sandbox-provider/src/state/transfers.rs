@@ -152,9 +152,15 @@ impl Transfer {
     }
 }
 
-/// `RCP_` and 16 hex digits of SHA-256 over bank and account: the same account, the same code.
-fn recipient_code(bank: &BankCode, account: &AccountNumber) -> String {
-    let digest = Sha256::digest(format!("{}:{}", bank.as_str(), account.as_str()));
+/// `RCP_` and 16 hex digits of SHA-256 over bank, account and currency: the same account
+/// in the same currency, the same code.
+fn recipient_code(bank: &BankCode, account: &AccountNumber, currency: &Currency) -> String {
+    let digest = Sha256::digest(format!(
+        "{}:{}:{}",
+        bank.as_str(),
+        account.as_str(),
+        currency.as_str()
+    ));
     format!("RCP_{}", &hex::encode(digest)[..16])
 }
 
@@ -170,7 +176,7 @@ impl State {
         bank: BankCode,
         currency: Currency,
     ) -> RecipientView {
-        let code = recipient_code(&bank, &account);
+        let code = recipient_code(&bank, &account, &currency);
         self.recipients
             .entry(code.clone())
             .or_insert(Recipient {
@@ -200,13 +206,22 @@ impl State {
             }
             return Ok((t.view(), false));
         }
-        let account = self
+        let (account, paid_in) = self
             .recipients
             .get(&new.recipient)
-            .map(|r| r.account.clone())
+            .map(|r| (r.account.clone(), r.currency.clone()))
             .ok_or_else(|| {
                 ApiError::Invalid(format!("recipient {} was not issued here", new.recipient))
             })?;
+        if paid_in != new.currency {
+            // As a real provider: a recipient takes transfers in its own currency.
+            return Err(ApiError::Invalid(format!(
+                "recipient {} takes {}, not {}",
+                new.recipient,
+                paid_in.as_str(),
+                new.currency.as_str()
+            )));
+        }
         let t = Transfer {
             id: self.next_id(),
             reference: new.reference,

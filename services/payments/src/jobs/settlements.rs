@@ -103,11 +103,15 @@ pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
     let Some(payee) = p.payee_id else {
         anyhow::bail!("payment {} has no payee", p.id);
     };
-    let Some(account) = payout_account::Entity::find_by_id(payee)
+    let Some(account) = payout_account::Entity::find_by_id((payee, p.currency.clone()))
         .one(&state.db)
         .await?
     else {
-        let note = "waiting for the payee's payout account (PUT /api/payments/payout-account)";
+        let note = format!(
+            "waiting for the payee's {} payout account (PUT /api/payments/payout-account)",
+            p.currency
+        );
+        let note = note.as_str();
         hold(state, &p, note).await?;
         tracing::info!(payment_id = %p.id, "Transfer waits for a payout account.");
         return Ok(());

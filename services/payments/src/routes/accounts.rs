@@ -3,12 +3,13 @@
 use actix_web::{HttpResponse, get, put, web};
 use common::auth::Role;
 use common::events::payments::PaymentStatus;
+use common::money::Currency;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use service_kit::auth::AuthUser;
 use service_kit::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::PaymentsError;
 use crate::provider::ProviderError;
@@ -24,10 +25,23 @@ pub struct PayoutAccountRequest {
     /// The 10-digit account number (NUBAN).
     #[schema(example = "0123456789", pattern = "^[0-9]{10}$")]
     pub account_number: String,
+    /// The currency paid to this account (one account per currency); NGN when absent.
+    pub currency: Option<Currency>,
+}
+
+/// Which of your payout accounts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct Which {
+    /// The account's currency; NGN when absent.
+    pub currency: Option<Currency>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PayoutAccountView {
+    #[schema(value_type = Currency)]
+    pub currency: String,
     pub bank_code: String,
     pub account_number: String,
     /// The name the provider resolved the account to.
@@ -38,6 +52,7 @@ pub struct PayoutAccountView {
 impl From<&payout_account::Model> for PayoutAccountView {
     fn from(a: &payout_account::Model) -> Self {
         Self {
+            currency: a.currency.clone(),
             bank_code: a.bank_code.clone(),
             account_number: a.account_number.clone(),
             account_name: a.account_name.clone(),
@@ -55,9 +70,9 @@ fn digits(errors: &mut Vec<FieldError>, field: &str, value: &str, n: usize) {
     }
 }
 
-/// Set where your payouts (sellers) or settlements (investors) are sent. The account is
-/// resolved with the provider and its name kept; transfers waiting for an account are
-/// sent at once.
+/// Set where your payouts (sellers) or settlements (investors) in a currency are sent.
+/// The account is resolved with the provider and its name kept; transfers in that
+/// currency waiting for an account are sent at once.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
@@ -88,6 +103,7 @@ pub async fn set(
         ProviderError::Unavailable(e) => PaymentsError::Provider(e),
         other => PaymentsError::AccountNotResolved(other.to_string()),
     };
+    let currency = body.currency.unwrap_or(Currency::NGN);
     let resolved = state
         .provider
         .resolve_account(&body.bank_code, &body.account_number)
@@ -99,13 +115,14 @@ pub async fn set(
             &resolved.account_name,
             &body.bank_code,
             &body.account_number,
-            common::money::Currency::NGN,
+            currency,
         )
         .await
         .map_err(refused)?;
     let now = state.clock.now();
     let row = payout_account::Model {
         user_id: user.id,
+        currency: currency.code().to_owned(),
         bank_code: body.bank_code,
         account_number: body.account_number,
         account_name: resolved.account_name,
@@ -115,6 +132,7 @@ pub async fn set(
     let txn = service_kit::db::begin_write(&state.db).await?;
     payout_account::Entity::insert(payout_account::ActiveModel {
         user_id: Set(row.user_id),
+        currency: Set(row.currency.clone()),
         bank_code: Set(row.bank_code.clone()),
         account_number: Set(row.account_number.clone()),
         account_name: Set(row.account_name.clone()),
@@ -122,15 +140,18 @@ pub async fn set(
         updated_at: Set(now),
     })
     .on_conflict(
-        OnConflict::column(payout_account::Column::UserId)
-            .update_columns([
-                payout_account::Column::BankCode,
-                payout_account::Column::AccountNumber,
-                payout_account::Column::AccountName,
-                payout_account::Column::RecipientCode,
-                payout_account::Column::UpdatedAt,
-            ])
-            .to_owned(),
+        OnConflict::columns([
+            payout_account::Column::UserId,
+            payout_account::Column::Currency,
+        ])
+        .update_columns([
+            payout_account::Column::BankCode,
+            payout_account::Column::AccountNumber,
+            payout_account::Column::AccountName,
+            payout_account::Column::RecipientCode,
+            payout_account::Column::UpdatedAt,
+        ])
+        .to_owned(),
     )
     .exec_without_returning(&*txn)
     .await?;
@@ -138,6 +159,7 @@ pub async fn set(
     let waiting = payment::Entity::find()
         .filter(payment::Column::PayeeId.eq(user.id))
         .filter(payment::Column::Status.eq(PaymentStatus::Pending.as_str()))
+        .filter(payment::Column::Currency.eq(currency.code()))
         .all(&state.db)
         .await?;
     crate::jobs::settlements::enqueue_pending(&state, &waiting).await;
@@ -145,21 +167,28 @@ pub async fn set(
     Ok(HttpResponse::Ok().json(PayoutAccountView::from(&row)))
 }
 
-/// Your payout account.
+/// Your payout account in a currency.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
+    params(Which),
     responses(
         (status = 200, description = "The account", body = PayoutAccountView),
         TokenErrors,
-        (status = 404, description = "None set"),
+        (status = 404, description = "None set in that currency"),
+        (status = 422, description = "An unknown query parameter or currency"),
     )
 )]
 #[get("/payout-account")]
-pub async fn show(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let a = payout_account::Entity::find_by_id(user.id)
+pub async fn show(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    which: web::Query<Which>,
+) -> Result<HttpResponse, ApiError> {
+    let currency = which.currency.unwrap_or(Currency::NGN);
+    let a = payout_account::Entity::find_by_id((user.id, currency.code().to_owned()))
         .one(&state.db)
         .await?
-        .ok_or_else(|| ApiError::NotFound("no payout account set".into()))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no {currency} payout account set")))?;
     Ok(HttpResponse::Ok().json(PayoutAccountView::from(&a)))
 }

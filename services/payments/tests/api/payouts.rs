@@ -273,3 +273,98 @@ async fn a_failed_payout_is_owed_again_and_sent_once_the_seller_fixes_the_accoun
         .collect();
     assert_eq!(payouts.len(), 2, "{payouts:?}");
 }
+
+#[tokio::test]
+async fn a_payout_goes_to_the_account_of_its_currency() {
+    let app = spawn_app().await;
+    let (seller, investor) = (app.seller(), app.investor());
+    // A naira account does not take a cedi payout: it waits for a cedi account.
+    assert_eq!(set_account(&app, &seller, "0123456780").await, 200);
+    let mut offer = accepted(&seller, &investor);
+    offer.currency = common::money::Currency::GHS;
+    let f = app.open(&offer, &investor).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let checkout: Value = app.checkout(&id, &investor).await.json().await.unwrap();
+    app.pay(checkout["reference"].as_str().unwrap(), None).await;
+    app.wait_for_financing_status(&id, &investor, "funded")
+        .await;
+    let payout = payout_of(&app, &seller).await;
+    let payout_id = payout["id"].as_str().unwrap().to_owned();
+    assert_eq!(payout["currency"], "GHS");
+    testkit::wait_until(DEADLINE, "the payout to wait for a GHS account", || async {
+        let p = payment(&app, &payout_id, &seller.token).await;
+        p["status"] == "pending"
+            && p["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("GHS payout account"))
+    })
+    .await;
+    let reference = payout["reference"].as_str().unwrap();
+    assert!(app.sandbox.transfer_attempts(reference).is_none());
+    assert_eq!(
+        app.get("/api/payments/payout-account?currency=GHS", &seller.token)
+            .await
+            .status(),
+        404
+    );
+
+    let res = app
+        .api
+        .client
+        .put(app.url("/api/payments/payout-account"))
+        .bearer_auth(&seller.token)
+        .json(&json!({"bank_code": "058", "account_number": "0123456780", "currency": "GHS"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let account: Value = res.json().await.unwrap();
+    assert_eq!(account["currency"], "GHS");
+    testkit::wait_until(DEADLINE, "the cedi payout to succeed", || async {
+        payment(&app, &payout_id, &seller.token).await["status"] == "succeeded"
+    })
+    .await;
+    assert_eq!(
+        app.sandbox.transfer_attempts(reference).unwrap().executed,
+        1
+    );
+    // Both accounts are kept, one per currency.
+    for (query, currency) in [
+        ("", "NGN"),
+        ("?currency=NGN", "NGN"),
+        ("?currency=GHS", "GHS"),
+    ] {
+        let a: Value = app
+            .get(
+                &format!("/api/payments/payout-account{query}"),
+                &seller.token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(a["currency"], currency, "{query}");
+    }
+    for query in ["?currency=XYZ", "?currency=ngn", "?colour=red"] {
+        let status = app
+            .get(
+                &format!("/api/payments/payout-account{query}"),
+                &seller.token,
+            )
+            .await
+            .status();
+        assert_eq!(status, 422, "{query}");
+    }
+    let res = app
+        .api
+        .client
+        .put(app.url("/api/payments/payout-account"))
+        .bearer_auth(&seller.token)
+        .json(&json!({"bank_code": "058", "account_number": "0123456780", "currency": "XYZ"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], json!([]), "{tb}");
+}

@@ -62,7 +62,7 @@ enum WebhookReceipts {
 }
 
 #[derive(DeriveIden)]
-enum PayoutAccounts {
+pub(super) enum PayoutAccounts {
     Table,
     UserId,
     BankCode,

@@ -10,6 +10,7 @@ use crate::domain::ledger::{AccountKind, Side};
 
 mod m0001_payments;
 mod m0013_pooled_entries_and_retries;
+mod m0014_payout_accounts_per_currency;
 
 pub struct Migrator;
 
@@ -87,6 +88,7 @@ impl MigratorTrait for Migrator {
             }) as Box<dyn MigrationTrait>
         }));
         all.push(Box::new(m0013_pooled_entries_and_retries::Migration));
+        all.push(Box::new(m0014_payout_accounts_per_currency::Migration));
         all
     }
 }
