@@ -163,14 +163,12 @@ async fn expire(state: &AppState, f: &financing::Model) -> anyhow::Result<()> {
     let note = Some("the funding window closed".to_owned());
     let mut changed = Vec::new();
     for p in &pending {
-        financings::set_payment(&*txn, now, p, PaymentStatus::Expired, 0, note.clone()).await?;
-        changed.push(payment::Model {
-            status: PaymentStatus::Expired.as_str().to_owned(),
-            note: note.clone(),
-            updated_at: now,
-            version: p.version + 1,
-            ..p.clone()
-        });
+        // (A payment that moved meanwhile is not expired: it is no longer pending.)
+        if let Some(expired) =
+            financings::set_payment(&*txn, now, p, PaymentStatus::Expired, 0, note.clone()).await?
+        {
+            changed.push(expired);
+        }
     }
     // One event for the obligation, whatever number of checkouts it had.
     let first = changed

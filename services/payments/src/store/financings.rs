@@ -361,7 +361,7 @@ pub async fn payment_by_reference<C: ConnectionTrait>(
 }
 
 /// Moves `p` from its status to `to` (with what moved and a note), at the version read:
-/// false if it changed meanwhile.
+/// the payment as it now is, `None` if it changed meanwhile.
 pub async fn set_payment<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
@@ -369,8 +369,8 @@ pub async fn set_payment<C: ConnectionTrait>(
     to: PaymentStatus,
     settled_minor: i64,
     note: Option<String>,
-) -> Result<bool, PaymentsError> {
-    let res = payment::Entity::update_many()
+) -> Result<Option<payment::Model>, PaymentsError> {
+    let updated = payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(to.as_str()))
         .col_expr(payment::Column::SettledMinor, Expr::value(settled_minor))
         .col_expr(payment::Column::Note, Expr::value(note))
@@ -381,9 +381,24 @@ pub async fn set_payment<C: ConnectionTrait>(
         )
         .filter(payment::Column::Id.eq(p.id))
         .filter(payment::Column::Version.eq(p.version))
-        .exec(txn)
+        .exec_with_returning(txn)
         .await?;
-    Ok(res.rows_affected == 1)
+    Ok(updated.into_iter().next())
+}
+
+/// [`set_payment`] of a payment the caller locked (it cannot have changed): the payment
+/// as it now is.
+pub async fn move_payment<C: ConnectionTrait>(
+    txn: &C,
+    now: DateTime<Utc>,
+    p: &payment::Model,
+    to: PaymentStatus,
+    settled_minor: i64,
+    note: Option<String>,
+) -> Result<payment::Model, PaymentsError> {
+    set_payment(txn, now, p, to, settled_minor, note)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("payment {} changed while it was locked", p.id).into())
 }
 
 /// Moves `f` to `to` with its repaid and distributed figures, at the version read.

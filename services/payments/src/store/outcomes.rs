@@ -1,7 +1,8 @@
 //! What a verified outcome of a payment does, inside the transaction that records it: the
 //! payment's status, the financing's, the ledger postings and the events, all or nothing.
 //! Each function is a no-op on a payment that already left the state it acts on, so a
-//! redelivered or reordered outcome changes nothing.
+//! redelivered or reordered outcome changes nothing. The payments they answer are the
+//! rows as the database returned them from the update (`UPDATE ... RETURNING`).
 
 use common::clock::Clock;
 use common::events::payments::{PaymentKind, PaymentStatus, SettlementKind};
@@ -90,16 +91,9 @@ pub async fn funding<C: ConnectionTrait>(
                     "{MISMATCH}the provider reports {amount} paid where {} was asked",
                     p.amount_minor
                 ));
-                financings::set_payment(txn, now, p, PaymentStatus::Pending, 0, note).await?;
+                financings::move_payment(txn, now, p, PaymentStatus::Pending, 0, note).await?;
                 return Ok(Vec::new());
             }
-            let paid = payment::Model {
-                status: PaymentStatus::Succeeded.as_str().to_owned(),
-                settled_minor: *amount,
-                updated_at: now,
-                version: p.version + 1,
-                ..p.clone()
-            };
             if f.status()? != FinancingStatus::AwaitingFunding || status == PaymentStatus::Expired {
                 // After the window closed (or a second payment of a funded financing):
                 // owed back to the investor, refunded.
@@ -107,8 +101,9 @@ pub async fn funding<C: ConnectionTrait>(
                     "arrived while the financing was {}; refunded",
                     f.status
                 ));
-                financings::set_payment(txn, now, p, PaymentStatus::Succeeded, *amount, note)
-                    .await?;
+                let paid =
+                    financings::move_payment(txn, now, p, PaymentStatus::Succeeded, *amount, note)
+                        .await?;
                 ledger::post(
                     txn,
                     now,
@@ -134,7 +129,9 @@ pub async fn funding<C: ConnectionTrait>(
                 financings::emit(txn, clock, &f, &refund, PaymentStatus::Pending).await?;
                 return Ok(vec![paid, refund]);
             }
-            financings::set_payment(txn, now, p, PaymentStatus::Succeeded, *amount, None).await?;
+            let paid =
+                financings::move_payment(txn, now, p, PaymentStatus::Succeeded, *amount, None)
+                    .await?;
             ledger::post(
                 txn,
                 now,
@@ -186,7 +183,7 @@ pub async fn funding<C: ConnectionTrait>(
             Ok(vec![charge_failed(txn, clock, &f, p, reason).await?])
         }
         (ChargeOutcome::Reversed, PaymentStatus::Succeeded) => {
-            financings::set_payment(
+            let reversed = financings::move_payment(
                 txn,
                 now,
                 p,
@@ -195,12 +192,6 @@ pub async fn funding<C: ConnectionTrait>(
                 Some("reversed by the payer's bank".into()),
             )
             .await?;
-            let reversed = payment::Model {
-                status: PaymentStatus::Reversed.as_str().to_owned(),
-                updated_at: now,
-                version: p.version + 1,
-                ..p.clone()
-            };
             // A funding that was allocated comes back out of the seller's side.
             if ledger::posted(txn, &format!("{key}:allocated")).await? {
                 let mut paid_out = false;
@@ -213,14 +204,15 @@ pub async fn funding<C: ConnectionTrait>(
                         // Not sent yet: it will not be.
                         PaymentStatus::Pending => {
                             let note = Some("cancelled: the funding was reversed".to_owned());
-                            financings::set_payment(txn, now, &q, PaymentStatus::Failed, 0, note)
-                                .await?;
-                            let cancelled = payment::Model {
-                                status: PaymentStatus::Failed.as_str().to_owned(),
-                                version: q.version + 1,
-                                updated_at: now,
-                                ..q
-                            };
+                            let cancelled = financings::move_payment(
+                                txn,
+                                now,
+                                &q,
+                                PaymentStatus::Failed,
+                                0,
+                                note,
+                            )
+                            .await?;
                             financings::emit(txn, clock, &f, &cancelled, PaymentStatus::Failed)
                                 .await?;
                         }
@@ -255,7 +247,7 @@ pub async fn funding<C: ConnectionTrait>(
                         PaymentStatus::Succeeded => refunded = true,
                         PaymentStatus::Pending => {
                             let note = Some("cancelled: the payment was reversed".to_owned());
-                            financings::set_payment(txn, now, &q, PaymentStatus::Failed, 0, note)
+                            financings::move_payment(txn, now, &q, PaymentStatus::Failed, 0, note)
                                 .await?;
                         }
                         _ => {}
@@ -332,18 +324,17 @@ pub async fn transfer<C: ConnectionTrait>(
             return Err(anyhow::anyhow!("payment {} is a {other}, not a transfer", p.id).into());
         }
     };
-    let moved = |to: PaymentStatus, settled: i64, note: Option<String>| payment::Model {
-        status: to.as_str().to_owned(),
-        settled_minor: settled,
-        note,
-        updated_at: now,
-        version: p.version + 1,
-        ..p.clone()
-    };
     match (outcome, status) {
         (TransferOutcome::Succeeded, PaymentStatus::Pending) => {
-            financings::set_payment(txn, now, p, PaymentStatus::Succeeded, p.amount_minor, None)
-                .await?;
+            let sent = financings::move_payment(
+                txn,
+                now,
+                p,
+                PaymentStatus::Succeeded,
+                p.amount_minor,
+                None,
+            )
+            .await?;
             ledger::post(
                 txn,
                 now,
@@ -351,7 +342,6 @@ pub async fn transfer<C: ConnectionTrait>(
                 Some(p.id),
             )
             .await?;
-            let sent = moved(PaymentStatus::Succeeded, p.amount_minor, None);
             financings::emit(txn, clock, &f, &sent, PaymentStatus::Succeeded).await?;
             match kind {
                 PaymentKind::Payout => {
@@ -388,8 +378,8 @@ pub async fn transfer<C: ConnectionTrait>(
         }
         (TransferOutcome::Failed, PaymentStatus::Pending) => {
             let note = Some("the provider reports the transfer failed".to_owned());
-            financings::set_payment(txn, now, p, PaymentStatus::Failed, 0, note.clone()).await?;
-            let failed = moved(PaymentStatus::Failed, 0, note);
+            let failed =
+                financings::move_payment(txn, now, p, PaymentStatus::Failed, 0, note).await?;
             financings::emit(txn, clock, &f, &failed, PaymentStatus::Failed).await?;
             let mut changed = vec![failed];
             changed.extend(send_again(txn, clock, &f, p).await?);
@@ -407,13 +397,13 @@ pub async fn transfer<C: ConnectionTrait>(
         }
         (TransferOutcome::Reversed, PaymentStatus::Succeeded) => {
             let note = Some("returned by the receiving bank; owed again".to_owned());
-            financings::set_payment(
+            let reversed = financings::move_payment(
                 txn,
                 now,
                 p,
                 PaymentStatus::Reversed,
                 p.settled_minor,
-                note.clone(),
+                note,
             )
             .await?;
             // The money is back at the provider and owed again.
@@ -440,7 +430,6 @@ pub async fn transfer<C: ConnectionTrait>(
                 )
                 .await?;
             }
-            let reversed = moved(PaymentStatus::Reversed, p.settled_minor, note);
             financings::emit(txn, clock, &f, &reversed, PaymentStatus::Reversed).await?;
             let mut changed = vec![reversed];
             changed.extend(send_again(txn, clock, &f, p).await?);
@@ -506,14 +495,7 @@ async fn charge_failed<C: ConnectionTrait>(
 ) -> Result<payment::Model, PaymentsError> {
     let now = clock.now();
     let note = Some(reason.to_owned());
-    financings::set_payment(txn, now, p, PaymentStatus::Failed, 0, note.clone()).await?;
-    let failed = payment::Model {
-        status: PaymentStatus::Failed.as_str().to_owned(),
-        note,
-        updated_at: now,
-        version: p.version + 1,
-        ..p.clone()
-    };
+    let failed = financings::move_payment(txn, now, p, PaymentStatus::Failed, 0, note).await?;
     financings::emit(txn, clock, f, &failed, PaymentStatus::Failed).await?;
     Ok(failed)
 }
@@ -557,7 +539,9 @@ pub async fn repayment<C: ConnectionTrait>(
     match (outcome, p.status()?) {
         (ChargeOutcome::Succeeded { amount }, PaymentStatus::Pending) => {
             let (applied, over) = crate::domain::apply_repayment(f.outstanding_minor(), *amount);
-            financings::set_payment(txn, now, p, PaymentStatus::Succeeded, *amount, None).await?;
+            let paid =
+                financings::move_payment(txn, now, p, PaymentStatus::Succeeded, *amount, None)
+                    .await?;
             for posting in
                 postings::repayment_received(&key, c, f.invoice(), f.investor(), applied, over)
             {
@@ -572,13 +556,6 @@ pub async fn repayment<C: ConnectionTrait>(
                 f.distributed_minor,
             )
             .await?;
-            let paid = payment::Model {
-                status: PaymentStatus::Succeeded.as_str().to_owned(),
-                settled_minor: *amount,
-                updated_at: now,
-                version: p.version + 1,
-                ..p.clone()
-            };
             financings::emit(txn, clock, &f, &paid, PaymentStatus::Succeeded).await?;
             let mut changed = vec![paid];
             if applied > 0 {
