@@ -79,14 +79,8 @@ async fn verify_charge(state: &AppState, p: &payment::Model) -> anyhow::Result<(
     if charge.currency != p.currency {
         return Ok(());
     }
-    let outcome = match ChargeOutcome::of(charge.status, charge.amount) {
-        None => return Ok(()),
-        // Reversed before its success ever reached us: for this pending payment, no
-        // money arrived.
-        Some(ChargeOutcome::Reversed) => ChargeOutcome::Failed {
-            reason: "the provider reports the charge reversed".into(),
-        },
-        Some(outcome) => outcome,
+    let Some(outcome) = ChargeOutcome::of(charge.status, charge.amount) else {
+        return Ok(());
     };
     let txn = service_kit::db::begin_write(&state.db).await?;
     let locked = financings::lock_payment(&*txn, p.id).await?;

@@ -49,7 +49,9 @@ impl ChargeOutcome {
 }
 
 /// Applies the charge `outcome` to `p` (locked by the caller) as its kind says: a
-/// funding or a repayment; any other payment is not a charge and does not change.
+/// funding or a repayment; any other payment is not a charge and does not change. A
+/// charge reversed before its success was ever recorded brought no money: for a payment
+/// still pending that is a failure (one rule, whether a webhook or the sweep finds it).
 pub async fn charge<C: ConnectionTrait>(
     txn: &C,
     clock: &dyn Clock,
@@ -57,6 +59,16 @@ pub async fn charge<C: ConnectionTrait>(
     p: &payment::Model,
     outcome: &ChargeOutcome,
 ) -> Result<Changed, PaymentsError> {
+    let failed;
+    let outcome = match outcome {
+        ChargeOutcome::Reversed if p.status()? == PaymentStatus::Pending => {
+            failed = ChargeOutcome::Failed {
+                reason: "the provider reports the charge reversed".into(),
+            };
+            &failed
+        }
+        other => other,
+    };
     match p.kind()? {
         PaymentKind::Funding => funding(txn, clock, provider, p, outcome).await,
         PaymentKind::Repayment => repayment(txn, clock, provider, p, outcome).await,

@@ -213,3 +213,46 @@ async fn a_closed_window_expires_the_obligation_and_a_late_payment_is_refunded()
     assert_eq!(tb["currencies"][0]["assets_minor"], 0, "{tb}");
     assert_eq!(tb["currencies"][0]["debits_minor"], 2 * PRICE, "{tb}");
 }
+
+#[tokio::test]
+async fn a_charge_reversed_before_its_success_was_recorded_fails_the_payment() {
+    use payments::store::financings;
+    use payments::store::outcomes::{self, ChargeOutcome};
+    let app = spawn_app().await;
+    let (seller, investor) = (app.seller(), app.investor());
+    let f = app.open(&accepted(&seller, &investor), &investor).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let checkout: Value = app.checkout(&id, &investor).await.json().await.unwrap();
+    let payment_id: uuid::Uuid = checkout["payment_id"].as_str().unwrap().parse().unwrap();
+    // What a webhook or the sweep hands over when the provider says "reversed" of a
+    // charge this service never saw succeed: no money arrived.
+    let txn = service_kit::db::begin_write(&app.state.db).await.unwrap();
+    let p = financings::lock_payment(&*txn, payment_id).await.unwrap();
+    let changed = outcomes::charge(
+        &*txn,
+        app.state.clock.as_ref(),
+        "sandbox",
+        &p,
+        &ChargeOutcome::Reversed,
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].status, "failed");
+    assert_eq!(
+        changed[0].note.as_deref(),
+        Some("the provider reports the charge reversed")
+    );
+    assert_eq!(
+        app.financing(&id, &investor).await["status"],
+        "awaiting_funding"
+    );
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], serde_json::json!([]), "{tb}");
+    assert_eq!(
+        tb["currencies"],
+        serde_json::json!([]),
+        "nothing posted: {tb}"
+    );
+}
