@@ -106,7 +106,9 @@ impl Account {
 
     /// [`Self::pooled`] by the account's code.
     pub fn code_is_pooled(code: &str) -> bool {
-        code == "provider_clearing" || code == "fee_revenue"
+        [Account::ProviderClearing, Account::FeeRevenue]
+            .iter()
+            .any(|a| a.pooled() && a.code() == code)
     }
 }
 
@@ -466,6 +468,22 @@ mod tests {
         // The provider took back the whole price after the platform had paid the seller
         // out of it: the platform is short by the payout until the seller pays it back.
         assert_eq!(b[&Account::ProviderClearing], -23_839_041);
+    }
+
+    #[test]
+    fn an_account_is_pooled_by_its_code_as_by_itself() {
+        let (u, i) = (UserId(Uuid::now_v7()), InvoiceId(Uuid::now_v7()));
+        for a in [
+            Account::ProviderClearing,
+            Account::FeeRevenue,
+            Account::Escrow(i),
+            Account::SellerPayable(u),
+            Account::InvestorPayable(u),
+            Account::DebtorRefundable(i),
+            Account::Receivable(u),
+        ] {
+            assert_eq!(Account::code_is_pooled(&a.code()), a.pooled(), "{a:?}");
+        }
     }
 
     #[test]

@@ -181,9 +181,9 @@ pub async fn open<C: ConnectionTrait>(
         return Ok(None);
     }
     let financing = find(txn, id).await?;
-    let funding = new_payment(
+    let funding = open_payment(
         txn,
-        now,
+        clock,
         &financing,
         PaymentKind::Funding,
         o.price_minor,
@@ -194,7 +194,6 @@ pub async fn open<C: ConnectionTrait>(
         },
     )
     .await?;
-    emit(txn, clock, &financing, &funding, PaymentStatus::Pending).await?;
     Ok(Some(Opened { financing, funding }))
 }
 
@@ -247,6 +246,22 @@ pub async fn new_payment<C: ConnectionTrait>(
         .exec_without_returning(txn)
         .await?;
     Ok(model)
+}
+
+/// [`new_payment`] and its `payment.status_changed` pending event: a payment the
+/// parties are told of from the start.
+pub async fn open_payment<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    f: &financing::Model,
+    kind: PaymentKind,
+    amount: i64,
+    provider: &str,
+    who: NewPayment,
+) -> Result<payment::Model, PaymentsError> {
+    let p = new_payment(txn, clock.now(), f, kind, amount, provider, who).await?;
+    emit(txn, clock, f, &p, PaymentStatus::Pending).await?;
+    Ok(p)
 }
 
 /// `payment.status_changed` for `p` at `status`, into the outbox.

@@ -246,9 +246,18 @@ fn balance_of(
     a: &ledger_account::Model,
     totals: &BTreeMap<Uuid, (i64, i64)>,
 ) -> anyhow::Result<i64> {
-    if !Account::code_is_pooled(&a.code) {
-        return Ok(a.balance_minor);
+    if Account::code_is_pooled(&a.code) {
+        entries_sum(a, totals)
+    } else {
+        Ok(a.balance_minor)
     }
+}
+
+/// The sum of an account's entries on its normal side.
+fn entries_sum(
+    a: &ledger_account::Model,
+    totals: &BTreeMap<Uuid, (i64, i64)>,
+) -> anyhow::Result<i64> {
     let kind: AccountKind = a.kind.parse().map_err(anyhow::Error::msg)?;
     let (debits, credits) = totals.get(&a.id).copied().unwrap_or_default();
     Ok(kind.delta(Side::Debit, debits) + kind.delta(Side::Credit, credits))
@@ -290,8 +299,16 @@ pub struct TrialBalance {
 pub async fn trial_balance<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<TrialBalance>> {
     let accounts = ledger_account::Entity::find().all(db).await?;
     let totals = entry_totals(db, None).await?;
+    tally(&accounts, &totals)
+}
+
+/// The trial balances of `accounts` with their entry `totals`.
+fn tally(
+    accounts: &[ledger_account::Model],
+    totals: &BTreeMap<Uuid, (i64, i64)>,
+) -> anyhow::Result<Vec<TrialBalance>> {
     let mut out: BTreeMap<String, TrialBalance> = BTreeMap::new();
-    for a in &accounts {
+    for a in accounts {
         if !out.contains_key(&a.currency) {
             let blank = TrialBalance {
                 currency: a.currency.parse().map_err(anyhow::Error::msg)?,
@@ -307,7 +324,7 @@ pub async fn trial_balance<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<Tri
         let t = out
             .get_mut(&a.currency)
             .ok_or_else(|| anyhow::anyhow!("no total for {}", a.currency))?;
-        let balance = balance_of(a, &totals)?;
+        let balance = balance_of(a, totals)?;
         match a.kind.parse::<AccountKind>().map_err(anyhow::Error::msg)? {
             AccountKind::Asset => t.assets_minor += balance,
             AccountKind::Liability => t.liabilities_minor += balance,
@@ -332,13 +349,14 @@ pub async fn trial_balance<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<Tri
 /// balance is the sum of its entries.
 pub async fn check<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<String>> {
     let mut broken = Vec::new();
-    for t in trial_balance(db).await? {
+    let accounts = ledger_account::Entity::find().all(db).await?;
+    let totals = entry_totals(db, None).await?;
+    for t in tally(&accounts, &totals)? {
         if !t.balanced {
             broken.push(format!("{} does not balance: {t:?}", t.currency));
         }
     }
-    let totals = entry_totals(db, None).await?;
-    for a in ledger_account::Entity::find().all(db).await? {
+    for a in &accounts {
         let kind: AccountKind = a.kind.parse().map_err(anyhow::Error::msg)?;
         if kind == AccountKind::Liability && a.balance_minor < 0 {
             broken.push(format!("liability {} is {}", a.code, a.balance_minor));
@@ -346,8 +364,7 @@ pub async fn check<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<String>> {
         if Account::code_is_pooled(&a.code) {
             continue;
         }
-        let (debits, credits) = totals.get(&a.id).copied().unwrap_or_default();
-        let sum = kind.delta(Side::Debit, debits) + kind.delta(Side::Credit, credits);
+        let sum = entries_sum(a, &totals)?;
         if sum != a.balance_minor {
             broken.push(format!(
                 "{} {}: balance {} but its entries sum to {sum}",

@@ -123,9 +123,9 @@ pub async fn funding<C: ConnectionTrait>(
                     Some(p.id),
                 )
                 .await?;
-                let refund = financings::new_payment(
+                let refund = financings::open_payment(
                     txn,
-                    now,
+                    clock,
                     &f,
                     PaymentKind::Refund,
                     *amount,
@@ -138,7 +138,6 @@ pub async fn funding<C: ConnectionTrait>(
                     },
                 )
                 .await?;
-                financings::emit(txn, clock, &f, &refund, PaymentStatus::Pending).await?;
                 return Ok(vec![paid, refund]);
             }
             let paid =
@@ -175,9 +174,9 @@ pub async fn funding<C: ConnectionTrait>(
             )
             .await?;
             financings::emit(txn, clock, &funded, &paid, PaymentStatus::Succeeded).await?;
-            let payout = financings::new_payment(
+            let payout = financings::open_payment(
                 txn,
-                now,
+                clock,
                 &funded,
                 PaymentKind::Payout,
                 terms.net_minor(),
@@ -188,7 +187,6 @@ pub async fn funding<C: ConnectionTrait>(
                 },
             )
             .await?;
-            financings::emit(txn, clock, &funded, &payout, PaymentStatus::Pending).await?;
             Ok(vec![paid, payout])
         }
         (ChargeOutcome::Failed { reason }, PaymentStatus::Pending) => {
@@ -478,9 +476,9 @@ async fn send_again<C: ConnectionTrait>(
     if sent_again.is_some() {
         return Ok(None);
     }
-    let next = financings::new_payment(
+    let next = financings::open_payment(
         txn,
-        clock.now(),
+        clock,
         f,
         kind,
         p.amount_minor,
@@ -493,7 +491,6 @@ async fn send_again<C: ConnectionTrait>(
         },
     )
     .await?;
-    financings::emit(txn, clock, f, &next, PaymentStatus::Pending).await?;
     Ok(Some(next))
 }
 
@@ -571,9 +568,9 @@ pub async fn repayment<C: ConnectionTrait>(
             financings::emit(txn, clock, &f, &paid, PaymentStatus::Succeeded).await?;
             let mut changed = vec![paid];
             if applied > 0 {
-                let distribution = financings::new_payment(
+                let distribution = financings::open_payment(
                     txn,
-                    now,
+                    clock,
                     &f,
                     PaymentKind::Distribution,
                     applied,
@@ -584,13 +581,12 @@ pub async fn repayment<C: ConnectionTrait>(
                     },
                 )
                 .await?;
-                financings::emit(txn, clock, &f, &distribution, PaymentStatus::Pending).await?;
                 changed.push(distribution);
             }
             if over > 0 {
-                let refund = financings::new_payment(
+                let refund = financings::open_payment(
                     txn,
-                    now,
+                    clock,
                     &f,
                     PaymentKind::Refund,
                     over,
@@ -602,7 +598,6 @@ pub async fn repayment<C: ConnectionTrait>(
                     },
                 )
                 .await?;
-                financings::emit(txn, clock, &f, &refund, PaymentStatus::Pending).await?;
                 changed.push(refund);
             }
             Ok(changed)
