@@ -275,6 +275,10 @@ impl ApiClient {
         send(self.client.post(self.url(path)), token, Some(body)).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        send(self.client.put(self.url(path)), token, Some(body)).await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
         send(self.client.patch(self.url(path)), token, Some(body)).await
     }

@@ -49,12 +49,7 @@ async fn a_payout_waits_for_the_sellers_account_then_is_sent_once() {
     assert_eq!(payout["amount_minor"], PRICE - FEE);
     // No account yet: it waits and says so.
     testkit::wait_until(DEADLINE, "the payout to say it waits", || async {
-        let p: Value = app
-            .get(&format!("/api/payments/payments/{id}"), &seller.token)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let p = payment(&app, &id, &seller.token).await;
         p["status"] == "pending"
             && p["note"]
                 .as_str()
@@ -69,24 +64,17 @@ async fn a_payout_waits_for_the_sellers_account_then_is_sent_once() {
     );
     let res = app
         .api
-        .client
-        .put(app.url("/api/payments/payout-account"))
-        .bearer_auth(&seller.token)
-        .json(&json!({"bank_code": "058", "account_number": "0123456789"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            "/api/payments/payout-account",
+            &seller.token,
+            &json!({"bank_code": "058", "account_number": "0123456789"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let account: Value = res.json().await.unwrap();
     assert_eq!(account["account_name"], "SANDBOX ACCOUNT 6789");
     testkit::wait_until(DEADLINE, "the payout to succeed", || async {
-        let p: Value = app
-            .get(&format!("/api/payments/payments/{id}"), &seller.token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        p["status"] == "succeeded"
+        payment(&app, &id, &seller.token).await["status"] == "succeeded"
     })
     .await;
     let reference = payout["reference"].as_str().unwrap();
@@ -118,13 +106,8 @@ async fn a_payout_account_is_checked_and_resolved() {
         let token = seller.token.clone();
         async move {
             app.api
-                .client
-                .put(app.url("/api/payments/payout-account"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
+                .put("/api/payments/payout-account", &token, &body)
                 .await
-                .unwrap()
         }
     };
     for (body, field) in [
@@ -154,13 +137,12 @@ async fn a_payout_account_is_checked_and_resolved() {
     );
     assert_eq!(
         app.api
-            .client
-            .put(app.url("/api/payments/payout-account"))
-            .bearer_auth(&app.admin().token)
-            .json(&json!({"bank_code": "058", "account_number": "0123456789"}))
-            .send()
+            .put(
+                "/api/payments/payout-account",
+                &app.admin().token,
+                &json!({"bank_code": "058", "account_number": "0123456789"})
+            )
             .await
-            .unwrap()
             .status(),
         403
     );
@@ -169,13 +151,12 @@ async fn a_payout_account_is_checked_and_resolved() {
 /// The seller's payout account; answers 200 or the status.
 async fn set_account(app: &TestApp, user: &testkit::api::User, number: &str) -> u16 {
     app.api
-        .client
-        .put(app.url("/api/payments/payout-account"))
-        .bearer_auth(&user.token)
-        .json(&json!({"bank_code": "058", "account_number": number}))
-        .send()
+        .put(
+            "/api/payments/payout-account",
+            &user.token,
+            &json!({"bank_code": "058", "account_number": number}),
+        )
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
@@ -310,13 +291,12 @@ async fn a_payout_goes_to_the_account_of_its_currency() {
 
     let res = app
         .api
-        .client
-        .put(app.url("/api/payments/payout-account"))
-        .bearer_auth(&seller.token)
-        .json(&json!({"bank_code": "058", "account_number": "0123456780", "currency": "GHS"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            "/api/payments/payout-account",
+            &seller.token,
+            &json!({"bank_code": "058", "account_number": "0123456780", "currency": "GHS"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let account: Value = res.json().await.unwrap();
     assert_eq!(account["currency"], "GHS");
@@ -357,13 +337,12 @@ async fn a_payout_goes_to_the_account_of_its_currency() {
     }
     let res = app
         .api
-        .client
-        .put(app.url("/api/payments/payout-account"))
-        .bearer_auth(&seller.token)
-        .json(&json!({"bank_code": "058", "account_number": "0123456780", "currency": "XYZ"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            "/api/payments/payout-account",
+            &seller.token,
+            &json!({"bank_code": "058", "account_number": "0123456780", "currency": "XYZ"}),
+        )
+        .await;
     assert_eq!(res.status(), 422);
     let tb = app.trial_balance().await;
     assert_eq!(tb["broken"], json!([]), "{tb}");

@@ -21,13 +21,12 @@ async fn link(app: &TestApp, invoice: &str, who: &testkit::api::User) -> reqwest
 async fn put_account(app: &TestApp, who: &testkit::api::User) {
     let res = app
         .api
-        .client
-        .put(app.url("/api/payments/payout-account"))
-        .bearer_auth(&who.token)
-        .json(&json!({"bank_code": "058", "account_number": "0123456789"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            "/api/payments/payout-account",
+            &who.token,
+            &json!({"bank_code": "058", "account_number": "0123456789"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
 }
 

@@ -61,13 +61,12 @@ async fn a_worker_killed_mid_payout_twenty_times_pays_each_seller_once() {
     // payouts queued on settlements:high.
     let res = app
         .api
-        .client
-        .put(app.url("/api/payments/payout-account"))
-        .bearer_auth(&seller.token)
-        .json(&json!({"bank_code": "058", "account_number": "0123456789"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            "/api/payments/payout-account",
+            &seller.token,
+            &json!({"bank_code": "058", "account_number": "0123456789"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let mut financings = Vec::new();
     for _ in 0..PAYOUTS {
