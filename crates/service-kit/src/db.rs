@@ -320,6 +320,40 @@ impl OneOfWords {
     }
 }
 
+/// SQLite cannot drop a NOT NULL or change a primary key: a migration moves the rows of
+/// `table` into a table made from `next` (its columns; the name is set here), copying
+/// `columns` from the `select` expressions (the same columns, or constants for new
+/// ones), then runs `then` (indexes, triggers: dropped with the old table). One batch,
+/// in one transaction, on one connection: on a pool, the other connections would act on
+/// the schema they read before (a trigger "already exists"), and a crash halfway would
+/// leave the rows in a table of another name.
+pub async fn rebuild_sqlite_table(
+    m: &sea_orm_migration::SchemaManager<'_>,
+    table: &str,
+    next: &sea_orm_migration::prelude::TableCreateStatement,
+    columns: &str,
+    select: &str,
+    then: &[String],
+) -> Result<(), DbErr> {
+    let temporary = format!("{table}_next");
+    let mut next = next.clone();
+    next.table(sea_orm_migration::prelude::Alias::new(&temporary));
+    let create = m.get_database_backend().build(&next).to_string();
+    let mut batch = format!(
+        "BEGIN IMMEDIATE; {create}; \
+         INSERT INTO \"{temporary}\" ({columns}) SELECT {select} FROM \"{table}\"; \
+         DROP TABLE \"{table}\"; \
+         ALTER TABLE \"{temporary}\" RENAME TO \"{table}\"; "
+    );
+    for statement in then {
+        batch.push_str(statement);
+        batch.push_str("; ");
+    }
+    batch.push_str("COMMIT;");
+    m.get_connection().execute_unprepared(&batch).await?;
+    Ok(())
+}
+
 impl sea_orm_migration::MigrationName for OneOfWords {
     fn name(&self) -> &str {
         self.name

@@ -234,3 +234,89 @@ async fn postgres_refuses_words_outside_the_enum() {
 async fn sqlite_refuses_words_outside_the_enum() {
     refuses_words_outside_the_enum(DbKind::Sqlite).await;
 }
+
+/// SQLite's table rebuild: the rows move to a table whose column may now be null, the
+/// statements given after it (an index, word triggers) are made again, and what was
+/// there before is gone under the old name.
+#[tokio::test]
+async fn a_sqlite_table_is_rebuilt_with_its_rows_indexes_and_triggers() {
+    use sea_orm_migration::prelude::{ColumnDef, Table};
+    let test_db = TestDb::new(DbKind::Sqlite).await;
+    let db = test_db.connect().await;
+    db.execute_unprepared(
+        "CREATE TABLE notes (id INTEGER NOT NULL PRIMARY KEY, colour TEXT NOT NULL, body TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("INSERT INTO notes VALUES (1, 'red', 'kept'), (2, 'blue', 'kept too')")
+        .await
+        .unwrap();
+    let m = SchemaManager::new(&db);
+    let words = OneOfWords {
+        name: "test_notes_colour_words",
+        table: "notes",
+        column: "colour",
+        words: &["red", "blue"],
+    };
+    let [on_insert, on_update] = words.sqlite_triggers().unwrap();
+    let next = Table::create()
+        .col(ColumnDef::new("id").integer().not_null().primary_key())
+        .col(ColumnDef::new("colour").string().not_null())
+        .col(ColumnDef::new("body").string().null())
+        .to_owned();
+    service_kit::db::rebuild_sqlite_table(
+        &m,
+        "notes",
+        &next,
+        "id, colour, body",
+        "id, colour, body",
+        &[
+            "CREATE INDEX idx_notes_colour ON notes (colour)".into(),
+            on_insert,
+            on_update,
+        ],
+    )
+    .await
+    .unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT body FROM notes ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    let bodies: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get("", "body").unwrap())
+        .collect();
+    assert_eq!(bodies, ["kept", "kept too"]);
+    // The column takes null now; the word check still holds; the index is there.
+    db.execute_unprepared("INSERT INTO notes VALUES (3, 'red', NULL)")
+        .await
+        .unwrap();
+    assert!(
+        db.execute_unprepared("INSERT INTO notes VALUES (4, 'green', 'x')")
+            .await
+            .is_err()
+    );
+    let objects = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE name LIKE '%notes%' ORDER BY name",
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = objects
+        .iter()
+        .map(|r| r.try_get("", "name").unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "idx_notes_colour",
+            "notes",
+            "notes_colour_words_insert",
+            "notes_colour_words_update"
+        ]
+    );
+}

@@ -5,8 +5,8 @@
 //!   one per failed transfer (unique).
 
 use sea_orm_migration::prelude::*;
-use service_kit::db::OneOfWords;
 use service_kit::db::columns::{string, timestamp};
+use service_kit::db::{OneOfWords, rebuild_sqlite_table};
 
 use super::m0001_payments::{LedgerEntries as E, index, key, money, uuid};
 
@@ -46,12 +46,8 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         // SQLite cannot drop a NOT NULL: the entries move to a table without it, with
-        // its indexes and word triggers made again. One batch in one transaction on one
-        // connection: the pool's other connections would otherwise act on the schema
-        // they read before (a trigger "already exists"), and a crash halfway would leave
-        // the entries in a table of another name.
+        // their indexes and word triggers made again.
         let next = Table::create()
-            .table(Alias::new("ledger_entries_next"))
             .col(key(E::Id))
             .col(uuid(E::PostingId))
             .col(uuid(E::AccountId))
@@ -60,7 +56,7 @@ impl MigrationTrait for Migration {
             .col(ColumnDef::new(E::BalanceAfter).big_integer().null())
             .col(timestamp(E::CreatedAt))
             .to_owned();
-        let create = m.get_database_backend().build(&next).to_string();
+        let columns = "id, posting_id, account_id, side, amount_minor, balance_after, created_at";
         let [on_insert, on_update] = OneOfWords {
             name: "m0013_ledger_entries_side_words",
             table: "ledger_entries",
@@ -68,22 +64,19 @@ impl MigrationTrait for Migration {
             words: crate::domain::ledger::Side::WORDS,
         }
         .sqlite_triggers()?;
-        db.execute_unprepared(&format!(
-            "BEGIN IMMEDIATE; \
-             {create}; \
-             INSERT INTO ledger_entries_next \
-               (id, posting_id, account_id, side, amount_minor, balance_after, created_at) \
-             SELECT id, posting_id, account_id, side, amount_minor, balance_after, created_at \
-             FROM ledger_entries; \
-             DROP TABLE ledger_entries; \
-             ALTER TABLE ledger_entries_next RENAME TO ledger_entries; \
-             CREATE INDEX idx_ledger_entries_account ON ledger_entries (account_id, id); \
-             CREATE INDEX idx_ledger_entries_posting ON ledger_entries (posting_id); \
-             {on_insert}; \
-             {on_update}; \
-             COMMIT;"
-        ))
-        .await?;
-        Ok(())
+        rebuild_sqlite_table(
+            m,
+            "ledger_entries",
+            &next,
+            columns,
+            columns,
+            &[
+                "CREATE INDEX idx_ledger_entries_account ON ledger_entries (account_id, id)".into(),
+                "CREATE INDEX idx_ledger_entries_posting ON ledger_entries (posting_id)".into(),
+                on_insert,
+                on_update,
+            ],
+        )
+        .await
     }
 }

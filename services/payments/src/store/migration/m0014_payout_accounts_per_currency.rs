@@ -3,8 +3,8 @@
 
 use common::money::Currency;
 use sea_orm_migration::prelude::*;
-use service_kit::db::OneOfWords;
 use service_kit::db::columns::{string, timestamp};
+use service_kit::db::{OneOfWords, rebuild_sqlite_table};
 
 use super::m0001_payments::{PayoutAccounts as A, uuid};
 
@@ -38,9 +38,8 @@ impl MigrationTrait for Migration {
             return WORDS.up(m).await;
         }
         // SQLite cannot change a primary key: the accounts move to a table keyed by
-        // (user, currency), in one batch on one connection (see m0013).
+        // (user, currency).
         let next = Table::create()
-            .table(Alias::new("payout_accounts_next"))
             .col(uuid(A::UserId))
             .col(string(Extra::Currency, 3).default("NGN").to_owned())
             .col(string(A::BankCode, 8))
@@ -50,22 +49,15 @@ impl MigrationTrait for Migration {
             .col(timestamp(A::UpdatedAt))
             .primary_key(Index::create().col(A::UserId).col(Extra::Currency))
             .to_owned();
-        let create = m.get_database_backend().build(&next).to_string();
         let [on_insert, on_update] = WORDS.sqlite_triggers()?;
-        db.execute_unprepared(&format!(
-            "BEGIN IMMEDIATE; \
-             {create}; \
-             INSERT INTO payout_accounts_next (user_id, currency, bank_code, account_number, \
-               account_name, recipient_code, updated_at) \
-             SELECT user_id, 'NGN', bank_code, account_number, account_name, recipient_code, \
-               updated_at FROM payout_accounts; \
-             DROP TABLE payout_accounts; \
-             ALTER TABLE payout_accounts_next RENAME TO payout_accounts; \
-             {on_insert}; \
-             {on_update}; \
-             COMMIT;"
-        ))
-        .await?;
-        Ok(())
+        rebuild_sqlite_table(
+            m,
+            "payout_accounts",
+            &next,
+            "user_id, currency, bank_code, account_number, account_name, recipient_code, updated_at",
+            "user_id, 'NGN', bank_code, account_number, account_name, recipient_code, updated_at",
+            &[on_insert, on_update],
+        )
+        .await
     }
 }
