@@ -57,6 +57,10 @@ pub struct PaymentsConfig {
     /// `PAYMENTS_WORKER_IN_PROCESS` (true): the settlement worker runs in `payments serve`;
     /// false when it runs as `payments worker` processes of its own.
     pub worker_in_process: bool,
+    /// `PAYMENTS_APPLY_IN_PROCESS` (true): the applier of accepted webhook deliveries
+    /// runs in `payments serve`, woken by each one; false: only `payments worker`
+    /// processes apply them (they always do too), polling every second.
+    pub apply_in_process: bool,
     /// `PAYMENTS_WORKER_ID` (unset: the task's id): the settlement worker's queue id; a
     /// fixed one (a pod's name) lets a replaced process take back its in-flight jobs at
     /// once instead of after the dead worker's heartbeat expires.
@@ -75,6 +79,7 @@ impl PaymentsConfig {
             reconcile_after: chrono::Duration::seconds(900),
             webhook_wait: Duration::from_millis(5000),
             worker_in_process: true,
+            apply_in_process: true,
             worker_id: None,
         }
     }
@@ -130,6 +135,7 @@ impl PaymentsConfig {
                 5000u64,
             )?),
             worker_in_process: config::flag("PAYMENTS_WORKER_IN_PROCESS", true)?,
+            apply_in_process: config::flag("PAYMENTS_APPLY_IN_PROCESS", true)?,
             worker_id: match config::var("PAYMENTS_WORKER_ID") {
                 Some(id) if id.contains(['{', '}']) => {
                     return Err(ConfigError {

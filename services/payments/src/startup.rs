@@ -58,14 +58,18 @@ pub async fn build_with_provider(
     kit.every("sweep", every, &state, |s| async move {
         crate::jobs::sweep::run_once(&s).await
     });
+    if state.config.apply_in_process {
+        kit.run("webhooks", &state, crate::jobs::webhooks::run);
+    }
     if state.config.worker_in_process {
         settlements(&kit, &state);
     }
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
 
-/// `payments worker`: the settlement worker (and the relay) without the API; only
-/// `/healthz`, `/readyz` and `/metrics` on `HOST:PORT`, for the probes.
+/// `payments worker`: the settlement worker and the applier of accepted webhooks (and
+/// the relay) without the API; only `/healthz`, `/readyz` and `/metrics` on
+/// `HOST:PORT`, for the probes.
 pub async fn build_worker(
     config: PaymentsConfig,
     clock: SharedClock,
@@ -73,13 +77,14 @@ pub async fn build_worker(
     let provider = Arc::new(crate::provider::from_config(&config.provider)?);
     let (kit, state) = core(config, clock, provider).await?;
     settlements(&kit, &state);
+    kit.run("webhooks", &state, crate::jobs::webhooks::run);
     kit.serve_probes(state).await
 }
 
 #[derive(clap::Subcommand)]
 pub enum Commands {
-    /// Send payouts, distributions and refunds from the settlement queues only (the
-    /// Kubernetes worker Deployment).
+    /// Send payouts, distributions and refunds from the settlement queues and apply
+    /// accepted webhook deliveries, without the API (the Kubernetes worker Deployment).
     Worker,
 }
 
@@ -89,7 +94,7 @@ pub struct Binary;
 impl service_kit::cli::Binary for Binary {
     const NAME: &'static str = "payments";
     const ABOUT: &'static str = "Vestio payments service";
-    const SERVES: &'static str = "Serve the HTTP API, the event consumer, the payments sweep and (with PAYMENTS_WORKER_IN_PROCESS) the settlement worker (the default)";
+    const SERVES: &'static str = "Serve the HTTP API, the event consumer, the payments sweep, the webhook applier (with PAYMENTS_APPLY_IN_PROCESS) and the settlement worker (with PAYMENTS_WORKER_IN_PROCESS) (the default)";
     const SERVICE: Service = Service::Payments;
     type Config = PaymentsConfig;
     type Migrator = Migrator;

@@ -19,6 +19,10 @@ pub struct AppState {
     pub relay: RelayHandle,
     pub provider: Arc<dyn PaymentProvider>,
     pub config: Arc<PaymentsConfig>,
+    /// Wakes the applier of accepted webhook deliveries.
+    pub webhooks: crate::jobs::webhooks::Wake,
+    /// Writes webhook receipts, concurrent deliveries together.
+    pub receipts: crate::store::receipts::Writer,
 }
 
 impl AppState {
@@ -36,6 +40,8 @@ impl AppState {
             relay,
             provider,
             config: Arc::new(config),
+            webhooks: crate::jobs::webhooks::Wake::default(),
+            receipts: crate::store::receipts::Writer::start(kit.db.clone()),
         }
     }
 }

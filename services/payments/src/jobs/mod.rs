@@ -1,5 +1,6 @@
-//! Background work: the expiry and reconciliation [`sweep`], and the [`settlements`]
-//! worker that sends money out.
+//! Background work: the expiry and reconciliation [`sweep`], the [`settlements`] worker
+//! that sends money out, and the applier of accepted [`webhooks`].
 
 pub mod settlements;
 pub mod sweep;
+pub mod webhooks;

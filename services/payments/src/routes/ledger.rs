@@ -48,6 +48,25 @@ pub struct ReconciliationReport {
     pub stale: Vec<PaymentView>,
     /// Payments whose figures the provider disagrees with (their note says how).
     pub mismatches: Vec<PaymentView>,
+    /// Webhook deliveries accepted and not applied yet, oldest first: normally none or
+    /// a few for a few milliseconds; one with `attempts` failed and waits for its retry.
+    pub waiting_webhooks: Vec<WaitingWebhook>,
+}
+
+/// An accepted webhook delivery whose effect is not applied yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitingWebhook {
+    pub id: uuid::Uuid,
+    /// The provider's id of the event.
+    pub event_key: String,
+    pub event_type: String,
+    pub payment_id: Option<uuid::Uuid>,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    /// Failed attempts to apply it.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// When it is tried again (after a failure).
+    pub apply_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What the provider and the ledger disagree on, or has not settled in time.
@@ -90,9 +109,24 @@ pub async fn reconciliation(
         .limit(500)
         .all(&state.db)
         .await?;
+    let waiting_webhooks = crate::store::receipts::unapplied(&state.db, 500)
+        .await?
+        .into_iter()
+        .map(|r| WaitingWebhook {
+            id: r.id,
+            event_key: r.event_key,
+            event_type: r.event_type,
+            payment_id: r.payment_id,
+            received_at: r.received_at,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            apply_after: r.apply_after,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(ReconciliationReport {
         stale: views(stale)?,
         mismatches: views(mismatches)?,
+        waiting_webhooks,
     }))
 }
 

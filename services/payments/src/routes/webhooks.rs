@@ -7,31 +7,31 @@
 //!    `PAYMENTS_WEBHOOK_WAIT_MS`, then 409 and the provider retries); one that arrives
 //!    after it finds the 86 400 s marker and is answered 200 at once.
 //! 3. The outcome is confirmed with the provider's verify call (reference, amount and
-//!    currency must match; a reordered delivery acts on what is true now), then applied
-//!    in one transaction with a unique receipt row `(provider, key)`: the real guard, so
-//!    a redelivery whose lease and marker were lost still changes nothing.
-//! 4. 200 only once the effect is committed; then the marker replaces the lease. On any
-//!    failure the lease is dropped, so the provider's retry gets a clean second chance.
+//!    currency must match; a reordered delivery acts on what is true now) and stored
+//!    with the unique receipt row `(provider, key)`, the real guard: a redelivery whose
+//!    lease and marker were lost still changes nothing.
+//! 4. 200 once the receipt is committed (the provider stops retrying: the delivery is
+//!    ours now); then the marker replaces the lease. The effect is applied behind the
+//!    answer, many deliveries per transaction, by [`crate::jobs::webhooks`], which this
+//!    wakes. On any failure before the commit the lease is dropped, so the provider's
+//!    retry gets a clean second chance.
 
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use fred::prelude::KeysInterface;
 use fred::types::{Expiration, SetOptions};
-use sea_orm::{EntityTrait, Set};
 use serde::Serialize;
 use service_kit::http::ApiError;
 use utoipa::ToSchema;
-
-use common::events::payments::PaymentKind;
 
 use crate::domain::PaymentsError;
 use crate::provider::webhook::Refused;
 use crate::provider::{WebhookEvent, WebhookKind};
 use crate::state::AppState;
-use crate::store::entity::webhook_receipt;
 use crate::store::financings;
-use crate::store::outcomes::{self, Changed, ChargeOutcome, TransferOutcome};
+use crate::store::outcomes::{ChargeOutcome, Effect, TransferOutcome};
+use crate::store::receipts::Receipt;
 
 /// How long a delivery's processing may hold its lease.
 const LEASE_SECS: i64 = 30;
@@ -41,20 +41,22 @@ const DONE: &str = "done";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookAnswer {
-    /// `processed`, `duplicate` (already processed) or `ignored` (an event or a
-    /// reference this service does not act on).
-    #[schema(pattern = "^(processed|duplicate|ignored)$")]
+    /// `accepted` (confirmed and stored: its effect is applied shortly), `duplicate`
+    /// (received before) or `ignored` (an event or a reference this service does not
+    /// act on).
+    #[schema(pattern = "^(accepted|duplicate|ignored)$")]
     pub status: &'static str,
 }
 
 /// A provider's notification: a charge or transfer outcome. Signed by the provider
-/// (see the module documentation); answered 200 once its effect is committed.
+/// (see the module documentation); answered 200 once it is confirmed and stored, its
+/// effect applied right after.
 #[utoipa::path(
     tag = "webhooks",
     params(("provider" = String, Path, description = "`sandbox` or `paystack`: the provider this service is configured with")),
     request_body(content = serde_json::Value, description = "The provider's event, signed", content_type = "application/json"),
     responses(
-        (status = 200, description = "Processed, or a duplicate of one processed", body = WebhookAnswer),
+        (status = 200, description = "Accepted (its effect follows), ignored, or a duplicate of one received", body = WebhookAnswer),
         (status = 400, description = "Signed, but not an event"),
         (status = 401, description = "Not signed by the provider, or too old or new"),
         (status = 404, description = "Not the configured provider"),
@@ -92,7 +94,7 @@ pub async fn receive(
         return Ok(answer("duplicate"));
     }
     match process(&state, &event).await {
-        Ok((status, changed)) => {
+        Ok(status) => {
             let marked: Result<(), _> = state
                 .redis
                 .set(&lease, DONE, Some(Expiration::EX(MARKER_SECS)), None, false)
@@ -101,7 +103,9 @@ pub async fn receive(
                 // The receipt row still refuses a redelivery.
                 tracing::warn!(%error, key = event.key, "Webhook marker not written.");
             }
-            crate::outbound::after(&state, &changed).await;
+            if status == "accepted" {
+                state.webhooks.wake();
+            }
             Ok(answer(status))
         }
         Err(e) => {
@@ -151,18 +155,16 @@ async fn claim(state: &AppState, lease: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// Confirms and applies `event`; says what became of it and which payments changed.
-async fn process(
-    state: &AppState,
-    event: &WebhookEvent,
-) -> Result<(&'static str, Changed), ApiError> {
+/// Confirms `event` with the provider and stores it with its effect; says what became
+/// of it (`accepted`, `ignored`, `duplicate`).
+async fn process(state: &AppState, event: &WebhookEvent) -> Result<&'static str, ApiError> {
     let Some(p) = financings::payment_by_reference(&state.db, &event.reference).await? else {
         tracing::warn!(
             reference = event.reference,
             event = event.name,
             "Webhook for an unknown reference."
         );
-        return receipt_only(state, event, None).await;
+        return store(state, event, None, None).await;
     };
     let effect = match event.kind {
         WebhookKind::ChargeSuccess | WebhookKind::ChargeFailed | WebhookKind::ChargeReversed => {
@@ -173,36 +175,7 @@ async fn process(
         | WebhookKind::TransferReversed => confirm_transfer(state, &p).await?.map(Effect::Transfer),
         _ => None,
     };
-    let Some(effect) = effect else {
-        return receipt_only(state, event, Some(p.id)).await;
-    };
-    let now = state.clock.now();
-    let txn = service_kit::db::begin_write(&state.db).await?;
-    if !record(&*txn, state, event, Some(p.id)).await? {
-        txn.rollback().await?;
-        return Ok(("duplicate", Vec::new()));
-    }
-    let p = financings::lock_payment(&*txn, p.id).await?;
-    let clock = state.clock.as_ref();
-    let changed = match (effect, p.kind()?) {
-        (Effect::Charge(outcome), _) => {
-            outcomes::charge(&*txn, clock, state.provider.name(), &p, &outcome).await?
-        }
-        (
-            Effect::Transfer(outcome),
-            PaymentKind::Payout | PaymentKind::Distribution | PaymentKind::Refund,
-        ) => outcomes::transfer(&*txn, clock, &p, outcome).await?,
-        _ => Vec::new(),
-    };
-    txn.commit().await?;
-    tracing::info!(payment_id = %p.id, event = event.name, changed = changed.len(), at = %now, "Webhook processed.");
-    Ok(("processed", changed))
-}
-
-/// What a confirmed delivery does.
-enum Effect {
-    Charge(ChargeOutcome),
-    Transfer(TransferOutcome),
+    store(state, event, Some(p.id), effect.as_ref()).await
 }
 
 /// The transfer's outcome as the provider's verify call reports it now: `None` while it
@@ -246,43 +219,27 @@ async fn confirm_charge(
     }
 }
 
-/// Records a delivery that changes nothing (so its redelivery is a duplicate too).
-async fn receipt_only(
+/// Records the delivery (with its effect, to be applied; without, as done): `accepted`
+/// or `ignored` the first time, `duplicate` after.
+async fn store(
     state: &AppState,
     event: &WebhookEvent,
     payment_id: Option<uuid::Uuid>,
-) -> Result<(&'static str, Changed), ApiError> {
-    let txn = service_kit::db::begin_write(&state.db).await?;
-    let fresh = record(&*txn, state, event, payment_id).await?;
-    txn.commit().await?;
-    Ok((if fresh { "ignored" } else { "duplicate" }, Vec::new()))
-}
-
-/// The receipt row: false if this event was recorded before.
-async fn record<C: sea_orm::ConnectionTrait>(
-    txn: &C,
-    state: &AppState,
-    event: &WebhookEvent,
-    payment_id: Option<uuid::Uuid>,
-) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    let inserted = webhook_receipt::Entity::insert(webhook_receipt::ActiveModel {
-        id: Set(common::new_id_at(now)),
-        provider: Set(state.provider.name().to_owned()),
-        event_key: Set(event.key.chars().take(200).collect()),
-        event_type: Set(event.name.chars().take(64).collect()),
-        payment_id: Set(payment_id),
-        received_at: Set(now),
+    effect: Option<&Effect>,
+) -> Result<&'static str, ApiError> {
+    let receipt = Receipt {
+        provider: state.provider.name(),
+        key: &event.key,
+        event_type: &event.name,
+        payment_id,
+        effect,
+    };
+    if !state.receipts.record(state.clock.now(), &receipt).await? {
+        return Ok("duplicate");
+    }
+    Ok(if effect.is_some() {
+        "accepted"
+    } else {
+        "ignored"
     })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::columns([
-            webhook_receipt::Column::Provider,
-            webhook_receipt::Column::EventKey,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
-    Ok(inserted == 1)
 }

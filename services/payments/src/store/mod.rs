@@ -1,11 +1,13 @@
 //! What the service keeps: its tables ([`entity`], [`migration`]), the ledger
-//! ([`ledger`]) and the financings with their payments ([`financings`]).
+//! ([`ledger`]), the financings with their payments ([`financings`]), what a verified
+//! outcome does ([`outcomes`]) and the webhook inbox ([`receipts`]).
 
 pub mod entity;
 pub mod financings;
 pub mod ledger;
 pub mod migration;
 pub mod outcomes;
+pub mod receipts;
 
 use crate::domain::PaymentsError;
 

@@ -7,6 +7,7 @@
 use common::clock::Clock;
 use common::events::payments::{PaymentKind, PaymentStatus, SettlementKind};
 use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::postings;
 use crate::domain::{FinancingStatus, PaymentsError};
@@ -19,8 +20,41 @@ use crate::store::ledger;
 /// reconciliation route lists them for an operator.
 pub const MISMATCH: &str = "mismatch: ";
 
+/// A confirmed outcome waiting to be applied to a payment: what an accepted webhook
+/// delivery stores (`webhook_receipts.effect`, JSON such as
+/// `{"kind":"charge","outcome":{"status":"succeeded","amount":120000}}` or
+/// `{"kind":"transfer","outcome":"failed"}`); an unknown word does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "outcome", rename_all = "snake_case")]
+pub enum Effect {
+    Charge(ChargeOutcome),
+    Transfer(TransferOutcome),
+}
+
+/// Applies `effect` to the payment `payment_id` (locked here): a charge's outcome to a
+/// funding or repayment, a transfer's to a payout, distribution or refund; an outcome
+/// of the other family changes nothing.
+pub async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    provider: &str,
+    payment_id: uuid::Uuid,
+    effect: &Effect,
+) -> Result<Changed, PaymentsError> {
+    let p = financings::lock_payment(txn, payment_id).await?;
+    match (effect, p.kind()?) {
+        (Effect::Charge(outcome), _) => charge(txn, clock, provider, &p, outcome).await,
+        (
+            Effect::Transfer(outcome),
+            PaymentKind::Payout | PaymentKind::Distribution | PaymentKind::Refund,
+        ) => transfer(txn, clock, &p, *outcome).await,
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// A charge's outcome as the provider's verify call confirmed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
 pub enum ChargeOutcome {
     /// Paid, `amount` in minor units of the payment's currency.
     Succeeded {
@@ -290,7 +324,8 @@ pub async fn funding<C: ConnectionTrait>(
 
 /// A transfer's outcome as the provider's verify call (or its answer to the transfer)
 /// reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TransferOutcome {
     Succeeded,
     Failed,

@@ -1,4 +1,5 @@
 use std::ops::Deref;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -286,4 +287,44 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// A `payments worker` process of the app's configuration, with a fixed worker id so a
+/// replacement takes back the killed one's job at once.
+#[allow(dead_code)]
+pub fn worker(app: &TestApp) -> Child {
+    let payments::ProviderConfig::Sandbox {
+        url,
+        webhook_secrets,
+        ..
+    } = &app.config.provider
+    else {
+        panic!("the tests run on the sandbox");
+    };
+    let secrets: Vec<String> = webhook_secrets.iter().map(|s| s.encode()).collect();
+    Command::new(env!("CARGO_BIN_EXE_payments"))
+        .arg("worker")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("PAYMENTS_DATABASE_URL", &app.config.base.database_url)
+        .env("REDIS_URL", &app.config.base.redis_url)
+        .env("REDIS_PREFIX", &app.config.base.redis_prefix)
+        .env("DATA_DIR", std::env::temp_dir())
+        .env("PAYMENTS_PROVIDER", "sandbox")
+        .env("SANDBOX_URL", url)
+        .env("SANDBOX_SECRET_KEY", app.sandbox.secret_key())
+        .env("SANDBOX_WEBHOOK_SECRETS", secrets.join(" "))
+        .env("PAYMENTS_WORKER_ID", "settlements-under-test")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start payments worker")
+}
+
+/// SIGKILL (std's `Child::kill` on Unix): no chance to finish anything.
+#[allow(dead_code)]
+pub fn kill9(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }

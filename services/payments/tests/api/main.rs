@@ -3,6 +3,7 @@
 //! verify calls, signed webhooks), on PostgreSQL and SQLite.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod applier_kills;
 mod funding;
 mod helpers;
 mod ledger;

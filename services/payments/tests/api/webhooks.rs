@@ -1,5 +1,7 @@
-//! The webhook endpoint: only the provider's signatures are accepted (the matrix), and
-//! 100 concurrent deliveries of one webhook make one effect, every answer 2xx.
+//! The webhook endpoint: only the provider's signatures are accepted (the matrix), 100
+//! concurrent deliveries of one webhook make one effect, every answer 2xx; the inbox
+//! behind it applies what was accepted, including what a crash left waiting, and keeps a
+//! delivery that fails for its retry without holding the others back.
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use serde_json::{Value, json};
 use service_kit::webhooks::{WebhookSecret, sign, sign_all};
 use testkit::DbKind;
 
-use crate::helpers::{DEADLINE, TestApp, accepted, spawn_app, spawn_app_with};
+use crate::helpers::{DEADLINE, PRICE, TestApp, accepted, spawn_app, spawn_app_with};
 
 async fn send(
     app: &TestApp,
@@ -178,4 +180,161 @@ async fn a_webhook_for_another_provider_is_not_found() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn a_delivery_is_answered_accepted_then_duplicate_and_an_unknown_one_ignored() {
+    let app = spawn_app().await;
+    let (id, reference) = paid_without_webhook(&app).await;
+    let now = app.api.clock.now().timestamp();
+    let secret = &app.secrets[0];
+    let body = charge_body(&reference);
+    for expected in ["accepted", "duplicate"] {
+        let res = send(
+            &app,
+            "msg_once",
+            now,
+            Some(sign(secret, "msg_once", now, &body)),
+            &body,
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let answer: Value = res.json().await.unwrap();
+        assert_eq!(answer["status"], expected);
+    }
+    let unknown = charge_body("vst_nobody");
+    let res = send(
+        &app,
+        "msg_other",
+        now,
+        Some(sign(secret, "msg_other", now, &unknown)),
+        &unknown,
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ignored");
+    app.wait_for_financing_status(&id, &app.admin(), "funded")
+        .await;
+}
+
+/// Stores a receipt for `payment` with `effect` (JSON as stored) the way an accepted
+/// delivery leaves it when the process dies before applying it: nothing wakes the
+/// applier.
+async fn left_behind(app: &TestApp, key: &str, payment: uuid::Uuid, effect: &str) {
+    use payments::store::entity::webhook_receipt;
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = app.api.clock.now();
+    webhook_receipt::ActiveModel {
+        id: Set(common::new_id_at(now)),
+        provider: Set("sandbox".into()),
+        event_key: Set(key.into()),
+        event_type: Set("charge.success".into()),
+        payment_id: Set(Some(payment)),
+        received_at: Set(now),
+        effect: Set(Some(effect.into())),
+        applied_at: Set(None),
+        attempts: Set(0),
+        last_error: Set(None),
+        apply_after: Set(None),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+}
+
+async fn receipt(app: &TestApp, key: &str) -> payments::store::entity::webhook_receipt::Model {
+    use payments::store::entity::webhook_receipt::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    Entity::find()
+        .filter(Column::EventKey.eq(key))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// What waits is applied without a wake-up (the applier's poll: as after a crash between
+/// answer and apply); a delivery whose effect cannot be applied keeps its error and waits
+/// for its retry without holding the other back; once it can be, the retry applies it,
+/// once.
+async fn left_behind_deliveries_are_applied_and_a_failing_one_waits(kind: DbKind) {
+    let app = spawn_app_with(kind, |_| {}).await;
+    let db = &app.state.db;
+    let (id_a, ref_a) = paid_without_webhook(&app).await;
+    let (id_b, ref_b) = paid_without_webhook(&app).await;
+    let by_ref = |r: String| async move {
+        payments::store::financings::payment_by_reference(db, &r)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let (pay_a, pay_b) = (by_ref(ref_a).await, by_ref(ref_b).await);
+    let paid =
+        format!(r#"{{"kind":"charge","outcome":{{"status":"succeeded","amount":{PRICE}}}}}"#);
+    left_behind(
+        &app,
+        "evt_b",
+        pay_b,
+        r#"{"kind":"charge","outcome":{"status":"paid"}}"#,
+    )
+    .await;
+    left_behind(&app, "evt_a", pay_a, &paid).await;
+
+    let admin = app.admin();
+    app.wait_for_financing_status(&id_a, &admin, "funded").await;
+    let failing = testkit::wait_for(DEADLINE, "evt_b's failed attempt", || async {
+        let r = receipt(&app, "evt_b").await;
+        (r.attempts >= 1).then_some(r)
+    })
+    .await;
+    assert_eq!(failing.applied_at, None);
+    let error = failing.last_error.unwrap_or_default();
+    assert!(error.contains("does not read"), "{error}");
+    assert!(receipt(&app, "evt_a").await.applied_at.is_some());
+    assert_eq!(
+        app.financing(&id_b, &admin).await["status"],
+        "awaiting_funding"
+    );
+    // An operator sees it waiting, with its error.
+    let report: Value = app
+        .get("/api/payments/reconciliation", &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let waiting = report["waiting_webhooks"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{report}");
+    assert_eq!(waiting[0]["event_key"], "evt_b");
+    assert_eq!(waiting[0]["attempts"], 1);
+
+    // Mended; its retry is due 2 s after the failure (the injected clock).
+    {
+        use payments::store::entity::webhook_receipt::{Column, Entity};
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        Entity::update_many()
+            .col_expr(Column::Effect, Expr::value(paid.clone()))
+            .filter(Column::EventKey.eq("evt_b"))
+            .exec(db)
+            .await
+            .unwrap();
+    }
+    app.advance(chrono::Duration::seconds(3));
+    app.wait_for_financing_status(&id_b, &admin, "funded").await;
+    let mended = receipt(&app, "evt_b").await;
+    assert!(mended.applied_at.is_some());
+    assert_eq!(mended.last_error, None);
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], json!([]), "{tb}");
+    assert_eq!(tb["currencies"][0]["assets_minor"], 2 * PRICE);
+}
+
+#[tokio::test]
+async fn left_behind_deliveries_are_applied_and_a_failing_one_waits_postgres() {
+    left_behind_deliveries_are_applied_and_a_failing_one_waits(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn left_behind_deliveries_are_applied_and_a_failing_one_waits_sqlite() {
+    left_behind_deliveries_are_applied_and_a_failing_one_waits(DbKind::Sqlite).await;
 }

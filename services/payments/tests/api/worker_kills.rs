@@ -2,56 +2,17 @@
 //! twenty times while thirty payouts go out: every payout is made exactly once at the
 //! provider, and the ledger balances.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use testkit::DbKind;
 
-use crate::helpers::{DEADLINE, FEE, PRICE, TestApp, accepted, spawn_app_with};
+use crate::helpers::{DEADLINE, FEE, PRICE, accepted, kill9, spawn_app_with, worker};
 
 /// Payouts queued; the worker is killed `KILLS` times while they are sent (a life may
 /// send more than one before the kill lands, so there are more payouts than kills).
 const PAYOUTS: usize = 30;
 const KILLS: usize = 20;
-
-/// A `payments worker` process of the app's configuration, with a fixed worker id so a
-/// replacement takes back the killed one's job at once.
-fn worker(app: &TestApp) -> Child {
-    let payments::ProviderConfig::Sandbox {
-        url,
-        webhook_secrets,
-        ..
-    } = &app.config.provider
-    else {
-        panic!("the tests run on the sandbox");
-    };
-    let secrets: Vec<String> = webhook_secrets.iter().map(|s| s.encode()).collect();
-    Command::new(env!("CARGO_BIN_EXE_payments"))
-        .arg("worker")
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("PAYMENTS_DATABASE_URL", &app.config.base.database_url)
-        .env("REDIS_URL", &app.config.base.redis_url)
-        .env("REDIS_PREFIX", &app.config.base.redis_prefix)
-        .env("DATA_DIR", std::env::temp_dir())
-        .env("PAYMENTS_PROVIDER", "sandbox")
-        .env("SANDBOX_URL", url)
-        .env("SANDBOX_SECRET_KEY", app.sandbox.secret_key())
-        .env("SANDBOX_WEBHOOK_SECRETS", secrets.join(" "))
-        .env("PAYMENTS_WORKER_ID", "settlements-under-test")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start payments worker")
-}
-
-/// SIGKILL (std's `Child::kill` on Unix): no chance to finish anything.
-fn kill9(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
 
 #[tokio::test]
 async fn a_worker_killed_mid_payout_twenty_times_pays_each_seller_once() {

@@ -11,6 +11,7 @@ use crate::domain::ledger::{AccountKind, Side};
 mod m0001_payments;
 mod m0013_pooled_entries_and_retries;
 mod m0014_payout_accounts_per_currency;
+mod m0015_webhook_inbox;
 
 pub struct Migrator;
 
@@ -89,6 +90,7 @@ impl MigratorTrait for Migrator {
         }));
         all.push(Box::new(m0013_pooled_entries_and_retries::Migration));
         all.push(Box::new(m0014_payout_accounts_per_currency::Migration));
+        all.push(Box::new(m0015_webhook_inbox::Migration));
         all
     }
 }

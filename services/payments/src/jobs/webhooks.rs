@@ -1,0 +1,147 @@
+//! Applies the webhook deliveries the endpoint accepted ([`crate::store::receipts`]):
+//! oldest first, up to [`BATCH`] in one transaction (one commit for all, the effects and
+//! the rows marked applied together), woken by each accepted delivery and polling every
+//! [`POLL`] for any left behind (a crash between answer and apply, another instance's,
+//! one whose retry is due).
+//!
+//! If a batch fails (a conflict, a deadlock, a delivery whose effect cannot be applied),
+//! it is rolled back as a whole and its deliveries are applied one transaction each, so
+//! one that fails is kept with its error and tried again later (2^attempts s, at most an
+//! hour) without holding the others back. An effect is applied once: in the transaction
+//! that marks its row applied, on a row taken `FOR UPDATE SKIP LOCKED` (PostgreSQL) or
+//! under SQLite's one writer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use service_kit::shutdown::CancellationToken;
+use tokio::sync::Notify;
+
+use crate::domain::PaymentsError;
+use crate::state::AppState;
+use crate::store::outcomes::{self, Changed};
+use crate::store::receipts::{self, Waiting};
+
+/// Deliveries applied per transaction at most.
+pub const BATCH: u64 = 64;
+/// How often the applier looks for deliveries when nothing wakes it.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Wakes the applier (after a delivery is accepted). A wake while it is busy makes it
+/// run again right after.
+#[derive(Clone, Debug, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// The applier's loop, until `stop`.
+pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
+    let full = usize::try_from(BATCH).unwrap_or(usize::MAX);
+    while !stop.is_cancelled() {
+        service_kit::heartbeat::beat();
+        let more = match apply_due(&state).await {
+            Ok(n) => n >= full,
+            Err(error) => {
+                tracing::warn!(%error, "Applying webhook deliveries failed.");
+                false
+            }
+        };
+        if more {
+            continue;
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = state.webhooks.0.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+    Ok(())
+}
+
+/// One round: takes up to [`BATCH`] due deliveries and applies them; answers how many
+/// it took.
+pub async fn apply_due(state: &AppState) -> Result<usize, PaymentsError> {
+    let now = state.clock.now();
+    let txn = service_kit::db::begin_write(&state.db).await?;
+    let due = receipts::take_due(&*txn, now, BATCH).await?;
+    if due.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    let mut changed = Changed::new();
+    let mut failure = None;
+    for w in &due {
+        match apply_one(&*txn, state, w).await {
+            Ok(c) => changed.extend(c),
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    if failure.is_none() {
+        let ids: Vec<_> = due.iter().map(|w| w.id).collect();
+        receipts::mark_applied(&*txn, &ids, now).await?;
+        txn.commit().await?;
+        tracing::debug!(deliveries = due.len(), "Webhook deliveries applied.");
+        crate::outbound::after(state, &changed).await;
+        return Ok(due.len());
+    }
+    txn.rollback().await?;
+    if due.len() > 1 {
+        tracing::info!(deliveries = due.len(), error = %failure.as_ref().map(ToString::to_string).unwrap_or_default(), "A batch of webhook deliveries failed; applying them one at a time.");
+    }
+    for w in &due {
+        if let Err(error) = apply_alone(state, w.id).await {
+            tracing::warn!(%error, receipt = %w.id, "A webhook delivery could not be applied; it will be tried again.");
+        }
+    }
+    Ok(due.len())
+}
+
+/// Applies the delivery `id` in a transaction of its own (if it still waits); a failure
+/// is recorded on its row.
+async fn apply_alone(state: &AppState, id: uuid::Uuid) -> Result<(), PaymentsError> {
+    let now = state.clock.now();
+    let txn = service_kit::db::begin_write(&state.db).await?;
+    let Some(w) = receipts::take(&*txn, id).await? else {
+        txn.rollback().await?;
+        return Ok(());
+    };
+    match apply_one(&*txn, state, &w).await {
+        Ok(changed) => {
+            receipts::mark_applied(&*txn, &[w.id], now).await?;
+            txn.commit().await?;
+            crate::outbound::after(state, &changed).await;
+            Ok(())
+        }
+        Err(error) => {
+            txn.rollback().await?;
+            receipts::mark_failed(&state.db, &w, &error.to_string(), now).await?;
+            Err(error)
+        }
+    }
+}
+
+async fn apply_one<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    state: &AppState,
+    w: &Waiting,
+) -> Result<Changed, PaymentsError> {
+    let effect = w
+        .effect
+        .as_ref()
+        .map_err(|e| PaymentsError::Store(anyhow::anyhow!("receipt {}: {e}", w.id)))?;
+    outcomes::apply(
+        txn,
+        state.clock.as_ref(),
+        state.provider.name(),
+        w.payment_id,
+        effect,
+    )
+    .await
+}

@@ -1,0 +1,287 @@
+//! The webhook inbox (`webhook_receipts`): one row per provider event, written (by the
+//! [`Writer`], many deliveries per statement) before the delivery is answered; a row with
+//! an effect waits (`applied_at` null) until [`crate::jobs::webhooks`] applies it in the
+//! transaction that marks it applied.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::domain::PaymentsError;
+use crate::store::entity::webhook_receipt::{self, Column};
+use crate::store::outcomes::Effect;
+
+/// The longest a failed delivery waits before its next attempt.
+const MAX_BACKOFF_SECS: i64 = 3_600;
+
+/// A provider event to record.
+#[derive(Debug, Clone)]
+pub struct Receipt<'a> {
+    pub provider: &'a str,
+    /// The provider's id of the event (`(provider, key)` is unique).
+    pub key: &'a str,
+    pub event_type: &'a str,
+    pub payment_id: Option<Uuid>,
+    /// What to apply; `None`: nothing (recorded as applied, so a redelivery is a
+    /// duplicate).
+    pub effect: Option<&'a Effect>,
+}
+
+/// A receipt as it is written.
+#[derive(Debug)]
+struct Row {
+    provider: String,
+    key: String,
+    event_type: String,
+    payment_id: Option<Uuid>,
+    effect: Option<String>,
+    at: DateTime<Utc>,
+}
+
+impl Row {
+    fn of(r: &Receipt<'_>, at: DateTime<Utc>) -> Result<Self, PaymentsError> {
+        Ok(Row {
+            provider: r.provider.to_owned(),
+            key: r.key.chars().take(200).collect(),
+            event_type: r.event_type.chars().take(64).collect(),
+            payment_id: r.payment_id,
+            effect: r
+                .effect
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(anyhow::Error::from)?,
+            at,
+        })
+    }
+}
+
+/// Writes `rows` in one statement (one transaction): for each, true if it is new, false
+/// if its `(provider, key)` was recorded before (or earlier in `rows`).
+async fn insert_all<C: ConnectionTrait>(db: &C, rows: &[Row]) -> Result<Vec<bool>, PaymentsError> {
+    let mut insert = sea_orm::sea_query::Query::insert();
+    insert.into_table(webhook_receipt::Entity).columns([
+        Column::Id,
+        Column::Provider,
+        Column::EventKey,
+        Column::EventType,
+        Column::PaymentId,
+        Column::ReceivedAt,
+        Column::Effect,
+        Column::AppliedAt,
+        Column::Attempts,
+    ]);
+    for r in rows {
+        insert
+            .values([
+                common::new_id_at(r.at).into(),
+                r.provider.clone().into(),
+                r.key.clone().into(),
+                r.event_type.clone().into(),
+                r.payment_id.into(),
+                r.at.into(),
+                r.effect.clone().into(),
+                r.effect.is_none().then_some(r.at).into(),
+                0_i32.into(),
+            ])
+            .map_err(|e| PaymentsError::Store(e.into()))?;
+    }
+    insert
+        .on_conflict(
+            OnConflict::columns([Column::Provider, Column::EventKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(Column::EventKey);
+    let stored: std::collections::HashSet<String> = db
+        .query_all_raw(db.get_database_backend().build(&insert))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "event_key"))
+        .collect::<Result<_, _>>()?;
+    // The first of a key in `rows` is the one stored; the others are duplicates.
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .iter()
+        .map(|r| stored.contains(&r.key) && seen.insert(r.key.as_str()))
+        .collect())
+}
+
+/// Most receipts written in one statement.
+const WRITE_BATCH: usize = 128;
+
+type Waiter = (Row, tokio::sync::oneshot::Sender<Result<bool, String>>);
+
+/// Writes the receipts of concurrent deliveries together: each caller waits for the
+/// statement (one transaction, one commit flush) that holds its receipt; those that
+/// arrive while one is written go in the next. Group commit, so a burst of deliveries
+/// costs the database a statement per batch rather than per delivery.
+#[derive(Clone, Debug)]
+pub struct Writer(tokio::sync::mpsc::Sender<Waiter>);
+
+impl Writer {
+    /// Starts the writing task on `db`; it ends when the last `Writer` is dropped.
+    pub fn start(db: sea_orm::DatabaseConnection) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Waiter>(4 * WRITE_BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(WRITE_BATCH);
+            while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+                let (rows, waiters): (Vec<Row>, Vec<_>) = batch.drain(..).unzip();
+                match insert_all(&db, &rows).await {
+                    Ok(fresh) => {
+                        for (w, f) in waiters.into_iter().zip(fresh) {
+                            let _ = w.send(Ok(f));
+                        }
+                    }
+                    Err(e) => {
+                        let e = e.to_string();
+                        for w in waiters {
+                            let _ = w.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Writer(tx)
+    }
+
+    /// Records `r` received at `now` once it is committed: false if this event was
+    /// recorded before.
+    pub async fn record(&self, now: DateTime<Utc>, r: &Receipt<'_>) -> Result<bool, PaymentsError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let gone = || PaymentsError::Store(anyhow::anyhow!("the receipt writer has stopped"));
+        self.0
+            .send((Row::of(r, now)?, done))
+            .await
+            .map_err(|_| gone())?;
+        answer
+            .await
+            .map_err(|_| gone())?
+            .map_err(|e| PaymentsError::Store(anyhow::anyhow!("writing a webhook receipt: {e}")))
+    }
+}
+
+/// A waiting delivery: its row, the payment and the effect to apply.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub attempts: i32,
+    /// The stored effect, or why it cannot be read.
+    pub effect: Result<Effect, String>,
+}
+
+impl Waiting {
+    fn of(row: webhook_receipt::Model) -> Self {
+        let effect = match (&row.effect, row.payment_id) {
+            (Some(json), Some(_)) => serde_json::from_str(json)
+                .map_err(|e| format!("the stored effect {json:?} does not read: {e}")),
+            (None, _) => Err("a waiting receipt without an effect".to_owned()),
+            (Some(_), None) => Err("a waiting receipt without a payment".to_owned()),
+        };
+        Waiting {
+            id: row.id,
+            payment_id: row.payment_id.unwrap_or_default(),
+            attempts: row.attempts,
+            effect,
+        }
+    }
+}
+
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::all().add(Column::AppliedAt.is_null()).add(
+        Condition::any()
+            .add(Column::ApplyAfter.is_null())
+            .add(Column::ApplyAfter.lte(now)),
+    )
+}
+
+/// Up to `limit` deliveries due at `now`, oldest first, taken for this transaction
+/// (PostgreSQL: rows another transaction holds are skipped; SQLite: the write
+/// transaction holds the database).
+pub async fn take_due<C: ConnectionTrait>(
+    txn: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Waiting>, PaymentsError> {
+    Ok(webhook_receipt::Entity::find()
+        .filter(due(now))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(Waiting::of)
+        .collect())
+}
+
+/// The delivery `id` if it still waits (and no other transaction holds it), taken.
+pub async fn take<C: ConnectionTrait>(txn: &C, id: Uuid) -> Result<Option<Waiting>, PaymentsError> {
+    Ok(webhook_receipt::Entity::find_by_id(id)
+        .filter(Column::AppliedAt.is_null())
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .one(txn)
+        .await?
+        .map(Waiting::of))
+}
+
+/// Marks `ids` applied at `now` (in the transaction that applied them).
+pub async fn mark_applied<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), PaymentsError> {
+    webhook_receipt::Entity::update_many()
+        .col_expr(Column::AppliedAt, Expr::value(now))
+        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt at `w`: tried again after 2^attempts seconds (at most an
+/// hour), the error kept for an operator.
+pub async fn mark_failed<C: ConnectionTrait>(
+    db: &C,
+    w: &Waiting,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), PaymentsError> {
+    let attempts = w.attempts.saturating_add(1);
+    let wait = 1_i64
+        .checked_shl(u32::try_from(attempts).unwrap_or(u32::MAX).min(12))
+        .unwrap_or(MAX_BACKOFF_SECS)
+        .min(MAX_BACKOFF_SECS);
+    webhook_receipt::Entity::update_many()
+        .col_expr(Column::Attempts, Expr::value(attempts))
+        .col_expr(
+            Column::LastError,
+            Expr::value(error.chars().take(1_000).collect::<String>()),
+        )
+        .col_expr(
+            Column::ApplyAfter,
+            Expr::value(now + chrono::Duration::seconds(wait)),
+        )
+        .filter(Column::Id.eq(w.id))
+        .filter(Column::AppliedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deliveries accepted and not applied yet (waiting or failing), oldest first.
+pub async fn unapplied<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<webhook_receipt::Model>, PaymentsError> {
+    Ok(webhook_receipt::Entity::find()
+        .filter(Column::AppliedAt.is_null())
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
