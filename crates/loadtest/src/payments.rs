@@ -350,8 +350,22 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
                     .send()
                     .await;
                 times.push(t0.elapsed());
-                if !res.is_ok_and(|r| r.status().is_success()) {
-                    failed += 1;
+                match res {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => {
+                        failed += 1;
+                        if failed <= 3 {
+                            let status = r.status();
+                            let body = r.text().await.unwrap_or_default();
+                            eprintln!("delivery {id}: {status} {body}");
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        if failed <= 3 {
+                            eprintln!("delivery {id}: {e}");
+                        }
+                    }
                 }
             }
         });

@@ -20,37 +20,44 @@ pub struct LiveStatus<'a> {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// After committed changes of `payments`.
+/// After committed changes of `payments`: their Redis writes all at once (one
+/// pipeline on the shared connection, not a round trip after another).
 pub async fn after(state: &AppState, payments: &[payment::Model]) {
     if payments.is_empty() {
         return;
     }
     state.relay.wake();
-    crate::jobs::settlements::enqueue_pending(state, payments).await;
-    for p in payments {
-        let key = state.keys.payment(p.id);
-        let written: Result<(), _> = state
-            .redis
-            .hset(
-                &key,
-                [
-                    ("status", p.status.clone()),
-                    ("updated_at", p.updated_at.to_rfc3339()),
-                ],
-            )
-            .await;
-        if let Err(error) = written {
-            tracing::warn!(%error, payment_id = %p.id, "Live payment status not written.");
-            continue;
-        }
-        let msg = LiveStatus {
-            payment_id: p.id,
-            kind: &p.kind,
-            status: &p.status,
-            updated_at: p.updated_at,
-        };
-        if let Err(error) = service_kit::pubsub::publish(&state.redis, &key, &msg).await {
-            tracing::warn!(%error, payment_id = %p.id, "Live payment status not published.");
-        }
+    futures::future::join(
+        crate::jobs::settlements::enqueue_pending(state, payments),
+        futures::future::join_all(payments.iter().map(|p| live(state, p))),
+    )
+    .await;
+}
+
+/// Writes and publishes `p`'s live status.
+async fn live(state: &AppState, p: &payment::Model) {
+    let key = state.keys.payment(p.id);
+    let written: Result<(), _> = state
+        .redis
+        .hset(
+            &key,
+            [
+                ("status", p.status.clone()),
+                ("updated_at", p.updated_at.to_rfc3339()),
+            ],
+        )
+        .await;
+    if let Err(error) = written {
+        tracing::warn!(%error, payment_id = %p.id, "Live payment status not written.");
+        return;
+    }
+    let msg = LiveStatus {
+        payment_id: p.id,
+        kind: &p.kind,
+        status: &p.status,
+        updated_at: p.updated_at,
+    };
+    if let Err(error) = service_kit::pubsub::publish(&state.redis, &key, &msg).await {
+        tracing::warn!(%error, payment_id = %p.id, "Live payment status not published.");
     }
 }

@@ -41,7 +41,7 @@ impl AppState {
             provider,
             config: Arc::new(config),
             webhooks: crate::jobs::webhooks::Wake::default(),
-            receipts: crate::store::receipts::Writer::start(kit.db.clone()),
+            receipts: crate::store::receipts::Writer::start(kit.db.clone(), kit.clock.clone()),
         }
     }
 }

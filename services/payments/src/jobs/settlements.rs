@@ -45,22 +45,23 @@ pub async fn enqueue(state: &AppState, p: &payment::Model) -> anyhow::Result<()>
 
 /// Queues every outgoing payment among `changed` that is pending.
 pub async fn enqueue_pending(state: &AppState, changed: &[payment::Model]) {
-    for p in changed {
-        let outgoing = [
+    let outgoing = changed.iter().filter(|p| {
+        [
             PaymentKind::Payout,
             PaymentKind::Distribution,
             PaymentKind::Refund,
         ]
         .iter()
-        .any(|k| p.kind == k.as_str());
-        if !outgoing || p.status != PaymentStatus::Pending.as_str() {
-            continue;
-        }
+        .any(|k| p.kind == k.as_str())
+            && p.status == PaymentStatus::Pending.as_str()
+    });
+    futures::future::join_all(outgoing.map(|p| async move {
         if let Err(error) = enqueue(state, p).await {
             // The sweep queues pending transfers again.
             tracing::warn!(%error, payment_id = %p.id, "Settlement job not queued.");
         }
-    }
+    }))
+    .await;
 }
 
 /// The worker until `stop` (the supervised task `settlements`).

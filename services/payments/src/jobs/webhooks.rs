@@ -1,8 +1,8 @@
 //! Applies the webhook deliveries the endpoint accepted ([`crate::store::receipts`]):
 //! oldest first, up to [`BATCH`] in one transaction (one commit for all, the effects and
-//! the rows marked applied together), woken by each accepted delivery and polling every
-//! [`POLL`] for any left behind (a crash between answer and apply, another instance's,
-//! one whose retry is due).
+//! the rows marked applied together), [`STREAMS`] batches at once, woken by each
+//! accepted delivery and polling every [`POLL`] for any left behind (a crash between
+//! answer and apply, another instance's, one whose retry is due).
 //!
 //! If a batch fails (a conflict, a deadlock, a delivery whose effect cannot be applied),
 //! it is rolled back as a whole and its deliveries are applied one transaction each, so
@@ -23,7 +23,11 @@ use crate::store::outcomes::{self, Changed};
 use crate::store::receipts::{self, Waiting};
 
 /// Deliveries applied per transaction at most.
-pub const BATCH: u64 = 64;
+pub const BATCH: u64 = 16;
+/// Batches applied at once by one applier (each its own transaction and connection;
+/// PostgreSQL's `SKIP LOCKED` gives each its own rows, SQLite runs them one after
+/// another).
+pub const STREAMS: usize = 4;
 /// How often the applier looks for deliveries when nothing wakes it.
 pub const POLL: Duration = Duration::from_secs(1);
 
@@ -38,12 +42,23 @@ impl Wake {
     }
 }
 
-/// The applier's loop, until `stop`.
+/// The applier, until `stop`: [`STREAMS`] loops.
 pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
+    let streams = match sea_orm::ConnectionTrait::get_database_backend(&state.db) {
+        sea_orm::DatabaseBackend::Sqlite => 1,
+        _ => STREAMS,
+    };
+    futures::future::join_all((0..streams).map(|_| stream(&state, &stop))).await;
+    Ok(())
+}
+
+/// One applier loop: a round when woken or every [`POLL`], rounds back to back while
+/// full batches come out.
+async fn stream(state: &AppState, stop: &CancellationToken) {
     let full = usize::try_from(BATCH).unwrap_or(usize::MAX);
     while !stop.is_cancelled() {
         service_kit::heartbeat::beat();
-        let more = match apply_due(&state).await {
+        let more = match apply_due(state).await {
             Ok(n) => n >= full,
             Err(error) => {
                 tracing::warn!(%error, "Applying webhook deliveries failed.");
@@ -59,7 +74,6 @@ pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()>
             () = tokio::time::sleep(POLL) => {}
         }
     }
-    Ok(())
 }
 
 /// One round: takes up to [`BATCH`] due deliveries and applies them; answers how many
@@ -67,11 +81,16 @@ pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()>
 pub async fn apply_due(state: &AppState) -> Result<usize, PaymentsError> {
     let now = state.clock.now();
     let txn = service_kit::db::begin_write(&state.db).await?;
-    let due = receipts::take_due(&*txn, now, BATCH).await?;
+    let mut due = receipts::take_due(&*txn, now, BATCH).await?;
     if due.is_empty() {
         txn.rollback().await?;
         return Ok(0);
     }
+    // The row every batch contends for is a seller's payable account: taken in seller
+    // order in every batch, two batches wait for each other but never deadlock. A
+    // payment's deliveries keep their order.
+    let sellers = receipts::sellers_of(&*txn, &due).await?;
+    due.sort_by_key(|w| (sellers.get(&w.payment_id).copied(), w.id));
     let mut changed = Changed::new();
     let mut failure = None;
     for w in &due {

@@ -7,9 +7,11 @@
 //!    `PAYMENTS_WEBHOOK_WAIT_MS`, then 409 and the provider retries); one that arrives
 //!    after it finds the 86 400 s marker and is answered 200 at once.
 //! 3. The outcome is confirmed with the provider's verify call (reference, amount and
-//!    currency must match; a reordered delivery acts on what is true now) and stored
-//!    with the unique receipt row `(provider, key)`, the real guard: a redelivery whose
-//!    lease and marker were lost still changes nothing.
+//!    currency must match the payment; a reordered delivery acts on what is true now)
+//!    and stored with the unique receipt row `(provider, key)`, the real guard: a
+//!    redelivery whose lease and marker were lost still changes nothing. Concurrent
+//!    deliveries are stored together ([`crate::store::receipts::Writer`]: one lookup of
+//!    their payments and one insert for all, each answered once it is committed).
 //! 4. 200 once the receipt is committed (the provider stops retrying: the delivery is
 //!    ours now); then the marker replaces the lease. The effect is applied behind the
 //!    answer, many deliveries per transaction, by [`crate::jobs::webhooks`], which this
@@ -26,12 +28,12 @@ use service_kit::http::ApiError;
 use utoipa::ToSchema;
 
 use crate::domain::PaymentsError;
+use crate::provider::ProviderError;
 use crate::provider::webhook::Refused;
 use crate::provider::{WebhookEvent, WebhookKind};
 use crate::state::AppState;
-use crate::store::financings;
-use crate::store::outcomes::{ChargeOutcome, Effect, TransferOutcome};
-use crate::store::receipts::Receipt;
+use crate::store::outcomes::{ChargeOutcome, Verified};
+use crate::store::receipts::{Delivery, Recorded};
 
 /// How long a delivery's processing may hold its lease.
 const LEASE_SECS: i64 = 30;
@@ -103,7 +105,7 @@ pub async fn receive(
                 // The receipt row still refuses a redelivery.
                 tracing::warn!(%error, key = event.key, "Webhook marker not written.");
             }
-            if status == "accepted" {
+            if status == Recorded::Accepted.as_str() {
                 state.webhooks.wake();
             }
             Ok(answer(status))
@@ -158,88 +160,41 @@ async fn claim(state: &AppState, lease: &str) -> Result<bool, ApiError> {
 /// Confirms `event` with the provider and stores it with its effect; says what became
 /// of it (`accepted`, `ignored`, `duplicate`).
 async fn process(state: &AppState, event: &WebhookEvent) -> Result<&'static str, ApiError> {
-    let Some(p) = financings::payment_by_reference(&state.db, &event.reference).await? else {
-        tracing::warn!(
-            reference = event.reference,
-            event = event.name,
-            "Webhook for an unknown reference."
-        );
-        return store(state, event, None, None).await;
-    };
-    let effect = match event.kind {
+    let unavailable = |e: ProviderError| ApiError::from(PaymentsError::Provider(e.to_string()));
+    let verified = match event.kind {
         WebhookKind::ChargeSuccess | WebhookKind::ChargeFailed | WebhookKind::ChargeReversed => {
-            confirm_charge(state, &p).await?.map(Effect::Charge)
+            match state.provider.verify(&event.reference).await {
+                Ok(c) if ChargeOutcome::of(c.status, c.amount).is_none() => {
+                    return Err(PaymentsError::Provider(
+                        "the provider has not settled the charge yet".into(),
+                    )
+                    .into());
+                }
+                Ok(c) => Some(Verified::Charge(c)),
+                Err(ProviderError::NotFound(_)) => None,
+                Err(e) => return Err(unavailable(e)),
+            }
         }
         WebhookKind::TransferSuccess
         | WebhookKind::TransferFailed
-        | WebhookKind::TransferReversed => confirm_transfer(state, &p).await?.map(Effect::Transfer),
+        | WebhookKind::TransferReversed => {
+            match state.provider.verify_transfer(&event.reference).await {
+                Ok(t) => Some(Verified::Transfer(t)),
+                Err(ProviderError::NotFound(_)) => None,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
         _ => None,
     };
-    store(state, event, Some(p.id), effect.as_ref()).await
-}
-
-/// The transfer's outcome as the provider's verify call reports it now: `None` while it
-/// is not final (the worker or the sweep records it later) or when it does not match.
-async fn confirm_transfer(
-    state: &AppState,
-    p: &crate::store::entity::payment::Model,
-) -> Result<Option<TransferOutcome>, ApiError> {
-    let t = state
-        .provider
-        .verify_transfer(&p.reference)
-        .await
-        .map_err(|e| PaymentsError::Provider(e.to_string()))?;
-    if t.reference != p.reference || t.currency != p.currency || t.amount != p.amount_minor {
-        tracing::warn!(payment_id = %p.id, reference = t.reference, "The provider's transfer does not match the payment; left for reconciliation.");
-        return Ok(None);
-    }
-    Ok(TransferOutcome::of(t.status))
-}
-
-/// The charge's outcome as the provider's verify call reports it now: `None` when it
-/// does not match the payment (reference or currency), an error while it is not final.
-async fn confirm_charge(
-    state: &AppState,
-    p: &crate::store::entity::payment::Model,
-) -> Result<Option<ChargeOutcome>, ApiError> {
-    let charge = state
-        .provider
-        .verify(&p.reference)
-        .await
-        .map_err(|e| PaymentsError::Provider(e.to_string()))?;
-    if charge.reference != p.reference || charge.currency != p.currency {
-        tracing::warn!(payment_id = %p.id, reference = charge.reference, currency = charge.currency, "The provider's charge does not match the payment; left for reconciliation.");
-        return Ok(None);
-    }
-    match ChargeOutcome::of(charge.status, charge.amount) {
-        Some(outcome) => Ok(Some(outcome)),
-        None => Err(
-            PaymentsError::Provider("the provider has not settled the charge yet".into()).into(),
-        ),
-    }
-}
-
-/// Records the delivery (with its effect, to be applied; without, as done): `accepted`
-/// or `ignored` the first time, `duplicate` after.
-async fn store(
-    state: &AppState,
-    event: &WebhookEvent,
-    payment_id: Option<uuid::Uuid>,
-    effect: Option<&Effect>,
-) -> Result<&'static str, ApiError> {
-    let receipt = Receipt {
-        provider: state.provider.name(),
-        key: &event.key,
-        event_type: &event.name,
-        payment_id,
-        effect,
-    };
-    if !state.receipts.record(state.clock.now(), &receipt).await? {
-        return Ok("duplicate");
-    }
-    Ok(if effect.is_some() {
-        "accepted"
-    } else {
-        "ignored"
-    })
+    let recorded = state
+        .receipts
+        .record(Delivery {
+            provider: state.provider.name().to_owned(),
+            key: event.key.clone(),
+            event_type: event.name.clone(),
+            reference: event.reference.clone(),
+            verified,
+        })
+        .await?;
+    Ok(recorded.as_str())
 }

@@ -31,6 +31,37 @@ pub enum Effect {
     Transfer(TransferOutcome),
 }
 
+/// What the provider's verify call says of a delivery's reference now.
+#[derive(Debug, Clone)]
+pub enum Verified {
+    /// A charge in a final state.
+    Charge(crate::provider::Charge),
+    Transfer(crate::provider::TransferState),
+}
+
+/// The effect `v` has on `p`: `None` when the provider's figures do not match the
+/// payment (reference or currency; a transfer's amount too: left for reconciliation) or
+/// a transfer is not final yet (the worker or the sweep records it later).
+pub fn effect_of(p: &payment::Model, v: &Verified) -> Option<Effect> {
+    match v {
+        Verified::Charge(c) => {
+            if c.reference != p.reference || c.currency != p.currency {
+                tracing::warn!(payment_id = %p.id, reference = c.reference, currency = c.currency, "The provider's charge does not match the payment; left for reconciliation.");
+                return None;
+            }
+            ChargeOutcome::of(c.status, c.amount).map(Effect::Charge)
+        }
+        Verified::Transfer(t) => {
+            if t.reference != p.reference || t.currency != p.currency || t.amount != p.amount_minor
+            {
+                tracing::warn!(payment_id = %p.id, reference = t.reference, "The provider's transfer does not match the payment; left for reconciliation.");
+                return None;
+            }
+            TransferOutcome::of(t.status).map(Effect::Transfer)
+        }
+    }
+}
+
 /// Applies `effect` to the payment `payment_id` (locked here): a charge's outcome to a
 /// funding or repayment, a transfer's to a payout, distribution or refund; an outcome
 /// of the other family changes nothing.

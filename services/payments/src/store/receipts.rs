@@ -3,6 +3,8 @@
 //! an effect waits (`applied_at` null) until [`crate::jobs::webhooks`] applies it in the
 //! transaction that marks it applied.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
@@ -11,23 +13,47 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domain::PaymentsError;
+use crate::store::entity::payment;
 use crate::store::entity::webhook_receipt::{self, Column};
-use crate::store::outcomes::Effect;
+use crate::store::outcomes::{self, Effect, Verified};
 
 /// The longest a failed delivery waits before its next attempt.
 const MAX_BACKOFF_SECS: i64 = 3_600;
 
-/// A provider event to record.
+/// A provider's event to record, confirmed by the provider's verify call.
 #[derive(Debug, Clone)]
-pub struct Receipt<'a> {
-    pub provider: &'a str,
+pub struct Delivery {
+    pub provider: String,
     /// The provider's id of the event (`(provider, key)` is unique).
-    pub key: &'a str,
-    pub event_type: &'a str,
-    pub payment_id: Option<Uuid>,
-    /// What to apply; `None`: nothing (recorded as applied, so a redelivery is a
-    /// duplicate).
-    pub effect: Option<&'a Effect>,
+    pub key: String,
+    pub event_type: String,
+    /// The payment reference it is about.
+    pub reference: String,
+    /// What the provider says of the reference now; `None`: nothing to act on (an event
+    /// this service does not act on, or a reference the provider does not know).
+    pub verified: Option<Verified>,
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored with an effect, to be applied.
+    Accepted,
+    /// Stored as done: it changes nothing (unknown reference, an event not acted on,
+    /// figures that do not match, a transfer not final yet).
+    Ignored,
+    /// Recorded before.
+    Duplicate,
+}
+
+impl Recorded {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recorded::Accepted => "accepted",
+            Recorded::Ignored => "ignored",
+            Recorded::Duplicate => "duplicate",
+        }
+    }
 }
 
 /// A receipt as it is written.
@@ -41,21 +67,50 @@ struct Row {
     at: DateTime<Utc>,
 }
 
-impl Row {
-    fn of(r: &Receipt<'_>, at: DateTime<Utc>) -> Result<Self, PaymentsError> {
-        Ok(Row {
-            provider: r.provider.to_owned(),
-            key: r.key.chars().take(200).collect(),
-            event_type: r.event_type.chars().take(64).collect(),
-            payment_id: r.payment_id,
-            effect: r
-                .effect
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(anyhow::Error::from)?,
-            at,
+/// The rows of `deliveries` received at `now`: each with its payment (one query for
+/// all) and the effect the provider's answer has on it.
+async fn rows_of<C: ConnectionTrait>(
+    db: &C,
+    deliveries: &[Delivery],
+    now: DateTime<Utc>,
+) -> Result<Vec<Row>, PaymentsError> {
+    let references: std::collections::HashSet<&str> =
+        deliveries.iter().map(|d| d.reference.as_str()).collect();
+    let payments: HashMap<String, payment::Model> = payment::Entity::find()
+        .filter(payment::Column::Reference.is_in(references))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.reference.clone(), p))
+        .collect();
+    deliveries
+        .iter()
+        .map(|d| {
+            let p = payments.get(&d.reference);
+            if p.is_none() {
+                tracing::warn!(
+                    reference = d.reference,
+                    event = d.event_type,
+                    "Webhook for an unknown reference."
+                );
+            }
+            let effect = p
+                .zip(d.verified.as_ref())
+                .and_then(|(p, v)| outcomes::effect_of(p, v));
+            Ok(Row {
+                provider: d.provider.clone(),
+                key: d.key.chars().take(200).collect(),
+                event_type: d.event_type.chars().take(64).collect(),
+                payment_id: p.map(|p| p.id),
+                effect: effect
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(anyhow::Error::from)?,
+                at: now,
+            })
         })
-    }
+        .collect()
 }
 
 /// Writes `rows` in one statement (one transaction): for each, true if it is new, false
@@ -109,10 +164,32 @@ async fn insert_all<C: ConnectionTrait>(db: &C, rows: &[Row]) -> Result<Vec<bool
         .collect())
 }
 
+/// Looks up and writes `deliveries` received at `now`: two statements for all.
+async fn write<C: ConnectionTrait>(
+    db: &C,
+    deliveries: &[Delivery],
+    now: DateTime<Utc>,
+) -> Result<Vec<Recorded>, PaymentsError> {
+    let rows = rows_of(db, deliveries, now).await?;
+    let fresh = insert_all(db, &rows).await?;
+    Ok(rows
+        .iter()
+        .zip(fresh)
+        .map(|(r, fresh)| match (fresh, &r.effect) {
+            (false, _) => Recorded::Duplicate,
+            (true, Some(_)) => Recorded::Accepted,
+            (true, None) => Recorded::Ignored,
+        })
+        .collect())
+}
+
 /// Most receipts written in one statement.
 const WRITE_BATCH: usize = 128;
 
-type Waiter = (Row, tokio::sync::oneshot::Sender<Result<bool, String>>);
+type Waiter = (
+    Delivery,
+    tokio::sync::oneshot::Sender<Result<Recorded, String>>,
+);
 
 /// Writes the receipts of concurrent deliveries together: each caller waits for the
 /// statement (one transaction, one commit flush) that holds its receipt; those that
@@ -123,16 +200,16 @@ pub struct Writer(tokio::sync::mpsc::Sender<Waiter>);
 
 impl Writer {
     /// Starts the writing task on `db`; it ends when the last `Writer` is dropped.
-    pub fn start(db: sea_orm::DatabaseConnection) -> Self {
+    pub fn start(db: sea_orm::DatabaseConnection, clock: common::clock::SharedClock) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Waiter>(4 * WRITE_BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(WRITE_BATCH);
             while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-                let (rows, waiters): (Vec<Row>, Vec<_>) = batch.drain(..).unzip();
-                match insert_all(&db, &rows).await {
-                    Ok(fresh) => {
-                        for (w, f) in waiters.into_iter().zip(fresh) {
-                            let _ = w.send(Ok(f));
+                let (deliveries, waiters): (Vec<Delivery>, Vec<_>) = batch.drain(..).unzip();
+                match write(&db, &deliveries, clock.now()).await {
+                    Ok(recorded) => {
+                        for (w, r) in waiters.into_iter().zip(recorded) {
+                            let _ = w.send(Ok(r));
                         }
                     }
                     Err(e) => {
@@ -147,15 +224,11 @@ impl Writer {
         Writer(tx)
     }
 
-    /// Records `r` received at `now` once it is committed: false if this event was
-    /// recorded before.
-    pub async fn record(&self, now: DateTime<Utc>, r: &Receipt<'_>) -> Result<bool, PaymentsError> {
+    /// Records `d`; answers once it is committed.
+    pub async fn record(&self, d: Delivery) -> Result<Recorded, PaymentsError> {
         let (done, answer) = tokio::sync::oneshot::channel();
         let gone = || PaymentsError::Store(anyhow::anyhow!("the receipt writer has stopped"));
-        self.0
-            .send((Row::of(r, now)?, done))
-            .await
-            .map_err(|_| gone())?;
+        self.0.send((d, done)).await.map_err(|_| gone())?;
         answer
             .await
             .map_err(|_| gone())?
@@ -226,6 +299,30 @@ pub async fn take<C: ConnectionTrait>(txn: &C, id: Uuid) -> Result<Option<Waitin
         .one(txn)
         .await?
         .map(Waiting::of))
+}
+
+/// The seller of each waiting delivery's payment (the order a batch takes their
+/// payable accounts in).
+pub async fn sellers_of<C: ConnectionTrait>(
+    db: &C,
+    due: &[Waiting],
+) -> Result<HashMap<Uuid, Uuid>, PaymentsError> {
+    use crate::store::entity::financing;
+    let payments = payment::Entity::find()
+        .filter(payment::Column::Id.is_in(due.iter().map(|w| w.payment_id)))
+        .all(db)
+        .await?;
+    let sellers: HashMap<Uuid, Uuid> = financing::Entity::find()
+        .filter(financing::Column::Id.is_in(payments.iter().map(|p| p.financing_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f.seller_id))
+        .collect();
+    Ok(payments
+        .into_iter()
+        .filter_map(|p| Some((p.id, *sellers.get(&p.financing_id)?)))
+        .collect())
 }
 
 /// Marks `ids` applied at `now` (in the transaction that applied them).
