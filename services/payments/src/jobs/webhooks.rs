@@ -23,11 +23,12 @@ use crate::store::outcomes::{self, Changed};
 use crate::store::receipts::{self, Waiting};
 
 /// Deliveries applied per transaction at most.
-pub const BATCH: u64 = 16;
-/// Batches applied at once by one applier (each its own transaction and connection;
-/// PostgreSQL's `SKIP LOCKED` gives each its own rows, SQLite runs them one after
-/// another).
-pub const STREAMS: usize = 4;
+pub const BATCH: u64 = 32;
+/// Batches applied at once by one applier on PostgreSQL: one stream per lane
+/// ([`receipts::LANES`], by seller, so no two streams wait for the same seller's
+/// payable account), each its own transaction and connection. On SQLite (one writer)
+/// one stream takes every lane.
+pub const STREAMS: i16 = receipts::LANES;
 /// How often the applier looks for deliveries when nothing wakes it.
 pub const POLL: Duration = Duration::from_secs(1);
 
@@ -44,21 +45,21 @@ impl Wake {
 
 /// The applier, until `stop`: [`STREAMS`] loops.
 pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
-    let streams = match sea_orm::ConnectionTrait::get_database_backend(&state.db) {
-        sea_orm::DatabaseBackend::Sqlite => 1,
-        _ => STREAMS,
+    let lanes: Vec<Option<i16>> = match sea_orm::ConnectionTrait::get_database_backend(&state.db) {
+        sea_orm::DatabaseBackend::Sqlite => vec![None],
+        _ => (0..STREAMS).map(Some).collect(),
     };
-    futures::future::join_all((0..streams).map(|_| stream(&state, &stop))).await;
+    futures::future::join_all(lanes.into_iter().map(|lane| stream(&state, lane, &stop))).await;
     Ok(())
 }
 
 /// One applier loop: a round when woken or every [`POLL`], rounds back to back while
 /// full batches come out.
-async fn stream(state: &AppState, stop: &CancellationToken) {
+async fn stream(state: &AppState, lane: Option<i16>, stop: &CancellationToken) {
     let full = usize::try_from(BATCH).unwrap_or(usize::MAX);
     while !stop.is_cancelled() {
         service_kit::heartbeat::beat();
-        let more = match apply_due(state).await {
+        let more = match apply_due(state, lane).await {
             Ok(n) => n >= full,
             Err(error) => {
                 tracing::warn!(%error, "Applying webhook deliveries failed.");
@@ -76,12 +77,12 @@ async fn stream(state: &AppState, stop: &CancellationToken) {
     }
 }
 
-/// One round: takes up to [`BATCH`] due deliveries and applies them; answers how many
-/// it took.
-pub async fn apply_due(state: &AppState) -> Result<usize, PaymentsError> {
+/// One round: takes up to [`BATCH`] due deliveries (of `lane`, or of all) and applies
+/// them; answers how many it took.
+pub async fn apply_due(state: &AppState, lane: Option<i16>) -> Result<usize, PaymentsError> {
     let now = state.clock.now();
     let txn = service_kit::db::begin_write(&state.db).await?;
-    let mut due = receipts::take_due(&*txn, now, BATCH).await?;
+    let mut due = receipts::take_due(&*txn, now, lane, BATCH).await?;
     if due.is_empty() {
         txn.rollback().await?;
         return Ok(0);

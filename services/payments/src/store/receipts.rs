@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
@@ -64,7 +65,16 @@ struct Row {
     event_type: String,
     payment_id: Option<Uuid>,
     effect: Option<String>,
+    lane: i16,
     at: DateTime<Utc>,
+}
+
+/// Lanes receipts are shared out in (one per applier stream).
+pub const LANES: i16 = 4;
+
+/// The lane of a payment of `seller`'s.
+pub fn lane_of(seller: Uuid) -> i16 {
+    i16::try_from(seller.as_u128() % u128::from(LANES.unsigned_abs())).unwrap_or(0)
 }
 
 /// The rows of `deliveries` received at `now`: each with its payment (one query for
@@ -83,6 +93,7 @@ async fn rows_of<C: ConnectionTrait>(
         .into_iter()
         .map(|p| (p.reference.clone(), p))
         .collect();
+    let sellers = sellers_by_financing(db, payments.values().map(|p| p.financing_id)).await?;
     deliveries
         .iter()
         .map(|d| {
@@ -107,6 +118,9 @@ async fn rows_of<C: ConnectionTrait>(
                     .map(serde_json::to_string)
                     .transpose()
                     .map_err(anyhow::Error::from)?,
+                lane: p
+                    .and_then(|p| sellers.get(&p.financing_id))
+                    .map_or(0, |s| lane_of(*s)),
                 at: now,
             })
         })
@@ -127,6 +141,7 @@ async fn insert_all<C: ConnectionTrait>(db: &C, rows: &[Row]) -> Result<Vec<bool
         Column::Effect,
         Column::AppliedAt,
         Column::Attempts,
+        Column::Lane,
     ]);
     for r in rows {
         insert
@@ -140,6 +155,7 @@ async fn insert_all<C: ConnectionTrait>(db: &C, rows: &[Row]) -> Result<Vec<bool
                 r.effect.clone().into(),
                 r.effect.is_none().then_some(r.at).into(),
                 0_i32.into(),
+                r.lane.into(),
             ])
             .map_err(|e| PaymentsError::Store(e.into()))?;
     }
@@ -271,16 +287,18 @@ fn due(now: DateTime<Utc>) -> Condition {
     )
 }
 
-/// Up to `limit` deliveries due at `now`, oldest first, taken for this transaction
-/// (PostgreSQL: rows another transaction holds are skipped; SQLite: the write
-/// transaction holds the database).
+/// Up to `limit` deliveries due at `now` (of `lane`, or all), oldest first, taken for
+/// this transaction (PostgreSQL: rows another transaction holds are skipped; SQLite: the
+/// write transaction holds the database).
 pub async fn take_due<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
+    lane: Option<i16>,
     limit: u64,
 ) -> Result<Vec<Waiting>, PaymentsError> {
     Ok(webhook_receipt::Entity::find()
         .filter(due(now))
+        .apply_if(lane, |q, lane| q.filter(Column::Lane.eq(lane)))
         .order_by_asc(Column::Id)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -301,24 +319,32 @@ pub async fn take<C: ConnectionTrait>(txn: &C, id: Uuid) -> Result<Option<Waitin
         .map(Waiting::of))
 }
 
+/// The seller of each of `financings`.
+async fn sellers_by_financing<C: ConnectionTrait>(
+    db: &C,
+    financings: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Uuid>, PaymentsError> {
+    use crate::store::entity::financing;
+    Ok(financing::Entity::find()
+        .filter(financing::Column::Id.is_in(financings))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f.seller_id))
+        .collect())
+}
+
 /// The seller of each waiting delivery's payment (the order a batch takes their
 /// payable accounts in).
 pub async fn sellers_of<C: ConnectionTrait>(
     db: &C,
     due: &[Waiting],
 ) -> Result<HashMap<Uuid, Uuid>, PaymentsError> {
-    use crate::store::entity::financing;
     let payments = payment::Entity::find()
         .filter(payment::Column::Id.is_in(due.iter().map(|w| w.payment_id)))
         .all(db)
         .await?;
-    let sellers: HashMap<Uuid, Uuid> = financing::Entity::find()
-        .filter(financing::Column::Id.is_in(payments.iter().map(|p| p.financing_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|f| (f.id, f.seller_id))
-        .collect();
+    let sellers = sellers_by_financing(db, payments.iter().map(|p| p.financing_id)).await?;
     Ok(payments
         .into_iter()
         .filter_map(|p| Some((p.id, *sellers.get(&p.financing_id)?)))

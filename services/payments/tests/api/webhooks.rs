@@ -235,6 +235,7 @@ async fn left_behind(app: &TestApp, key: &str, payment: uuid::Uuid, effect: &str
         attempts: Set(0),
         last_error: Set(None),
         apply_after: Set(None),
+        lane: Set(0),
     }
     .insert(&app.state.db)
     .await

@@ -28,6 +28,9 @@ pub struct Model {
     pub last_error: Option<String>,
     /// Not tried again before this (after a failed attempt).
     pub apply_after: Option<ChronoDateTimeUtc>,
+    /// Which of the applier's streams applies it (by the payment's seller, so two
+    /// streams never wait for the same seller's payable account).
+    pub lane: i16,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

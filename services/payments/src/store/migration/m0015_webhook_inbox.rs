@@ -1,6 +1,7 @@
 //! The webhook receipts become an inbox: a delivery is answered once its confirmed effect
 //! is stored (`effect`), and applied behind the answer (`applied_at`), several per
-//! transaction. Receipts written before were applied with their delivery.
+//! transaction, in lanes (by seller) that the applier's streams share out. Receipts
+//! written before were applied with their delivery.
 
 use sea_orm_migration::prelude::*;
 use service_kit::db::columns::timestamp_null;
@@ -16,6 +17,7 @@ enum WebhookReceipts {
     Attempts,
     LastError,
     ApplyAfter,
+    Lane,
 }
 
 #[async_trait::async_trait]
@@ -33,6 +35,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
             ColumnDef::new(W::LastError).text().null().to_owned(),
             timestamp_null(W::ApplyAfter),
+            ColumnDef::new(W::Lane)
+                .small_integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
         ];
         // One batch on one connection (SQLite: in one transaction, see
         // `service_kit::db::rebuild_sqlite_table` for why).
@@ -47,7 +54,7 @@ impl MigrationTrait for Migration {
         }
         batch.push_str(
             "UPDATE webhook_receipts SET applied_at = received_at; \
-             CREATE INDEX webhook_receipts_unapplied ON webhook_receipts (id) \
+             CREATE INDEX webhook_receipts_unapplied ON webhook_receipts (lane, id) \
              WHERE applied_at IS NULL; ",
         );
         if backend == sea_orm::DatabaseBackend::Sqlite {
