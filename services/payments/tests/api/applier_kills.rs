@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use testkit::DbKind;
 
-use crate::helpers::{DEADLINE, PRICE, TestApp, accepted, kill9, spawn_app_with, worker};
+use crate::helpers::{DEADLINE, PRICE, TestApp, kill9, spawn_app_with, worker};
 
 const FUNDINGS: usize = 40;
 const KILLS: usize = 10;
@@ -49,13 +49,8 @@ async fn an_applier_killed_mid_batch_ten_times_applies_each_delivery_once() {
     let seller = app.seller();
     let mut financings = Vec::new();
     for _ in 0..FUNDINGS {
-        let investor = app.investor();
-        let f = app.open(&accepted(&seller, &investor), &investor).await;
-        let id = f["id"].as_str().unwrap().to_owned();
-        let checkout: Value = app.checkout(&id, &investor).await.json().await.unwrap();
         // The sandbox's webhook is accepted by the service, and waits: nobody applies.
-        app.pay(checkout["reference"].as_str().unwrap(), None).await;
-        financings.push(id);
+        financings.push(app.paid(&seller).await.0);
     }
     testkit::wait_until(DEADLINE, "every delivery accepted", || async {
         waiting(&app).await == FUNDINGS

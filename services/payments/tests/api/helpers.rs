@@ -262,6 +262,28 @@ impl TestApp {
         self.sandbox_clock.advance(by);
     }
 
+    /// A financing of `seller`'s accepted by a new investor and paid at the sandbox:
+    /// (its id, the investor). The sandbox's webhook comes unless it is held back.
+    pub async fn paid(&self, seller: &User) -> (String, User) {
+        let investor = self.investor();
+        let f = self.open(&accepted(seller, &investor), &investor).await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        let checkout: Value = self.checkout(&id, &investor).await.json().await.unwrap();
+        self.pay(checkout["reference"].as_str().unwrap(), None)
+            .await;
+        (id, investor)
+    }
+
+    /// The admin's reconciliation report.
+    pub async fn reconciliation(&self) -> Value {
+        let admin = self.refreshed(&self.admin());
+        self.get("/api/payments/reconciliation", &admin.token)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn trial_balance(&self) -> Value {
         let admin = self.admin();
         self.get("/api/payments/ledger/trial-balance", &admin.token)

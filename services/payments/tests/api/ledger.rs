@@ -19,12 +19,7 @@ async fn a_lost_webhook_is_reconciled_and_the_ledger_pages_through_its_accounts(
     // Pending longer than the reconciliation age: listed, then checked by the sweep.
     app.advance(chrono::Duration::minutes(16));
     let admin = app.refreshed(&admin);
-    let report: Value = app
-        .get("/api/payments/reconciliation", &admin.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.reconciliation().await;
     assert_eq!(
         report["stale"][0]["reference"], checkout["reference"],
         "{report}"

@@ -297,12 +297,7 @@ async fn left_behind_deliveries_are_applied_and_a_failing_one_waits(kind: DbKind
         "awaiting_funding"
     );
     // An operator sees it waiting, with its error.
-    let report: Value = app
-        .get("/api/payments/reconciliation", &admin.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.reconciliation().await;
     let waiting = report["waiting_webhooks"].as_array().unwrap();
     assert_eq!(waiting.len(), 1, "{report}");
     assert_eq!(waiting[0]["event_key"], "evt_b");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::DbKind;
 
-use crate::helpers::{DEADLINE, FEE, PRICE, accepted, kill9, spawn_app_with, worker};
+use crate::helpers::{DEADLINE, FEE, PRICE, kill9, spawn_app_with, worker};
 
 /// Payouts queued; the worker is killed `KILLS` times while they are sent (a life may
 /// send more than one before the kill lands, so there are more payouts than kills).
@@ -31,12 +31,7 @@ async fn a_worker_killed_mid_payout_twenty_times_pays_each_seller_once() {
     assert_eq!(res.status(), 200);
     let mut financings = Vec::new();
     for _ in 0..PAYOUTS {
-        let investor = app.investor();
-        let f = app.open(&accepted(&seller, &investor), &investor).await;
-        let id = f["id"].as_str().unwrap().to_owned();
-        let checkout: Value = app.checkout(&id, &investor).await.json().await.unwrap();
-        app.pay(checkout["reference"].as_str().unwrap(), None).await;
-        financings.push((id, investor));
+        financings.push(app.paid(&seller).await);
     }
     for (id, investor) in &financings {
         app.wait_for_financing_status(id, investor, "funded").await;
