@@ -35,9 +35,9 @@ pub enum Posted {
 /// does nothing when its key was posted before.
 ///
 /// A handful of statements whatever the posting: the posting row (its unique key makes
-/// a second attempt, even a concurrent one, a no-op), one `UPDATE ... RETURNING` per
-/// party account (which takes its row until the commit and gives the balance to check),
-/// and one multi-row insert of the entries. Pooled accounts ([`Account::pooled`]) are
+/// a second attempt, even a concurrent one, a no-op), one upsert `... RETURNING` per
+/// party account (created at first use; it takes the row until the commit and gives the
+/// balance to check), and one multi-row insert of the entries. Pooled accounts ([`Account::pooled`]) are
 /// not updated: their entries carry no running balance.
 pub async fn post<C: ConnectionTrait>(
     txn: &C,
@@ -106,15 +106,7 @@ pub async fn post<C: ConnectionTrait>(
                 .checked_add(kind.delta(side, amount))
                 .ok_or_else(|| anyhow::anyhow!("a posting on {code} overflows"))?;
         }
-        let (id, balance) = match add_to_balance(txn, &code, posting.currency, net).await? {
-            Some(found) => found,
-            None => {
-                account_id(txn, now, &code, posting.currency, kind).await?;
-                add_to_balance(txn, &code, posting.currency, net)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("ledger account {code} vanished"))?
-            }
-        };
+        let (id, balance) = add_to_balance(txn, now, &code, posting.currency, kind, net).await?;
         if kind == AccountKind::Liability && balance < 0 {
             return Err(LedgerError::NegativeLiability {
                 key: posting.key.clone(),
@@ -137,29 +129,41 @@ pub async fn post<C: ConnectionTrait>(
     Ok(Posted::Written)
 }
 
-/// Adds `net` to the balance of the account `code` in `currency`, taking its row for
-/// the transaction: its id and new balance, `None` if it does not exist yet.
+/// Adds `net` to the balance of the account `code` in `currency` (of `kind`), taking
+/// its row for the transaction, in one statement: an insert at `net` that, when the
+/// account exists, adds `net` to its balance instead (`ON CONFLICT ... DO UPDATE`, which
+/// locks the row as an `UPDATE` does). Answers its id and new balance.
 async fn add_to_balance<C: ConnectionTrait>(
     txn: &C,
+    now: DateTime<Utc>,
     code: &str,
     currency: Currency,
+    kind: AccountKind,
     net: i64,
-) -> Result<Option<(Uuid, i64)>, PaymentsError> {
-    let updated = ledger_account::Entity::update_many()
-        .col_expr(
-            ledger_account::Column::BalanceMinor,
-            Expr::col(ledger_account::Column::BalanceMinor).add(net),
-        )
-        .col_expr(
-            ledger_account::Column::Version,
-            Expr::col(ledger_account::Column::Version).add(1),
-        )
-        .filter(ledger_account::Column::Code.eq(code))
-        .filter(ledger_account::Column::Currency.eq(currency.code()))
-        .exec_with_returning(txn)
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(updated.into_iter().next().map(|a| (a.id, a.balance_minor)))
+) -> Result<(Uuid, i64), PaymentsError> {
+    use ledger_account::Column as A;
+    let account = ledger_account::Entity::insert(ledger_account::ActiveModel {
+        id: Set(common::new_id_at(now)),
+        code: Set(code.to_owned()),
+        currency: Set(currency.code().to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        balance_minor: Set(net),
+        version: Set(1),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([A::Code, A::Currency])
+            .value(
+                A::BalanceMinor,
+                Expr::cust(r#""ledger_accounts"."balance_minor" + "excluded"."balance_minor""#),
+            )
+            .value(A::Version, Expr::cust(r#""ledger_accounts"."version" + 1"#))
+            .to_owned(),
+    )
+    .exec_with_returning(txn)
+    .await
+    .map_err(anyhow::Error::from)?;
+    Ok((account.id, account.balance_minor))
 }
 
 /// The id of the account `code` in `currency`, created at zero if new (not locked).
