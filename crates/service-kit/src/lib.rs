@@ -35,6 +35,7 @@ pub mod redis;
 pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;
+pub mod wake;
 pub mod webhooks;
 
 pub use kit::{Kit, Running};

@@ -20,7 +20,7 @@ pub struct AppState {
     pub provider: Arc<dyn PaymentProvider>,
     pub config: Arc<PaymentsConfig>,
     /// Wakes the applier of accepted webhook deliveries.
-    pub webhooks: crate::jobs::webhooks::Wake,
+    pub webhooks: service_kit::wake::Wake,
     /// Writes webhook receipts, concurrent deliveries together.
     pub receipts: crate::store::receipts::Writer,
 }
@@ -40,7 +40,7 @@ impl AppState {
             relay,
             provider,
             config: Arc::new(config),
-            webhooks: crate::jobs::webhooks::Wake::default(),
+            webhooks: service_kit::wake::Wake::default(),
             receipts: crate::store::receipts::Writer::start(kit.db.clone(), kit.clock.clone()),
         }
     }

@@ -1,6 +1,6 @@
 //! The relay: outbox rows to consumers' event queues.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use fred::prelude::{Expiration, KeysInterface, SetOptions};
@@ -8,7 +8,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use tokio::sync::Notify;
 
 use super::entity;
 use crate::queue::{self, QueueError, scripts::Lua};
@@ -43,16 +42,8 @@ pub enum RelayError {
     Queue(#[from] QueueError),
 }
 
-/// Wakes the relay (after a commit that wrote outbox rows). Cheap to clone; a wake while
-/// the relay is busy makes it run again right after.
-#[derive(Clone, Debug, Default)]
-pub struct RelayHandle(Arc<Notify>);
-
-impl RelayHandle {
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-}
+/// Wakes the relay (after a commit that wrote outbox rows): a [`crate::wake::Wake`].
+pub type RelayHandle = crate::wake::Wake;
 
 /// Pushes a service's outbox to its consumers' queues. See the [module docs](super).
 #[derive(Clone)]
@@ -185,13 +176,15 @@ impl Relay {
     }
 
     /// Relays until `shutdown` is cancelled: a round when woken or every poll interval, and
-    /// rounds back to back while full batches come out.
+    /// rounds back to back while full batches come out ([`crate::wake::Rounds`]).
     pub async fn run(self, shutdown: CancellationToken) {
         let mut last_purge: Option<tokio::time::Instant> = None;
         let batch = usize::try_from(self.batch_size).unwrap_or(usize::MAX);
-        while !shutdown.is_cancelled() {
-            crate::heartbeat::beat();
-            let more = match self.relay_once().await {
+        let rounds = crate::wake::Rounds::new(shutdown, self.wake.clone(), self.poll_interval);
+        // The first round at once, as after a full batch.
+        let mut more = true;
+        while rounds.next(more).await {
+            more = match self.relay_once().await {
                 Ok(n) => n >= batch,
                 Err(e) => {
                     tracing::warn!(service = %self.service, error = %e, "Outbox relay round failed.");
@@ -208,14 +201,6 @@ impl Relay {
                 {
                     tracing::warn!(error = %e, "Purging sent outbox rows failed.");
                 }
-            }
-            if more {
-                continue;
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = self.wake.0.notified() => {}
-                () = tokio::time::sleep(self.poll_interval) => {}
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Applies the webhook deliveries the endpoint accepted ([`crate::store::receipts`]):
 //! oldest first, up to [`BATCH`] in one transaction (one commit for all, the effects and
-//! the rows marked applied together), [`STREAMS`] batches at once, woken by each
+//! the rows marked applied together), one batch per lane at once, woken by each
 //! accepted delivery and polling every [`POLL`] for any left behind (a crash between
 //! answer and apply, another instance's, one whose retry is due).
 //!
@@ -11,11 +11,9 @@
 //! that marks its row applied, on a row taken `FOR UPDATE SKIP LOCKED` (PostgreSQL) or
 //! under SQLite's one writer.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use service_kit::shutdown::CancellationToken;
-use tokio::sync::Notify;
 
 use crate::domain::PaymentsError;
 use crate::state::AppState;
@@ -24,56 +22,35 @@ use crate::store::receipts::{self, Waiting};
 
 /// Deliveries applied per transaction at most.
 pub const BATCH: u64 = 32;
-/// Batches applied at once by one applier on PostgreSQL: one stream per lane
-/// ([`receipts::LANES`], by seller, so no two streams wait for the same seller's
-/// payable account), each its own transaction and connection. On SQLite (one writer)
-/// one stream takes every lane.
-pub const STREAMS: i16 = receipts::LANES;
 /// How often the applier looks for deliveries when nothing wakes it.
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// Wakes the applier (after a delivery is accepted). A wake while it is busy makes it
-/// run again right after.
-#[derive(Clone, Debug, Default)]
-pub struct Wake(Arc<Notify>);
-
-impl Wake {
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-}
-
-/// The applier, until `stop`: [`STREAMS`] loops.
+/// The applier, until `stop`. On PostgreSQL one stream per lane ([`receipts::LANES`],
+/// by seller, so no two streams wait for the same seller's payable account), each its
+/// own transaction and connection; on SQLite (one writer) one stream takes every lane.
 pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()> {
     let lanes: Vec<Option<i16>> = match sea_orm::ConnectionTrait::get_database_backend(&state.db) {
         sea_orm::DatabaseBackend::Sqlite => vec![None],
-        _ => (0..STREAMS).map(Some).collect(),
+        _ => (0..receipts::LANES).map(Some).collect(),
     };
     futures::future::join_all(lanes.into_iter().map(|lane| stream(&state, lane, &stop))).await;
     Ok(())
 }
 
-/// One applier loop: a round when woken or every [`POLL`], rounds back to back while
-/// full batches come out.
+/// One applier loop ([`service_kit::wake::Rounds`]): a round at start, when woken or
+/// every [`POLL`], rounds back to back while full batches come out.
 async fn stream(state: &AppState, lane: Option<i16>, stop: &CancellationToken) {
     let full = usize::try_from(BATCH).unwrap_or(usize::MAX);
-    while !stop.is_cancelled() {
-        service_kit::heartbeat::beat();
-        let more = match apply_due(state, lane).await {
+    let rounds = service_kit::wake::Rounds::new(stop.clone(), state.webhooks.clone(), POLL);
+    let mut more = true;
+    while rounds.next(more).await {
+        more = match apply_due(state, lane).await {
             Ok(n) => n >= full,
             Err(error) => {
                 tracing::warn!(%error, "Applying webhook deliveries failed.");
                 false
             }
         };
-        if more {
-            continue;
-        }
-        tokio::select! {
-            () = stop.cancelled() => break,
-            () = state.webhooks.0.notified() => {}
-            () = tokio::time::sleep(POLL) => {}
-        }
     }
 }
 

@@ -93,10 +93,10 @@ pub async fn receive(
         .keys
         .webhook(&format!("{}:{}", state.provider.name(), event.key));
     if !claim(&state, &lease).await? {
-        return Ok(answer("duplicate"));
+        return Ok(answer(Recorded::Duplicate));
     }
     match process(&state, &event).await {
-        Ok(status) => {
+        Ok(recorded) => {
             let marked: Result<(), _> = state
                 .redis
                 .set(&lease, DONE, Some(Expiration::EX(MARKER_SECS)), None, false)
@@ -105,10 +105,10 @@ pub async fn receive(
                 // The receipt row still refuses a redelivery.
                 tracing::warn!(%error, key = event.key, "Webhook marker not written.");
             }
-            if status == Recorded::Accepted.as_str() {
+            if recorded == Recorded::Accepted {
                 state.webhooks.wake();
             }
-            Ok(answer(status))
+            Ok(answer(recorded))
         }
         Err(e) => {
             let _: Result<i64, _> = state.redis.del(&lease).await;
@@ -117,8 +117,10 @@ pub async fn receive(
     }
 }
 
-fn answer(status: &'static str) -> HttpResponse {
-    HttpResponse::Ok().json(WebhookAnswer { status })
+fn answer(recorded: Recorded) -> HttpResponse {
+    HttpResponse::Ok().json(WebhookAnswer {
+        status: recorded.as_str(),
+    })
 }
 
 /// Takes the processing lease: true when this delivery is to be processed, false when
@@ -158,8 +160,8 @@ async fn claim(state: &AppState, lease: &str) -> Result<bool, ApiError> {
 }
 
 /// Confirms `event` with the provider and stores it with its effect; says what became
-/// of it (`accepted`, `ignored`, `duplicate`).
-async fn process(state: &AppState, event: &WebhookEvent) -> Result<&'static str, ApiError> {
+/// of it.
+async fn process(state: &AppState, event: &WebhookEvent) -> Result<Recorded, ApiError> {
     let unavailable = |e: ProviderError| ApiError::from(PaymentsError::Provider(e.to_string()));
     let verified = match event.kind {
         WebhookKind::ChargeSuccess | WebhookKind::ChargeFailed | WebhookKind::ChargeReversed => {
@@ -186,7 +188,7 @@ async fn process(state: &AppState, event: &WebhookEvent) -> Result<&'static str,
         }
         _ => None,
     };
-    let recorded = state
+    state
         .receipts
         .record(Delivery {
             provider: state.provider.name().to_owned(),
@@ -195,6 +197,6 @@ async fn process(state: &AppState, event: &WebhookEvent) -> Result<&'static str,
             reference: event.reference.clone(),
             verified,
         })
-        .await?;
-    Ok(recorded.as_str())
+        .await
+        .map_err(ApiError::from)
 }

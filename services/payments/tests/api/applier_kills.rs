@@ -113,17 +113,15 @@ async fn an_applier_killed_mid_batch_ten_times_applies_each_delivery_once() {
         assert_eq!(fundings.len(), 1, "{d}");
         assert_eq!(fundings[0]["status"], "succeeded", "{d}");
     }
-    let succeeded = app
-        .payment_events_when("every funding's success", |e| {
-            e.iter()
-                .filter(|e| e.status == common::events::payments::PaymentStatus::Succeeded)
-                .count()
-                >= FUNDINGS
-        })
-        .await
-        .into_iter()
-        .filter(|e| e.status == common::events::payments::PaymentStatus::Succeeded)
-        .count();
+    let successes = |e: &[common::events::payments::PaymentStatusChanged]| {
+        e.iter()
+            .filter(|e| e.status == common::events::payments::PaymentStatus::Succeeded)
+            .count()
+    };
+    let succeeded = successes(
+        &app.payment_events_when("every funding's success", |e| successes(e) >= FUNDINGS)
+            .await,
+    );
     assert_eq!(succeeded, FUNDINGS, "one success event per funding");
     let tb = app.trial_balance().await;
     assert_eq!(tb["broken"], json!([]), "{tb}");
