@@ -274,6 +274,13 @@ impl TestApp {
         (id, investor)
     }
 
+    /// `PUT /api/payments/payout-account` as `user` with `body`.
+    pub async fn set_payout_account(&self, user: &User, body: &Value) -> reqwest::Response {
+        self.api
+            .put("/api/payments/payout-account", &user.token, body)
+            .await
+    }
+
     /// The admin's reconciliation report.
     pub async fn reconciliation(&self) -> Value {
         let admin = self.refreshed(&self.admin());

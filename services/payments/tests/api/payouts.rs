@@ -63,10 +63,8 @@ async fn a_payout_waits_for_the_sellers_account_then_is_sent_once() {
         404
     );
     let res = app
-        .api
-        .put(
-            "/api/payments/payout-account",
-            &seller.token,
+        .set_payout_account(
+            &seller,
             &json!({"bank_code": "058", "account_number": "0123456789"}),
         )
         .await;
@@ -136,26 +134,19 @@ async fn a_payout_account_is_checked_and_resolved() {
         422
     );
     assert_eq!(
-        app.api
-            .put(
-                "/api/payments/payout-account",
-                &app.admin().token,
-                &json!({"bank_code": "058", "account_number": "0123456789"})
-            )
-            .await
-            .status(),
+        app.set_payout_account(
+            &app.admin(),
+            &json!({"bank_code": "058", "account_number": "0123456789"})
+        )
+        .await
+        .status(),
         403
     );
 }
 
 /// The seller's payout account; answers 200 or the status.
 async fn set_account(app: &TestApp, user: &testkit::api::User, number: &str) -> u16 {
-    app.api
-        .put(
-            "/api/payments/payout-account",
-            &user.token,
-            &json!({"bank_code": "058", "account_number": number}),
-        )
+    app.set_payout_account(user, &json!({"bank_code": "058", "account_number": number}))
         .await
         .status()
         .as_u16()
@@ -290,10 +281,8 @@ async fn a_payout_goes_to_the_account_of_its_currency() {
     );
 
     let res = app
-        .api
-        .put(
-            "/api/payments/payout-account",
-            &seller.token,
+        .set_payout_account(
+            &seller,
             &json!({"bank_code": "058", "account_number": "0123456780", "currency": "GHS"}),
         )
         .await;
@@ -336,10 +325,8 @@ async fn a_payout_goes_to_the_account_of_its_currency() {
         assert_eq!(status, 422, "{query}");
     }
     let res = app
-        .api
-        .put(
-            "/api/payments/payout-account",
-            &seller.token,
+        .set_payout_account(
+            &seller,
             &json!({"bank_code": "058", "account_number": "0123456780", "currency": "XYZ"}),
         )
         .await;

@@ -20,10 +20,8 @@ async fn link(app: &TestApp, invoice: &str, who: &testkit::api::User) -> reqwest
 
 async fn put_account(app: &TestApp, who: &testkit::api::User) {
     let res = app
-        .api
-        .put(
-            "/api/payments/payout-account",
-            &who.token,
+        .set_payout_account(
+            who,
             &json!({"bank_code": "058", "account_number": "0123456789"}),
         )
         .await;

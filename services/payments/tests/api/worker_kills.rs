@@ -21,10 +21,8 @@ async fn a_worker_killed_mid_payout_twenty_times_pays_each_seller_once() {
     // Thirty funded financings of one seller, whose payout account is set: thirty
     // payouts queued on settlements:high.
     let res = app
-        .api
-        .put(
-            "/api/payments/payout-account",
-            &seller.token,
+        .set_payout_account(
+            &seller,
             &json!({"bank_code": "058", "account_number": "0123456789"}),
         )
         .await;
