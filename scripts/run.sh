@@ -5,7 +5,8 @@
 # elsewhere), builds the services in release mode, migrates and starts each one with its
 # SQLite database in $DATA_DIR (or <SERVICE>_DATABASE_URL), starts nginx as the gateway on
 # $GATEWAY_PORT, waits for every /readyz and prints where everything is. Ctrl-C or
-# `make stop` stops what it started, and nothing else.
+# `make stop` stops what it started, and nothing else. Secrets the services need are
+# made once per data directory and kept there (sandbox-webhook-secret, audit-chain-key).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -128,6 +129,20 @@ if [ $with_sandbox = yes ]; then
   started sandbox-provider $!
   export SANDBOX_UPSTREAM="127.0.0.1:$SANDBOX_PORT"
 fi
+
+# --- admin's audit chain key -------------------------------------------------------------
+# The HMAC key of the audit log's hash chain, which the admin database never holds: one
+# per data directory, kept so that after a restart the chain written before still
+# verifies. AUDIT_CHAIN_KEY set in the environment wins.
+for s in "${SERVICES[@]}"; do
+  if [ "${s%% *}" = admin ]; then
+    key_file="$DATA_DIR/audit-chain-key"
+    if [ ! -s "$key_file" ]; then
+      (umask 077; head -c 32 /dev/urandom | base64 | tr -d '\n' > "$key_file")
+    fi
+    export AUDIT_CHAIN_KEY="${AUDIT_CHAIN_KEY:-$(cat "$key_file")}"
+  fi
+done
 
 # --- services ----------------------------------------------------------------------------
 export DATA_DIR HOST=127.0.0.1 TRUSTED_PROXIES=127.0.0.1

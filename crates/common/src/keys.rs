@@ -242,6 +242,15 @@ impl Keys {
     pub fn audit_search(&self, hash: &str) -> String {
         self.name(format_args!("audit:search:{hash}"))
     }
+    /// Channel `admin:events`: every audit row as it is recorded, live for admins.
+    pub fn admin_events_channel(&self) -> String {
+        self.name("admin:events")
+    }
+    /// `audit:head`: the audit chain's head (count, hash), copied outside the admin
+    /// database at intervals; only ever moved forward.
+    pub fn audit_head(&self) -> String {
+        self.name("audit:head")
+    }
 
     // ---- notifications ------------------------------------------------------------------
 
@@ -322,6 +331,8 @@ mod tests {
             (k.admin_dashboard(), "admin:dashboard".into()),
             (k.admin_users("7d"), "admin:users:7d".into()),
             (k.audit_search("h"), "audit:search:h".into()),
+            (k.audit_head(), "audit:head".into()),
+            (k.admin_events_channel(), "admin:events".into()),
             (k.notifications(u), format!("notifications:{u}")),
             (
                 k.notifications_unread(u),

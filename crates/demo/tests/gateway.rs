@@ -221,6 +221,13 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
                 .env("SANDBOX_URL", format!("http://127.0.0.1:{sandbox_port}"))
                 .env("SANDBOX_WEBHOOK_SECRETS", &webhook_secret);
         }
+        if service == "admin" {
+            // The audit chain's key (any secret of 32 bytes or more).
+            cmd.env(
+                "AUDIT_CHAIN_KEY",
+                format!("gateway-test-chain-key-{redis_prefix}-0123456789"),
+            );
+        }
         if service == "kyc" {
             // Documents in the data folder, checked in-process; no clamd or OCR from
             // the machine's environment.

@@ -495,6 +495,7 @@ const ROUTES: &[(&str, &[Service])] = {
         ("kyc.submitted", &[Admin, Notifications]),
         ("kyc.approved", &[Auth, Admin, Notifications]),
         ("kyc.rejected", &[Auth, Admin, Notifications]),
+        ("kyc.document_downloaded", &[Admin]),
         ("invoice.submitted", &[Admin, Notifications]),
         ("invoice.listed", &[Marketplace, Admin, Notifications]),
         ("invoice.rejected", &[Admin, Notifications]),

@@ -9,7 +9,9 @@ use super::auth::{UserRegistered, UserStatusChanged};
 use super::invoice::{
     AcceptanceConfirmed, AcceptanceRefused, ActorKind, InvoiceChanged, InvoiceStatus,
 };
-use super::kyc::{DocumentProcessed, DocumentStatus, DocumentType, KycDecided, KycSubmitted};
+use super::kyc::{
+    DocumentDownloaded, DocumentProcessed, DocumentStatus, DocumentType, KycDecided, KycSubmitted,
+};
 use super::marketplace::{OfferChange, OfferChanged, OfferStatus};
 use super::payments::{
     PaymentKind, PaymentStatus, PaymentStatusChanged, RefundTo, SettlementCompleted, SettlementKind,
@@ -181,6 +183,14 @@ pub(super) fn all() -> Vec<Event> {
         .into(),
         KycEvent::Approved(decided(None)).into(),
         KycEvent::Rejected(decided(Some("the address does not match"))).into(),
+        KycEvent::DocumentDownloaded(DocumentDownloaded {
+            user_id: UserId(id(SELLER)),
+            submission_id: SubmissionId(id(40)),
+            document_id: DocumentId(id(41)),
+            document_type: DocumentType::GovernmentId,
+            downloaded_by: UserId(id(ADMIN)),
+        })
+        .into(),
         InvoiceEvent::Submitted(invoice(S::Draft, S::Submitted, None)).into(),
         InvoiceEvent::Listed(invoice(S::Submitted, S::Listed, None)).into(),
         InvoiceEvent::Rejected(invoice(

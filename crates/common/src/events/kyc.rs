@@ -45,6 +45,19 @@ pub struct KycSubmitted {
     pub role: Role,
 }
 
+/// `kyc.document_downloaded`: an admin downloaded a user's KYC document (a read of
+/// personal data: audited like every change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentDownloaded {
+    /// Whose document it is.
+    pub user_id: UserId,
+    pub submission_id: SubmissionId,
+    pub document_id: DocumentId,
+    pub document_type: DocumentType,
+    /// The admin who downloaded it.
+    pub downloaded_by: UserId,
+}
+
 /// `kyc.approved` and `kyc.rejected` (with a reason): an admin decided a submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KycDecided {

@@ -178,7 +178,8 @@ macro_rules! catalogue {
                 }
             }
 
-            fn payload_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+            /// The payload as the event's type serialises it (what an envelope carries).
+            pub fn payload_json(&self) -> Result<serde_json::Value, serde_json::Error> {
                 match self {
                     $(Event::$producer(e) => e.payload_json(),)+
                 }
@@ -223,6 +224,8 @@ catalogue! {
             "An admin approved a user's KYC; auth puts it in the user's claims.";
         Rejected(kyc::KycDecided) = "kyc.rejected" v 1 -> [Auth, Admin, Notifications]
             "An admin rejected a user's KYC, with a reason.";
+        DocumentDownloaded(kyc::DocumentDownloaded) = "kyc.document_downloaded" v 1 -> [Admin]
+            "An admin downloaded a user's KYC document (a read of personal data, audited).";
     }
     /// What the invoice service tells ([`invoice`]).
     Invoice => InvoiceEvent {

@@ -27,8 +27,8 @@ use crate::store::overview::{self, ReviewQueueChange};
 use crate::store::profiles;
 use common::enums::{BadStoredValue, stored};
 use common::events::KycEvent;
-use common::events::kyc::KycDecided;
-use common::ids::{SubmissionId, UserId};
+use common::events::kyc::{DocumentDownloaded, KycDecided};
+use common::ids::{DocumentId, SubmissionId, UserId};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -307,6 +307,18 @@ pub async fn download_file(
     })?;
     let kind = FileKind::sniff(&bytes);
     let now = state.clock.now();
+    // The download and its event (admin audits reads of personal data) commit together.
+    let event = outbound::envelope(
+        &state,
+        KycEvent::DocumentDownloaded(DocumentDownloaded {
+            user_id: UserId(s.user_id),
+            submission_id: SubmissionId(id),
+            document_id: DocumentId(document_id),
+            document_type: d.doc_type().map_err(ApiError::internal)?,
+            downloaded_by: UserId(admin.id),
+        }),
+    )?;
+    let txn = service_kit::db::begin_write(&state.db).await?;
     download::ActiveModel {
         id: Set(common::new_id_at(now)),
         document_id: Set(document_id),
@@ -314,8 +326,11 @@ pub async fn download_file(
         admin_id: Set(admin.id),
         downloaded_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&*txn)
     .await?;
+    service_kit::outbox::add(&*txn, &event).await?;
+    txn.commit().await?;
+    state.relay.wake();
     tracing::info!(%document_id, submission_id = %id, admin_id = %admin.id, "KYC document downloaded.");
     let filename = format!(
         "{}-{document_id}.{}",

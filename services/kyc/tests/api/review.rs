@@ -315,6 +315,28 @@ async fn downloads_are_attachments_with_nosniff_and_every_one_is_recorded() {
         .await
         .unwrap();
     assert_eq!(recorded, 2);
+    // Each download is an event for admin's audit log (personal data was read).
+    let events = app.keys.events(common::events::Service::Admin);
+    let doc_id = doc["id"].as_str().unwrap().to_owned();
+    testkit::wait_until(
+        crate::helpers::DEADLINE,
+        "two kyc.document_downloaded on events:admin",
+        || async {
+            let raw: Vec<String> =
+                fred::prelude::ListInterface::lrange(&app.redis, events.as_str(), 0, -1)
+                    .await
+                    .unwrap();
+            raw.iter()
+                .filter(|r| {
+                    r.contains("kyc.document_downloaded")
+                        && r.contains(&doc_id)
+                        && r.contains(&admin.id.to_string())
+                })
+                .count()
+                == 2
+        },
+    )
+    .await;
 
     // The owner cannot use the admin download; a document outside the submission is 404.
     let res = app.get(path, &investor.token).await;

@@ -2,7 +2,7 @@
 //!
 //! Names are the platform's channel names without the Redis prefix (what
 //! `Keys::default()` builds): `seller:{id}`, `invoice:{id}`, `offer:{id}`, `payment:{id}`,
-//! `kyc:status:{userId}`, `admin:kyc`. The user's own `user:{id}:notifications` is joined
+//! `kyc:status:{userId}`, `admin:kyc`, `admin:events`. The user's own `user:{id}:notifications` is joined
 //! at connect and cannot be asked for.
 
 use common::auth::Role;
@@ -17,6 +17,8 @@ pub enum LiveChannel {
     Payment(Uuid),
     KycStatus(Uuid),
     AdminKyc,
+    /// Every audit row as admin records it.
+    AdminEvents,
 }
 
 impl LiveChannel {
@@ -25,6 +27,9 @@ impl LiveChannel {
         let plain = Keys::default();
         if name == plain.admin_kyc_channel() {
             return Some(Self::AdminKyc);
+        }
+        if name == plain.admin_events_channel() {
+            return Some(Self::AdminEvents);
         }
         let (_, id) = name.rsplit_once(':')?;
         let id: Uuid = id.parse().ok()?;
@@ -48,6 +53,7 @@ impl LiveChannel {
             Self::Payment(id) => keys.payment(id),
             Self::KycStatus(id) => keys.kyc_status_channel(id),
             Self::AdminKyc => keys.admin_kyc_channel(),
+            Self::AdminEvents => keys.admin_events_channel(),
         }
     }
 
@@ -57,13 +63,13 @@ impl LiveChannel {
     }
 
     /// Whether `user` may listen without asking the record of events: their own seller
-    /// and KYC channels, and `admin:kyc` for admins. `None`: only the record can tell
+    /// and KYC channels, and `admin:kyc` and `admin:events` for admins. `None`: only the record can tell
     /// (invoice, offer and payment channels; admins may listen to any).
     pub fn by_identity(&self, user: Uuid, role: Role) -> Option<bool> {
         match *self {
             Self::Seller(id) => Some(role == Role::Seller && id == user),
             Self::KycStatus(id) => Some(id == user || role == Role::Admin),
-            Self::AdminKyc => Some(role == Role::Admin),
+            Self::AdminKyc | Self::AdminEvents => Some(role == Role::Admin),
             Self::Invoice(_) | Self::Offer(_) | Self::Payment(_) if role == Role::Admin => {
                 Some(true)
             }
@@ -86,6 +92,7 @@ mod tests {
             LiveChannel::Payment(id),
             LiveChannel::KycStatus(id),
             LiveChannel::AdminKyc,
+            LiveChannel::AdminEvents,
         ] {
             assert_eq!(LiveChannel::parse(&c.public_name()), Some(c));
         }
@@ -133,6 +140,13 @@ mod tests {
         );
         assert_eq!(
             LiveChannel::AdminKyc.by_identity(me, Role::Admin),
+            Some(true)
+        );
+        for role in [Role::Seller, Role::Investor] {
+            assert_eq!(LiveChannel::AdminEvents.by_identity(me, role), Some(false));
+        }
+        assert_eq!(
+            LiveChannel::AdminEvents.by_identity(me, Role::Admin),
             Some(true)
         );
         assert_eq!(

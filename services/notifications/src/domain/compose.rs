@@ -29,6 +29,7 @@ impl Accepts for Told {
             Event::Invoice(
                 InvoiceEvent::AcceptanceConfirmed(_) | InvoiceEvent::AcceptanceRefused(_)
             ) | Event::Marketplace(OfferEvent::Reserved(_))
+                | Event::Kyc(KycEvent::DocumentDownloaded(_))
         );
         (!internal).then_some(Told(event))
     }
@@ -194,6 +195,8 @@ fn kyc(out: &mut Out, e: &KycEvent) {
             ),
             json!({"submission_id": d.submission_id}),
         ),
+        // Not accepted here (an admin's read, audited by admin).
+        KycEvent::DocumentDownloaded(_) => {}
     }
 }
 

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 pub enum ClientFrame {
     /// Listen to a live channel you are entitled to: `seller:{yourId}` (sellers),
     /// `invoice:{id}` / `offer:{id}` / `payment:{id}` (their parties), `kyc:status:{yourId}`,
-    /// `admin:kyc` (admins).
+    /// `admin:kyc`, `admin:events` (admins).
     Subscribe {
         #[schema(example = "offer:0190b6f4-0000-7000-8000-000000000001")]
         channel: String,

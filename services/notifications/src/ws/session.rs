@@ -179,7 +179,7 @@ impl Connection {
             return self
                 .send(frames::error(
                     "unknown_channel",
-                    "channels are seller:{id}, invoice:{id}, offer:{id}, payment:{id}, kyc:status:{id} and admin:kyc",
+                    "channels are seller:{id}, invoice:{id}, offer:{id}, payment:{id}, kyc:status:{id}, admin:kyc and admin:events",
                 ))
                 .await;
         };

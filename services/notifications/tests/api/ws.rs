@@ -154,6 +154,7 @@ async fn subscriptions_need_entitlement_from_the_events_heard() {
         format!("seller:{}", outsider.id),
         format!("kyc:status:{}", seller.id),
         "admin:kyc".to_owned(),
+        "admin:events".to_owned(),
     ] {
         send(&mut out, json!({"type": "subscribe", "channel": channel})).await;
         let f = next_frame(&mut out).await;
@@ -187,10 +188,39 @@ async fn subscriptions_need_entitlement_from_the_events_heard() {
     assert_eq!(next_frame(&mut out).await["type"], "subscribed");
 
     let mut adm = app.connect(&admin).await;
-    for channel in ["admin:kyc".to_owned(), format!("offer:{offer}")] {
+    for channel in [
+        "admin:kyc".to_owned(),
+        "admin:events".to_owned(),
+        format!("offer:{offer}"),
+    ] {
         send(&mut adm, json!({"type": "subscribe", "channel": channel})).await;
         assert_eq!(next_frame(&mut adm).await["type"], "subscribed");
     }
+    // What the admin service publishes on admin:events reaches the admin.
+    let admin_events = app.keys.admin_events_channel();
+    testkit::wait_until(DEADLINE, "the hub's admin:events subscription", || async {
+        let numsub: Vec<fred::types::Value> = app
+            .redis
+            .next()
+            .pubsub_numsub(admin_events.clone())
+            .await
+            .unwrap();
+        numsub.get(1).and_then(|v| v.as_i64()) == Some(1)
+    })
+    .await;
+    let live = json!({"seq": 1, "action": "user.registered"});
+    let delivered: i64 = app
+        .redis
+        .next()
+        .publish(admin_events, live.to_string())
+        .await
+        .unwrap();
+    assert_eq!(delivered, 1);
+    let f = next_frame(&mut adm).await;
+    assert_eq!(
+        f,
+        json!({"type": "event", "channel": "admin:events", "data": live})
+    );
     let mut sel = app.connect(&seller).await;
     for channel in [format!("seller:{}", seller.id), format!("offer:{offer}")] {
         send(&mut sel, json!({"type": "subscribe", "channel": channel})).await;
