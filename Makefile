@@ -65,4 +65,4 @@ race-accept: ## N (100) rounds of an accept racing six revisions through the gat
 
 # SERVICE=notifications-ws takes CLIENTS (WebSocket clients, 1000) and RATE (notifications/s, 1000).
 loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway
-	$(CARGO) run --release --locked --quiet -p loadtest -- --service $(SERVICE) --users $(USERS) --duration $(DURATION) --target $(TARGET) $(if $(LOADTEST_HOST),--host $(LOADTEST_HOST)) $(if $(CLIENTS),--clients $(CLIENTS)) $(if $(RATE),--rate $(RATE)) $(if $(FINANCINGS),--financings $(FINANCINGS)) $(if $(SELLERS),--sellers $(SELLERS)) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL))
+	$(CARGO) run --release --locked --quiet -p loadtest -- --service $(SERVICE) --users $(USERS) --duration $(DURATION) --target $(TARGET) $(if $(LOADTEST_HOST),--host $(LOADTEST_HOST)) $(if $(CLIENTS),--clients $(CLIENTS)) $(if $(RATE),--rate $(RATE)) $(if $(FINANCINGS),--financings $(FINANCINGS)) $(if $(SELLERS),--sellers $(SELLERS)) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL)) $(if $(EVENTS),--events $(EVENTS)) $(if $(ROWS),--rows $(ROWS))

@@ -465,6 +465,16 @@ impl Demo {
             decided["status"] == expected,
             "{action} {submission} answered {decided}"
         );
+        let (counter, decision) = match reason {
+            None => (&self.tally.kyc_approved, "kyc.approved"),
+            Some(_) => (&self.tally.kyc_rejected, "kyc.rejected"),
+        };
+        crate::admin::Tally::add(counter, 1);
+        self.tally.follow(
+            "KYC submission",
+            submission,
+            vec!["kyc.submitted", decision],
+        );
         Ok(())
     }
 
@@ -524,7 +534,16 @@ impl Demo {
         let user = self
             .expect(res, StatusCode::CREATED, &format!("register {role}"))
             .await?;
+        match role {
+            "seller" => crate::admin::Tally::add(&self.tally.sellers, 1),
+            _ => crate::admin::Tally::add(&self.tally.investors, 1),
+        }
         let session = self.login(&email, password).await?;
+        self.tally.follow(
+            format!("{role} (user)"),
+            &session.id,
+            vec!["user.registered"],
+        );
         ensure!(
             user["id"] == session.id.as_str(),
             "registered {} but logged in as {}",

@@ -6,6 +6,7 @@
 //! The same steps seed the load tests: [`login`], [`approved_seller`] and
 //! [`approved_investor`].
 
+mod admin;
 mod files;
 mod invoice;
 mod kyc;
@@ -39,6 +40,8 @@ pub struct Demo {
     /// sections after it.
     investor: Option<kyc::Account>,
     seller: Option<kyc::Account>,
+    /// What the demo did that the admin section checks the dashboard and audit log by.
+    tally: admin::Tally,
 }
 
 /// A user logged in through auth: the user's id, email and token pair.
@@ -82,6 +85,7 @@ impl Demo {
             admin: None,
             investor: None,
             seller: None,
+            tally: admin::Tally::default(),
         }
     }
 
@@ -128,13 +132,19 @@ impl Demo {
 
     /// Every flow, in order.
     pub async fn run(&mut self) -> anyhow::Result<()> {
+        // The dashboard before the first step, for the admin section's differences.
+        let before = match self.admin().await? {
+            Some(admin) => Some(self.dashboard(&admin).await?),
+            None => None,
+        };
         self.auth().await?;
         self.kyc().await?;
-        if self.admin.is_some() {
+        if let Some(before) = before {
             self.invoice().await?;
             self.marketplace().await?;
             self.payments().await?;
-            self.notifications().await
+            self.notifications().await?;
+            self.admin_section(&before).await
         } else {
             self.section("== Invoices (invoice) ==");
             self.step("Skipped: only a KYC-approved seller drafts invoices, and approving needs an admin.");
@@ -146,6 +156,8 @@ impl Demo {
             self.step(
                 "Skipped: the notifications shown come from the invoice and marketplace steps.",
             );
+            self.section("== Admin (admin) ==");
+            self.step("Skipped: the dashboard and the audit log are for admins.");
             Ok(())
         }
     }
@@ -224,6 +236,7 @@ impl Demo {
         status: StatusCode,
         what: &str,
     ) -> anyhow::Result<Value> {
+        let placed = method == Method::POST && path == "/api/marketplace/offers";
         let mut req = self
             .client
             .request(method, self.url(path))
@@ -231,7 +244,11 @@ impl Demo {
         if let Some(body) = body {
             req = req.json(body);
         }
-        self.send(req, status, what).await
+        let answer = self.send(req, status, what).await?;
+        if placed && status == StatusCode::CREATED {
+            admin::Tally::add(&self.tally.offers, 1);
+        }
+        Ok(answer)
     }
 
     /// `method path` as `who` with `If-Match` naming `version` (a resource's `version` as
@@ -287,6 +304,7 @@ impl Demo {
             .await
             .context("the gateway does not answer: is the stack running (make run)?")?;
         let user = self.expect(res, StatusCode::CREATED, "register").await?;
+        admin::Tally::add(&self.tally.sellers, 1);
         self.step(&format!(
             "1. Registered seller {email} (id {}); KYC status: {}.",
             user["id"].as_str().unwrap_or("?"),

@@ -99,6 +99,39 @@ impl Demo {
             .financing_until(&id, &investor, |f| f["status"] == "funded")
             .await?;
         self.invoice_until(&invoice, &seller, "funded").await?;
+        use crate::admin::Tally;
+        Tally::add(
+            &self.tally.funded_minor,
+            financing["price_minor"].as_i64().unwrap_or(0),
+        );
+        Tally::add(
+            &self.tally.fee_minor,
+            financing["fee_minor"].as_i64().unwrap_or(0),
+        );
+        self.tally.follow(
+            "invoice",
+            &invoice,
+            vec![
+                "invoice.submitted",
+                "invoice.listed",
+                "invoice.acceptance_confirmed",
+                "settlement.completed",
+            ],
+        );
+        if let Some(offer) = financing["offer_id"].as_str() {
+            self.tally.follow(
+                "offer",
+                offer,
+                vec!["offer.placed", "offer.reserved", "offer.accepted"],
+            );
+        }
+        if let Some(p) = payment(&funded, "funding").and_then(|p| p["id"].as_str()) {
+            self.tally.follow(
+                "funding payment",
+                p,
+                vec!["payment.status_changed", "payment.status_changed"],
+            );
+        }
         self.step(&format!(
             "3. Paid at the sandbox: its signed webhook (verified, confirmed by a verify call) funded it; financing {}, invoice funded.",
             text(&funded["status"])
@@ -145,6 +178,7 @@ impl Demo {
             .financing_until(&id, &investor, |f| f["status"] == "settled")
             .await?;
         self.invoice_until(&invoice, &seller, "settled").await?;
+        crate::admin::Tally::add(&self.tally.repaid_minor, face);
         self.step(&format!(
             "6. The debtor paid the remaining {}: repaid, the investor settled with {} in all; invoice settled.",
             minor(&json!(face - part)),

@@ -366,6 +366,11 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
         "the investor's kyc:status channel is refused (forbidden)",
         "over the WebSocket, live:",
         "unread now 0.",
+        "== Admin (admin) ==",
+        "Every step of the demo is in the audit log",
+        "moved by exactly what the demo did",
+        "The audit chain verifies",
+        "The review queue holds",
     ] {
         assert!(demo.log.contains(step), "no {step:?} in\n{}", demo.log);
     }

@@ -19,6 +19,7 @@
 //! it reports delivery, latency p50/p90/p99/max and the service's memory per connection,
 //! exiting non-zero below the target (see [`notifications`]). See docs/performance.md.
 
+mod admin;
 mod auth;
 mod invoice;
 mod kyc;
@@ -136,8 +137,15 @@ struct Cli {
     /// $DATA_DIR/sandbox-webhook-secret, read when this is unset).
     #[arg(long, env = "SANDBOX_WEBHOOK_SECRETS", hide_env_values = true)]
     webhook_secrets: Option<String>,
-    /// payments: the PostgreSQL server pgbench inserts into in the same run (payments'
-    /// own).
+    /// admin: catalogue events pushed onto events:admin and timed until recorded.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// admin: the rows the audit log must hold before its search is measured (seed with
+    /// `admin seed-audit`).
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: i64,
+    /// payments, admin: the PostgreSQL server pgbench inserts into in the same run (the
+    /// service's own).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pgbench_url: String,
 }
@@ -157,6 +165,9 @@ enum Service {
     NotificationsWs,
     /// Not a goose scenario: signed provider webhooks beside pgbench.
     Payments,
+    /// Not a goose scenario: the audit log's ingest beside pgbench, its search latency
+    /// over a million rows beside redis-benchmark.
+    Admin,
 }
 
 /// Auth's own address (`--target direct`).
@@ -173,6 +184,7 @@ impl Service {
             Service::Marketplace => "marketplace",
             Service::NotificationsWs => "notifications-ws",
             Service::Payments => "payments",
+            Service::Admin => "admin",
         }
     }
 
@@ -185,13 +197,14 @@ impl Service {
             Service::Marketplace => "http://127.0.0.1:8084",
             Service::NotificationsWs => "http://127.0.0.1:8087",
             Service::Payments => "http://127.0.0.1:8085",
+            Service::Admin => "http://127.0.0.1:8086",
         }
     }
 
     /// Whether the scenario also needs auth (to sign its users up; marketplace's users
     /// share seeded investors' tokens).
     fn uses_auth(self) -> bool {
-        !matches!(self, Service::Auth | Service::Marketplace)
+        !matches!(self, Service::Auth | Service::Marketplace | Service::Admin)
     }
 
     /// A GET that answers as expected only when the service is up behind `target`.
@@ -215,6 +228,7 @@ impl Service {
                 Probe::Unauthorized("/api/notifications")
             }
             (Service::Payments, Target::Gateway) => Probe::Unauthorized("/api/payments/fundings"),
+            (Service::Admin, Target::Gateway) => Probe::Unauthorized("/api/admin/dashboard"),
         }
     }
 
@@ -227,7 +241,8 @@ impl Service {
             Service::KycProcessing
             | Service::InvoiceSearch
             | Service::NotificationsWs
-            | Service::Payments => Vec::new(),
+            | Service::Payments
+            | Service::Admin => Vec::new(),
         }
     }
 }
@@ -354,6 +369,38 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate: cli.rate,
             duration: Duration::from_secs(humantime_secs(&cli.duration)?),
             target: cli.target.name(),
+        })
+        .await?;
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+
+    if cli.service == Service::Admin {
+        let redis_url = if cli.redis.contains("://") {
+            cli.redis.clone()
+        } else {
+            format!("redis://{}", cli.redis)
+        };
+        let address = cli.redis.trim_start_matches("redis://");
+        let (redis_host, redis_port) = address
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(6380)))
+            .unwrap_or((address.to_owned(), 6380));
+        let passed = admin::run(admin::Settings {
+            service: host,
+            gateway: cli.seed_host.trim_end_matches('/').to_owned(),
+            redis_url,
+            redis_host,
+            redis_port,
+            redis_prefix: cli.redis_prefix.clone(),
+            events: cli.events,
+            rows: cli.rows,
+            connections: cli.connections,
+            duration: Duration::from_secs(humantime_secs(&cli.duration)?),
+            pgbench_url: cli.pgbench_url.clone(),
         })
         .await?;
         return Ok(if passed {

@@ -118,7 +118,7 @@ async fn fundings(
 }
 
 /// Runs `f` over `items` with `n` at a time; answers the results in order.
-async fn each<T, R, F, Fut>(items: Vec<T>, n: usize, f: F) -> anyhow::Result<Vec<R>>
+pub(crate) async fn each<T, R, F, Fut>(items: Vec<T>, n: usize, f: F) -> anyhow::Result<Vec<R>>
 where
     T: Send + 'static,
     R: Send + 'static,
@@ -149,7 +149,7 @@ where
     Ok(all.into_iter().map(|(_, r)| r).collect())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -158,7 +158,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// pgbench's one-row-insert rate on `url` (32 clients, 10 s).
-fn pgbench(url: &str) -> anyhow::Result<f64> {
+pub(crate) fn pgbench(url: &str) -> anyhow::Result<f64> {
     let setup = std::process::Command::new("psql")
         .arg(url)
         .arg("-qc")

@@ -32,7 +32,7 @@ pub struct Head {
 
 /// The head, read (on PostgreSQL) with a row lock held to the end of the transaction:
 /// appenders take turns.
-async fn head_for_update<C: ConnectionTrait>(txn: &C) -> anyhow::Result<Head> {
+pub(crate) async fn head_locked<C: ConnectionTrait>(txn: &C) -> anyhow::Result<Head> {
     let head = audit_head::Entity::find_by_id(HEAD)
         .lock(LockType::Update)
         .one(txn)
@@ -67,7 +67,7 @@ pub async fn append<C: ConnectionTrait>(
     event: &Event,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Entry>> {
-    let head = head_for_update(txn).await?;
+    let head = head_locked(txn).await?;
     let subject = Subject::of(event);
     let entry = Entry {
         seq: head.count + 1,

@@ -6,3 +6,4 @@ pub mod entity;
 pub mod migration;
 pub mod models;
 pub mod queries;
+pub mod seed;

@@ -145,3 +145,24 @@ async fn tampering_is_detected_and_named_postgres() {
 async fn tampering_is_detected_and_named_sqlite() {
     tampering_is_detected(DbKind::Sqlite).await;
 }
+
+#[tokio::test]
+async fn seeded_rows_extend_the_chain_and_it_still_verifies() {
+    let app = spawn_app(DbKind::Sqlite).await;
+    app.apply(&app.envelope(registered(Uuid::now_v7()))).await;
+    let count = admin::store::seed::seed(
+        &app.state.db,
+        crate::helpers::CHAIN_KEY.as_bytes(),
+        2_500,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count, 2_501);
+    app.apply(&app.envelope(registered(Uuid::now_v7()))).await;
+    let verified = app.verify().await;
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["rows"], 2_502);
+    let page = app.search("action=offer.placed&limit=5").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 5);
+}
