@@ -253,25 +253,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         "  {}",
         line("cached (twenty queries)", &t, cached_rate, failed2)
     );
-    let redis = crate::invoice::run_tool(
-        std::process::Command::new("redis-benchmark")
-            .args(["-h", &s.redis_host, "-p", &s.redis_port.to_string()])
-            .args([
-                "-q",
-                "-c",
-                &s.connections.to_string(),
-                "-n",
-                "200000",
-                "-t",
-                "get",
-            ]),
-    )?;
-    let redis_rps = redis
-        .rsplit('\r')
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|w| w.parse::<f64>().ok())
-        .context("no requests per second in redis-benchmark's output")?;
+    let (redis_rps, _) = crate::invoice::redis_get_rps(&s.redis_host, s.redis_port, s.connections)?;
     println!(
         "  cached search {cached_rate:.0} req/s = {:.3} x redis-benchmark GET ({redis_rps:.0}/s, same run); uncached {rate:.0} req/s = {:.3} x",
         cached_rate / redis_rps,

@@ -320,32 +320,8 @@ pub async fn search_bench(s: SearchBench) -> anyhow::Result<()> {
         s.duration_secs
     );
 
-    let redis = run_tool(
-        Command::new("redis-benchmark")
-            .args(["-h", &s.redis_host, "-p", &s.redis_port.to_string()])
-            .args([
-                "-q",
-                "-c",
-                &s.connections.to_string(),
-                "-n",
-                "200000",
-                "-t",
-                "get",
-            ]),
-    )?;
-    // -q prints progress lines ending in \r, then "GET: <rps> requests per second, ...".
-    let redis = redis
-        .rsplit('\r')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    let redis_rps = redis
-        .split_whitespace()
-        .nth(1)
-        .and_then(|w| w.parse::<f64>().ok())
-        .context("no requests per second in redis-benchmark's output")?;
-    println!("redis-benchmark: {}", redis.trim());
+    let (redis_rps, redis) = redis_get_rps(&s.redis_host, s.redis_port, s.connections)?;
+    println!("redis-benchmark: {redis}");
 
     let sampler = s
         .pid
@@ -390,6 +366,37 @@ pub async fn search_bench(s: SearchBench) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// redis-benchmark's GET rate against `host:port` with `connections` clients (the
+/// yardstick of the search load tests), and its summary line.
+pub fn redis_get_rps(host: &str, port: u16, connections: usize) -> anyhow::Result<(f64, String)> {
+    let out = run_tool(
+        Command::new("redis-benchmark")
+            .args(["-h", host, "-p", &port.to_string()])
+            .args([
+                "-q",
+                "-c",
+                &connections.to_string(),
+                "-n",
+                "200000",
+                "-t",
+                "get",
+            ]),
+    )?;
+    // -q prints progress lines ending in \r, then "GET: <rps> requests per second, ...".
+    let line = out
+        .rsplit('\r')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let rps = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|w| w.parse::<f64>().ok())
+        .context("no requests per second in redis-benchmark's output")?;
+    Ok((rps, line))
 }
 
 pub fn run_tool(cmd: &mut Command) -> anyhow::Result<String> {

@@ -354,11 +354,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 
     if cli.service == Service::NotificationsWs {
-        let redis_url = if cli.redis.contains("://") {
-            cli.redis.clone()
-        } else {
-            format!("redis://{}", cli.redis)
-        };
+        let redis_url = redis_url_of(&cli.redis);
         let passed = notifications::run(notifications::Settings {
             service: host,
             auth: auth_host,
@@ -379,11 +375,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 
     if cli.service == Service::Admin {
-        let redis_url = if cli.redis.contains("://") {
-            cli.redis.clone()
-        } else {
-            format!("redis://{}", cli.redis)
-        };
+        let redis_url = redis_url_of(&cli.redis);
         let address = cli.redis.trim_start_matches("redis://");
         let (redis_host, redis_port) = address
             .rsplit_once(':')
@@ -420,11 +412,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("no --webhook-secrets and no {}", file.display()))?
             }
         };
-        let redis_url = if cli.redis.contains("://") {
-            cli.redis.clone()
-        } else {
-            format!("redis://{}", cli.redis)
-        };
+        let redis_url = redis_url_of(&cli.redis);
         let passed = payments::run(payments::Settings {
             service: host,
             auth: auth_host,
@@ -534,6 +522,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Whole seconds of a duration like 30s, 2m or 1m30s.
+/// `--redis` as a URL (it may be given as HOST:PORT).
+fn redis_url_of(redis: &str) -> String {
+    if redis.contains("://") {
+        redis.to_owned()
+    } else {
+        format!("redis://{redis}")
+    }
+}
+
 fn humantime_secs(text: &str) -> anyhow::Result<u64> {
     let mut total = 0;
     let mut number = String::new();

@@ -15,7 +15,6 @@
 //! After the run, `redis-benchmark -q -c <users> -n 100000 -t get` on the stack's Redis
 //! (`--redis`) puts the figures beside Redis's own from the same run.
 
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -258,21 +257,13 @@ async fn offer(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
-/// `redis-benchmark -q -c <users> -n 100000 -t get` on the stack's Redis at `redis`
+/// `redis-benchmark -q -c <users> -n 200000 -t get` on the stack's Redis at `redis`
 /// (HOST:PORT), printed beside the goose figures of the same run.
 pub fn redis_benchmark(redis: &str, users: usize) -> anyhow::Result<()> {
     let (host, port) = redis.rsplit_once(':').context("--redis is HOST:PORT")?;
-    let clients = users.to_string();
-    let out = invoice::run_tool(
-        Command::new("redis-benchmark")
-            .args(["-h", host, "-p", port])
-            .args(["-q", "-c", &clients, "-n", "100000", "-t", "get"]),
-    )?;
-    // Its progress lines end in \r; the result is the last one.
-    let result = out
-        .split(['\r', '\n'])
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap_or_default();
-    println!("\nredis-benchmark -q -c {clients} -n 100000 -t get ({redis}, same run): {result}");
+    let port = port.parse().context("--redis is HOST:PORT")?;
+    let (_, result) = invoice::redis_get_rps(host, port, users)?;
+    let clients = users;
+    println!("\nredis-benchmark -q -c {clients} -n 200000 -t get ({redis}, same run): {result}");
     Ok(())
 }

@@ -223,6 +223,27 @@ pub mod columns {
     }
 }
 
+/// Creates the index `name` on `table`'s `cols` (unique if `unique`), unless it exists:
+/// what every service's migrations make their indexes with.
+pub async fn index(
+    m: &sea_orm_migration::SchemaManager<'_>,
+    name: &str,
+    table: impl sea_orm_migration::prelude::IntoIden,
+    cols: &[&str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    use sea_orm_migration::prelude::{Alias, Index};
+    let mut idx = Index::create();
+    idx.name(name).table(table).if_not_exists();
+    for c in cols {
+        idx.col(Alias::new(*c));
+    }
+    if unique {
+        idx.unique();
+    }
+    m.create_index(idx.to_owned()).await
+}
+
 /// The migration that gives `table` its `version` column ([`columns::version`]): what
 /// people decide on (offers, invoices, KYC submissions) carries a version the decision
 /// names in `If-Match` (`crate::http::version`). `name` is the migration's name in the

@@ -33,21 +33,20 @@ pub struct Head {
 /// The head, read (on PostgreSQL) with a row lock held to the end of the transaction:
 /// appenders take turns.
 pub(crate) async fn head_locked<C: ConnectionTrait>(txn: &C) -> anyhow::Result<Head> {
-    let head = audit_head::Entity::find_by_id(HEAD)
-        .lock(LockType::Update)
-        .one(txn)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the audit_head row is missing"))?;
-    Ok(Head {
-        count: head.count,
-        hash: head.hash,
-        recorded_at: head.recorded_at,
-    })
+    read_head(txn, Some(LockType::Update)).await
 }
 
 /// The head now.
 pub async fn head<C: ConnectionTrait>(db: &C) -> anyhow::Result<Head> {
-    let head = audit_head::Entity::find_by_id(HEAD)
+    read_head(db, None).await
+}
+
+async fn read_head<C: ConnectionTrait>(db: &C, lock: Option<LockType>) -> anyhow::Result<Head> {
+    let mut find = audit_head::Entity::find_by_id(HEAD);
+    if let Some(lock) = lock {
+        find = find.lock(lock);
+    }
+    let head = find
         .one(db)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the audit_head row is missing"))?;
@@ -353,17 +352,13 @@ pub async fn search<C: ConnectionTrait>(db: &C, q: &AuditQuery) -> anyhow::Resul
     if let Some(before) = q.before {
         filter = filter.add(A::Seq.lt(before));
     }
-    let mut rows = audit_entry::Entity::find()
+    let rows = audit_entry::Entity::find()
         .filter(filter)
         .order_by_desc(A::Seq)
         .limit(q.limit + 1)
         .all(db)
         .await?;
-    let more = rows.len() as u64 > q.limit;
-    rows.truncate(usize::try_from(q.limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| rows.last().map(|r| r.seq.to_string()))
-        .flatten();
+    let (rows, next_cursor) = super::keyset(rows, q.limit, |r| r.seq.to_string());
     let items = rows
         .into_iter()
         .map(|r| {

@@ -305,25 +305,38 @@ fn not_older(column: user::Column) -> sea_orm::sea_query::SimpleExpr {
         .or(Expr::col((user::Entity, column)).lte(excluded(column)))
 }
 
+/// One part of a user's row (`value` into `column`, moved at `at` into `at_column`),
+/// upserted unless the row's part was moved by a newer event.
+async fn user_part<C: ConnectionTrait>(
+    txn: &C,
+    user_id: Uuid,
+    (column, value): (user::Column, &str),
+    (at_column, at): (user::Column, DateTime<Utc>),
+) -> anyhow::Result<()> {
+    use sea_orm::ActiveModelTrait;
+    let mut row = bare_user(user_id);
+    row.set(column, value.into());
+    row.set(at_column, Some(at).into());
+    user::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(user::Column::UserId)
+                .update_columns([column, at_column])
+                .action_and_where(not_older(at_column))
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
 async fn standing<C: ConnectionTrait>(
     txn: &C,
     user_id: Uuid,
     status: AccountStatus,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut row = bare_user(user_id);
-    row.status = ActiveValue::Set(status.as_str().to_owned());
-    row.status_at = ActiveValue::Set(Some(at));
-    user::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(user::Column::UserId)
-                .update_columns([user::Column::Status, user::Column::StatusAt])
-                .action_and_where(not_older(user::Column::StatusAt))
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+    let value = (user::Column::Status, status.as_str());
+    user_part(txn, user_id, value, (user::Column::StatusAt, at)).await
 }
 
 async fn kyc_of<C: ConnectionTrait>(
@@ -332,19 +345,8 @@ async fn kyc_of<C: ConnectionTrait>(
     kyc: KycStatus,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut row = bare_user(user_id);
-    row.kyc_status = ActiveValue::Set(kyc.as_str().to_owned());
-    row.kyc_at = ActiveValue::Set(Some(at));
-    user::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(user::Column::UserId)
-                .update_columns([user::Column::KycStatus, user::Column::KycAt])
-                .action_and_where(not_older(user::Column::KycAt))
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+    let value = (user::Column::KycStatus, kyc.as_str());
+    user_part(txn, user_id, value, (user::Column::KycAt, at)).await
 }
 
 async fn invoice_moved<C: ConnectionTrait>(

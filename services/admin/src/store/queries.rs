@@ -418,17 +418,13 @@ pub async fn users<C: ConnectionTrait>(db: &C, q: &UserQuery) -> anyhow::Result<
     if let Some(before) = q.before {
         filter = filter.add(U::UserId.lt(before));
     }
-    let mut rows = user::Entity::find()
+    let rows = user::Entity::find()
         .filter(filter)
         .order_by_desc(U::UserId)
         .limit(q.limit + 1)
         .all(db)
         .await?;
-    let more = rows.len() as u64 > q.limit;
-    rows.truncate(usize::try_from(q.limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| rows.last().map(|r| r.user_id.to_string()))
-        .flatten();
+    let (rows, next_cursor) = super::keyset(rows, q.limit, |r| r.user_id.to_string());
     Ok(UserPage {
         items: rows
             .into_iter()

@@ -29,6 +29,23 @@ fn bad(verified: &Value) -> (i64, String) {
     )
 }
 
+/// Edits row `seq` with `edit`, checks that `verify` names it, and puts it back.
+async fn edited(app: &TestApp, seq: i64, edit: impl FnOnce(&mut audit_entry::ActiveModel)) {
+    let original = row(app, seq).await;
+    let mut changed = original.clone().into_active_model();
+    edit(&mut changed);
+    changed.update(&app.state.db).await.unwrap();
+    let (bad_seq, reason) = bad(&app.verify().await);
+    assert_eq!(bad_seq, seq, "{reason}");
+    original
+        .into_active_model()
+        .reset_all()
+        .update(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(app.verify().await["ok"], true);
+}
+
 async fn tampering_is_detected(kind: DbKind) {
     let app = spawn_app(kind).await;
     for _ in 0..10 {
@@ -41,37 +58,18 @@ async fn tampering_is_detected(kind: DbKind) {
     assert_eq!(ok["copied_head"]["count"], 10);
 
     // An edited payload.
-    let original = row(&app, 4).await;
-    let mut edited = original.clone().into_active_model();
-    edited.payload = ActiveValue::Set(original.payload.replace("seller", "admin"));
-    edited.update(&app.state.db).await.unwrap();
-    let (seq, reason) = bad(&app.verify().await);
-    assert_eq!(seq, 4, "{reason}");
-    original
-        .clone()
-        .into_active_model()
-        .reset_all()
-        .update(&app.state.db)
-        .await
-        .unwrap();
-    assert_eq!(app.verify().await["ok"], true);
-
-    // An edited row given the plain SHA-256 of its new content: without the chain key
-    // its link cannot be made, and the next row no longer links to it either.
-    let original = row(&app, 5).await;
-    let mut edited = original.clone().into_active_model();
-    edited.actor_role = ActiveValue::Set("admin".into());
-    edited.hash = ActiveValue::Set(format!("{:064x}", 5));
-    edited.update(&app.state.db).await.unwrap();
-    let (seq, _) = bad(&app.verify().await);
-    assert_eq!(seq, 5);
-    original
-        .clone()
-        .into_active_model()
-        .reset_all()
-        .update(&app.state.db)
-        .await
-        .unwrap();
+    edited(&app, 4, |r| {
+        let payload = r.payload.clone().unwrap();
+        r.payload = ActiveValue::Set(payload.replace("seller", "admin"));
+    })
+    .await;
+    // An edited row given a hash of its own making: without the chain key its link
+    // cannot be made, and the next row no longer links to it either.
+    edited(&app, 5, |r| {
+        r.actor_role = ActiveValue::Set("admin".into());
+        r.hash = ActiveValue::Set(format!("{:064x}", 5));
+    })
+    .await;
 
     // A removed row.
     let removed = row(&app, 6).await;

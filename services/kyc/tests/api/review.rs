@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
 use common::auth::Role;
+use common::events::Service;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use testkit::DbKind;
@@ -162,19 +163,10 @@ async fn a_submission_goes_to_review_is_listed_for_admins_and_approval_is_final(
     }
 
     // The decision went out to auth (the claim), admin and notifications.
-    let events = app.keys.events(common::events::Service::Auth);
-    testkit::wait_until(
-        crate::helpers::DEADLINE,
-        "kyc.approved on events:auth",
-        || async {
-            let raw: Vec<String> =
-                fred::prelude::ListInterface::lrange(&app.redis, events.as_str(), 0, -1)
-                    .await
-                    .unwrap();
-            raw.iter()
-                .any(|r| r.contains("kyc.approved") && r.contains(&seller.id.to_string()))
-        },
-    )
+    let seller_id = seller.id.to_string();
+    wait_for_events(&app, Service::Auth, "kyc.approved on events:auth", 1, |r| {
+        r.contains("kyc.approved") && r.contains(&seller_id)
+    })
     .await;
 }
 
@@ -316,25 +308,13 @@ async fn downloads_are_attachments_with_nosniff_and_every_one_is_recorded() {
         .unwrap();
     assert_eq!(recorded, 2);
     // Each download is an event for admin's audit log (personal data was read).
-    let events = app.keys.events(common::events::Service::Admin);
-    let doc_id = doc["id"].as_str().unwrap().to_owned();
-    testkit::wait_until(
-        crate::helpers::DEADLINE,
+    let (doc_id, admin_id) = (doc["id"].as_str().unwrap().to_owned(), admin.id.to_string());
+    wait_for_events(
+        &app,
+        Service::Admin,
         "two kyc.document_downloaded on events:admin",
-        || async {
-            let raw: Vec<String> =
-                fred::prelude::ListInterface::lrange(&app.redis, events.as_str(), 0, -1)
-                    .await
-                    .unwrap();
-            raw.iter()
-                .filter(|r| {
-                    r.contains("kyc.document_downloaded")
-                        && r.contains(&doc_id)
-                        && r.contains(&admin.id.to_string())
-                })
-                .count()
-                == 2
-        },
+        2,
+        |r| r.contains("kyc.document_downloaded") && r.contains(&doc_id) && r.contains(&admin_id),
     )
     .await;
 
@@ -472,4 +452,23 @@ async fn a_decision_must_name_the_version_reviewed_and_a_refused_one_changes_not
         (decided["status"].as_str(), decided["version"].as_i64()),
         (Some("approved"), Some(2))
     );
+}
+
+/// Waits until `n` jobs on `service`'s event queue match `matches` (the raw job text).
+async fn wait_for_events(
+    app: &TestApp,
+    service: Service,
+    what: &str,
+    n: usize,
+    matches: impl Fn(&str) -> bool,
+) {
+    let events = app.keys.events(service);
+    testkit::wait_until(crate::helpers::DEADLINE, what, || async {
+        let raw: Vec<String> =
+            fred::prelude::ListInterface::lrange(&app.redis, events.as_str(), 0, -1)
+                .await
+                .unwrap();
+        raw.iter().filter(|r| matches(r)).count() == n
+    })
+    .await;
 }

@@ -46,15 +46,7 @@ async fn index(
     cols: &[&str],
     unique: bool,
 ) -> Result<(), DbErr> {
-    let mut idx = Index::create();
-    idx.name(name).table(AuditLog::Table).if_not_exists();
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    if unique {
-        idx.unique();
-    }
-    m.create_index(idx.to_owned()).await
+    service_kit::db::index(m, name, AuditLog::Table, cols, unique).await
 }
 
 #[async_trait::async_trait]

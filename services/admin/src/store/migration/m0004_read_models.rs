@@ -102,12 +102,7 @@ async fn index(
     table: impl IntoIden,
     cols: &[&str],
 ) -> Result<(), DbErr> {
-    let mut idx = Index::create();
-    idx.name(name).table(table).if_not_exists();
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    m.create_index(idx.to_owned()).await
+    service_kit::db::index(m, name, table, cols, false).await
 }
 
 #[async_trait::async_trait]

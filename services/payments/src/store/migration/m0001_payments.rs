@@ -119,23 +119,7 @@ pub(super) fn key(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).uuid().not_null().primary_key().to_owned()
 }
 
-pub(super) async fn index(
-    m: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden,
-    cols: &[&str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut idx = Index::create();
-    idx.name(name).table(table).if_not_exists();
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    if unique {
-        idx.unique();
-    }
-    m.create_index(idx.to_owned()).await
-}
+pub(super) use service_kit::db::index;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
