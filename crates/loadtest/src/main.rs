@@ -367,11 +367,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target: cli.target.name(),
         })
         .await?;
-        return Ok(if passed {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        return Ok(exit_code(passed));
     }
 
     if cli.service == Service::Admin {
@@ -395,11 +391,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pgbench_url: cli.pgbench_url.clone(),
         })
         .await?;
-        return Ok(if passed {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        return Ok(exit_code(passed));
     }
 
     if cli.service == Service::Payments {
@@ -427,11 +419,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pgbench_url: cli.pgbench_url.clone(),
         })
         .await?;
-        return Ok(if passed {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        return Ok(exit_code(passed));
     }
 
     if matches!(cli.service, Service::Invoice | Service::InvoiceSearch) {
@@ -522,6 +510,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Whole seconds of a duration like 30s, 2m or 1m30s.
+/// Success when the run met its target.
+fn exit_code(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// `--redis` as a URL (it may be given as HOST:PORT).
 fn redis_url_of(redis: &str) -> String {
     if redis.contains("://") {

@@ -2,7 +2,7 @@
 //! the canonical form hashed into `audit:search:{hash}` (so the order of the parameters
 //! cannot split cache entries).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use service_kit::http::FieldError;
 use utoipa::IntoParams;
@@ -101,14 +101,16 @@ impl AuditParams {
         let mut time = |field: &str, v: &Option<String>| {
             v.as_deref().and_then(|t| {
                 DateTime::parse_from_rfc3339(t.trim())
+                    .ok()
                     .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| {
+                    .filter(|t| (1970..=9999).contains(&t.year()))
+                    .or_else(|| {
                         err(
                             field,
-                            "must be an RFC 3339 time such as 2027-01-31T09:00:00Z",
-                        )
+                            "must be an RFC 3339 time from 1970 to 9999, such as 2027-01-31T09:00:00Z",
+                        );
+                        None
                     })
-                    .ok()
             })
         };
         let from = time("from", &self.from);
@@ -211,7 +213,7 @@ mod tests {
             ("action", "offer.bought"),
             ("resource_type", "account"),
             ("resource_id", "1"),
-            ("from", "yesterday"),
+            ("from", "0001-01-01T00:00:00Z"),
             ("to", "2026-13-01T00:00:00Z"),
             ("limit", "0"),
             ("cursor", "-4"),

@@ -134,9 +134,13 @@ pub struct MetricQuery {
 fn date(errors: &mut Vec<FieldError>, name: &str, v: Option<&str>) -> Option<NaiveDate> {
     let d = v?;
     match NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
-        Ok(d) => Some(d),
-        Err(_) => {
-            field(errors, name, "must be an ISO date such as 2027-01-31");
+        Ok(d) if (1970..=9999).contains(&d.year()) => Some(d),
+        _ => {
+            field(
+                errors,
+                name,
+                "must be an ISO date from 1970-01-01 to 9999-12-31, such as 2027-01-31",
+            );
             None
         }
     }
@@ -171,11 +175,14 @@ impl MetricParams {
             Bucket::Week => bucket.start_of(to) - Duration::weeks(11),
         };
         let from = date(&mut errors, "from", self.from.as_deref()).unwrap_or(default_from);
+        let span_days = (to - bucket.start_of(from)).num_days();
+        let buckets = match bucket {
+            Bucket::Day => span_days + 1,
+            Bucket::Week => span_days / 7 + 1,
+        };
         if from > to {
             field(&mut errors, "from", "must not be after to");
-        } else if i64::try_from(bucket.starts(from, to).len()).unwrap_or(i64::MAX)
-            > bucket.max_buckets()
-        {
+        } else if buckets > bucket.max_buckets() {
             field(
                 &mut errors,
                 "from",
@@ -377,5 +384,22 @@ mod tests {
             ..MetricParams::default()
         };
         assert_eq!(long.parse(today).unwrap_err()[0].field, "from");
+        for (f, t) in [("0001-01-01", "2026-12-06"), ("2026-01-01", "+99999-01-01")] {
+            let far = MetricParams {
+                metric: Some("signups".into()),
+                from: Some(f.into()),
+                to: Some(t.into()),
+                ..MetricParams::default()
+            };
+            assert!(far.parse(today).is_err(), "{f}..{t}");
+        }
+        let year = MetricParams {
+            metric: Some("signups".into()),
+            bucket: Some("week".into()),
+            from: Some("2025-12-08".into()),
+            to: Some("2026-12-06".into()),
+        };
+        let q = year.parse(today).unwrap();
+        assert_eq!(Bucket::Week.starts(q.from, q.to).len(), 52);
     }
 }

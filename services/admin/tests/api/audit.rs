@@ -252,6 +252,7 @@ async fn bad_filters_get_422_naming_the_parameter_and_non_admins_get_403() {
         ("resource_type=account", "resource_type"),
         ("actor=me", "actor"),
         ("from=yesterday", "from"),
+        ("to=0001-01-01T00:00:00Z", "to"),
         ("limit=500", "limit"),
         ("cursor=abc", "cursor"),
     ] {
