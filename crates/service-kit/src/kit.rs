@@ -146,6 +146,16 @@ impl Kit {
     where
         H: crate::inbox::StagedHandler + Clone + 'static,
     {
+        self.consume_in_batches(service, handler, 1);
+    }
+
+    /// [`Kit::consume`] taking up to `batch` waiting events at once, applied in one
+    /// transaction (a failed batch is applied one event at a time): for a consumer whose
+    /// per-event cost is mostly round trips and commit flushes.
+    pub fn consume_in_batches<H>(&self, service: Service, handler: H, batch: usize)
+    where
+        H: crate::inbox::StagedHandler + Clone + 'static,
+    {
         let db = self.db.clone();
         let redis = self.redis.clone();
         let url = self.base.redis_url.clone();
@@ -153,7 +163,8 @@ impl Kit {
         let clock = self.clock.clone();
         self.supervise("consumer", move |stop| {
             let consumer =
-                crate::inbox::StagedConsumer::new(db.clone(), handler.clone(), clock.clone());
+                crate::inbox::StagedConsumer::new(db.clone(), handler.clone(), clock.clone())
+                    .in_batches(batch);
             let (url, redis, queue) = (url.clone(), redis.clone(), queue.clone());
             async move { consumer.run(&url, &redis, queue, stop).await }
         });

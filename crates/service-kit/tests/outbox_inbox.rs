@@ -629,3 +629,98 @@ async fn two_racing_relays_deliver_every_event_exactly_once_on_postgres() {
 async fn two_racing_relays_deliver_every_event_exactly_once_on_sqlite() {
     two_racing_relays_deliver_every_event_exactly_once(DbKind::Sqlite).await;
 }
+
+// ---- batches ----------------------------------------------------------------------------
+
+/// Credits once per event; fails for an event whose payload says `"fail": true`; counts
+/// the after-commit steps.
+#[derive(Clone)]
+struct BatchCrediting {
+    after: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl inbox::StagedHandler for BatchCrediting {
+    type Staged = ();
+    async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<()> {
+        anyhow::ensure!(event.payload.get("fail").is_none(), "this event fails");
+        Ok(credit(txn).await?)
+    }
+    async fn after_commit(&self, _event: &Envelope, _staged: ()) {
+        self.after.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn batches_apply_each_event_once(kind: DbKind) {
+    let env = setup(kind).await;
+    let q = env.keys.events(Service::Notifications);
+    // 30 events, one of them pushed twice, one that always fails, all waiting before
+    // the worker starts (so they are taken in batches of 8).
+    let events: Vec<Envelope> = (0..30).map(|_| event()).collect();
+    for e in &events {
+        queue::enqueue_json(&env.redis, &q, e).await.unwrap();
+    }
+    queue::enqueue_json(&env.redis, &q, &events[3])
+        .await
+        .unwrap();
+    let mut bad = event();
+    bad.payload["fail"] = serde_json::json!(true);
+    queue::enqueue_json(&env.redis, &q, &bad).await.unwrap();
+
+    let after = Arc::new(AtomicU32::new(0));
+    let consumer = inbox::StagedConsumer::new(
+        env.db.clone(),
+        BatchCrediting {
+            after: after.clone(),
+        },
+        clock(),
+    )
+    .in_batches(8);
+    assert_eq!(consumer.batch_size(), 8);
+    let config = WorkerConfig {
+        block_timeout: Duration::from_millis(200),
+        max_attempts: 2,
+        backoff_base: Duration::from_millis(2),
+        backoff_max: Duration::from_millis(10),
+        delayed_poll_interval: Duration::from_millis(20),
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::connect(&testkit::redis_url(), &env.redis, [q.clone()], config)
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(worker.run(consumer, stop.clone()));
+    testkit::wait_until(
+        DEADLINE,
+        "every event handled and the bad one dead",
+        || async {
+            queue::len(&env.redis, &q).await.unwrap() == 0
+                && queue::delayed_len(&env.redis, &q).await.unwrap() == 0
+                && queue::dead_letters(&env.redis, &q, 10).await.unwrap().len() == 1
+        },
+    )
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    // Each good event credited once (the one pushed twice too); the failing one, in a
+    // batch with good ones, held none of them back and went to the dead letters alone.
+    assert_eq!(balance(&env.db).await, 30);
+    assert_eq!(after.load(Ordering::SeqCst), 30);
+    for e in &events {
+        assert!(inbox::handled(&env.db, e.id).await.unwrap());
+    }
+    assert!(!inbox::handled(&env.db, bad.id).await.unwrap());
+    let dead = queue::dead_letters(&env.redis, &q, 10).await.unwrap();
+    assert_eq!(dead[0].payload_as::<Envelope>().unwrap().id, bad.id);
+}
+
+#[tokio::test]
+async fn events_taken_in_batches_are_applied_once_and_a_bad_one_holds_back_no_other_on_postgres() {
+    batches_apply_each_event_once(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn events_taken_in_batches_are_applied_once_and_a_bad_one_holds_back_no_other_on_sqlite() {
+    batches_apply_each_event_once(DbKind::Sqlite).await;
+}

@@ -18,6 +18,9 @@ pub struct AdminConfig {
     /// `ADMIN_HEAD_COPY_SECS` (10): how often the chain's head (count and hash) is copied
     /// outside the database (Redis `audit:head` and the log).
     pub head_copy_interval: Duration,
+    /// `ADMIN_EVENT_BATCH` (64): the most waiting events the consumer records in one
+    /// transaction (1 to 500).
+    pub event_batch: usize,
 }
 
 impl AdminConfig {
@@ -28,6 +31,7 @@ impl AdminConfig {
             base,
             chain_key,
             head_copy_interval: Duration::from_secs(10),
+            event_batch: 64,
         }
     }
 
@@ -52,8 +56,16 @@ impl AdminConfig {
                 reason: "at least 1".into(),
             });
         }
+        let event_batch: usize = config::parse("ADMIN_EVENT_BATCH", d.event_batch)?;
+        if !(1..=500).contains(&event_batch) {
+            return Err(ConfigError {
+                name: "ADMIN_EVENT_BATCH".into(),
+                reason: "from 1 to 500".into(),
+            });
+        }
         Ok(Self {
             head_copy_interval: Duration::from_secs(secs),
+            event_batch,
             ..d
         })
     }

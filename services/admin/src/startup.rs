@@ -18,7 +18,10 @@ pub type Application = Running<AppState>;
 pub async fn build(config: AdminConfig, clock: SharedClock) -> anyhow::Result<Application> {
     let kit = Kit::start::<Migrator>(&config.base, clock).await?;
     let state = AppState::new(&kit, config);
-    kit.consume(Service::Admin, crate::inbound::Effects::new(&state));
+    // Events wait on one head lock each: many per transaction share the lock, the round
+    // trips and the commit's flush.
+    let batch = state.config.event_batch;
+    kit.consume_in_batches(Service::Admin, crate::inbound::Effects::new(&state), batch);
     let every = state.config.head_copy_interval;
     kit.every("head-copy", every, &state, |s| async move {
         crate::jobs::head_copy::run_once(&s).await

@@ -135,17 +135,76 @@ pub async fn consume_staged<H: StagedHandler + ?Sized>(
     Ok(Handled::Applied)
 }
 
+/// Applies `events` once each in ONE write transaction: each claimed in the inbox and
+/// staged in turn (an event already handled, or earlier in `events`, is skipped), one
+/// commit for all, then each first delivery's after-commit step in order. Any error
+/// rolls the whole batch back (the caller then applies them one at a time). Answers how
+/// many were applied.
+pub async fn consume_staged_batch<H: StagedHandler + ?Sized>(
+    db: &DatabaseConnection,
+    handler: &H,
+    events: &[Envelope],
+    clock: &SharedClock,
+) -> anyhow::Result<usize> {
+    let txn = crate::db::begin_write(db)
+        .await
+        .context("beginning the events' transaction")?;
+    let mut staged = Vec::with_capacity(events.len());
+    for event in events {
+        let claimed = match super::claim_at(&txn, event, clock.now()).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                txn.rollback().await.ok();
+                return Err(anyhow::Error::new(e).context("claiming an event in the inbox"));
+            }
+        };
+        if !claimed {
+            continue;
+        }
+        match handler.stage(&txn, event).await {
+            Ok(s) => staged.push((event, s)),
+            Err(e) => {
+                txn.rollback().await.ok();
+                return Err(e.context(format!("handling {} {}", event.event_type, event.id)));
+            }
+        }
+    }
+    txn.commit()
+        .await
+        .context("committing the events' effects")?;
+    let applied = staged.len();
+    for (event, s) in staged {
+        handler.after_commit(event, s).await;
+    }
+    Ok(applied)
+}
+
 /// A queue [`JobHandler`] applying each event with [`consume_staged`]: what a service
-/// whose events have after-commit effects runs on its `events:{service}` queue.
+/// whose events have after-commit effects runs on its `events:{service}` queue. With
+/// [`StagedConsumer::in_batches`], up to that many waiting events share one transaction
+/// ([`consume_staged_batch`]).
 pub struct StagedConsumer<H> {
     db: DatabaseConnection,
     handler: H,
     clock: SharedClock,
+    batch: usize,
 }
 
 impl<H: StagedHandler + 'static> StagedConsumer<H> {
     pub fn new(db: DatabaseConnection, handler: H, clock: SharedClock) -> Self {
-        Self { db, handler, clock }
+        Self {
+            db,
+            handler,
+            clock,
+            batch: 1,
+        }
+    }
+
+    /// Takes up to `batch` waiting events at once, applied in one transaction (a failed
+    /// batch is applied one event at a time, so one bad event holds back no other).
+    pub fn in_batches(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
     }
 
     /// Applies one event (what the queue worker does with each job).
@@ -194,6 +253,20 @@ impl<H: StagedHandler + 'static> JobHandler for StagedConsumer<H> {
             .await
             .map(|_| ())
             .map_err(unusable_if_undecodable)
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    async fn handle_batch(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        let events = jobs
+            .iter()
+            .map(usable_event)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        consume_staged_batch(&self.db, &self.handler, &events, &self.clock)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -39,7 +39,7 @@ use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Que
 use common::events::Envelope;
 pub use consumer::{
     EventConsumer, EventHandler, FnEventHandler, Handled, StagedConsumer, StagedHandler, consume,
-    consume_staged, event_handler_fn, run_worker,
+    consume_staged, consume_staged_batch, event_handler_fn, run_worker,
 };
 pub use migration::Migration;
 

@@ -25,15 +25,43 @@ const PROMOTE_BATCH: usize = 500;
 /// Handles one job. `Ok` acknowledges it; `Err` (or a panic) schedules a retry, or
 /// dead-letters it after [`WorkerConfig::max_attempts`]. Must be idempotent: a job may be
 /// delivered again after a crash.
+///
+/// A handler may take jobs in batches ([`JobHandler::batch_size`] above 1): the worker
+/// then takes up to that many waiting jobs at once and hands them to
+/// [`JobHandler::handle_batch`], all or nothing; if the batch fails, each of its jobs is
+/// handled alone with [`JobHandler::handle`], so a bad job keeps its own retries and dead
+/// letter and the others go through.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     async fn handle(&self, job: &Job) -> anyhow::Result<()>;
+
+    /// The most jobs handled together (1: one at a time, the default).
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Handles `jobs` together: `Ok` acknowledges them all. The default handles them one
+    /// after another.
+    async fn handle_batch(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        for job in jobs {
+            self.handle(job).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl<H: JobHandler + ?Sized> JobHandler for Arc<H> {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         (**self).handle(job).await
+    }
+
+    fn batch_size(&self) -> usize {
+        (**self).batch_size()
+    }
+
+    async fn handle_batch(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        (**self).handle_batch(jobs).await
     }
 }
 
@@ -286,7 +314,21 @@ impl Worker {
             match self.fetch().await {
                 Ok(Some((queue, raw))) => {
                     errors = 0;
-                    self.process(handler, &queue, raw, shutdown).await;
+                    let more = handler.batch_size().saturating_sub(1);
+                    if more == 0 {
+                        self.process(handler, &queue, raw, shutdown).await;
+                    } else {
+                        let mut raws = vec![raw];
+                        match self.take_more(&queue, more).await {
+                            Ok(taken) => raws.extend(taken),
+                            // What was taken is in our processing list: the reaper or
+                            // our exit returns it.
+                            Err(e) => {
+                                tracing::warn!(worker = self.id(), error = %e, "Taking more jobs for a batch failed.")
+                            }
+                        }
+                        self.process_batch(handler, &queue, raws, shutdown).await;
+                    }
                 }
                 Ok(None) => errors = 0,
                 Err(e) => {
@@ -341,6 +383,70 @@ impl Worker {
         }
     }
 
+    /// Up to `n` more waiting jobs of `queue` (not blocking), into our processing list in
+    /// one round trip.
+    async fn take_more(&self, queue: &QueueName, n: usize) -> Result<Vec<String>, RedisError> {
+        let pipeline = self.client.pipeline();
+        for _ in 0..n {
+            let _: () = pipeline
+                .lmove(
+                    queue.as_str(),
+                    queue.processing(self.id()),
+                    LMoveDirection::Right,
+                    LMoveDirection::Left,
+                )
+                .await?;
+        }
+        let taken: Vec<Option<String>> = pipeline.all().await?;
+        Ok(taken.into_iter().flatten().collect())
+    }
+
+    /// Handles `raws` as one batch (see [`JobHandler`]); a failed batch is handled one
+    /// job at a time.
+    async fn process_batch<H: JobHandler>(
+        &self,
+        handler: &H,
+        queue: &QueueName,
+        raws: Vec<String>,
+        shutdown: &CancellationToken,
+    ) {
+        let mut jobs = Vec::with_capacity(raws.len());
+        for raw in raws {
+            match Job::parse(queue, &raw) {
+                Ok(job) => jobs.push(job),
+                // Dead-lettered with the reason, alone.
+                Err(_) => self.process(handler, queue, raw, shutdown).await,
+            }
+        }
+        if jobs.len() <= 1 {
+            for job in jobs {
+                self.process_job(handler, job, shutdown).await;
+            }
+            return;
+        }
+        match AssertUnwindSafe(handler.handle_batch(&jobs))
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => {
+                for job in &jobs {
+                    self.settle_retrying(|| self.ack(job), shutdown).await;
+                }
+            }
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => format!("{e:#}"),
+                    Err(panic) => format!("handler panicked: {}", panic_text(&panic)),
+                    Ok(Ok(())) => String::new(),
+                };
+                tracing::info!(worker = self.id(), jobs = jobs.len(), error = %truncate(why), "A batch failed; handling its jobs one at a time.");
+                for job in jobs {
+                    self.process_job(handler, job, shutdown).await;
+                }
+            }
+        }
+    }
+
     async fn process<H: JobHandler>(
         &self,
         handler: &H,
@@ -365,6 +471,15 @@ impl Worker {
                 return;
             }
         };
+        self.process_job(handler, job, shutdown).await;
+    }
+
+    async fn process_job<H: JobHandler>(
+        &self,
+        handler: &H,
+        job: Job,
+        shutdown: &CancellationToken,
+    ) {
         let outcome = match AssertUnwindSafe(handler.handle(&job)).catch_unwind().await {
             Ok(Ok(())) => Outcome::Ack,
             Ok(Err(e)) => {
