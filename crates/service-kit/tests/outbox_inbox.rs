@@ -294,6 +294,17 @@ impl<H: JobHandler> JobHandler for Counting<H> {
     }
 }
 
+/// A worker whose blocks, backoffs and retry polls take milliseconds (tests).
+fn quick_worker() -> WorkerConfig {
+    WorkerConfig {
+        block_timeout: Duration::from_millis(200),
+        backoff_base: Duration::from_millis(2),
+        backoff_max: Duration::from_millis(10),
+        delayed_poll_interval: Duration::from_millis(20),
+        ..WorkerConfig::default()
+    }
+}
+
 fn crediting() -> impl inbox::EventHandler {
     event_handler_fn(|txn, _event| Box::pin(async move { Ok(credit(txn).await?) }))
 }
@@ -311,13 +322,7 @@ async fn redelivered_event_has_its_effect_once(kind: DbKind) {
         inner: EventConsumer::new(env.db.clone(), crediting()),
         done: done.clone(),
     };
-    let config = WorkerConfig {
-        block_timeout: Duration::from_millis(200),
-        backoff_base: Duration::from_millis(2),
-        backoff_max: Duration::from_millis(10),
-        delayed_poll_interval: Duration::from_millis(20),
-        ..WorkerConfig::default()
-    };
+    let config = quick_worker();
     let worker = Worker::connect(&testkit::redis_url(), &env.redis, [q.clone()], config)
         .await
         .unwrap();
@@ -678,12 +683,8 @@ async fn batches_apply_each_event_once(kind: DbKind) {
     .in_batches(8);
     assert_eq!(consumer.batch_size(), 8);
     let config = WorkerConfig {
-        block_timeout: Duration::from_millis(200),
         max_attempts: 2,
-        backoff_base: Duration::from_millis(2),
-        backoff_max: Duration::from_millis(10),
-        delayed_poll_interval: Duration::from_millis(20),
-        ..WorkerConfig::default()
+        ..quick_worker()
     };
     let worker = Worker::connect(&testkit::redis_url(), &env.redis, [q.clone()], config)
         .await

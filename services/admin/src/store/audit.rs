@@ -84,7 +84,29 @@ pub async fn append<C: ConnectionTrait>(
         trace_id: audit::trace_id(envelope.traceparent.as_deref()),
     };
     let hash = audit::link(key, &head.hash, &entry);
-    let row = audit_entry::ActiveModel {
+    let inserted = audit_entry::Entity::insert(row_of(&entry, hash.clone()))
+        .on_conflict(
+            OnConflict::column(audit_entry::Column::EventId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let moved = Head {
+        count: entry.seq,
+        hash,
+        recorded_at: entry.recorded_at,
+    };
+    move_head(txn, head.count, moved).await?;
+    Ok(Some(entry))
+}
+
+/// The row that stores `entry`, linked by `hash`.
+pub(crate) fn row_of(entry: &Entry, hash: String) -> audit_entry::ActiveModel {
+    audit_entry::ActiveModel {
         seq: ActiveValue::Set(entry.seq),
         event_id: ActiveValue::Set(entry.event_id),
         occurred_at: ActiveValue::Set(entry.occurred_at),
@@ -97,33 +119,30 @@ pub async fn append<C: ConnectionTrait>(
         resource_id: ActiveValue::Set(entry.resource_id),
         payload: ActiveValue::Set(entry.payload.clone()),
         trace_id: ActiveValue::Set(entry.trace_id.clone()),
-        hash: ActiveValue::Set(hash.clone()),
-    };
-    let inserted = audit_entry::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(audit_entry::Column::EventId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    if inserted == 0 {
-        return Ok(None);
+        hash: ActiveValue::Set(hash),
     }
+}
+
+/// Moves the head from `from` rows to `to`, only if no other appender moved it since it
+/// was read ([`AdminError::HeadMoved`] otherwise: PostgreSQL's row lock on the head makes
+/// that rare; this is the guard, not the mechanism).
+pub(crate) async fn move_head<C: ConnectionTrait>(
+    txn: &C,
+    from: i64,
+    to: Head,
+) -> anyhow::Result<()> {
     let moved = audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Count, entry.seq.into())
-        .col_expr(audit_head::Column::Hash, hash.into())
-        .col_expr(audit_head::Column::RecordedAt, entry.recorded_at.into())
+        .col_expr(audit_head::Column::Count, to.count.into())
+        .col_expr(audit_head::Column::Hash, to.hash.into())
+        .col_expr(audit_head::Column::RecordedAt, to.recorded_at.into())
         .filter(audit_head::Column::Id.eq(HEAD))
-        .filter(audit_head::Column::Count.eq(head.count))
+        .filter(audit_head::Column::Count.eq(from))
         .exec(txn)
         .await?;
     if moved.rows_affected != 1 {
-        // PostgreSQL's row lock on the head makes this rare: the guard, not the
-        // mechanism.
         return Err(AdminError::HeadMoved.into());
     }
-    Ok(Some(entry))
+    Ok(())
 }
 
 /// The row as an [`Entry`] (what its hash was made of), or why it cannot be one.

@@ -98,6 +98,16 @@ where
         .collect())
 }
 
+/// `currency`'s figures in `money`, zero until set.
+fn figures_of(money: &mut BTreeMap<String, MoneyFigures>, currency: String) -> &mut MoneyFigures {
+    money
+        .entry(currency.clone())
+        .or_insert_with(|| MoneyFigures {
+            currency,
+            ..MoneyFigures::default()
+        })
+}
+
 /// Computes the dashboard at `now`.
 pub async fn dashboard<C: ConnectionTrait>(
     db: &C,
@@ -153,12 +163,7 @@ pub async fn dashboard<C: ConnectionTrait>(
         .await?;
     let totals = total::Entity::find().all(db).await?;
     for (status, currency, face) in faces {
-        let f = money
-            .entry(currency.clone())
-            .or_insert_with(|| MoneyFigures {
-                currency,
-                ..MoneyFigures::default()
-            });
+        let f = figures_of(&mut money, currency);
         let face = face.unwrap_or(0);
         match status.as_str() {
             "listed" => f.listed_face_minor = face,
@@ -167,12 +172,7 @@ pub async fn dashboard<C: ConnectionTrait>(
         }
     }
     for t in totals {
-        let f = money
-            .entry(t.currency.clone())
-            .or_insert_with(|| MoneyFigures {
-                currency: t.currency.clone(),
-                ..MoneyFigures::default()
-            });
+        let f = figures_of(&mut money, t.currency.clone());
         match t.metric.parse::<Metric>() {
             Ok(Metric::Funded) => f.funded_minor = t.amount,
             Ok(Metric::Repaid) => f.repaid_minor = t.amount,

@@ -6,12 +6,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use common::events::CATALOGUE;
-use sea_orm::{ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, EntityTrait};
 use uuid::Uuid;
 
-use crate::domain::AdminError;
 use crate::domain::audit::{self, ActorRole, Entry, ResourceType};
-use crate::store::entity::{audit_entry, audit_head};
+use crate::store::entity::audit_entry;
 
 /// Rows per transaction.
 const BATCH: u64 = 1_000;
@@ -83,37 +82,18 @@ pub async fn seed(
             let hash = audit::link(key, &previous, &entry);
             previous.clone_from(&hash);
             last = at;
-            models.push(audit_entry::ActiveModel {
-                seq: ActiveValue::Set(entry.seq),
-                event_id: ActiveValue::Set(entry.event_id),
-                occurred_at: ActiveValue::Set(entry.occurred_at),
-                recorded_at: ActiveValue::Set(entry.recorded_at),
-                producer: ActiveValue::Set(entry.producer),
-                action: ActiveValue::Set(entry.action),
-                actor_id: ActiveValue::Set(entry.actor_id),
-                actor_role: ActiveValue::Set(entry.actor_role.as_str().to_owned()),
-                resource_type: ActiveValue::Set(entry.resource_type.as_str().to_owned()),
-                resource_id: ActiveValue::Set(entry.resource_id),
-                payload: ActiveValue::Set(entry.payload),
-                trace_id: ActiveValue::Set(None),
-                hash: ActiveValue::Set(hash),
-            });
+            models.push(super::audit::row_of(&entry, hash));
         }
         audit_entry::Entity::insert_many(models)
             .exec_without_returning(&*txn)
             .await?;
-        count = head.count + i64::try_from(n)?;
-        let moved = audit_head::Entity::update_many()
-            .col_expr(audit_head::Column::Count, count.into())
-            .col_expr(audit_head::Column::Hash, previous.into())
-            .col_expr(audit_head::Column::RecordedAt, last.into())
-            .filter(audit_head::Column::Id.eq(1))
-            .filter(audit_head::Column::Count.eq(head.count))
-            .exec(&*txn)
-            .await?;
-        if moved.rows_affected != 1 {
-            return Err(AdminError::HeadMoved.into());
-        }
+        let to = super::audit::Head {
+            count: head.count + i64::try_from(n)?,
+            hash: previous,
+            recorded_at: last,
+        };
+        count = to.count;
+        super::audit::move_head(&*txn, head.count, to).await?;
         txn.commit().await?;
         left -= n;
     }
