@@ -21,6 +21,7 @@
 
 mod admin;
 mod auth;
+mod consumer;
 mod invoice;
 mod kyc;
 mod marketplace;
@@ -117,7 +118,8 @@ struct Cli {
     /// run's pid file, data/run/invoice.pid or data/run/notifications.pid).
     #[arg(long)]
     pid: Option<u32>,
-    /// notifications-ws: WebSocket clients, each a user of its own.
+    /// notifications-ws: WebSocket clients, each a user of its own; notifications-events:
+    /// the users the events are for, round robin.
     #[arg(long, default_value_t = 1000)]
     clients: usize,
     /// notifications-ws: notifications published per second, over all clients.
@@ -137,7 +139,8 @@ struct Cli {
     /// $DATA_DIR/sandbox-webhook-secret, read when this is unset).
     #[arg(long, env = "SANDBOX_WEBHOOK_SECRETS", hide_env_values = true)]
     webhook_secrets: Option<String>,
-    /// admin: catalogue events pushed onto events:admin and timed until recorded.
+    /// admin, notifications-events: catalogue events pushed onto the service's queue and
+    /// timed until recorded.
     #[arg(long, default_value_t = 20_000)]
     events: usize,
     /// admin: the rows the audit log must hold before its search is measured (seed with
@@ -163,6 +166,9 @@ enum Service {
     Marketplace,
     /// Not a goose scenario: WebSocket clients of notifications, fed through Redis.
     NotificationsWs,
+    /// Not a goose scenario: a burst of events on events:notifications, timed until
+    /// stored, beside pgbench.
+    NotificationsEvents,
     /// Not a goose scenario: signed provider webhooks beside pgbench.
     Payments,
     /// Not a goose scenario: the audit log's ingest beside pgbench, its search latency
@@ -183,6 +189,7 @@ impl Service {
             Service::InvoiceSearch => "invoice-search",
             Service::Marketplace => "marketplace",
             Service::NotificationsWs => "notifications-ws",
+            Service::NotificationsEvents => "notifications-events",
             Service::Payments => "payments",
             Service::Admin => "admin",
         }
@@ -195,7 +202,7 @@ impl Service {
             Service::Kyc | Service::KycProcessing => "http://127.0.0.1:8082",
             Service::Invoice | Service::InvoiceSearch => "http://127.0.0.1:8083",
             Service::Marketplace => "http://127.0.0.1:8084",
-            Service::NotificationsWs => "http://127.0.0.1:8087",
+            Service::NotificationsWs | Service::NotificationsEvents => "http://127.0.0.1:8087",
             Service::Payments => "http://127.0.0.1:8085",
             Service::Admin => "http://127.0.0.1:8086",
         }
@@ -204,7 +211,10 @@ impl Service {
     /// Whether the scenario also needs auth (to sign its users up; marketplace's users
     /// share seeded investors' tokens).
     fn uses_auth(self) -> bool {
-        !matches!(self, Service::Auth | Service::Marketplace | Service::Admin)
+        !matches!(
+            self,
+            Service::Auth | Service::Marketplace | Service::Admin | Service::NotificationsEvents
+        )
     }
 
     /// A GET that answers as expected only when the service is up behind `target`.
@@ -224,7 +234,7 @@ impl Service {
             (Service::Marketplace, Target::Gateway) => {
                 Probe::Unauthorized("/api/marketplace/offers")
             }
-            (Service::NotificationsWs, Target::Gateway) => {
+            (Service::NotificationsWs | Service::NotificationsEvents, Target::Gateway) => {
                 Probe::Unauthorized("/api/notifications")
             }
             (Service::Payments, Target::Gateway) => Probe::Unauthorized("/api/payments/fundings"),
@@ -241,6 +251,7 @@ impl Service {
             Service::KycProcessing
             | Service::InvoiceSearch
             | Service::NotificationsWs
+            | Service::NotificationsEvents
             | Service::Payments
             | Service::Admin => Vec::new(),
         }
@@ -365,6 +376,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate: cli.rate,
             duration: Duration::from_secs(humantime_secs(&cli.duration)?),
             target: cli.target.name(),
+        })
+        .await?;
+        return Ok(exit_code(passed));
+    }
+
+    if cli.service == Service::NotificationsEvents {
+        let passed = consumer::run(consumer::Settings {
+            redis_url: redis_url_of(&cli.redis),
+            redis_prefix: cli.redis_prefix.clone(),
+            events: cli.events,
+            users: cli.clients,
+            pgbench_url: cli.pgbench_url.clone(),
+            pid: cli.pid.or_else(|| rss::pid_of("notifications")),
         })
         .await?;
         return Ok(exit_code(passed));

@@ -4,9 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-/// The pid `make run` wrote for `service` (`data/run/<service>.pid`), if it is there.
+/// The pid `make run` wrote for `service` (`$DATA_DIR/run/<service>.pid`, `DATA_DIR`
+/// defaulting to `data` as for make run), if it is there.
 pub fn pid_of(service: &str) -> Option<u32> {
-    pid_from_file(&Path::new("data/run").join(format!("{service}.pid")))
+    let data = std::env::var("DATA_DIR").unwrap_or_else(|_| "data".into());
+    pid_from_file(&Path::new(&data).join("run").join(format!("{service}.pid")))
 }
 
 fn pid_from_file(path: &Path) -> Option<u32> {

@@ -173,14 +173,28 @@ impl Cache {
     }
 
     /// [`Cache::invalidate`] of several scopes in one round trip.
-    pub async fn invalidate_all(&self, scopes: &[&str]) -> Result<(), RedisError> {
+    pub async fn invalidate_all<S: AsRef<str>>(&self, scopes: &[S]) -> Result<(), RedisError> {
+        if scopes.is_empty() {
+            return Ok(());
+        }
         let pipeline = self.redis.next().pipeline();
         for scope in scopes {
-            let key = self.keys.cache_generation(scope);
-            let _: () = pipeline.incr(&key).await?;
-            let _: () = pipeline.expire(&key, GENERATION_TTL_SECS, None).await?;
+            self.queue_invalidate(&pipeline, scope.as_ref()).await?;
         }
         let _: Vec<i64> = pipeline.all().await?;
+        Ok(())
+    }
+
+    /// Queues [`Cache::invalidate`] of `scope` on `pipeline` (two answers: the new
+    /// generation and the expiry's), for a writer that sends other commands anyway.
+    pub async fn queue_invalidate(
+        &self,
+        pipeline: &Pipeline<Client>,
+        scope: &str,
+    ) -> Result<(), RedisError> {
+        let key = self.keys.cache_generation(scope);
+        let _: () = pipeline.incr(&key).await?;
+        let _: () = pipeline.expire(&key, GENERATION_TTL_SECS, None).await?;
         Ok(())
     }
 

@@ -60,6 +60,14 @@ fn bounded(
     }
 }
 
+/// The most waiting events a consumer applies in one transaction: `name` in `1..=500`, or
+/// `default` when unset (see [`crate::Kit::consume_in_batches`]).
+pub fn event_batch(name: &str, default: usize) -> Result<usize, ConfigError> {
+    let default = u32::try_from(default).unwrap_or(u32::MAX);
+    let n = bounded(name, var(name), default, 500, "a batch size")?;
+    Ok(usize::try_from(n).unwrap_or(1))
+}
+
 /// `name` parsed as `T`, or `default` when unset.
 pub fn parse<T>(name: &str, default: T) -> Result<T, ConfigError>
 where

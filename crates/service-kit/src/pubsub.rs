@@ -44,6 +44,25 @@ pub async fn publish(
     Ok(publish_bytes(redis, channel, payload).await?)
 }
 
+/// Publishes each of `messages` on `channel`, in order, in one pipeline.
+pub async fn publish_all<M: Serialize>(
+    redis: &Pool,
+    channel: &str,
+    messages: &[M],
+) -> Result<(), PublishError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let pipeline = redis.next().pipeline();
+    for message in messages {
+        let () = pipeline
+            .publish(channel, Bytes::from(serde_json::to_vec(message)?))
+            .await?;
+    }
+    let _: Vec<fred::types::Value> = pipeline.all().await?;
+    Ok(())
+}
+
 /// Publishes raw bytes on `channel`; returns how many subscribers received them.
 pub async fn publish_bytes(
     redis: &Pool,

@@ -56,13 +56,7 @@ impl AdminConfig {
                 reason: "at least 1".into(),
             });
         }
-        let event_batch: usize = config::parse("ADMIN_EVENT_BATCH", d.event_batch)?;
-        if !(1..=500).contains(&event_batch) {
-            return Err(ConfigError {
-                name: "ADMIN_EVENT_BATCH".into(),
-                reason: "from 1 to 500".into(),
-            });
-        }
+        let event_batch = config::event_batch("ADMIN_EVENT_BATCH", d.event_batch)?;
         Ok(Self {
             head_copy_interval: Duration::from_secs(secs),
             event_batch,

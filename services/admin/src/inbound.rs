@@ -73,8 +73,13 @@ impl StagedHandler for Effects {
 
     async fn after_commit(&self, _event: &Envelope, appended: Option<Entry>) {
         if let Some(entry) = appended {
-            crate::outbound::recorded(&self.state, &entry).await;
+            crate::outbound::recorded(&self.state, &[entry]).await;
         }
+    }
+
+    async fn after_commit_batch(&self, done: Vec<(&Envelope, Option<Entry>)>) {
+        let entries: Vec<Entry> = done.into_iter().filter_map(|(_, e)| e).collect();
+        crate::outbound::recorded(&self.state, &entries).await;
     }
 }
 

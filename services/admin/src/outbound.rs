@@ -125,28 +125,34 @@ pub struct LiveRow {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// After an event's row and read models committed: searches that reach "now", the
-/// dashboard and the user statistics see it (their generations bumped in one round
-/// trip; computing them again stays one computation at a time per key), and admins'
-/// screens hear of it on `admin:events`.
-pub async fn recorded(state: &AppState, entry: &Entry) {
+/// After a batch of events' rows and read models committed: searches that reach "now",
+/// the dashboard and the user statistics see them (their generations bumped once, in one
+/// round trip; computing them again stays one computation at a time per key), and admins'
+/// screens hear of each row, in order, on `admin:events` (one pipeline).
+pub async fn recorded(state: &AppState, entries: &[Entry]) {
+    if entries.is_empty() {
+        return;
+    }
     let scopes = [AUDIT_SCOPE, DASHBOARD_SCOPE, USERS_SCOPE];
     if let Err(error) = state.cache.invalidate_all(&scopes).await {
         // The entries expire by their TTLs; until then a reader may miss the event.
         tracing::warn!(%error, "Admin cache generations not bumped.");
     }
-    let live = LiveRow {
-        seq: entry.seq,
-        event_id: entry.event_id,
-        action: entry.action.clone(),
-        actor_id: entry.actor_id,
-        actor_role: entry.actor_role,
-        resource_type: entry.resource_type,
-        resource_id: entry.resource_id,
-        recorded_at: entry.recorded_at,
-    };
+    let live: Vec<LiveRow> = entries
+        .iter()
+        .map(|entry| LiveRow {
+            seq: entry.seq,
+            event_id: entry.event_id,
+            action: entry.action.clone(),
+            actor_id: entry.actor_id,
+            actor_role: entry.actor_role,
+            resource_type: entry.resource_type,
+            resource_id: entry.resource_id,
+            recorded_at: entry.recorded_at,
+        })
+        .collect();
     let channel = state.keys.admin_events_channel();
-    if let Err(error) = service_kit::pubsub::publish(&state.redis, &channel, &live).await {
+    if let Err(error) = service_kit::pubsub::publish_all(&state.redis, &channel, &live).await {
         tracing::warn!(%error, "admin:events not published (live screens only).");
     }
 }

@@ -59,6 +59,9 @@ pub struct NotificationsConfig {
     pub push_backoff: Duration,
     /// Devices one user may register (`NOTIFICATIONS_MAX_DEVICES`, 10).
     pub max_devices: u64,
+    /// `NOTIFICATIONS_EVENT_BATCH` (64): the most waiting events the consumer applies in
+    /// one transaction (1 to 500).
+    pub event_batch: usize,
 }
 
 impl NotificationsConfig {
@@ -109,6 +112,7 @@ impl NotificationsConfig {
             push_max_attempts: config::parse("PUSH_MAX_ATTEMPTS", d.push_max_attempts)?,
             push_backoff: millis("PUSH_BACKOFF_MS", d.push_backoff)?,
             max_devices: config::parse("NOTIFICATIONS_MAX_DEVICES", d.max_devices)?,
+            event_batch: config::event_batch("NOTIFICATIONS_EVENT_BATCH", d.event_batch)?,
             base: d.base,
         })
     }
@@ -130,6 +134,7 @@ impl NotificationsConfig {
             push_max_attempts: 5,
             push_backoff: Duration::from_millis(1000),
             max_devices: 10,
+            event_batch: 64,
         }
     }
 }

@@ -1,7 +1,10 @@
-//! Consumes `events:notifications`: each event applied once (the inbox claim commits with
-//! the notifications and channel members it makes, [`crate::domain::compose`]); after the commit
-//! the notifications are counted, fed, published live ([`store::deliver`]) and queued for
-//! push to the recipients' devices ([`crate::jobs::push`]).
+//! Consumes `events:notifications` in batches: each event applied once (the inbox claims
+//! commit with the notifications and channel members the batch makes,
+//! [`crate::domain::compose`], written a few multi-row statements for all); after the
+//! commit the notifications are counted, fed and published live in one pipeline
+//! ([`store::deliver`]) and queued for push to the recipients' devices
+//! ([`crate::jobs::push`]). Order per user holds: a batch's notifications are made, fed
+//! and published in the order of its events.
 
 use std::collections::HashMap;
 
@@ -15,7 +18,8 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::entity::notification;
 
-/// What one event made, for its after-commit effects.
+/// What one event made, for its after-commit effects: its notifications (each with its
+/// recipient's count after the batch) and their recipients' devices.
 pub struct Made {
     notifications: Vec<(notification::Model, store::Unread)>,
     devices: HashMap<Uuid, Vec<Uuid>>,
@@ -40,27 +44,67 @@ impl StagedHandler for Effects {
     type Staged = Made;
 
     async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<Made> {
+        let mut made = self.stage_batch(txn, &[event]).await?;
+        made.pop()
+            .ok_or_else(|| anyhow::anyhow!("nothing staged for {}", event.id))
+    }
+
+    async fn stage_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&Envelope],
+    ) -> anyhow::Result<Vec<Made>> {
         // Only what the catalogue routes here, decoded: anything else goes to the dead
         // letters with the reason, rather than being acknowledged unread or guessed at.
-        let told = event.accept::<crate::domain::compose::Told>()?;
-        let composed = crate::domain::compose::compose(&told);
-        let notifications = store::record(txn, self.state.clock.now(), event.id, &composed).await?;
-        let users: Vec<Uuid> = notifications.iter().map(|(n, _)| n.user_id).collect();
+        let mut composed = Vec::with_capacity(events.len());
+        for event in events {
+            let told = event
+                .accept::<crate::domain::compose::Told>()
+                .map_err(|e| {
+                    anyhow::Error::new(e).context(format!("{} {}", event.event_type, event.id))
+                })?;
+            composed.push((event.id, crate::domain::compose::compose(&told)));
+        }
+        let refs: Vec<(Uuid, &crate::domain::compose::Composed)> =
+            composed.iter().map(|(id, c)| (*id, c)).collect();
+        let made = store::record_all(txn, self.state.clock.now(), &refs).await?;
+        let mut users: Vec<Uuid> = made.iter().flatten().map(|(n, _)| n.user_id).collect();
+        users.sort_unstable();
+        users.dedup();
         let devices = store::devices_of(txn, &users).await?;
-        Ok(Made {
-            notifications,
-            devices,
-        })
+        Ok(made
+            .into_iter()
+            .map(|notifications| {
+                let devices = notifications
+                    .iter()
+                    .filter_map(|(n, _)| devices.get(&n.user_id).map(|d| (n.user_id, d.clone())))
+                    .collect();
+                Made {
+                    notifications,
+                    devices,
+                }
+            })
+            .collect())
     }
 
     async fn after_commit(&self, event: &Envelope, made: Made) {
-        if made.notifications.is_empty() {
+        self.after_commit_batch(vec![(event, made)]).await;
+    }
+
+    async fn after_commit_batch(&self, done: Vec<(&Envelope, Made)>) {
+        let mut notifications = Vec::new();
+        let mut devices: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (event, made) in done {
+            tracing::debug!(event = %event.id, event_type = event.event_type, made = made.notifications.len(), "Notifications made.");
+            notifications.extend(made.notifications);
+            devices.extend(made.devices);
+        }
+        if notifications.is_empty() {
             return;
         }
-        store::deliver(&self.state, &made.notifications).await;
+        store::deliver(&self.state, &notifications).await;
         let made_now: Vec<notification::Model> =
-            made.notifications.into_iter().map(|(n, _)| n).collect();
-        crate::jobs::push::enqueue(&self.state, &made_now, &made.devices).await;
-        tracing::debug!(event = %event.id, event_type = event.event_type, made = made_now.len(), "Notifications made.");
+            notifications.into_iter().map(|(n, _)| n).collect();
+        crate::jobs::push::enqueue(&self.state, &made_now, &devices).await;
     }
 }

@@ -40,7 +40,11 @@ pub async fn build_with_provider(
     let verifier = kit.verifier().await;
     hub.watch_tokens(verifier.clone(), kit.clock.clone(), revocation_check);
     let state = AppState::new(&kit, verifier, hub, config);
-    kit.consume(Service::Notifications, crate::inbound::Effects::new(&state));
+    kit.consume_in_batches(
+        Service::Notifications,
+        crate::inbound::Effects::new(&state),
+        state.config.event_batch,
+    );
     // One push may take the provider's HTTP timeout.
     let longest_push = state.config.push.timeout();
     kit.run_worker("push", longest_push, &state, move |state, stop| {

@@ -76,6 +76,35 @@ pub trait StagedHandler: Send + Sync {
         event: &Envelope,
     ) -> anyhow::Result<Self::Staged>;
     async fn after_commit(&self, event: &Envelope, staged: Self::Staged);
+
+    /// [`stage`](Self::stage) for several events in one transaction, in their order:
+    /// one `Staged` for each. The default stages them one by one; a handler whose
+    /// per-event work is round trips writes them together here (one multi-row statement
+    /// for all).
+    async fn stage_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&Envelope],
+    ) -> anyhow::Result<Vec<Self::Staged>> {
+        let mut staged = Vec::with_capacity(events.len());
+        for event in events {
+            staged.push(
+                self.stage(txn, event)
+                    .await
+                    .with_context(|| format!("handling {} {}", event.event_type, event.id))?,
+            );
+        }
+        Ok(staged)
+    }
+
+    /// [`after_commit`](Self::after_commit) for a committed batch, in order. The default
+    /// runs them one by one; a handler whose after-commit step is Redis writes sends the
+    /// batch's in one pipeline here.
+    async fn after_commit_batch(&self, done: Vec<(&Envelope, Self::Staged)>) {
+        for (event, staged) in done {
+            self.after_commit(event, staged).await;
+        }
+    }
 }
 
 /// An [`EventHandler`] as a [`StagedHandler`] with nothing after the commit.
@@ -135,47 +164,60 @@ pub async fn consume_staged<H: StagedHandler + ?Sized>(
     Ok(Handled::Applied)
 }
 
-/// Applies `events` once each in ONE write transaction: each claimed in the inbox and
-/// staged in turn (an event already handled, or earlier in `events`, is skipped), one
-/// commit for all, then each first delivery's after-commit step in order. Any error
-/// rolls the whole batch back (the caller then applies them one at a time). Answers how
-/// many were applied.
+/// Applies `events` once each in ONE write transaction: all claimed in the inbox in one
+/// statement (an event already handled, or earlier in `events`, is skipped), the claimed
+/// ones staged together ([`StagedHandler::stage_batch`]), one commit for all, then their
+/// after-commit step ([`StagedHandler::after_commit_batch`]). Any error rolls the whole
+/// batch back (the caller then applies them one at a time). Answers how many were
+/// applied.
 pub async fn consume_staged_batch<H: StagedHandler + ?Sized>(
     db: &DatabaseConnection,
     handler: &H,
     events: &[Envelope],
     clock: &SharedClock,
 ) -> anyhow::Result<usize> {
+    let mut seen = std::collections::HashSet::with_capacity(events.len());
+    let distinct: Vec<&Envelope> = events.iter().filter(|e| seen.insert(e.id)).collect();
     let txn = crate::db::begin_write(db)
         .await
         .context("beginning the events' transaction")?;
-    let mut staged = Vec::with_capacity(events.len());
-    for event in events {
-        let claimed = match super::claim_at(&txn, event, clock.now()).await {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                txn.rollback().await.ok();
-                return Err(anyhow::Error::new(e).context("claiming an event in the inbox"));
-            }
-        };
-        if !claimed {
-            continue;
+    let claimed = match super::claim_all_at(&txn, &distinct, clock.now()).await {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            txn.rollback().await.ok();
+            return Err(anyhow::Error::new(e).context("claiming the events in the inbox"));
         }
-        match handler.stage(&txn, event).await {
-            Ok(s) => staged.push((event, s)),
-            Err(e) => {
-                txn.rollback().await.ok();
-                return Err(e.context(format!("handling {} {}", event.event_type, event.id)));
-            }
-        }
+    };
+    let fresh: Vec<&Envelope> = distinct
+        .into_iter()
+        .filter(|e| claimed.contains(&e.id))
+        .collect();
+    if fresh.is_empty() {
+        txn.rollback().await.ok();
+        return Ok(0);
     }
+    let staged = match handler.stage_batch(&txn, &fresh).await {
+        Ok(staged) if staged.len() == fresh.len() => staged,
+        Ok(staged) => {
+            txn.rollback().await.ok();
+            anyhow::bail!(
+                "the handler staged {} of {} events",
+                staged.len(),
+                fresh.len()
+            );
+        }
+        Err(e) => {
+            txn.rollback().await.ok();
+            return Err(e);
+        }
+    };
     txn.commit()
         .await
         .context("committing the events' effects")?;
-    let applied = staged.len();
-    for (event, s) in staged {
-        handler.after_commit(event, s).await;
-    }
+    let applied = fresh.len();
+    handler
+        .after_commit_batch(fresh.into_iter().zip(staged).collect())
+        .await;
     Ok(applied)
 }
 

@@ -72,6 +72,42 @@ pub async fn claim_at<C: ConnectionTrait>(
     Ok(inserted == 1)
 }
 
+/// [`claim_at`] for several events in one statement: the ids of those claimed now (an
+/// event already handled, or claimed by a transaction that has since committed, is not
+/// among them). `envelopes` must not hold an id twice.
+pub async fn claim_all_at<C: ConnectionTrait>(
+    txn: &C,
+    envelopes: &[&Envelope],
+    at: DateTime<Utc>,
+) -> Result<std::collections::HashSet<uuid::Uuid>, DbErr> {
+    if envelopes.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let mut insert = sea_orm::sea_query::Query::insert();
+    insert.into_table(entity::Entity).columns([
+        entity::Column::EventId,
+        entity::Column::EventType,
+        entity::Column::HandledAt,
+    ]);
+    for e in envelopes {
+        insert
+            .values([e.id.into(), e.event_type.clone().into(), at.into()])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+    }
+    insert
+        .on_conflict(
+            OnConflict::column(entity::Column::EventId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(entity::Column::EventId);
+    txn.query_all_raw(txn.get_database_backend().build(&insert))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<uuid::Uuid>("", "event_id"))
+        .collect()
+}
+
 /// Whether the event `id` has been handled (committed).
 pub async fn handled<C: ConnectionTrait>(db: &C, id: uuid::Uuid) -> Result<bool, DbErr> {
     Ok(entity::Entity::find_by_id(id).one(db).await?.is_some())

@@ -41,6 +41,31 @@ impl Lua {
             other => other,
         }
     }
+
+    /// Queues the script in `pipeline` as `EVAL` with its body (a pipeline's answers come
+    /// together, too late to resend one on `NOSCRIPT`; fred's pipelines have no `EVAL` of
+    /// their own, so it goes as a custom command routed by its first key).
+    pub async fn queue<C>(
+        &self,
+        pipeline: &C,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<(), RedisError>
+    where
+        C: fred::interfaces::ClientLike + Send + Sync,
+    {
+        let command = fred::types::CustomCommand::new_static(
+            "EVAL",
+            fred::types::ClusterHash::Offset(2),
+            false,
+        );
+        let mut words = Vec::with_capacity(2 + keys.len() + args.len());
+        words.push(self.0.lua().cloned().unwrap_or_default().to_string());
+        words.push(keys.len().to_string());
+        words.extend(keys);
+        words.extend(args);
+        pipeline.custom(command, words).await
+    }
 }
 
 /// KEYS: workers set, heartbeat. ARGV: worker id, ttl ms.

@@ -429,9 +429,7 @@ impl Worker {
             .await
         {
             Ok(Ok(())) => {
-                for job in &jobs {
-                    self.settle_retrying(|| self.ack(job), shutdown).await;
-                }
+                self.settle_retrying(|| self.ack_all(&jobs), shutdown).await;
             }
             failed => {
                 let why = match failed {
@@ -530,6 +528,23 @@ impl Worker {
             .await?;
         if removed == 0 {
             tracing::warn!(queue = %job.queue, job = %job.id, "Job was returned to the queue while in hand (heartbeat lost); it will run again.");
+        }
+        Ok(())
+    }
+
+    /// [`Self::ack`] for a batch, in one round trip.
+    async fn ack_all(&self, jobs: &[Job]) -> Result<(), QueueError> {
+        let pipeline = self.client.pipeline();
+        for job in jobs {
+            let () = pipeline
+                .lrem(job.queue.processing(self.id()), 1, job.raw())
+                .await?;
+        }
+        let removed: Vec<i64> = pipeline.all().await?;
+        for (job, removed) in jobs.iter().zip(removed) {
+            if removed == 0 {
+                tracing::warn!(queue = %job.queue, job = %job.id, "Job was returned to the queue while in hand (heartbeat lost); it will run again.");
+            }
         }
         Ok(())
     }

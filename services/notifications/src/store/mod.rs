@@ -23,10 +23,7 @@ use chrono::{DateTime, Utc};
 use common::enums::BadStoredValue;
 use fred::prelude::{HashesInterface, ListInterface, PubsubInterface};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::Value;
 use service_kit::redis::Lua;
@@ -179,70 +176,192 @@ pub fn frame(m: &notification::Model) -> Result<String, BadStoredValue> {
     .unwrap_or_default())
 }
 
-/// Records `composed` for `event_id` in the event's transaction: the channel members, the
-/// notifications (one per event and user) and their recipients' unread counts. Returns
-/// the notifications made, each with its recipient's count after it.
-pub async fn record<C: ConnectionTrait>(
+/// Rows per multi-row statement (far below SQLite's and PostgreSQL's bound parameters).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Records what each of `events` (event id, what it makes) composed, in the events'
+/// transaction, in a few statements for all: the channel members, the notifications (one
+/// per event and user; one already recorded is not made again) and their recipients'
+/// unread counts (one upsert per batch, users in id order so that two consumers lock
+/// counters in the same order). Returns, per event in order, the notifications it made,
+/// each with its recipient's count after the batch.
+pub async fn record_all<C: ConnectionTrait>(
     txn: &C,
     now: DateTime<Utc>,
-    event_id: Uuid,
-    composed: &Composed,
-) -> Result<Vec<(notification::Model, Unread)>, sea_orm::DbErr> {
-    for m in &composed.members {
-        channel_member::Entity::insert(channel_member::ActiveModel {
-            channel: Set(m.channel.clone()),
-            user_id: Set(m.user_id),
-            relation: Set(m.relation.to_owned()),
-            created_at: Set(now),
-        })
-        .on_conflict(
+    events: &[(Uuid, &Composed)],
+) -> Result<Vec<Vec<(notification::Model, Unread)>>, sea_orm::DbErr> {
+    let backend = txn.get_database_backend();
+    let mut members: Vec<&crate::domain::compose::Member> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, composed) in events {
+        for m in &composed.members {
+            if seen.insert((m.channel.as_str(), m.user_id)) {
+                members.push(m);
+            }
+        }
+    }
+    for chunk in members.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sea_orm::sea_query::Query::insert();
+        insert.into_table(channel_member::Entity).columns([
+            channel_member::Column::Channel,
+            channel_member::Column::UserId,
+            channel_member::Column::Relation,
+            channel_member::Column::CreatedAt,
+        ]);
+        for m in chunk {
+            insert
+                .values([
+                    m.channel.clone().into(),
+                    m.user_id.into(),
+                    m.relation.into(),
+                    now.into(),
+                ])
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        }
+        insert.on_conflict(
             OnConflict::columns([
                 channel_member::Column::Channel,
                 channel_member::Column::UserId,
             ])
             .do_nothing()
             .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+        );
+        txn.execute_raw(backend.build(&insert)).await?;
     }
-    let mut made = Vec::with_capacity(composed.drafts.len());
-    for d in &composed.drafts {
-        let model = notification::Model {
-            id: common::new_id_at(now),
-            user_id: d.user_id,
-            event_id,
-            kind: d.kind.clone(),
-            title: d.title.clone(),
-            body: d.body.clone(),
-            data: d.data.to_string(),
-            created_at: now,
-            read_at: None,
-        };
-        let inserted = notification::Entity::insert(notification::ActiveModel {
-            id: Set(model.id),
-            user_id: Set(model.user_id),
-            event_id: Set(model.event_id),
-            kind: Set(model.kind.clone()),
-            title: Set(model.title.clone()),
-            body: Set(model.body.clone()),
-            data: Set(model.data.clone()),
-            created_at: Set(now),
-            read_at: Set(None),
+
+    // Every draft as the row it would be, in order (ids made now increase).
+    let drafted: Vec<(usize, notification::Model)> = events
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (event_id, composed))| {
+            composed.drafts.iter().map(move |d| {
+                (
+                    i,
+                    notification::Model {
+                        id: common::new_id_at(now),
+                        user_id: d.user_id,
+                        event_id: *event_id,
+                        kind: d.kind.clone(),
+                        title: d.title.clone(),
+                        body: d.body.clone(),
+                        data: d.data.to_string(),
+                        created_at: now,
+                        read_at: None,
+                    },
+                )
+            })
         })
-        .on_conflict(
-            OnConflict::columns([notification::Column::EventId, notification::Column::UserId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-        if inserted == 1 {
-            let unread = bump(txn, model.user_id, 1).await?;
-            made.push((model, unread));
+        .collect();
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in drafted.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sea_orm::sea_query::Query::insert();
+        insert.into_table(notification::Entity).columns([
+            notification::Column::Id,
+            notification::Column::UserId,
+            notification::Column::EventId,
+            notification::Column::Kind,
+            notification::Column::Title,
+            notification::Column::Body,
+            notification::Column::Data,
+            notification::Column::CreatedAt,
+            notification::Column::ReadAt,
+        ]);
+        for (_, m) in chunk {
+            insert
+                .values([
+                    m.id.into(),
+                    m.user_id.into(),
+                    m.event_id.into(),
+                    m.kind.clone().into(),
+                    m.title.clone().into(),
+                    m.body.clone().into(),
+                    m.data.clone().into(),
+                    now.into(),
+                    Option::<DateTime<Utc>>::None.into(),
+                ])
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([notification::Column::EventId, notification::Column::UserId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_col(notification::Column::Id);
+        for row in txn.query_all_raw(backend.build(&insert)).await? {
+            inserted.insert(row.try_get::<Uuid>("", "id")?);
+        }
+    }
+
+    // Each recipient's count moved once by what they received.
+    let mut arrived: std::collections::BTreeMap<Uuid, i64> = std::collections::BTreeMap::new();
+    for (_, m) in drafted.iter().filter(|(_, m)| inserted.contains(&m.id)) {
+        *arrived.entry(m.user_id).or_default() += 1;
+    }
+    let counts = bump_all(txn, &arrived).await?;
+    let mut made: Vec<Vec<(notification::Model, Unread)>> = vec![Vec::new(); events.len()];
+    for (i, m) in drafted {
+        if inserted.contains(&m.id)
+            && let Some(unread) = counts.get(&m.user_id)
+        {
+            made[i].push((m, *unread));
         }
     }
     Ok(made)
+}
+
+/// [`bump`] for several users at once (each user once in `deltas`): one upsert, in user
+/// id order.
+async fn bump_all<C: ConnectionTrait>(
+    txn: &C,
+    deltas: &std::collections::BTreeMap<Uuid, i64>,
+) -> Result<HashMap<Uuid, Unread>, sea_orm::DbErr> {
+    let mut counts = HashMap::with_capacity(deltas.len());
+    let users: Vec<(&Uuid, &i64)> = deltas.iter().collect();
+    for chunk in users.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sea_orm::sea_query::Query::insert();
+        insert.into_table(unread_counter::Entity).columns([
+            unread_counter::Column::UserId,
+            unread_counter::Column::Unread,
+            unread_counter::Column::Version,
+        ]);
+        for (user, delta) in chunk {
+            insert
+                .values([(**user).into(), (**delta).into(), 1_i64.into()])
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        }
+        insert
+            .on_conflict(
+                OnConflict::column(unread_counter::Column::UserId)
+                    .value(
+                        unread_counter::Column::Unread,
+                        Expr::cust("unread_counters.unread + excluded.unread"),
+                    )
+                    .value(
+                        unread_counter::Column::Version,
+                        Expr::cust("unread_counters.version + 1"),
+                    )
+                    .to_owned(),
+            )
+            .returning(sea_orm::sea_query::Query::returning().columns([
+                unread_counter::Column::UserId,
+                unread_counter::Column::Unread,
+                unread_counter::Column::Version,
+            ]));
+        let backend = txn.get_database_backend();
+        for row in txn.query_all_raw(backend.build(&insert)).await? {
+            let user_id: Uuid = row.try_get("", "user_id")?;
+            counts.insert(
+                user_id,
+                Unread {
+                    user_id,
+                    unread: row.try_get("", "unread")?,
+                    version: row.try_get("", "version")?,
+                },
+            );
+        }
+    }
+    Ok(counts)
 }
 
 /// The registered devices of each of `users`.
@@ -264,39 +383,61 @@ pub async fn devices_of<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// After the commit of new notifications: their recipients' counts, the feed, the live
-/// copy. Redis being down loses only the live copy (the database has the rest; the count
-/// is rebuilt from it when missing).
+/// After the commit of new notifications (in the order made): their recipients' counts
+/// (each user's newest), the feed, the live copy, all in one pipeline. Redis being down
+/// loses only the live copy (the database has the rest; the count is rebuilt from it when
+/// missing).
 pub async fn deliver(state: &AppState, made: &[(notification::Model, Unread)]) {
-    for (m, unread) in made {
-        let frame = match frame(m) {
-            Ok(frame) => frame,
-            Err(error) => {
-                tracing::error!(%error, "Notification not delivered live.");
-                continue;
+    if made.is_empty() {
+        return;
+    }
+    let result: anyhow::Result<()> = async {
+        let pipeline = state.redis.next().pipeline();
+        let mut newest: HashMap<Uuid, Unread> = HashMap::new();
+        for (m, unread) in made {
+            let frame = match frame(m) {
+                Ok(frame) => frame,
+                Err(error) => {
+                    tracing::error!(%error, "Notification not delivered live.");
+                    continue;
+                }
+            };
+            let held = newest.entry(m.user_id).or_insert(*unread);
+            if unread.version > held.version {
+                *held = *unread;
             }
-        };
-        let result: anyhow::Result<()> = async {
-            publish_unread(state, *unread).await?;
-            let feed = state.keys.notifications(m.user_id);
-            let pipeline = state.redis.next().pipeline();
-            let _: () = pipeline.lpush(&feed, frame.as_str()).await?;
-            let _: () = pipeline
-                .ltrim(&feed, 0, common::keys::ttl::NOTIFICATIONS_KEPT - 1)
+            let () = pipeline
+                .lpush(state.keys.notifications(m.user_id), frame.as_str())
                 .await?;
-            let _: () = pipeline
+            let () = pipeline
                 .publish(
                     state.keys.user_notifications_channel(m.user_id),
                     frame.as_str(),
                 )
                 .await?;
-            let _: Vec<fred::types::Value> = pipeline.all().await?;
-            Ok(())
         }
-        .await;
-        if let Err(error) = result {
-            tracing::warn!(%error, notification_id = %m.id, "Notification stored but not delivered live.");
+        for (user, u) in &newest {
+            let () = pipeline
+                .ltrim(
+                    state.keys.notifications(*user),
+                    0,
+                    common::keys::ttl::NOTIFICATIONS_KEPT - 1,
+                )
+                .await?;
+            let () = SET_IF_NEWER
+                .queue(
+                    &pipeline,
+                    vec![state.keys.notifications_unread(*user)],
+                    vec![u.version.to_string(), u.unread.max(0).to_string()],
+                )
+                .await?;
         }
+        let _: Vec<fred::types::Value> = pipeline.all().await?;
+        Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, notifications = made.len(), "Notifications stored but not delivered live.");
     }
 }
 

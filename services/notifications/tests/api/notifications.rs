@@ -401,3 +401,96 @@ async fn an_event_not_routed_to_notifications_is_dead_lettered_with_the_reason()
     app.deliver(&app.kyc_approved(user.id)).await;
     app.wait_for_count(&user, 1).await;
 }
+
+/// The `submission_id` of each notification of `items` (kyc.approved ones).
+fn submissions<'a>(items: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|i| i["data"]["submission_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_batch_is_applied_once_and_in_order_per_user(kind: DbKind) {
+    use notifications::inbound::Effects;
+    use service_kit::inbox::consume_staged_batch;
+
+    let app = spawn_app_with(kind, |_| {}).await;
+    let (a, b) = (app.seller(), app.investor());
+    let subscriber = Subscriber::connect(&testkit::redis_url()).await.unwrap();
+    let channel = app.keys.user_notifications_channel(a.id);
+    subscriber.subscribe(&channel).await.unwrap();
+    let mut live = subscriber.messages_on([channel]);
+
+    let events = [
+        app.kyc_approved(a.id),
+        app.kyc_approved(b.id),
+        app.kyc_approved(a.id),
+        app.kyc_approved(a.id),
+        app.kyc_approved(b.id),
+    ];
+    let submission =
+        |e: &common::events::Envelope| e.payload["submission_id"].as_str().unwrap().to_owned();
+    // One event twice in the same batch.
+    let mut batch = events.to_vec();
+    batch.push(events[2].clone());
+    let effects = Effects::new(&app.state);
+    let applied = consume_staged_batch(&app.state.db, &effects, &batch, &app.state.clock)
+        .await
+        .unwrap();
+    assert_eq!(applied, 5);
+    // Two of them again, with one new: only the new one has an effect.
+    let later = app.kyc_approved(a.id);
+    let again = [events[0].clone(), later.clone(), events[4].clone()];
+    let applied = consume_staged_batch(&app.state.db, &effects, &again, &app.state.clock)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+
+    // a's four, newest first in the list and the feed, in event order live.
+    let expected: Vec<String> = [&events[0], &events[2], &events[3], &later]
+        .into_iter()
+        .map(submission)
+        .collect();
+    let mut newest_first = expected.clone();
+    newest_first.reverse();
+    let page = app.list(&a).await;
+    assert_eq!(submissions(page["items"].as_array().unwrap()), newest_first);
+    assert_eq!(app.unread(&a).await, 4);
+    let feed: Vec<String> = app
+        .redis
+        .lrange(app.keys.notifications(a.id), 0, -1)
+        .await
+        .unwrap();
+    let fed: Vec<Value> = feed
+        .iter()
+        .map(|f| serde_json::from_str(f).unwrap())
+        .collect();
+    assert_eq!(submissions(&fed), newest_first);
+    let mut heard = Vec::new();
+    while heard.len() < 4 {
+        let message = tokio::time::timeout(DEADLINE, live.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        heard.push(message.json::<Value>().unwrap());
+    }
+    assert_eq!(submissions(&heard), expected);
+
+    // b's two.
+    let page = app.list(&b).await;
+    assert_eq!(
+        submissions(page["items"].as_array().unwrap()),
+        vec![submission(&events[4]), submission(&events[1])]
+    );
+    assert_eq!(app.unread(&b).await, 2);
+}
+
+#[tokio::test]
+async fn a_batch_is_applied_once_and_in_order_per_user_on_postgres() {
+    a_batch_is_applied_once_and_in_order_per_user(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_batch_is_applied_once_and_in_order_per_user_on_sqlite() {
+    a_batch_is_applied_once_and_in_order_per_user(DbKind::Sqlite).await;
+}
