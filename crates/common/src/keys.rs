@@ -27,6 +27,12 @@ pub mod ttl {
     pub const TRENDING_WINDOW: u64 = 3600;
     /// One trending bucket
     pub const TRENDING_BUCKET: u64 = 60;
+    /// `{trending:invoices}:top:{minute}:{limit}`: a rendered trending page, for the
+    /// minute it was computed in (and only while the `trending` generation holds).
+    pub const TRENDING_TOP: u64 = 60;
+    /// `marketplace:listing:{invoiceId}`: a listing and its best rate, as a listing view
+    /// reads them (only while the listing's generation holds).
+    pub const LISTING_CARD: u64 = 300;
     /// `webhook:{webhookId}`
     pub const WEBHOOK_DEDUP: u64 = 86_400;
     /// `admin:dashboard`
@@ -204,6 +210,20 @@ impl Keys {
     /// `{trending:invoices}:{minute}`: views in one minute (unix minute number).
     pub fn trending_bucket(&self, minute: i64) -> String {
         format!("{{{}}}:{minute}", self.trending())
+    }
+    /// `{trending:invoices}:top:{minute}:{limit}`: the rendered top `limit` of the hour
+    /// ending in `minute` (ttl::TRENDING_TOP; cache scope `trending`).
+    pub fn trending_top(&self, minute: i64, limit: usize) -> String {
+        format!("{{{}}}:top:{minute}:{limit}", self.trending())
+    }
+    /// `marketplace:listing:{invoiceId}`: a listing and its best rate as the listing view
+    /// reads them (ttl::LISTING_CARD; cache scope [`Keys::listing_scope`]).
+    pub fn listing_card(&self, invoice_id: Uuid) -> String {
+        self.name(format_args!("marketplace:listing:{invoice_id}"))
+    }
+    /// The cache scope of one listing's card (its generation: `cache:gen:listing:{id}`).
+    pub fn listing_scope(invoice_id: Uuid) -> String {
+        format!("listing:{invoice_id}")
     }
     /// `{trending:invoices}:viewers:{minute}`: set of `user/invoice` pairs seen in one
     /// minute, so one user's repeated views of an invoice within a minute count once.
@@ -396,5 +416,7 @@ mod tests {
         assert_eq!(tag(&k.trending_bucket(5)), tag(&k.trending()));
         assert_eq!(tag(&k.trending_viewers(5)), tag(&k.trending()));
         assert_ne!(k.trending_viewers(5), k.trending_bucket(5));
+        assert_eq!(tag(&k.trending_top(5, 10)), tag(&k.trending()));
+        assert_ne!(k.trending_top(5, 10), k.trending_bucket(5));
     }
 }

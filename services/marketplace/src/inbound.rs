@@ -54,8 +54,22 @@ impl Accepts for Accepted {
     }
 }
 
+impl Accepted {
+    /// The listing the event is about.
+    fn invoice_id(&self) -> uuid::Uuid {
+        match self {
+            Accepted::Listed(t) => t.invoice_id.uuid(),
+            Accepted::Cancelled(t) | Accepted::StatusChanged(t) => t.invoice_id.uuid(),
+            Accepted::Confirmed(a) => a.invoice_id.uuid(),
+            Accepted::Refused(a) => a.invoice_id.uuid(),
+        }
+    }
+}
+
 /// What the transaction did, for the after-commit effects.
 pub struct Staged {
+    /// The listing the event was about (its cached card and trending are stale).
+    touched: uuid::Uuid,
     /// A listing (re)opened: its live counters start.
     listed: Option<InvoiceId>,
     changes: Vec<Changed>,
@@ -81,7 +95,9 @@ impl StagedHandler for Effects {
 
     async fn stage(&self, txn: &DatabaseTransaction, event: &Envelope) -> anyhow::Result<Staged> {
         let mut listed = None;
-        let changes = match event.accept::<Accepted>()? {
+        let accepted = event.accept::<Accepted>()?;
+        let touched = accepted.invoice_id();
+        let changes = match accepted {
             Accepted::Listed(t) => {
                 listings::listed(txn, self.state.clock.now(), &t).await?;
                 listed = Some(t.invoice_id);
@@ -101,7 +117,11 @@ impl StagedHandler for Effects {
             Accepted::Confirmed(a) => self.confirmed(txn, event, a).await?,
             Accepted::Refused(a) => self.refused(txn, a).await?,
         };
-        Ok(Staged { listed, changes })
+        Ok(Staged {
+            touched,
+            listed,
+            changes,
+        })
     }
 
     /// Publishes the offer changes and moves the counters.
@@ -109,6 +129,10 @@ impl StagedHandler for Effects {
         if let Some(id) = staged.listed {
             crate::store::live::init_counters(&self.state, id.uuid()).await;
         }
+        if staged.changes.is_empty() {
+            crate::store::live::changed(&self.state, [staged.touched]).await;
+        }
+        // (Offer changes mark their listings stale there.)
         crate::outbound::after(&self.state, &staged.changes).await;
     }
 }

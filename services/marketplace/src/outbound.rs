@@ -36,6 +36,7 @@ pub async fn after(state: &AppState, changes: &[Changed]) {
         return;
     }
     state.relay.wake();
+    live::changed(state, changes.iter().map(|c| c.offer.invoice_id)).await;
     for c in changes {
         let o = &c.offer;
         let (view, status) = match offers::view(o).and_then(|v| Ok((v, offers::status_of(o)?))) {

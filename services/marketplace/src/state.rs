@@ -5,7 +5,7 @@ use common::keys::Keys;
 use sea_orm::DatabaseConnection;
 use service_kit::cache::Cache;
 use service_kit::outbox::RelayHandle;
-use service_kit::redis::Pool;
+use service_kit::redis::{PerThread, Pool};
 
 use crate::config::MarketplaceConfig;
 
@@ -14,6 +14,9 @@ use crate::config::MarketplaceConfig;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub redis: Pool,
+    /// A Redis client per worker thread, for the hot reads (a listing view, trending):
+    /// no hop to another thread's connection task.
+    pub local_redis: PerThread,
     pub keys: Keys,
     pub clock: SharedClock,
     pub relay: RelayHandle,
@@ -29,6 +32,7 @@ impl AppState {
         Self {
             db: kit.db.clone(),
             redis: kit.redis.clone(),
+            local_redis: PerThread::new(&kit.base.redis_url),
             cache: Cache::new(kit.redis.clone(), kit.keys.clone()),
             keys: kit.keys.clone(),
             clock: kit.clock.clone(),

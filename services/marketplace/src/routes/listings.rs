@@ -3,11 +3,18 @@
 use actix_web::{HttpResponse, get, web};
 use common::auth::Role;
 use common::ids::InvoiceId;
-use service_kit::auth::AuthUser;
+use common::keys::{Keys, ttl};
+use fred::prelude::KeysInterface;
+use fred::types::Value;
+use service_kit::auth::PendingUser;
+use service_kit::cache::Bytes;
 use service_kit::http::{ApiError, TokenErrors};
 
+use crate::domain::MarketError;
+use crate::domain::pricing::Rate;
 use crate::state::AppState;
-use crate::store::listings::{self, LISTED, ListingView};
+use crate::store::listings::{self, Card, LISTED, ListingView};
+use crate::store::live;
 
 /// A listed invoice (investors), the seller's own, or any (admins), with its offers in
 /// short. Each investor's view of a listed invoice counts towards trending (once per
@@ -25,13 +32,88 @@ use crate::store::listings::{self, LISTED, ListingView};
 #[get("/invoices/{id}")]
 pub async fn show(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: PendingUser,
     id: web::Path<InvoiceId>,
 ) -> Result<HttpResponse, ApiError> {
-    let l = listings::find_visible(&state, &user, *id).await?;
+    let id = *id;
+    let invoice = id.uuid();
+    let card_key = state.keys.listing_card(invoice);
     // Trending measures investors' interest: the seller's and admins' looks do not count.
-    if l.status == LISTED && user.role == Role::Investor {
-        crate::store::live::record_view(&state, user.id, l.id).await;
+    let counts = caller.claimed().role == Role::Investor;
+    let minute = live::minute(&state);
+    // One round trip: the caller's revocation check, the listing's card (generation and
+    // entry), its two counters and, for an investor, whether this view is new this minute.
+    let pipeline = state
+        .local_redis
+        .client()
+        .await
+        .map_err(unavailable)?
+        .pipeline();
+    caller.queue_check(&pipeline).await?;
+    state
+        .cache
+        .queue_lookup(&pipeline, &Keys::listing_scope(invoice), &card_key)
+        .await
+        .map_err(unavailable)?;
+    let () = pipeline
+        .get(state.keys.offers_count(invoice))
+        .await
+        .map_err(unavailable)?;
+    let () = pipeline
+        .get(state.keys.metrics_offers(invoice))
+        .await
+        .map_err(unavailable)?;
+    if counts {
+        live::queue_view(&state, &pipeline, minute, caller.claimed().id, invoice)
+            .await
+            .map_err(unavailable)?;
     }
-    Ok(HttpResponse::Ok().json(listings::view(&state, &l).await?))
+    let answers: Vec<Value> = pipeline.all().await.map_err(unavailable)?;
+    let mut answers = answers.into_iter();
+    let mut next = || answers.next().unwrap_or(Value::Null);
+    let (blacklisted, revoked_before) = (next().convert()?, next().convert()?);
+    let user = caller.confirm(blacklisted, revoked_before)?;
+    let (generation, entry): (Option<u64>, Option<Bytes>) = (next().convert()?, next().convert()?);
+    let (active, placed): (Option<i64>, Option<i64>) = (next().convert()?, next().convert()?);
+    let new_view = counts && next().convert::<i64>()? == 1;
+
+    let db = state.db.clone();
+    let bytes = state
+        .cache
+        .answer_json(
+            &card_key,
+            generation,
+            entry,
+            ttl::LISTING_CARD,
+            || async move { listings::card(&db, invoice).await },
+        )
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
+    let card: Option<Card> = match serde_json::from_slice(&bytes) {
+        Ok(card) => card,
+        Err(error) => {
+            tracing::warn!(%error, %invoice, "Unreadable listing card; reading the database.");
+            listings::card(&state.db, invoice).await?
+        }
+    };
+    let Some(card) = card.filter(|c| listings::visible_to(&user, &c.listing)) else {
+        return Err(MarketError::NoSuchListing(id).into());
+    };
+    if new_view && card.listing.status == LISTED {
+        live::count_view(&state, minute, invoice).await;
+    }
+    let counters = match (active, placed) {
+        (Some(active), Some(placed)) => (active, placed),
+        // A counter missing (Redis restarted, evicted): rebuilt from the database.
+        _ => live::counters(&state, invoice)
+            .await
+            .map_err(ApiError::internal)?,
+    };
+    let best = card.best_rate_millionths.map(Rate::from_millionths);
+    Ok(HttpResponse::Ok().json(listings::view_of(&state, &card.listing, counters, best)?))
+}
+
+/// Redis could not answer the token check: fail closed (503).
+fn unavailable(error: fred::error::Error) -> ApiError {
+    common::auth::unavailable(error).into()
 }

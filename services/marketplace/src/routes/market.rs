@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, get, web};
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use service_kit::auth::AuthUser;
+use service_kit::auth::{AuthUser, PendingUser};
+use service_kit::cache::Bytes;
 use service_kit::http::{ApiError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use crate::state::AppState;
 use crate::store::entity::listing;
 use crate::store::listings::{self, LISTED, ListingView};
+use crate::store::live;
 use crate::store::stats::Stats;
 
 /// Listed count and volume, offers today, the average discount rate and the accepted
@@ -79,25 +81,60 @@ pub struct TrendingPage {
 #[get("/trending")]
 pub async fn trending(
     state: web::Data<AppState>,
-    _user: AuthUser,
+    caller: PendingUser,
     params: web::Query<TrendingParams>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = match &params.limit {
-        None => 10,
+        None => Ok(10),
         Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if (1..=50).contains(&n) => n,
-            _ => {
-                return Err(ApiError::field(
-                    "limit",
-                    "must be a whole number from 1 to 50",
-                ));
-            }
+            Ok(n) if (1..=50).contains(&n) => Ok(n),
+            _ => Err(ApiError::field(
+                "limit",
+                "must be a whole number from 1 to 50",
+            )),
         },
     };
-    // Some of the most viewed may no longer be listed: look further than `limit`.
-    let top = crate::store::live::trending(&state, 200)
+    // The page rendered for this minute, while no view or change has moved it since.
+    // One round trip: the caller's revocation check, the generation and the entry.
+    let key = state
+        .keys
+        .trending_top(live::minute(&state), *limit.as_ref().unwrap_or(&10));
+    let pipeline = state
+        .local_redis
+        .client()
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(unavailable)?
+        .pipeline();
+    caller.queue_check(&pipeline).await?;
+    state
+        .cache
+        .queue_lookup(&pipeline, live::TRENDING_SCOPE, &key)
+        .await
+        .map_err(unavailable)?;
+    let (blacklisted, revoked_before, generation, entry) = pipeline
+        .all::<(i64, Option<i64>, Option<u64>, Option<Bytes>)>()
+        .await
+        .map_err(unavailable)?;
+    caller.confirm(blacklisted, revoked_before)?;
+    let limit = limit?;
+    let st = state.clone();
+    let body = state
+        .cache
+        .answer_json(&key, generation, entry, ttl::TRENDING_TOP, || async move {
+            render(&st, limit).await
+        })
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
+
+/// The trending page now: the hour's union of the minute buckets, its most viewed that
+/// are still listed, each with its listing view.
+async fn render(state: &AppState, limit: usize) -> anyhow::Result<TrendingPage> {
+    // Some of the most viewed may no longer be listed: look further than `limit`.
+    let top = live::trending(state, 200).await?;
     let ids: Vec<Uuid> = top.iter().map(|(id, _)| *id).collect();
     let rows = listing::Entity::find()
         .filter(listing::Column::Id.is_in(ids))
@@ -113,9 +150,14 @@ pub async fn trending(
             items.push(TrendingItem {
                 invoice_id: id,
                 views,
-                listing: listings::view(&state, l).await?,
+                listing: listings::view(state, l).await?,
             });
         }
     }
-    Ok(HttpResponse::Ok().json(TrendingPage { items }))
+    Ok(TrendingPage { items })
+}
+
+/// Redis could not answer the token check: fail closed (503).
+fn unavailable(error: fred::error::Error) -> ApiError {
+    common::auth::unavailable(error).into()
 }

@@ -238,26 +238,65 @@ pub fn status_of(l: &listing::Model) -> Result<InvoiceStatus, BadStoredValue> {
 }
 
 /// The lowest active rate on a listing.
-async fn best_rate(state: &AppState, id: Uuid) -> Result<Option<Rate>, sea_orm::DbErr> {
+async fn best_rate<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<Rate>, sea_orm::DbErr> {
     let active: Vec<&str> = OfferStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
     Ok(offer::Entity::find()
         .filter(offer::Column::InvoiceId.eq(id))
         .filter(offer::Column::Status.is_in(active))
         .order_by_asc(offer::Column::RateMillionths)
-        .one(&state.db)
+        .one(db)
         .await?
         .map(|o| Rate::from_millionths(o.rate_millionths)))
 }
 
+/// What a listing view reads from the database, cached as one entry
+/// (`marketplace:listing:{id}`, generation scope `listing:{id}`: bumped after every
+/// committed change of the listing or of its offers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Card {
+    pub listing: listing::Model,
+    /// The lowest rate among the active offers, in millionths.
+    pub best_rate_millionths: Option<i64>,
+}
+
+/// The card of listing `id` from the database (`None`: no such listing).
+pub async fn card<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<Card>, sea_orm::DbErr> {
+    let Some(listing) = listing::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let best = best_rate(db, id).await?;
+    Ok(Some(Card {
+        listing,
+        best_rate_millionths: best.map(|r| r.millionths()),
+    }))
+}
+
 pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, MarketError> {
-    let today = state.clock.now().date_naive();
-    let (active, placed) = match crate::store::live::counters(state, l.id).await {
+    let counters = match crate::store::live::counters(state, l.id).await {
         Ok(c) => c,
         Err(error) => {
             tracing::warn!(%error, invoice_id = %l.id, "Offer counters unreadable; using the database.");
             (l.active_offers, l.active_offers)
         }
     };
+    let best = best_rate(&state.db, l.id).await?;
+    view_of(state, l, counters, best)
+}
+
+/// The view of `l` with its counters (active, placed) and best rate as read.
+pub fn view_of(
+    state: &AppState,
+    l: &listing::Model,
+    (active, placed): (i64, i64),
+    best: Option<Rate>,
+) -> Result<ListingView, MarketError> {
+    let today = state.clock.now().date_naive();
     Ok(ListingView {
         invoice_id: l.id,
         seller_id: l.seller_id,
@@ -273,13 +312,22 @@ pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, M
         offers: OfferSummary {
             active,
             placed,
-            best_rate: best_rate(state, l.id).await?.map(|r| r.to_string()),
+            best_rate: best.map(|r| r.to_string()),
         },
         listed_at: l.listed_at,
     })
 }
 
-/// The listing if `user` may see it: investors while listed, sellers their own, admins all.
+/// Whether `user` may see `l`: investors while listed, sellers their own, admins all.
+pub fn visible_to(user: &AuthUser, l: &listing::Model) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Seller => l.seller_id == user.id,
+        Role::Investor => l.status == LISTED,
+    }
+}
+
+/// The listing if `user` may see it ([`visible_to`]).
 pub async fn find_visible(
     state: &AppState,
     user: &AuthUser,
@@ -287,10 +335,6 @@ pub async fn find_visible(
 ) -> Result<listing::Model, MarketError> {
     find(&state.db, id)
         .await?
-        .filter(|l| match user.role {
-            Role::Admin => true,
-            Role::Seller => l.seller_id == user.id,
-            Role::Investor => l.status == LISTED,
-        })
+        .filter(|l| visible_to(user, l))
         .ok_or(MarketError::NoSuchListing(id))
 }

@@ -184,43 +184,73 @@ pub fn minute(state: &AppState) -> i64 {
     state.clock.now().timestamp().div_euclid(60)
 }
 
-/// Counts a view of a listed invoice by `user` towards trending: at most once per user,
-/// invoice and minute (`SADD` on the minute's viewer set answers whether the pair is new),
-/// into the minute's bucket.
-pub async fn record_view(state: &AppState, user: Uuid, invoice_id: Uuid) {
-    let m = minute(state);
-    let viewers = state.keys.trending_viewers(m);
-    let bucket = state.keys.trending_bucket(m);
+/// The cache scope of the rendered trending pages: bumped by every view that counts and
+/// after every committed change of listings or offers (what a page shows).
+pub const TRENDING_SCOPE: &str = "trending";
+
+/// Queues the first half of counting a view by `user` of `invoice_id` towards trending
+/// (two answers: whether the pair is new this minute, and the expiry's): `SADD` on the
+/// minute's viewer set, so a user's views of an invoice count at most once a minute.
+/// Sent with the view's own reads; [`count_view`] finishes a new pair.
+pub async fn queue_view(
+    state: &AppState,
+    pipeline: &fred::clients::Pipeline<fred::clients::Client>,
+    minute: i64,
+    user: Uuid,
+    invoice_id: Uuid,
+) -> Result<(), fred::error::Error> {
+    let viewers = state.keys.trending_viewers(minute);
+    let () = pipeline
+        .sadd(&viewers, format!("{user}/{invoice_id}"))
+        .await?;
+    let () = pipeline
+        .expire(&viewers, 2 * ttl::TRENDING_BUCKET as i64, None)
+        .await?;
+    Ok(())
+}
+
+/// A new (user, invoice, minute) view of a listed invoice: into the minute's bucket (and
+/// its expiry), and the rendered trending pages are stale. One round trip.
+pub async fn count_view(state: &AppState, minute: i64, invoice_id: Uuid) {
+    let bucket = state.keys.trending_bucket(minute);
     let result: Result<(), fred::error::Error> = async {
-        // Two round trips: the viewer set (and its expiry), then, for a new pair only,
-        // the bucket (and its expiry).
         let pipeline = state.redis.next().pipeline();
-        let _: () = pipeline
-            .sadd(&viewers, format!("{user}/{invoice_id}"))
+        let () = pipeline
+            .zincrby(&bucket, 1.0, invoice_id.to_string())
             .await?;
-        let _: () = pipeline
-            .expire(&viewers, 2 * ttl::TRENDING_BUCKET as i64, None)
+        let () = pipeline
+            .expire(
+                &bucket,
+                (ttl::TRENDING_WINDOW + ttl::TRENDING_BUCKET) as i64,
+                None,
+            )
             .await?;
-        let (added, _): (i64, i64) = pipeline.all().await?;
-        if added == 1 {
-            let pipeline = state.redis.next().pipeline();
-            let _: () = pipeline
-                .zincrby(&bucket, 1.0, invoice_id.to_string())
-                .await?;
-            let _: () = pipeline
-                .expire(
-                    &bucket,
-                    (ttl::TRENDING_WINDOW + ttl::TRENDING_BUCKET) as i64,
-                    None,
-                )
-                .await?;
-            let _: (f64, i64) = pipeline.all().await?;
-        }
+        state
+            .cache
+            .queue_invalidate(&pipeline, TRENDING_SCOPE)
+            .await?;
+        let _: Vec<fred::types::Value> = pipeline.all().await?;
         Ok(())
     }
     .await;
     if let Err(error) = result {
         tracing::warn!(%error, %invoice_id, "View not counted for trending.");
+    }
+}
+
+/// After committed changes of the listings `invoices` (their status, their offers): their
+/// cards and the rendered trending pages are stale. One round trip.
+pub async fn changed(state: &AppState, invoices: impl IntoIterator<Item = Uuid>) {
+    let mut scopes: Vec<String> = invoices
+        .into_iter()
+        .map(common::keys::Keys::listing_scope)
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes.push(TRENDING_SCOPE.to_owned());
+    if let Err(error) = state.cache.invalidate_all(&scopes).await {
+        // The entries expire by their TTLs; until then a reader may see the old figures.
+        tracing::warn!(%error, "Listing cache generations not bumped.");
     }
 }
 

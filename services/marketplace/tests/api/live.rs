@@ -257,3 +257,74 @@ async fn stats_sum_the_market_and_are_cached() {
             .any(|e| e.event_type == "offer.placed")
     );
 }
+
+async fn trending_page(app: &crate::helpers::TestApp) -> Value {
+    let res = app
+        .get("/api/marketplace/trending", &app.investor().token)
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// The listing view and the trending page are served from Redis (the listing's card,
+/// the rendered page), and never show figures older than the last committed change.
+#[tokio::test]
+async fn cached_listing_views_and_trending_follow_every_committed_change() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let invoice = app.listed(&seller).await;
+    let viewer = app.investor();
+    let look = |token: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .get(&format!("/api/marketplace/invoices/{}", invoice.id), &token)
+                .await;
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, l) = look(viewer.token.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(l["offers"]["placed"], 0);
+    assert_eq!(l["offers"]["best_rate"], Value::Null);
+    // The card is cached, and so is the trending page.
+    let card: Option<String> = app
+        .redis
+        .get(app.keys.listing_card(invoice.id))
+        .await
+        .unwrap();
+    assert!(card.is_some());
+    let top = trending_ids(&app, "").await;
+    assert_eq!(top, vec![(invoice.id.to_string(), 1)]);
+    assert_eq!(
+        trending_page(&app).await["items"][0]["listing"]["offers"]["placed"],
+        0
+    );
+
+    // An offer: both show it at once.
+    app.offer(&app.investor(), &invoice, "18").await;
+    let (_, l) = look(viewer.token.clone()).await;
+    assert_eq!(l["offers"]["placed"], 1);
+    assert_eq!(l["offers"]["best_rate"], "18");
+    let p = trending_page(&app).await;
+    assert_eq!(p["items"][0]["listing"]["offers"]["best_rate"], "18");
+    assert_eq!(p["items"][0]["views"], 1);
+    // A better one.
+    app.offer(&app.investor(), &invoice, "16.5").await;
+    let (_, l) = look(viewer.token.clone()).await;
+    assert_eq!(l["offers"]["active"], 2);
+    assert_eq!(l["offers"]["best_rate"], "16.5");
+
+    // Cancelled by its seller: investors no longer see it, trending drops it, the seller
+    // sees it cancelled.
+    app.deliver(&app.invoice_event("invoice.cancelled", &invoice, "listed", "cancelled"))
+        .await;
+    app.wait_for_listing(invoice.id, "cancelled").await;
+    assert_eq!(look(viewer.token.clone()).await.0, 404);
+    assert!(trending_ids(&app, "").await.is_empty());
+    let (status, l) = look(seller.token.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(l["status"], "cancelled");
+    assert_eq!(l["offers"]["active"], 0);
+}

@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 /// A listed invoice as marketplace knows it from invoice events (never from the invoice
 /// tables).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "listings")]
 pub struct Model {
     /// The invoice's id.
