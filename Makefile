@@ -5,8 +5,11 @@ SERVICE ?= auth
 USERS ?= 64
 DURATION ?= 30s
 TARGET ?= gateway
+BENCH_DURATION ?= 10s
+INVESTORS ?= 32
+CONNECTIONS ?= 32
 
-.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop create-admin demo race-accept loadtest k8s-validate docs
+.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop create-admin demo race-accept loadtest bench k8s-validate docs
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +65,9 @@ demo: ## Walk through every flow through the gateway of a running stack.
 
 race-accept: ## N (100) rounds of an accept racing six revisions through the gateway: make race-accept ROUNDS=100 (needs ADMIN_EMAIL/ADMIN_PASSWORD)
 	$(CARGO) run --release --locked --quiet -p demo -- --gateway http://127.0.0.1:$${GATEWAY_PORT:-8080} --race-accept $${ROUNDS:-100}
+
+bench: ## The hot read paths (cached search, trending, listing view, notifications) with wrk against a running stack, one table beside redis-benchmark GET and pgbench (needs ADMIN_EMAIL/ADMIN_PASSWORD): make bench BENCH_DURATION=10s INVESTORS=32
+	$(CARGO) run --release --locked --quiet -p loadtest -- --service bench --target direct --duration $(BENCH_DURATION) --investors $(INVESTORS) --connections $(CONNECTIONS) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL))
 
 # SERVICE=notifications-ws takes CLIENTS (WebSocket clients, 1000) and RATE (notifications/s, 1000).
 loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway

@@ -146,6 +146,10 @@ done
 
 # --- services ----------------------------------------------------------------------------
 export DATA_DIR HOST=127.0.0.1 TRUSTED_PROXIES=127.0.0.1
+# mimalloc gives freed memory back to the system (purged after its delay) instead of
+# keeping its arenas committed: an idle service holds about 5 MB of heap, not 25-55 MB
+# (docs/performance.md). The image sets the same.
+export MIMALLOC_ARENA_EAGER_COMMIT="${MIMALLOC_ARENA_EAGER_COMMIT:-0}"
 for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   PORT=$port "$BIN_DIR/$name" migrate >>"$LOG_DIR/$name.log" 2>&1 \

@@ -21,6 +21,7 @@
 
 mod admin;
 mod auth;
+mod bench;
 mod consumer;
 mod invoice;
 mod kyc;
@@ -174,6 +175,9 @@ enum Service {
     /// Not a goose scenario: the audit log's ingest beside pgbench, its search latency
     /// over a million rows beside redis-benchmark.
     Admin,
+    /// `make bench`: the hot read paths with wrk, one table beside redis-benchmark GET and
+    /// pgbench from the same run.
+    Bench,
 }
 
 /// Auth's own address (`--target direct`).
@@ -192,6 +196,7 @@ impl Service {
             Service::NotificationsEvents => "notifications-events",
             Service::Payments => "payments",
             Service::Admin => "admin",
+            Service::Bench => "bench",
         }
     }
 
@@ -201,7 +206,7 @@ impl Service {
             Service::Auth => AUTH_DIRECT_URL,
             Service::Kyc | Service::KycProcessing => "http://127.0.0.1:8082",
             Service::Invoice | Service::InvoiceSearch => "http://127.0.0.1:8083",
-            Service::Marketplace => "http://127.0.0.1:8084",
+            Service::Marketplace | Service::Bench => "http://127.0.0.1:8084",
             Service::NotificationsWs | Service::NotificationsEvents => "http://127.0.0.1:8087",
             Service::Payments => "http://127.0.0.1:8085",
             Service::Admin => "http://127.0.0.1:8086",
@@ -213,7 +218,11 @@ impl Service {
     fn uses_auth(self) -> bool {
         !matches!(
             self,
-            Service::Auth | Service::Marketplace | Service::Admin | Service::NotificationsEvents
+            Service::Auth
+                | Service::Marketplace
+                | Service::Admin
+                | Service::NotificationsEvents
+                | Service::Bench
         )
     }
 
@@ -231,7 +240,7 @@ impl Service {
             (Service::Invoice | Service::InvoiceSearch, Target::Gateway) => {
                 Probe::Unauthorized("/api/invoices")
             }
-            (Service::Marketplace, Target::Gateway) => {
+            (Service::Marketplace | Service::Bench, Target::Gateway) => {
                 Probe::Unauthorized("/api/marketplace/offers")
             }
             (Service::NotificationsWs | Service::NotificationsEvents, Target::Gateway) => {
@@ -253,7 +262,8 @@ impl Service {
             | Service::NotificationsWs
             | Service::NotificationsEvents
             | Service::Payments
-            | Service::Admin => Vec::new(),
+            | Service::Admin
+            | Service::Bench => Vec::new(),
         }
     }
 }
@@ -376,6 +386,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate: cli.rate,
             duration: Duration::from_secs(humantime_secs(&cli.duration)?),
             target: cli.target.name(),
+        })
+        .await?;
+        return Ok(exit_code(passed));
+    }
+
+    if cli.service == Service::Bench {
+        let address = cli.redis.trim_start_matches("redis://");
+        let (redis_host, redis_port) = address
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(6380)))
+            .unwrap_or((address.to_owned(), 6380));
+        let passed = bench::run(bench::Settings {
+            gateway: cli.seed_host.trim_end_matches('/').to_owned(),
+            invoice: Service::Invoice.direct_url().to_owned(),
+            marketplace: Service::Marketplace.direct_url().to_owned(),
+            notifications: Service::NotificationsWs.direct_url().to_owned(),
+            redis_host,
+            redis_port,
+            pgbench_url: cli.pgbench_url.clone(),
+            invoices: cli.invoices,
+            investors: cli.investors,
+            connections: cli.connections,
+            duration: Duration::from_secs(humantime_secs(&cli.duration)?),
         })
         .await?;
         return Ok(exit_code(passed));

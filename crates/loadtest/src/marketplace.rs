@@ -35,16 +35,21 @@ const OFFER_WEIGHT: usize = 2;
 const LISTING_WAIT: Duration = Duration::from_secs(120);
 
 /// What the seeding made.
-struct Seed {
+pub struct Seed {
     /// The listed invoices, each known to the marketplace.
-    invoices: Vec<String>,
+    pub invoices: Vec<String>,
     /// The approved investors' access tokens (valid 15 minutes: runs are shorter).
-    investors: Vec<String>,
+    pub investors: Vec<String>,
     /// Users per investor, rounded up: each user sharing an investor has its own slot.
     slots: usize,
 }
 
 static SEED: OnceLock<Seed> = OnceLock::new();
+
+/// What [`seed_stack`] made, once it has run.
+pub fn seeded() -> Option<&'static Seed> {
+    SEED.get()
+}
 
 fn seed() -> Result<&'static Seed, Box<TransactionError>> {
     SEED.get()
