@@ -45,18 +45,28 @@ pub async fn publish(
 }
 
 /// Publishes each of `messages` on `channel`, in order, in one pipeline.
-pub async fn publish_all<M: Serialize>(
+pub async fn publish_all<M: Serialize + Sync>(
     redis: &Pool,
     channel: &str,
     messages: &[M],
 ) -> Result<(), PublishError> {
+    let pairs: Vec<(&str, &M)> = messages.iter().map(|m| (channel, m)).collect();
+    publish_many(redis, &pairs).await
+}
+
+/// Publishes each `(channel, message)`, in order, in one pipeline.
+pub async fn publish_many<C, M>(redis: &Pool, messages: &[(C, M)]) -> Result<(), PublishError>
+where
+    C: AsRef<str> + Sync,
+    M: Serialize + Sync,
+{
     if messages.is_empty() {
         return Ok(());
     }
     let pipeline = redis.next().pipeline();
-    for message in messages {
+    for (channel, message) in messages {
         let () = pipeline
-            .publish(channel, Bytes::from(serde_json::to_vec(message)?))
+            .publish(channel.as_ref(), Bytes::from(serde_json::to_vec(message)?))
             .await?;
     }
     let _: Vec<fred::types::Value> = pipeline.all().await?;

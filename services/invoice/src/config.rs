@@ -18,6 +18,9 @@ pub struct InvoiceConfig {
     pub default_grace_days: i64,
     /// How often the overdue/default sweep runs.
     pub sweep_interval: Duration,
+    /// `INVOICE_EVENT_BATCH` (64): the most waiting events the consumer applies in one
+    /// transaction (1 to 500).
+    pub event_batch: usize,
 }
 
 impl InvoiceConfig {
@@ -31,6 +34,7 @@ impl InvoiceConfig {
             overdue_grace_days: 3,
             default_grace_days: 90,
             sweep_interval: Duration::from_secs(60),
+            event_batch: 64,
         }
     }
 
@@ -54,6 +58,7 @@ impl InvoiceConfig {
                 "INVOICE_SWEEP_INTERVAL_SECS",
                 d.sweep_interval.as_secs(),
             )?),
+            event_batch: config::event_batch("INVOICE_EVENT_BATCH", d.event_batch)?,
             base: d.base,
         })
     }

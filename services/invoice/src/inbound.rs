@@ -106,6 +106,11 @@ impl StagedHandler for Effects {
             crate::outbound::after_change(&self.state, &invoice).await;
         }
     }
+
+    async fn after_commit_batch(&self, done: Vec<(&Envelope, Option<InvoiceView>)>) {
+        let invoices: Vec<InvoiceView> = done.into_iter().filter_map(|(_, i)| i).collect();
+        crate::outbound::after_changes(&self.state, &invoices).await;
+    }
 }
 
 impl Effects {

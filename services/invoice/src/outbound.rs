@@ -33,18 +33,40 @@ pub struct LiveStatus {
 /// `invoice:{id}` hear of it. Failures are logged: the change
 /// itself has happened.
 pub async fn after_change(state: &AppState, invoice: &InvoiceView) {
-    invalidate(state, invoice.seller_id, true).await;
+    after_changes(state, std::slice::from_ref(invoice)).await;
+}
+
+/// [`after_change`] for several committed changes (a batch of events, in order): the
+/// generations bumped once, the live messages in one pipeline.
+pub async fn after_changes(state: &AppState, invoices: &[InvoiceView]) {
+    if invoices.is_empty() {
+        return;
+    }
+    let mut scopes: Vec<String> = invoices.iter().map(|i| seller_scope(i.seller_id)).collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes.push(CACHE_SCOPE.to_owned());
+    scopes.push(LISTED_SCOPE.to_owned());
+    if let Err(error) = state.cache.invalidate_all(&scopes).await {
+        // Entries of the old generation then live out their 300 s TTL.
+        tracing::warn!(%error, "Invoice search cache generation not bumped.");
+    }
     state.relay.wake();
-    let m = invoice;
-    let live = LiveStatus {
-        invoice_id: m.id,
-        status: m.status,
-        updated_at: m.updated_at,
-    };
-    if let Err(error) =
-        service_kit::pubsub::publish(&state.redis, &state.keys.invoice_channel(m.id), &live).await
-    {
-        tracing::warn!(%error, invoice_id = %m.id, "Invoice status not published.");
+    let live: Vec<(String, LiveStatus)> = invoices
+        .iter()
+        .map(|m| {
+            (
+                state.keys.invoice_channel(m.id),
+                LiveStatus {
+                    invoice_id: m.id,
+                    status: m.status,
+                    updated_at: m.updated_at,
+                },
+            )
+        })
+        .collect();
+    if let Err(error) = service_kit::pubsub::publish_many(&state.redis, &live).await {
+        tracing::warn!(%error, invoices = invoices.len(), "Invoice status not published.");
     }
 }
 

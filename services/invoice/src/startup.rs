@@ -19,7 +19,12 @@ pub async fn build(config: InvoiceConfig, clock: SharedClock) -> anyhow::Result<
     let kit = Kit::start::<Migrator>(&config.base, clock).await?;
     let relay = kit.relay(Service::Invoice);
     let state = AppState::new(&kit, relay, config);
-    kit.consume(Service::Invoice, crate::inbound::Effects::new(&state));
+    let batch = state.config.event_batch;
+    kit.consume_in_batches(
+        Service::Invoice,
+        crate::inbound::Effects::new(&state),
+        batch,
+    );
     let every = state.config.sweep_interval;
     kit.every("sweep", every, &state, |s| async move {
         crate::jobs::sweep::run_once(&s).await

@@ -43,12 +43,9 @@ impl Deref for TestApp {
 
 pub fn config(db: &TestDb) -> InvoiceConfig {
     InvoiceConfig {
-        base: base_config("invoice", db),
         max_amount_minor: 100_000_000_000,
-        min_days_ahead: 7,
-        overdue_grace_days: 3,
-        default_grace_days: 90,
         sweep_interval: Duration::from_secs(3600),
+        ..InvoiceConfig::with_base(base_config("invoice", db))
     }
 }
 
