@@ -164,14 +164,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         .context("--events is 0")?;
     let (before, _) = newest(&client, &s, &token).await?;
     let started = Instant::now();
-    for chunk in envelopes.chunks(500) {
-        let queue = keys.events(Service::Admin);
-        let jobs: Vec<(common::keys::QueueName, Vec<u8>)> = chunk
-            .iter()
-            .map(|e| serde_json::to_vec(e).map(|j| (queue.clone(), j)))
-            .collect::<Result<_, _>>()?;
-        service_kit::queue::enqueue_many(&pool, &jobs).await?;
-    }
+    crate::consumer::push_events(&pool, &keys.events(Service::Admin), &envelopes).await?;
     let pushed = started.elapsed();
     loop {
         let (_, id) = newest(&client, &s, &token).await?;

@@ -33,6 +33,22 @@ pub struct Settings {
     pub pid: Option<u32>,
 }
 
+/// Pushes `envelopes` onto `queue` as producers' relays push them, 500 per pipeline.
+pub async fn push_events(
+    pool: &service_kit::redis::Pool,
+    queue: &common::keys::QueueName,
+    envelopes: &[Envelope],
+) -> anyhow::Result<()> {
+    for chunk in envelopes.chunks(500) {
+        let jobs: Vec<(common::keys::QueueName, Vec<u8>)> = chunk
+            .iter()
+            .map(|e| serde_json::to_vec(e).map(|j| (queue.clone(), j)))
+            .collect::<Result<_, _>>()?;
+        service_kit::queue::enqueue_many(pool, &jobs).await?;
+    }
+    Ok(())
+}
+
 fn approved(user: Uuid) -> common::events::Event {
     KycEvent::Approved(KycDecided {
         user_id: UserId(user),
@@ -67,13 +83,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
     let queue = keys.events(Service::Notifications);
     let rss_before = s.pid.and_then(rss::rss_kb);
     let started = Instant::now();
-    for chunk in envelopes.chunks(500) {
-        let jobs: Vec<(common::keys::QueueName, Vec<u8>)> = chunk
-            .iter()
-            .map(|e| serde_json::to_vec(e).map(|j| (queue.clone(), j)))
-            .collect::<Result<_, _>>()?;
-        service_kit::queue::enqueue_many(&pool, &jobs).await?;
-    }
+    push_events(&pool, &queue, &envelopes).await?;
     let pushed = started.elapsed();
     let last_key = keys.notifications_unread(last_user);
     loop {

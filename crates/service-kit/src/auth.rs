@@ -105,6 +105,19 @@ impl PendingUser {
         &self.verifier
     }
 
+    /// A pipeline on this worker thread's client of `redis` with the revocation reads
+    /// queued (its first two answers): the handler queues its own reads after them and
+    /// confirms with [`Self::confirm`]. Redis failing is a 503 (the token cannot be
+    /// checked: fail closed).
+    pub async fn checked_pipeline(
+        &self,
+        redis: &crate::redis::PerThread,
+    ) -> Result<fred::clients::Pipeline<fred::clients::Client>, ApiError> {
+        let pipeline = redis.client().await.map_err(unavailable)?.pipeline();
+        self.queue_check(&pipeline).await?;
+        Ok(pipeline)
+    }
+
     /// Queues the revocation reads (two answers) on `pipeline`.
     pub async fn queue_check(
         &self,
@@ -175,4 +188,9 @@ impl FromRequest for AuthUser {
             Ok(user_of(claims))
         })
     }
+}
+
+/// Redis could not answer while a token was being checked: fail closed (503).
+pub fn unavailable(error: fred::error::Error) -> ApiError {
+    common::auth::unavailable(error).into()
 }

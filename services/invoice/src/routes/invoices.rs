@@ -7,7 +7,7 @@ use common::ids::InvoiceId;
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
-use service_kit::auth::{AuthUser, PendingUser};
+use service_kit::auth::{AuthUser, PendingUser, unavailable};
 use service_kit::cache::Bytes;
 use service_kit::http::version::IfMatch;
 use service_kit::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
@@ -237,13 +237,7 @@ pub async fn search_invoices(
         &query.canonical(&search::scope(caller.claimed())),
     ));
     // One round trip: the caller's revocation check, the generation and the entry.
-    let pipeline = state
-        .local_redis
-        .client()
-        .await
-        .map_err(unavailable)?
-        .pipeline();
-    caller.queue_check(&pipeline).await?;
+    let pipeline = caller.checked_pipeline(&state.local_redis).await?;
     state
         .cache
         .queue_lookup(&pipeline, &search::generation_scope(caller.claimed()), &key)
@@ -269,9 +263,4 @@ pub async fn search_invoices(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
-}
-
-/// Redis could not answer the token check: fail closed (503).
-fn unavailable(error: fred::error::Error) -> ApiError {
-    common::auth::unavailable(error).into()
 }

@@ -6,7 +6,7 @@ use common::ids::InvoiceId;
 use common::keys::{Keys, ttl};
 use fred::prelude::KeysInterface;
 use fred::types::Value;
-use service_kit::auth::PendingUser;
+use service_kit::auth::{PendingUser, unavailable};
 use service_kit::cache::Bytes;
 use service_kit::http::{ApiError, TokenErrors};
 
@@ -43,13 +43,7 @@ pub async fn show(
     let minute = live::minute(&state);
     // One round trip: the caller's revocation check, the listing's card (generation and
     // entry), its two counters and, for an investor, whether this view is new this minute.
-    let pipeline = state
-        .local_redis
-        .client()
-        .await
-        .map_err(unavailable)?
-        .pipeline();
-    caller.queue_check(&pipeline).await?;
+    let pipeline = caller.checked_pipeline(&state.local_redis).await?;
     state
         .cache
         .queue_lookup(&pipeline, &Keys::listing_scope(invoice), &card_key)
@@ -111,9 +105,4 @@ pub async fn show(
     };
     let best = card.best_rate_millionths.map(Rate::from_millionths);
     Ok(HttpResponse::Ok().json(listings::view_of(&state, &card.listing, counters, best)?))
-}
-
-/// Redis could not answer the token check: fail closed (503).
-fn unavailable(error: fred::error::Error) -> ApiError {
-    common::auth::unavailable(error).into()
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use service_kit::auth::{AuthUser, PendingUser};
+use service_kit::auth::{AuthUser, PendingUser, unavailable};
 use service_kit::cache::Bytes;
 use service_kit::http::{ApiError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
@@ -99,13 +99,7 @@ pub async fn trending(
     let key = state
         .keys
         .trending_top(live::minute(&state), *limit.as_ref().unwrap_or(&10));
-    let pipeline = state
-        .local_redis
-        .client()
-        .await
-        .map_err(unavailable)?
-        .pipeline();
-    caller.queue_check(&pipeline).await?;
+    let pipeline = caller.checked_pipeline(&state.local_redis).await?;
     state
         .cache
         .queue_lookup(&pipeline, live::TRENDING_SCOPE, &key)
@@ -155,9 +149,4 @@ async fn render(state: &AppState, limit: usize) -> anyhow::Result<TrendingPage> 
         }
     }
     Ok(TrendingPage { items })
-}
-
-/// Redis could not answer the token check: fail closed (503).
-fn unavailable(error: fred::error::Error) -> ApiError {
-    common::auth::unavailable(error).into()
 }
