@@ -165,6 +165,9 @@ enum Service {
     InvoiceSearch,
     /// Offers on seeded listings, then redis-benchmark for comparison.
     Marketplace,
+    /// Offers only (each withdrawn at once), beside pgbench on marketplace's PostgreSQL
+    /// (`--pgbench-url`).
+    MarketplaceOffers,
     /// Not a goose scenario: WebSocket clients of notifications, fed through Redis.
     NotificationsWs,
     /// Not a goose scenario: a burst of events on events:notifications, timed until
@@ -192,6 +195,7 @@ impl Service {
             Service::Invoice => "invoice",
             Service::InvoiceSearch => "invoice-search",
             Service::Marketplace => "marketplace",
+            Service::MarketplaceOffers => "marketplace-offers",
             Service::NotificationsWs => "notifications-ws",
             Service::NotificationsEvents => "notifications-events",
             Service::Payments => "payments",
@@ -206,7 +210,9 @@ impl Service {
             Service::Auth => AUTH_DIRECT_URL,
             Service::Kyc | Service::KycProcessing => "http://127.0.0.1:8082",
             Service::Invoice | Service::InvoiceSearch => "http://127.0.0.1:8083",
-            Service::Marketplace | Service::Bench => "http://127.0.0.1:8084",
+            Service::Marketplace | Service::MarketplaceOffers | Service::Bench => {
+                "http://127.0.0.1:8084"
+            }
             Service::NotificationsWs | Service::NotificationsEvents => "http://127.0.0.1:8087",
             Service::Payments => "http://127.0.0.1:8085",
             Service::Admin => "http://127.0.0.1:8086",
@@ -220,6 +226,7 @@ impl Service {
             self,
             Service::Auth
                 | Service::Marketplace
+                | Service::MarketplaceOffers
                 | Service::Admin
                 | Service::NotificationsEvents
                 | Service::Bench
@@ -240,9 +247,10 @@ impl Service {
             (Service::Invoice | Service::InvoiceSearch, Target::Gateway) => {
                 Probe::Unauthorized("/api/invoices")
             }
-            (Service::Marketplace | Service::Bench, Target::Gateway) => {
-                Probe::Unauthorized("/api/marketplace/offers")
-            }
+            (
+                Service::Marketplace | Service::MarketplaceOffers | Service::Bench,
+                Target::Gateway,
+            ) => Probe::Unauthorized("/api/marketplace/offers"),
             (Service::NotificationsWs | Service::NotificationsEvents, Target::Gateway) => {
                 Probe::Unauthorized("/api/notifications")
             }
@@ -257,6 +265,7 @@ impl Service {
             Service::Kyc => kyc::scenarios(),
             Service::Invoice => invoice::scenarios(),
             Service::Marketplace => marketplace::scenarios(),
+            Service::MarketplaceOffers => marketplace::offer_scenarios(),
             Service::KycProcessing
             | Service::InvoiceSearch
             | Service::NotificationsWs
@@ -482,7 +491,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.service, Service::Invoice | Service::InvoiceSearch) {
         invoice::seed_stack(cli.seed_host.trim_end_matches('/'), cli.invoices).await?;
     }
-    if cli.service == Service::Marketplace {
+    if matches!(
+        cli.service,
+        Service::Marketplace | Service::MarketplaceOffers
+    ) {
         marketplace::seed_stack(
             cli.seed_host.trim_end_matches('/'),
             cli.invoices,
@@ -561,6 +573,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     print!("{}", summary::table(&metrics));
     if cli.service == Service::Marketplace {
         marketplace::redis_benchmark(&cli.redis, cli.users)?;
+    }
+    if cli.service == Service::MarketplaceOffers {
+        let (rate, p99) =
+            summary::rate_and_p99(&metrics, "POST place offer").context("no offers placed")?;
+        let tps = payments::pgbench(&cli.pgbench_url)?;
+        let passed = rate / tps >= 0.25 && p99 <= 20.0;
+        println!(
+            "\nplace offer {rate:.0}/s, p99 {p99:.1} ms; pgbench -c 32 one-row insert {tps:.0} tps (same run): {:.3} x (target >= 0.25 x, p99 <= 20 ms): {}",
+            rate / tps,
+            if passed { "PASS" } else { "FAIL" }
+        );
+        println!("\nreports: {html}\n         {json}");
+        return Ok(exit_code(passed));
     }
     println!("\nreports: {html}\n         {json}");
     Ok(ExitCode::SUCCESS)

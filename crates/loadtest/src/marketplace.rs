@@ -149,6 +149,16 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// `--service marketplace-offers`: the users only place offers (each withdrawn at once, so
+/// the investor may offer on that invoice again), for the offer path's rate beside pgbench.
+pub fn offer_scenarios() -> Vec<Scenario> {
+    vec![
+        scenario!("Marketplace offers")
+            .register_transaction(transaction!(start).set_name("start").set_on_start())
+            .register_transaction(transaction!(offer).set_name("place offer")),
+    ]
+}
+
 /// One simulated user: the investor it acts as, and where it is in its invoices.
 #[derive(Clone)]
 struct Bidder {

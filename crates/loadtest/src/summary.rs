@@ -63,3 +63,14 @@ fn row(
         ms(0.99)
     );
 }
+
+/// The rate (per second over the run) and p99 (ms) of the requests named `key` (goose's
+/// `METHOD name`), if any were made.
+pub fn rate_and_p99(metrics: &GooseMetrics, key: &str) -> Option<(f64, f64)> {
+    let m = metrics.requests.get(key)?;
+    let secs = metrics.duration.max(1) as f64;
+    Some((
+        m.success_count as f64 / secs,
+        m.raw_data.percentile_us(0.99) as f64 / 1000.0,
+    ))
+}
