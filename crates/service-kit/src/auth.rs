@@ -118,6 +118,29 @@ impl PendingUser {
         Ok(pipeline)
     }
 
+    /// The caller confirmed and the cache entry of `key` in `scope` looked up, in one
+    /// round trip ([`Self::checked_pipeline`] with [`crate::cache::Cache::queue_lookup`]):
+    /// the scope's generation and the entry, for [`crate::cache::Cache::answer`].
+    pub async fn confirm_with_lookup(
+        self,
+        redis: &crate::redis::PerThread,
+        cache: &crate::cache::Cache,
+        scope: &str,
+        key: &str,
+    ) -> Result<(AuthUser, Option<u64>, Option<crate::cache::Bytes>), ApiError> {
+        let pipeline = self.checked_pipeline(redis).await?;
+        cache
+            .queue_lookup(&pipeline, scope, key)
+            .await
+            .map_err(unavailable)?;
+        let (blacklisted, revoked_before, generation, entry) = pipeline
+            .all::<(i64, Option<i64>, Option<u64>, Option<crate::cache::Bytes>)>()
+            .await
+            .map_err(unavailable)?;
+        let user = self.confirm(blacklisted, revoked_before)?;
+        Ok((user, generation, entry))
+    }
+
     /// Queues the revocation reads (two answers) on `pipeline`.
     pub async fn queue_check(
         &self,

@@ -164,10 +164,8 @@ impl Cache {
     /// the new generation. Call it after the change is committed. If it fails, entries of
     /// the old generation are served until their TTL runs out.
     pub async fn invalidate(&self, scope: &str) -> Result<u64, RedisError> {
-        let key = self.keys.cache_generation(scope);
         let pipeline = self.redis.next().pipeline();
-        let _: () = pipeline.incr(&key).await?;
-        let _: () = pipeline.expire(&key, GENERATION_TTL_SECS, None).await?;
+        self.queue_invalidate(&pipeline, scope).await?;
         let (generation, _): (u64, i64) = pipeline.all().await?;
         Ok(generation)
     }

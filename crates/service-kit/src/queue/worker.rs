@@ -522,17 +522,11 @@ impl Worker {
     }
 
     async fn ack(&self, job: &Job) -> Result<(), QueueError> {
-        let removed: i64 = self
-            .client
-            .lrem(job.queue.processing(self.id()), 1, job.raw())
-            .await?;
-        if removed == 0 {
-            tracing::warn!(queue = %job.queue, job = %job.id, "Job was returned to the queue while in hand (heartbeat lost); it will run again.");
-        }
-        Ok(())
+        self.ack_all(std::slice::from_ref(job)).await
     }
 
-    /// [`Self::ack`] for a batch, in one round trip.
+    /// Removes `jobs` from our processing list, in one round trip (a job no longer there
+    /// was returned to the queue while in hand, and will run again).
     async fn ack_all(&self, jobs: &[Job]) -> Result<(), QueueError> {
         let pipeline = self.client.pipeline();
         for job in jobs {

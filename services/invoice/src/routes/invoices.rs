@@ -7,8 +7,7 @@ use common::ids::InvoiceId;
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
-use service_kit::auth::{AuthUser, PendingUser, unavailable};
-use service_kit::cache::Bytes;
+use service_kit::auth::{AuthUser, PendingUser};
 use service_kit::http::version::IfMatch;
 use service_kit::http::{ApiError, JsonBodyErrors, TokenErrors, VersionErrors};
 use utoipa::ToSchema;
@@ -237,17 +236,10 @@ pub async fn search_invoices(
         &query.canonical(&search::scope(caller.claimed())),
     ));
     // One round trip: the caller's revocation check, the generation and the entry.
-    let pipeline = caller.checked_pipeline(&state.local_redis).await?;
-    state
-        .cache
-        .queue_lookup(&pipeline, &search::generation_scope(caller.claimed()), &key)
-        .await
-        .map_err(unavailable)?;
-    let (blacklisted, revoked_before, generation, entry) = pipeline
-        .all::<(i64, Option<i64>, Option<u64>, Option<Bytes>)>()
-        .await
-        .map_err(unavailable)?;
-    let user = caller.confirm(blacklisted, revoked_before)?;
+    let scope = search::generation_scope(caller.claimed());
+    let (user, generation, entry) = caller
+        .confirm_with_lookup(&state.local_redis, &state.cache, &scope, &key)
+        .await?;
     let db = state.db.clone();
     let body = state
         .cache

@@ -4,8 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use common::keys::ttl;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use service_kit::auth::{AuthUser, PendingUser, unavailable};
-use service_kit::cache::Bytes;
+use service_kit::auth::{AuthUser, PendingUser};
 use service_kit::http::{ApiError, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -99,17 +98,9 @@ pub async fn trending(
     let key = state
         .keys
         .trending_top(live::minute(&state), *limit.as_ref().unwrap_or(&10));
-    let pipeline = caller.checked_pipeline(&state.local_redis).await?;
-    state
-        .cache
-        .queue_lookup(&pipeline, live::TRENDING_SCOPE, &key)
-        .await
-        .map_err(unavailable)?;
-    let (blacklisted, revoked_before, generation, entry) = pipeline
-        .all::<(i64, Option<i64>, Option<u64>, Option<Bytes>)>()
-        .await
-        .map_err(unavailable)?;
-    caller.confirm(blacklisted, revoked_before)?;
+    let (_, generation, entry) = caller
+        .confirm_with_lookup(&state.local_redis, &state.cache, live::TRENDING_SCOPE, &key)
+        .await?;
     let limit = limit?;
     let st = state.clone();
     let body = state

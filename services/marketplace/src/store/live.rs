@@ -4,7 +4,7 @@
 //! rebuilt from the database the next time it moves or is read.
 
 use common::keys::ttl;
-use fred::prelude::{ClientLike, KeysInterface, LuaInterface, SetsInterface, SortedSetsInterface};
+use fred::prelude::{KeysInterface, SetsInterface, SortedSetsInterface};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
@@ -42,8 +42,13 @@ async fn placed_count(state: &AppState, invoice_id: Option<Uuid>) -> Result<i64,
 
 /// `INCRBY` only if the counter exists (nil otherwise), so a missing counter is rebuilt
 /// from the database instead of restarting from 0.
-const INCR_IF_EXISTS: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then \
-     return redis.call('INCRBY', KEYS[1], ARGV[1]) else return false end";
+static INCR_IF_EXISTS: std::sync::LazyLock<service_kit::redis::Lua> =
+    std::sync::LazyLock::new(|| {
+        service_kit::redis::Lua::new(
+            "if redis.call('EXISTS', KEYS[1]) == 1 then \
+             return redis.call('INCRBY', KEYS[1], ARGV[1]) else return false end",
+        )
+    });
 
 /// Sets a missing counter to the database's figure (`SET NX`: a concurrent rebuild or
 /// increment that got there first wins).
@@ -74,16 +79,11 @@ pub async fn offer_placed(state: &AppState, invoice_id: Uuid) {
     let total = state.keys.metrics_total_offers();
     let pipeline = state.redis.next().pipeline();
     let queued: Result<(), fred::error::Error> = async {
-        // EVAL through `custom`: fred's pipeline has no Lua interface. One key per script,
-        // so each stays single-slot on Redis Cluster.
+        // One key per script, so each stays single-slot on Redis Cluster.
         for key in [&per_invoice, &total] {
-            let args = vec![
-                INCR_IF_EXISTS.to_owned(),
-                "1".into(),
-                key.clone(),
-                "1".into(),
-            ];
-            let () = pipeline.custom(fred::cmd!("EVAL"), args).await?;
+            INCR_IF_EXISTS
+                .queue(&pipeline, vec![key.clone()], vec!["1".into()])
+                .await?;
         }
         Ok(())
     }
@@ -113,9 +113,12 @@ pub async fn offer_placed(state: &AppState, invoice_id: Uuid) {
 /// `offers:count:{invoiceId}` up or down by `delta`.
 pub async fn adjust_active(state: &AppState, invoice_id: Uuid, delta: i64) {
     let key = state.keys.offers_count(invoice_id);
-    let got: Result<Option<i64>, _> = state
-        .redis
-        .eval(INCR_IF_EXISTS, vec![key.clone()], vec![delta])
+    let got: Result<Option<i64>, _> = INCR_IF_EXISTS
+        .call(
+            &state.redis.next().clone(),
+            vec![key.clone()],
+            vec![delta.to_string()],
+        )
         .await;
     match got {
         Ok(Some(_)) => {}
