@@ -401,11 +401,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 
     if cli.service == Service::Bench {
-        let address = cli.redis.trim_start_matches("redis://");
-        let (redis_host, redis_port) = address
-            .rsplit_once(':')
-            .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(6380)))
-            .unwrap_or((address.to_owned(), 6380));
+        let (redis_host, redis_port) = redis_host_port(&cli.redis);
         let passed = bench::run(bench::Settings {
             gateway: cli.seed_host.trim_end_matches('/').to_owned(),
             invoice: Service::Invoice.direct_url().to_owned(),
@@ -438,11 +434,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     if cli.service == Service::Admin {
         let redis_url = redis_url_of(&cli.redis);
-        let address = cli.redis.trim_start_matches("redis://");
-        let (redis_host, redis_port) = address
-            .rsplit_once(':')
-            .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(6380)))
-            .unwrap_or((address.to_owned(), 6380));
+        let (redis_host, redis_port) = redis_host_port(&cli.redis);
         let passed = admin::run(admin::Settings {
             service: host,
             gateway: cli.seed_host.trim_end_matches('/').to_owned(),
@@ -599,6 +591,16 @@ fn exit_code(passed: bool) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `--redis` as host and port (it may be given as a redis:// URL; the port defaults to
+/// make run's 6380).
+fn redis_host_port(redis: &str) -> (String, u16) {
+    let address = redis.trim_start_matches("redis://");
+    address
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(6380)))
+        .unwrap_or((address.to_owned(), 6380))
 }
 
 /// `--redis` as a URL (it may be given as HOST:PORT).
