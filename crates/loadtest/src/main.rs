@@ -112,7 +112,7 @@ struct Cli {
     #[arg(long, default_value = "")]
     redis_prefix: String,
     /// marketplace: KYC-approved investors seeded (slow: a few), their tokens shared by
-    /// the users.
+    /// the users (marketplace-offers: at least min(users, 16)).
     #[arg(long, default_value_t = 4)]
     investors: usize,
     /// invoice-search, notifications-ws: the service's pid, for its memory (default: make
@@ -487,10 +487,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         cli.service,
         Service::Marketplace | Service::MarketplaceOffers
     ) {
+        let investors = if cli.service == Service::MarketplaceOffers {
+            marketplace::offer_investors(cli.users, cli.investors)
+        } else {
+            cli.investors
+        };
         marketplace::seed_stack(
             cli.seed_host.trim_end_matches('/'),
             cli.invoices,
-            cli.investors,
+            investors,
             cli.users,
         )
         .await?;

@@ -8,7 +8,8 @@
 //!
 //! The goose scenario: each simulated user acts as investor `user % investors` and loops
 //! over viewing a seeded listing (which counts towards trending), trending, and placing an
-//! offer that it withdraws at once. An investor has at most one active offer per invoice
+//! offer that it withdraws at once (`marketplace-offers`: offers only, see
+//! [`offer_scenarios`]). An investor has at most one active offer per invoice
 //! (a second is a 409), so the users sharing an investor offer on disjoint sets of
 //! invoices, one invoice after another.
 //!
@@ -42,6 +43,8 @@ pub struct Seed {
     pub investors: Vec<String>,
     /// Users per investor, rounded up: each user sharing an investor has its own slot.
     slots: usize,
+    /// The simulated users seeded for.
+    users: usize,
 }
 
 static SEED: OnceLock<Seed> = OnceLock::new();
@@ -94,6 +97,7 @@ pub async fn seed_stack(
         invoices: listed.invoices,
         investors: tokens,
         slots,
+        users,
     });
     Ok(())
 }
@@ -149,14 +153,27 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// `--service marketplace-offers`: the users only place offers (each withdrawn at once, so
-/// the investor may offer on that invoice again), for the offer path's rate beside pgbench.
+/// At most this many users offer on one invoice in `marketplace-offers` (below
+/// marketplace's default limit of 20 active offers per invoice).
+pub const TEAM: usize = 16;
+
+/// `--service marketplace-offers`: the users only place offers, for the offer path's rate
+/// beside pgbench. Users form teams of up to [`TEAM`], each member its own investor; a
+/// team owns every `teams`-th invoice and each member walks all of the team's invoices
+/// once, from its own starting point, so no investor offers twice on an invoice and no
+/// invoice takes more than [`TEAM`] offers. A user that has offered on all of its team's
+/// invoices fails its next request (seed more with `--invoices`).
 pub fn offer_scenarios() -> Vec<Scenario> {
     vec![
         scenario!("Marketplace offers")
             .register_transaction(transaction!(start).set_name("start").set_on_start())
-            .register_transaction(transaction!(offer).set_name("place offer")),
+            .register_transaction(transaction!(place_only).set_name("place offer")),
     ]
+}
+
+/// The investors `marketplace-offers` needs for `users` (every member of a team its own).
+pub fn offer_investors(users: usize, asked: usize) -> usize {
+    asked.max(users.min(TEAM))
 }
 
 /// One simulated user: the investor it acts as, and where it is in its invoices.
@@ -225,22 +242,44 @@ struct Offer {
 /// Places an offer on the user's next invoice and withdraws it at once. The users sharing
 /// an investor walk disjoint invoices (slot, slot + slots, ...), so the investor never
 /// has two active offers on one invoice.
-async fn offer(user: &mut GooseUser) -> TransactionResult {
+async fn place_only(user: &mut GooseUser) -> TransactionResult {
     let seed = seed()?;
+    let n = user.weighted_users_index;
     let b = bidder(user)?;
-    let per_slot = (seed.invoices.len() / seed.slots).max(1);
-    let index = (b.slot + seed.slots * (b.round % per_slot)) % seed.invoices.len();
+    let team_size = TEAM.min(seed.investors.len());
+    let teams = seed.users.div_ceil(team_size);
+    let (team, member) = (n / team_size, n % team_size);
+    // The team's invoices: team, team + teams, ...
+    let owned = (seed.invoices.len() + teams - 1 - team) / teams;
+    if b.round >= owned {
+        return Err(Box::new(TransactionError::from(
+            "this user has offered on every invoice of its team: seed more with --invoices",
+        )));
+    }
+    let step = (member * owned / team_size + b.round) % owned;
+    let index = team + step * teams;
     let rate = format!("{}.{}", 10 + b.round % 15, b.round % 10);
     b.round += 1;
     let token = b.token.clone();
+    place(user, &token, &seed.invoices[index], &rate).await?;
+    Ok(())
+}
+
+/// Places an offer on `invoice` at `rate`; the offer's id if it was placed.
+async fn place(
+    user: &mut GooseUser,
+    token: &str,
+    invoice: &str,
+    rate: &str,
+) -> Result<Option<Offer>, Box<TransactionError>> {
     let body = json!({
-        "invoice_id": seed.invoices[index],
+        "invoice_id": invoice,
         "discount_rate": rate,
         "expires_in_hours": 1,
     });
     let builder = user
         .get_request_builder(&GooseMethod::Post, "/api/marketplace/offers")?
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&body);
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)
@@ -250,11 +289,21 @@ async fn offer(user: &mut GooseUser) -> TransactionResult {
         .set_request_builder(builder)
         .build();
     let response = user.request(request).await?;
-    let placed = match response.response {
+    Ok(match response.response {
         Ok(r) if response.request.success => r.json::<Offer>().await.ok(),
         _ => None,
-    };
-    let Some(placed) = placed else {
+    })
+}
+
+async fn offer(user: &mut GooseUser) -> TransactionResult {
+    let seed = seed()?;
+    let b = bidder(user)?;
+    let per_slot = (seed.invoices.len() / seed.slots).max(1);
+    let index = (b.slot + seed.slots * (b.round % per_slot)) % seed.invoices.len();
+    let rate = format!("{}.{}", 10 + b.round % 15, b.round % 10);
+    b.round += 1;
+    let token = b.token.clone();
+    let Some(placed) = place(user, &token, &seed.invoices[index], &rate).await? else {
         return Ok(());
     };
     let path = format!("/api/marketplace/offers/{}/withdraw", placed.id);

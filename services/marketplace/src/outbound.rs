@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::store::live;
+use crate::store::live::{Counter, Follow};
 use crate::store::offers::{self, Change, Changed, OfferStatus, OfferView};
 
 /// The live message on `offer:{offerId}`.
@@ -29,16 +29,18 @@ pub struct LiveNewOffer {
     pub offer: OfferView,
 }
 
-/// After committed changes: the relay sends their events, subscribers hear of them, the
-/// counters follow. Failures are logged: the changes themselves have happened.
+/// After committed changes: the relay sends their events; in one Redis round trip
+/// subscribers hear of them, the counters follow and the cached cards and trending pages
+/// are marked stale. Failures are logged: the changes themselves have happened.
 pub async fn after(state: &AppState, changes: &[Changed]) {
     if changes.is_empty() {
         return;
     }
     state.relay.wake();
-    live::changed(state, changes.iter().map(|c| c.offer.invoice_id)).await;
+    let mut follow = Follow::default();
     for c in changes {
         let o = &c.offer;
+        follow.touched(o.invoice_id);
         let (view, status) = match offers::view(o).and_then(|v| Ok((v, offers::status_of(o)?))) {
             Ok(ok) => ok,
             Err(error) => {
@@ -51,8 +53,11 @@ pub async fn after(state: &AppState, changes: &[Changed]) {
                 change: Change::Placed,
                 offer: view,
             };
-            live::publish(state, &state.keys.seller_channel(o.seller_id), &msg).await;
-            live::offer_placed(state, o.invoice_id).await;
+            follow
+                .publish(state.keys.seller_channel(o.seller_id), &msg)
+                .count(Counter::Active(o.invoice_id), 1)
+                .count(Counter::Placed(o.invoice_id), 1)
+                .count(Counter::Total, 1);
         }
         let msg = LiveOffer {
             offer_id: o.id,
@@ -62,9 +67,10 @@ pub async fn after(state: &AppState, changes: &[Changed]) {
             reason: o.reason.clone(),
             updated_at: o.updated_at,
         };
-        live::publish(state, &state.keys.offer_channel(o.id), &msg).await;
+        follow.publish(state.keys.offer_channel(o.id), &msg);
         if c.left_active {
-            live::adjust_active(state, o.invoice_id, -1).await;
+            follow.count(Counter::Active(o.invoice_id), -1);
         }
     }
+    follow.send(state).await;
 }

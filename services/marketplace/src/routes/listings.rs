@@ -71,25 +71,7 @@ pub async fn show(
     let (active, placed): (Option<i64>, Option<i64>) = (next().convert()?, next().convert()?);
     let new_view = counts && next().convert::<i64>()? == 1;
 
-    let db = state.db.clone();
-    let bytes = state
-        .cache
-        .answer_json(
-            &card_key,
-            generation,
-            entry,
-            ttl::LISTING_CARD,
-            || async move { listings::card(&db, invoice).await },
-        )
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
-    let card: Option<Card> = match serde_json::from_slice(&bytes) {
-        Ok(card) => card,
-        Err(error) => {
-            tracing::warn!(%error, %invoice, "Unreadable listing card; reading the database.");
-            listings::card(&state.db, invoice).await?
-        }
-    };
+    let card = cached_card(&state, invoice, generation, entry).await?;
     let Some(card) = card.filter(|c| listings::visible_to(&user, &c.listing)) else {
         return Err(MarketError::NoSuchListing(id).into());
     };
@@ -105,4 +87,34 @@ pub async fn show(
     };
     let best = card.best_rate_millionths.map(Rate::from_millionths);
     Ok(HttpResponse::Ok().json(listings::view_of(&state, &card.listing, counters, best)?))
+}
+
+/// The card of listing `invoice` given the answers of its cache lookup (the generation of
+/// [`Keys::listing_scope`] and the entry at [`Keys::listing_card`]): the entry on a hit,
+/// otherwise read once from the database and cached (`None`: no such listing).
+async fn cached_card(
+    state: &AppState,
+    invoice: uuid::Uuid,
+    generation: Option<u64>,
+    entry: Option<Bytes>,
+) -> Result<Option<Card>, ApiError> {
+    let db = state.db.clone();
+    let bytes = state
+        .cache
+        .answer_json(
+            &state.keys.listing_card(invoice),
+            generation,
+            entry,
+            ttl::LISTING_CARD,
+            || async move { listings::card(&db, invoice).await },
+        )
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}", e.fetch_error())))?;
+    Ok(match serde_json::from_slice(&bytes) {
+        Ok(card) => card,
+        Err(error) => {
+            tracing::warn!(%error, %invoice, "Unreadable listing card; reading the database.");
+            listings::card(&state.db, invoice).await?
+        }
+    })
 }

@@ -116,7 +116,8 @@ pub async fn trending(
 }
 
 /// The trending page now: the hour's union of the minute buckets, its most viewed that
-/// are still listed, each with its listing view.
+/// are still listed, each with its listing view (their counters in one round trip and
+/// their best rates in one query).
 async fn render(state: &AppState, limit: usize) -> anyhow::Result<TrendingPage> {
     // Some of the most viewed may no longer be listed: look further than `limit`.
     let top = live::trending(state, 200).await?;
@@ -126,18 +127,30 @@ async fn render(state: &AppState, limit: usize) -> anyhow::Result<TrendingPage> 
         .filter(listing::Column::Status.eq(LISTED))
         .all(&state.db)
         .await?;
-    let mut items = Vec::new();
-    for (id, views) in top {
-        if items.len() == limit {
-            break;
+    let shown: Vec<(&listing::Model, i64)> = top
+        .iter()
+        .filter_map(|(id, views)| Some((rows.iter().find(|l| l.id == *id)?, *views)))
+        .take(limit)
+        .collect();
+    let ids: Vec<Uuid> = shown.iter().map(|(l, _)| l.id).collect();
+    let best = listings::best_rates(&state.db, &ids).await?;
+    let counters = match live::counters_of(state, &ids).await {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::warn!(%error, "Offer counters unreadable; using the database.");
+            shown
+                .iter()
+                .map(|(l, _)| (l.active_offers, l.active_offers))
+                .collect()
         }
-        if let Some(l) = rows.iter().find(|l| l.id == id) {
-            items.push(TrendingItem {
-                invoice_id: id,
-                views,
-                listing: listings::view(state, l).await?,
-            });
-        }
+    };
+    let mut items = Vec::with_capacity(shown.len());
+    for ((l, views), counters) in shown.into_iter().zip(counters) {
+        items.push(TrendingItem {
+            invoice_id: l.id,
+            views,
+            listing: listings::view_of(state, l, counters, best.get(&l.id).copied())?,
+        });
     }
     Ok(TrendingPage { items })
 }

@@ -160,6 +160,8 @@ pub async fn create(
     let (Some(invoice_id), Some(rate), true) = (invoice_id, rate, errors.is_empty()) else {
         return Err(ApiError::fields(errors));
     };
+    // The listing's row, not its cached card: every placed offer changes the card, so
+    // the next offer would find it stale and pay for reading it again and storing it.
     let Some(l) = listings::find(&state.db, InvoiceId(invoice_id)).await? else {
         return Err(ApiError::field(
             "invoice_id",

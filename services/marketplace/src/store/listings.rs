@@ -252,6 +252,32 @@ async fn best_rate<C: sea_orm::ConnectionTrait>(
         .map(|o| Rate::from_millionths(o.rate_millionths)))
 }
 
+/// The lowest active rate of each of `ids` that has active offers, in one query.
+pub async fn best_rates<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Rate>, sea_orm::DbErr> {
+    use sea_orm::QuerySelect;
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let active: Vec<&str> = OfferStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+    let rows: Vec<(Uuid, Option<i64>)> = offer::Entity::find()
+        .select_only()
+        .column(offer::Column::InvoiceId)
+        .column_as(offer::Column::RateMillionths.min(), "best")
+        .filter(offer::Column::InvoiceId.is_in(ids.iter().copied()))
+        .filter(offer::Column::Status.is_in(active))
+        .group_by(offer::Column::InvoiceId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, best)| Some((id, Rate::from_millionths(best?))))
+        .collect())
+}
+
 /// What a listing view reads from the database, cached as one entry
 /// (`marketplace:listing:{id}`, generation scope `listing:{id}`: bumped after every
 /// committed change of the listing or of its offers).
@@ -275,18 +301,6 @@ pub async fn card<C: sea_orm::ConnectionTrait>(
         listing,
         best_rate_millionths: best.map(|r| r.millionths()),
     }))
-}
-
-pub async fn view(state: &AppState, l: &listing::Model) -> Result<ListingView, MarketError> {
-    let counters = match crate::store::live::counters(state, l.id).await {
-        Ok(c) => c,
-        Err(error) => {
-            tracing::warn!(%error, invoice_id = %l.id, "Offer counters unreadable; using the database.");
-            (l.active_offers, l.active_offers)
-        }
-    };
-    let best = best_rate(&state.db, l.id).await?;
-    view_of(state, l, counters, best)
 }
 
 /// The view of `l` with its counters (active, placed) and best rate as read.

@@ -4,7 +4,7 @@
 //! rebuilt from the database the next time it moves or is read.
 
 use common::keys::ttl;
-use fred::prelude::{KeysInterface, SetsInterface, SortedSetsInterface};
+use fred::prelude::{KeysInterface, PubsubInterface, SetsInterface, SortedSetsInterface};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
@@ -12,13 +12,6 @@ use uuid::Uuid;
 use crate::domain::OfferStatus;
 use crate::state::AppState;
 use crate::store::entity::offer;
-
-/// Publishes `message` on `channel` (lossy, after commit).
-pub async fn publish(state: &AppState, channel: &str, message: &impl Serialize) {
-    if let Err(error) = service_kit::pubsub::publish(&state.redis, channel, message).await {
-        tracing::warn!(%error, "Live offer message not published.");
-    }
-}
 
 /// Active (pending or reserved) offers on an invoice, from the database.
 pub async fn active_count(state: &AppState, invoice_id: Uuid) -> Result<i64, sea_orm::DbErr> {
@@ -71,59 +64,114 @@ async fn rebuild(state: &AppState, key: &str, truth: Result<i64, sea_orm::DbErr>
     }
 }
 
-/// A new offer: `INCR offers:count:{invoiceId}`, then one pipeline for
-/// `metrics:offers:{invoiceId}` and `metrics:total_offers`.
-pub async fn offer_placed(state: &AppState, invoice_id: Uuid) {
-    adjust_active(state, invoice_id, 1).await;
-    let per_invoice = state.keys.metrics_offers(invoice_id);
-    let total = state.keys.metrics_total_offers();
-    let pipeline = state.redis.next().pipeline();
-    let queued: Result<(), fred::error::Error> = async {
-        // One key per script, so each stays single-slot on Redis Cluster.
-        for key in [&per_invoice, &total] {
-            INCR_IF_EXISTS
-                .queue(&pipeline, vec![key.clone()], vec!["1".into()])
-                .await?;
+/// A counter that committed changes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// `offers:count:{invoiceId}`: the invoice's active offers.
+    Active(Uuid),
+    /// `metrics:offers:{invoiceId}`: offers ever placed on the invoice.
+    Placed(Uuid),
+    /// `metrics:total_offers`: offers ever placed.
+    Total,
+}
+
+impl Counter {
+    fn key(self, state: &AppState) -> String {
+        match self {
+            Counter::Active(id) => state.keys.offers_count(id),
+            Counter::Placed(id) => state.keys.metrics_offers(id),
+            Counter::Total => state.keys.metrics_total_offers(),
         }
-        Ok(())
     }
-    .await;
-    let counts: Result<Vec<Option<i64>>, _> = match queued {
-        Ok(()) => pipeline.all().await,
-        Err(e) => Err(e),
-    };
-    match counts {
-        Ok(c) => {
-            if c.first().copied().flatten().is_none() {
-                rebuild(
-                    state,
-                    &per_invoice,
-                    placed_count(state, Some(invoice_id)).await,
-                )
-                .await;
-            }
-            if c.get(1).copied().flatten().is_none() {
-                rebuild(state, &total, placed_count(state, None).await).await;
-            }
+
+    /// The counter's figure from the database.
+    async fn truth(self, state: &AppState) -> Result<i64, sea_orm::DbErr> {
+        match self {
+            Counter::Active(id) => active_count(state, id).await,
+            Counter::Placed(id) => placed_count(state, Some(id)).await,
+            Counter::Total => placed_count(state, None).await,
         }
-        Err(error) => tracing::warn!(%error, %invoice_id, "Offer metrics not counted."),
     }
 }
 
-/// `offers:count:{invoiceId}` up or down by `delta`.
-pub async fn adjust_active(state: &AppState, invoice_id: Uuid, delta: i64) {
-    let key = state.keys.offers_count(invoice_id);
-    let got: Result<Option<i64>, _> = INCR_IF_EXISTS
-        .call(
-            &state.redis.next().clone(),
-            vec![key.clone()],
-            vec![delta.to_string()],
-        )
+/// What follows committed changes on the Redis side, sent in one round trip by
+/// [`Follow::send`]: the touched listings' cards and the trending pages marked stale, the
+/// counters moved (`INCRBY` only if the counter exists: one found missing is rebuilt from
+/// the database afterwards) and the live messages published. Failures are logged: the
+/// changes themselves have happened.
+#[derive(Default)]
+pub struct Follow {
+    invoices: Vec<Uuid>,
+    moves: Vec<(Counter, i64)>,
+    messages: Vec<(String, fred::bytes::Bytes)>,
+}
+
+impl Follow {
+    /// Listing `invoice_id` changed (its status or offers): its card is stale.
+    pub fn touched(&mut self, invoice_id: Uuid) -> &mut Self {
+        self.invoices.push(invoice_id);
+        self
+    }
+
+    /// `counter` moves by `delta`.
+    pub fn count(&mut self, counter: Counter, delta: i64) -> &mut Self {
+        self.moves.push((counter, delta));
+        self
+    }
+
+    /// `message` goes out as JSON on `channel` (lossy: subscribers away miss it).
+    pub fn publish(&mut self, channel: String, message: &impl Serialize) -> &mut Self {
+        match serde_json::to_vec(message) {
+            Ok(json) => self.messages.push((channel, json.into())),
+            Err(error) => tracing::error!(%error, channel, "Live message not serialised."),
+        }
+        self
+    }
+
+    /// Sends it all in one pipeline; then rebuilds any counter found missing.
+    pub async fn send(mut self, state: &AppState) {
+        self.invoices.sort_unstable();
+        self.invoices.dedup();
+        let mut scopes: Vec<String> = self
+            .invoices
+            .iter()
+            .map(|id| common::keys::Keys::listing_scope(*id))
+            .collect();
+        scopes.push(TRENDING_SCOPE.to_owned());
+        let moved: Result<Vec<fred::types::Value>, fred::error::Error> = async {
+            // The pool's client, not the worker thread's: background jobs send too.
+            let pipeline = state.redis.next().pipeline();
+            // The counters first: their answers lead.
+            for (counter, delta) in &self.moves {
+                // One key per script, so each stays single-slot on Redis Cluster.
+                INCR_IF_EXISTS
+                    .queue(&pipeline, vec![counter.key(state)], vec![delta.to_string()])
+                    .await?;
+            }
+            for scope in &scopes {
+                state.cache.queue_invalidate(&pipeline, scope).await?;
+            }
+            for (channel, payload) in self.messages {
+                let () = pipeline.publish(channel, payload).await?;
+            }
+            pipeline.all().await
+        }
         .await;
-    match got {
-        Ok(Some(_)) => {}
-        Ok(None) => rebuild(state, &key, active_count(state, invoice_id).await).await,
-        Err(error) => tracing::warn!(%error, %invoice_id, "Active offer count not moved."),
+        let answers = match moved {
+            Ok(answers) => answers,
+            Err(error) => {
+                // Cards and pages expire by their TTLs; the counters are rebuilt when
+                // found missing; until then readers may see the old figures.
+                tracing::warn!(%error, "Listing changes not followed in Redis.");
+                return;
+            }
+        };
+        for ((counter, _), answer) in self.moves.iter().zip(answers) {
+            if answer.is_null() {
+                let key = counter.key(state);
+                rebuild(state, &key, counter.truth(state).await).await;
+            }
+        }
     }
 }
 
@@ -180,6 +228,28 @@ pub async fn counters(state: &AppState, invoice_id: Uuid) -> anyhow::Result<(i64
         }
     };
     Ok((active, placed))
+}
+
+/// The counters of each of `invoices` (active offers, offers ever placed) in one round
+/// trip; an invoice with a counter missing is read (and rebuilt) on its own.
+pub async fn counters_of(state: &AppState, invoices: &[Uuid]) -> anyhow::Result<Vec<(i64, i64)>> {
+    if invoices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pipeline = state.redis.next().pipeline();
+    for id in invoices {
+        let () = pipeline.get(state.keys.offers_count(*id)).await?;
+        let () = pipeline.get(state.keys.metrics_offers(*id)).await?;
+    }
+    let read: Vec<Option<i64>> = pipeline.all().await?;
+    let mut all = Vec::with_capacity(invoices.len());
+    for (id, pair) in invoices.iter().zip(read.chunks(2)) {
+        all.push(match pair {
+            [Some(active), Some(placed)] => (*active, *placed),
+            _ => counters(state, *id).await?,
+        });
+    }
+    Ok(all)
 }
 
 /// The unix minute of the injected clock.
@@ -244,17 +314,11 @@ pub async fn count_view(state: &AppState, minute: i64, invoice_id: Uuid) {
 /// After committed changes of the listings `invoices` (their status, their offers): their
 /// cards and the rendered trending pages are stale. One round trip.
 pub async fn changed(state: &AppState, invoices: impl IntoIterator<Item = Uuid>) {
-    let mut scopes: Vec<String> = invoices
-        .into_iter()
-        .map(common::keys::Keys::listing_scope)
-        .collect();
-    scopes.sort_unstable();
-    scopes.dedup();
-    scopes.push(TRENDING_SCOPE.to_owned());
-    if let Err(error) = state.cache.invalidate_all(&scopes).await {
-        // The entries expire by their TTLs; until then a reader may see the old figures.
-        tracing::warn!(%error, "Listing cache generations not bumped.");
+    let mut follow = Follow::default();
+    for id in invoices {
+        follow.touched(id);
     }
+    follow.send(state).await;
 }
 
 /// Unions the last 60 minute buckets into `trending:invoices` and returns its top

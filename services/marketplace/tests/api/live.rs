@@ -328,3 +328,82 @@ async fn cached_listing_views_and_trending_follow_every_committed_change() {
     assert_eq!(l["status"], "cancelled");
     assert_eq!(l["offers"]["active"], 0);
 }
+
+/// Sets the listing's status in the database behind the cache's back (no generation bump),
+/// as a change whose bump has not happened yet would leave it.
+async fn set_status_unannounced(app: &crate::helpers::TestApp, invoice: uuid::Uuid, status: &str) {
+    use marketplace::store::entity::listing;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let res = listing::Entity::update_many()
+        .col_expr(listing::Column::Status, Expr::value(status))
+        .filter(listing::Column::Id.eq(invoice))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(res.rows_affected, 1);
+}
+
+#[tokio::test]
+async fn an_offer_is_judged_on_the_listing_row_never_on_its_cached_card() {
+    let app = spawn_app().await;
+    let seller = app.seller();
+    let invoice = app.listed(&seller).await;
+    let investor = app.investor();
+    let view = |token: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/api/marketplace/invoices/{}", invoice.id), &token)
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    let place = |token: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .post(
+                    "/api/marketplace/offers",
+                    &token,
+                    &json!({"invoice_id": invoice.id, "discount_rate": "18"}),
+                )
+                .await;
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // The card is cached as listed; then the row leaves the market unannounced.
+    assert_eq!(view(investor.token.clone()).await, 200);
+    set_status_unannounced(&app, invoice.id, "cancelled").await;
+    let (status, body) = place(investor.token.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("cancelled"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get("/api/marketplace/offers", &investor.token)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["total"],
+        0
+    );
+
+    // The other way round: the card (read again after a bump) says cancelled, the row is
+    // listed again: the offer is placed.
+    let _: i64 = app
+        .redis
+        .incr(
+            app.keys
+                .cache_generation(&common::keys::Keys::listing_scope(invoice.id)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(view(seller.token.clone()).await, 200);
+    set_status_unannounced(&app, invoice.id, "listed").await;
+    let (status, body) = place(investor.token.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "pending");
+}
