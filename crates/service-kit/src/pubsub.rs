@@ -65,22 +65,11 @@ where
     }
     let pipeline = redis.next().pipeline();
     for (channel, message) in messages {
-        queue_publish(&pipeline, channel.as_ref(), message).await?;
+        let () = pipeline
+            .publish(channel.as_ref(), Bytes::from(serde_json::to_vec(message)?))
+            .await?;
     }
     let _: Vec<fred::types::Value> = pipeline.all().await?;
-    Ok(())
-}
-
-/// Queues the publish of `message` as JSON on `channel` on `pipeline` (one answer: how
-/// many subscribers received it), for a writer that sends other commands anyway.
-pub async fn queue_publish<C: fred::interfaces::PubsubInterface>(
-    pipeline: &C,
-    channel: &str,
-    message: &impl Serialize,
-) -> Result<(), PublishError> {
-    let () = pipeline
-        .publish(channel, Bytes::from(serde_json::to_vec(message)?))
-        .await?;
     Ok(())
 }
 

@@ -8,9 +8,7 @@ use common::events::invoice::{InvoiceChanged, InvoiceStatus};
 use common::ids::InvoiceId;
 use common::money::{Currency, Money};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use service_kit::auth::AuthUser;
 use utoipa::ToSchema;
@@ -237,21 +235,6 @@ pub fn status_of(l: &listing::Model) -> Result<InvoiceStatus, BadStoredValue> {
     stored("listings", l.id, "status", &l.status)
 }
 
-/// The lowest active rate on a listing.
-async fn best_rate<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-) -> Result<Option<Rate>, sea_orm::DbErr> {
-    let active: Vec<&str> = OfferStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
-    Ok(offer::Entity::find()
-        .filter(offer::Column::InvoiceId.eq(id))
-        .filter(offer::Column::Status.is_in(active))
-        .order_by_asc(offer::Column::RateMillionths)
-        .one(db)
-        .await?
-        .map(|o| Rate::from_millionths(o.rate_millionths)))
-}
-
 /// The lowest active rate of each of `ids` that has active offers, in one query.
 pub async fn best_rates<C: sea_orm::ConnectionTrait>(
     db: &C,
@@ -296,7 +279,7 @@ pub async fn card<C: sea_orm::ConnectionTrait>(
     let Some(listing) = listing::Entity::find_by_id(id).one(db).await? else {
         return Ok(None);
     };
-    let best = best_rate(db, id).await?;
+    let best = best_rates(db, &[id]).await?.remove(&id);
     Ok(Some(Card {
         listing,
         best_rate_millionths: best.map(|r| r.millionths()),
