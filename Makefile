@@ -8,6 +8,9 @@ TARGET ?= gateway
 BENCH_DURATION ?= 10s
 INVESTORS ?= 32
 CONNECTIONS ?= 32
+BENCH_INVOICES ?= 800
+BENCH_CLIENTS ?= 1000
+BENCH_RATE ?= 1000
 
 .PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop create-admin demo race-accept loadtest bench k8s-validate docs
 
@@ -66,8 +69,8 @@ demo: ## Walk through every flow through the gateway of a running stack.
 race-accept: ## N (100) rounds of an accept racing six revisions through the gateway: make race-accept ROUNDS=100 (needs ADMIN_EMAIL/ADMIN_PASSWORD)
 	$(CARGO) run --release --locked --quiet -p demo -- --gateway http://127.0.0.1:$${GATEWAY_PORT:-8080} --race-accept $${ROUNDS:-100}
 
-bench: ## The hot read paths (cached search, trending, listing view, notifications) with wrk against a running stack, one table beside redis-benchmark GET and pgbench (needs ADMIN_EMAIL/ADMIN_PASSWORD): make bench BENCH_DURATION=10s INVESTORS=32
-	$(CARGO) run --release --locked --quiet -p loadtest -- --service bench --target direct --duration $(BENCH_DURATION) --investors $(INVESTORS) --connections $(CONNECTIONS) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL))
+bench: ## The hot paths (cached search, trending, listing view, notifications list, place offer, WebSocket delivery) against a running stack, one table beside redis-benchmark GET and pgbench (needs ADMIN_EMAIL/ADMIN_PASSWORD): make bench BENCH_DURATION=10s INVESTORS=32
+	$(CARGO) run --release --locked --quiet -p loadtest -- --service bench --target direct --duration $(BENCH_DURATION) --investors $(INVESTORS) --connections $(CONNECTIONS) --invoices $(BENCH_INVOICES) --clients $(BENCH_CLIENTS) --rate $(BENCH_RATE) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL))
 
 # SERVICE=notifications-ws takes CLIENTS (WebSocket clients, 1000) and RATE (notifications/s, 1000).
 loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway

@@ -76,3 +76,51 @@ wait_for_redis() {
     sleep 0.2
   done
 }
+
+# supervise NAME LOG COMMAND...: runs COMMAND (its output appended to LOG) and starts it
+# again whenever it exits, until this shell is sent TERM: then it stops the command (TERM,
+# waiting for it to finish) and exits. Meant to run in a background subshell of make run,
+# one per process of the stack: a crashed service, or a Redis that was killed, comes back
+# instead of the stack going down.
+#   $RUN_DIR/NAME.pid    the command's current pid (removed once stopped)
+#   $RUN_DIR/NAME.exits  a line per unplanned exit: "<unix time> <status> <seconds up>"
+# Each exit is also said on stdout. The pause before a restart starts at
+# SUPERVISE_BACKOFF seconds (1) and doubles, up to SUPERVISE_MAX_BACKOFF (30), while the
+# command keeps dying within SUPERVISE_STABLE seconds (10) of its start; after a longer
+# run it is back to the first pause.
+supervise() {
+  local name=$1 log=$2
+  shift 2
+  local first=${SUPERVISE_BACKOFF:-1} max=${SUPERVISE_MAX_BACKOFF:-30} stable=${SUPERVISE_STABLE:-10}
+  local pause=$first child="" began status up
+  # shellcheck disable=SC2317  # invoked by the trap
+  stop_supervised() {
+    if [ -n "$child" ]; then
+      kill -TERM "$child" 2>/dev/null || true
+      wait "$child" 2>/dev/null || true
+    fi
+    rm -f "$RUN_DIR/$name.pid"
+    exit 0
+  }
+  trap stop_supervised TERM
+  while :; do
+    began=$SECONDS
+    "$@" >>"$log" 2>&1 &
+    child=$!
+    echo "$child" > "$RUN_DIR/$name.pid"
+    status=0
+    # (2>/dev/null: bash's own "Killed" notice; the line below says it.)
+    wait "$child" 2>/dev/null || status=$?
+    child=""
+    up=$((SECONDS - began))
+    echo "$(date +%s) $status $up" >> "$RUN_DIR/$name.exits"
+    if [ "$up" -ge "$stable" ]; then pause=$first; fi
+    say "$name exited (status $status) after ${up} s; restarting it in ${pause} s (log: $log)"
+    # Waiting on a background sleep lets TERM in at once.
+    sleep "$pause" &
+    child=$!
+    wait "$child" || true
+    child=""
+    pause=$((pause * 2 > max ? max : pause * 2))
+  done
+}

@@ -4,7 +4,9 @@
 # Starts its own Redis (AOF, in $DATA_DIR/redis, port $REDIS_PORT, unless REDIS_URL points
 # elsewhere), builds the services in release mode, migrates and starts each one with its
 # SQLite database in $DATA_DIR (or <SERVICE>_DATABASE_URL), starts nginx as the gateway on
-# $GATEWAY_PORT, waits for every /readyz and prints where everything is. Ctrl-C or
+# $GATEWAY_PORT, waits for every /readyz and prints where everything is. Each process runs
+# under `supervise` (scripts/lib.sh): one that dies afterwards is started again, with a
+# line saying so and a growing pause, instead of the stack going down. Ctrl-C or
 # `make stop` stops what it started, and nothing else. Secrets the services need are
 # made once per data directory and kept there (sandbox-webhook-secret, audit-chain-key).
 set -euo pipefail
@@ -36,6 +38,7 @@ if compgen -G "$RUN_DIR/*.pid" >/dev/null; then
   done
   rm -f "$RUN_DIR"/*.pid
 fi
+rm -f "$RUN_DIR"/*.exits "$RUN_DIR"/*.supervisor
 
 # --- ports ---------------------------------------------------------------------------
 mapfile -t SERVICES < <(services)
@@ -50,23 +53,39 @@ if [ -z "${REDIS_URL:-}" ]; then
 fi
 
 # --- stop everything we started on exit --------------------------------------------------
-PIDS=()
+# The supervisors (one per process), in start order.
+SUPERVISORS=()
 stopping=0
 cleanup() {
   [ $stopping = 1 ] && return; stopping=1
   say ""; say "Stopping the stack..."
-  # Services first (they finish in-flight requests), then the gateway, then Redis.
-  for ((i=${#PIDS[@]}-1; i>=0; i--)); do
-    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-    wait "${PIDS[$i]}" 2>/dev/null || true
+  # Services first (they finish in-flight requests), then the gateway, then Redis: a
+  # supervisor told to stop stops its process and starts no other.
+  for ((i=${#SUPERVISORS[@]}-1; i>=0; i--)); do
+    kill -TERM "${SUPERVISORS[$i]}" 2>/dev/null || true
+    wait "${SUPERVISORS[$i]}" 2>/dev/null || true
   done
-  rm -f "$RUN_DIR"/*.pid
+  rm -f "$RUN_DIR"/*.pid "$RUN_DIR"/*.supervisor
   say "Stopped."
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# make stop signals this script, which stops the rest in order.
+echo $$ > "$RUN_DIR/stack.pid"
 
-started() { PIDS+=("$2"); echo "$2" > "$RUN_DIR/$1.pid"; }
+# start NAME LOG COMMAND...: COMMAND under `supervise`; returns once its first pid is in
+# $RUN_DIR/NAME.pid, and sets $pid to it.
+start() {
+  local name=$1
+  rm -f "$RUN_DIR/$name.pid"
+  supervise "$@" &
+  SUPERVISORS+=("$!")
+  echo "$!" > "$RUN_DIR/$name.supervisor"
+  until [ -s "$RUN_DIR/$name.pid" ]; do sleep 0.02; done
+  pid=$(cat "$RUN_DIR/$name.pid")
+}
+# exited NAME: whether NAME's process has exited since make run started it.
+exited() { [ -s "$RUN_DIR/$1.exits" ]; }
 
 # --- Redis -----------------------------------------------------------------------------
 if [ -z "${REDIS_URL:-}" ]; then
@@ -74,15 +93,13 @@ if [ -z "${REDIS_URL:-}" ]; then
   # AOF for durability across restarts; rewritten (to an RDB base, which loads fast) once
   # it is twice its size after the last rewrite and at least 16 MB, so it tracks the data
   # instead of the history of every write (see README, "Local Redis").
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA_DIR/redis" \
-    --appendonly yes --save "" --aof-use-rdb-preamble yes \
+  start redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
+    --dir "$DATA_DIR/redis" --appendonly yes --save "" --aof-use-rdb-preamble yes \
     --auto-aof-rewrite-percentage 100 --auto-aof-rewrite-min-size 16mb \
-    --logfile "$LOG_DIR/redis.log" --daemonize no &
-  redis_pid=$!
-  started redis "$redis_pid"
+    --logfile "$LOG_DIR/redis.log" --daemonize no
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   # Ready means PONG: while it replays a large AOF, Redis answers LOADING.
-  wait_for_redis "$REDIS_PORT" "$redis_pid" || die "Redis did not start: see $LOG_DIR/redis.log"
+  wait_for_redis "$REDIS_PORT" "$pid" || die "Redis did not start: see $LOG_DIR/redis.log"
   say "Redis      redis://127.0.0.1:$REDIS_PORT (AOF in $DATA_DIR/redis)"
 fi
 
@@ -122,11 +139,10 @@ if [ $with_sandbox = yes ]; then
     read -r n p <<<"$s"
     if [ "$n" = payments ]; then payments_port=$p; fi
   done
-  SANDBOX_HOST=127.0.0.1 SANDBOX_PORT=$SANDBOX_PORT \
-    SANDBOX_PUBLIC_URL="http://127.0.0.1:$GATEWAY_PORT/sandbox" \
+  start sandbox-provider "$LOG_DIR/sandbox-provider.log" env SANDBOX_HOST=127.0.0.1 \
+    SANDBOX_PORT="$SANDBOX_PORT" SANDBOX_PUBLIC_URL="http://127.0.0.1:$GATEWAY_PORT/sandbox" \
     SANDBOX_WEBHOOK_URL="http://127.0.0.1:$payments_port/api/payments/webhooks/sandbox" \
-    "$BIN_DIR/sandbox-provider" >>"$LOG_DIR/sandbox-provider.log" 2>&1 &
-  started sandbox-provider $!
+    "$BIN_DIR/sandbox-provider"
   export SANDBOX_UPSTREAM="127.0.0.1:$SANDBOX_PORT"
 fi
 
@@ -154,35 +170,34 @@ for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   PORT=$port "$BIN_DIR/$name" migrate >>"$LOG_DIR/$name.log" 2>&1 \
     || die "$name: migrations failed, see $LOG_DIR/$name.log"
-  PORT=$port "$BIN_DIR/$name" serve >>"$LOG_DIR/$name.log" 2>&1 &
-  started "$name" $!
+  start "$name" "$LOG_DIR/$name.log" env PORT="$port" "$BIN_DIR/$name" serve
 done
 
 # --- gateway ---------------------------------------------------------------------------
 names=$(printf '%s ' "${SERVICES[@]%% *}")
 GATEWAY_PORT=$GATEWAY_PORT GATEWAY_SERVICES="$names" GATEWAY_ERROR_LOG=logs/error.log \
   bash deploy/gateway/render.sh "$DATA_DIR/gateway" >/dev/null
-"$NGINX" -p "$DATA_DIR/gateway" -c "$DATA_DIR/gateway/nginx.conf" -e "$DATA_DIR/gateway/logs/error.log" &
-started gateway $!
+start gateway "$DATA_DIR/gateway/logs/error.log" \
+  "$NGINX" -p "$DATA_DIR/gateway" -c "$DATA_DIR/gateway/nginx.conf" -e "$DATA_DIR/gateway/logs/error.log"
 
 # --- ready? --------------------------------------------------------------------------------
 deadline=$((SECONDS + 90))
 for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   until [ "$(http_status "$port" /readyz)" = 200 ]; do
-    kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null || die "$name exited: see $LOG_DIR/$name.log"
+    exited "$name" && die "$name exited: see $LOG_DIR/$name.log"
     [ $SECONDS -lt $deadline ] || die "$name is not ready after 90 s: see $LOG_DIR/$name.log"
     sleep 0.2
   done
 done
 until [ "$(http_status "$GATEWAY_PORT" /healthz)" = 200 ]; do
-  kill -0 "$(cat "$RUN_DIR/gateway.pid")" 2>/dev/null || die "the gateway exited: see $DATA_DIR/gateway/logs/error.log"
+  exited gateway && die "the gateway exited: see $DATA_DIR/gateway/logs/error.log"
   [ $SECONDS -lt $deadline ] || die "the gateway is not ready: see $DATA_DIR/gateway/logs/error.log"
   sleep 0.2
 done
 
 say ""
-say "Vestio is running. Ctrl-C (or make stop) stops it."
+say "Vestio is running. Ctrl-C (or make stop) stops it; a process that dies is started again."
 say ""
 say "  gateway    http://127.0.0.1:$GATEWAY_PORT"
 for s in "${SERVICES[@]}"; do
@@ -200,6 +215,6 @@ say "    -d '{\"email\":\"ada@example.com\",\"password\":\"correct horse 42\",\"
 say "  make create-admin EMAIL=admin@example.com PASSWORD='change me 2024'"
 say "  make demo"
 say ""
-# Until a child dies or we are told to stop.
-wait -n "${PIDS[@]}" || true
-say "A process of the stack stopped; stopping the rest (logs: $LOG_DIR)."
+# Until we are told to stop (INT or TERM: the trap exits, and cleanup stops the rest). The
+# supervisors only end when told to.
+wait || true

@@ -12,10 +12,13 @@
 //! | trending | `GET /api/marketplace/trending?limit=10`, one investor |
 //! | listing view | `GET /api/marketplace/invoices/{id}`, every investor and listing in turn (each new investor, listing and minute counts towards trending) |
 //! | notifications list | `GET /api/notifications?limit=20`, one investor |
+//! | place offer | `POST /api/marketplace/offers` (goose, `marketplace-offers`' users: one per investor, each walking its team's listings; beside pgbench) |
+//! | WebSocket delivery | `--clients` notifications clients fed `--rate` notifications a second on Redis (`notifications-ws`): delivered/s and publish-to-frame latency |
 //!
-//! Offers, the event consumers and WebSocket delivery have scenarios of their own
-//! (`marketplace`, `notifications-events`, `notifications-ws`): they write, and are
-//! reported beside pgbench there.
+//! The offers row writes (each investor offers at most once per listing and a listing
+//! takes at most 16: `--invoices` bounds how many offers a run can place, about
+//! `--invoices` x 16); it runs after the reads. The event consumers have a scenario of
+//! their own (`notifications-events`).
 
 use std::process::Command;
 use std::time::Duration;
@@ -23,14 +26,25 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 
 use crate::invoice::{redis_get_rps, run_tool};
+use crate::{marketplace, notifications, summary};
 
 pub struct Settings {
     pub gateway: String,
+    pub auth: String,
     pub invoice: String,
     pub marketplace: String,
     pub notifications: String,
     pub redis_host: String,
     pub redis_port: u16,
+    /// The stack's Redis as a URL and its key prefix (the WebSocket row publishes there).
+    pub redis_url: String,
+    pub redis_prefix: String,
+    /// notifications' pid, for its memory per WebSocket client.
+    pub notifications_pid: Option<u32>,
+    /// WebSocket clients and notifications per second of the WebSocket row.
+    pub clients: usize,
+    pub rate: u64,
+    pub reports_dir: std::path::PathBuf,
     pub pgbench_url: String,
     pub invoices: usize,
     pub investors: usize,
@@ -45,6 +59,16 @@ struct Row {
     p50_ms: f64,
     p99_ms: f64,
     failed: bool,
+    yardstick: Yardstick,
+}
+
+/// What a row's rate is set beside.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Yardstick {
+    RedisGet,
+    Pgbench,
+    /// A rate the load test sets (WebSocket delivery): latency is the figure.
+    None,
 }
 
 /// A wrk Lua script sending GETs of `paths` with `tokens`, each request the next pair.
@@ -119,7 +143,61 @@ fn wrk(
         p50_ms: percentile_ms(&out, "50%").unwrap_or(f64::NAN),
         p99_ms: percentile_ms(&out, "99%").unwrap_or(f64::NAN),
         failed: out.contains("Non-2xx") || out.contains("Socket errors"),
+        yardstick: Yardstick::RedisGet,
     })
+}
+
+/// Offers placed by one goose user per investor for the run's duration.
+async fn offers(s: &Settings) -> anyhow::Result<Row> {
+    let run = crate::attack(crate::Run {
+        name: "bench-offers".to_owned(),
+        host: s.marketplace.clone(),
+        users: s.investors,
+        increase_rate: None,
+        duration: format!("{}s", s.duration.as_secs()),
+        reports_dir: s.reports_dir.clone(),
+        scenarios: marketplace::offer_scenarios(),
+    })
+    .await?;
+    let f = summary::figures(&run.metrics, marketplace::PLACE_OFFER)
+        .context("place offer: no offer was attempted")?;
+    if f.failed > 0 {
+        print!("{}", summary::table(&run.metrics));
+    }
+    Ok(Row {
+        name: "place offer",
+        rps: f.rate,
+        p50_ms: f.p50_ms,
+        p99_ms: f.p99_ms,
+        failed: f.failed > 0,
+        yardstick: Yardstick::Pgbench,
+    })
+}
+
+/// `--clients` WebSocket clients fed `--rate` notifications a second; also the service's
+/// memory per connected client, in KiB.
+async fn websocket(s: &Settings) -> anyhow::Result<(Row, Option<f64>)> {
+    let report = notifications::run(notifications::Settings {
+        service: s.notifications.clone(),
+        auth: s.auth.clone(),
+        redis_url: s.redis_url.clone(),
+        redis_prefix: s.redis_prefix.clone(),
+        pid: s.notifications_pid,
+        clients: s.clients,
+        rate: s.rate,
+        duration: s.duration,
+        target: "direct",
+    })
+    .await?;
+    let row = Row {
+        name: "WebSocket delivery",
+        rps: report.delivered_per_sec(),
+        p50_ms: report.latency_ms(0.50),
+        p99_ms: report.latency_ms(0.99),
+        failed: !report.passed(),
+        yardstick: Yardstick::None,
+    };
+    Ok((row, report.memory.per_connection_kib()))
 }
 
 pub async fn run(s: Settings) -> anyhow::Result<bool> {
@@ -177,26 +255,46 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
             rows.push(wrk(&s, name, base, &paths, tokens)?);
         }
     }
+    if wanted("place offer") {
+        rows.push(offers(&s).await?);
+    }
+    let mut per_client_kib = None;
+    if wanted("WebSocket delivery") {
+        let (row, kib) = websocket(&s).await?;
+        rows.push(row);
+        per_client_kib = kib;
+    }
     let (redis_rps, _) = redis_get_rps(&s.redis_host, s.redis_port, s.connections)?;
     let tps = crate::payments::pgbench(&s.pgbench_url)?;
     println!();
-    println!("| path | req/s | p50 | p99 | x redis-benchmark GET |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| path | req/s | p50 | p99 | x redis-benchmark GET | x pgbench |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for r in &rows {
+        let (reads, writes) = match r.yardstick {
+            Yardstick::RedisGet => (format!("{:.3}", r.rps / redis_rps), String::new()),
+            Yardstick::Pgbench => (String::new(), format!("{:.3}", r.rps / tps)),
+            Yardstick::None => (String::new(), String::new()),
+        };
         println!(
-            "| {}{} | {:.0} | {:.2} ms | {:.2} ms | {:.3} |",
+            "| {}{} | {:.0} | {:.2} ms | {:.2} ms | {reads} | {writes} |",
             r.name,
-            if r.failed { " (ERRORS: see wrk)" } else { "" },
+            if r.failed { " (ERRORS: see above)" } else { "" },
             r.rps,
             r.p50_ms,
             r.p99_ms,
-            r.rps / redis_rps
         );
     }
     println!(
-        "| redis-benchmark GET -c {} | {redis_rps:.0} | | | 1 |",
+        "| redis-benchmark GET -c {} | {redis_rps:.0} | | | 1 | |",
         s.connections
     );
-    println!("| pgbench -c 32 one-row insert | {tps:.0} tps | | | |");
+    println!("| pgbench -c 32 one-row insert | {tps:.0} tps | | | | 1 |");
+    if let Some(kib) = per_client_kib {
+        println!(
+            "\nWebSocket delivery: {} clients at {} notifications/s (the rate is the load's, \
+             not a capacity); notifications' memory {kib:.1} KiB per connected client",
+            s.clients, s.rate
+        );
+    }
     Ok(rows.iter().all(|r| !r.failed))
 }

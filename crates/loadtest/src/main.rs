@@ -385,7 +385,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     if cli.service == Service::NotificationsWs {
         let redis_url = redis_url_of(&cli.redis);
-        let passed = notifications::run(notifications::Settings {
+        let report = notifications::run(notifications::Settings {
             service: host,
             auth: auth_host,
             redis_url,
@@ -397,18 +397,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target: cli.target.name(),
         })
         .await?;
-        return Ok(exit_code(passed));
+        return Ok(exit_code(report.passed()));
     }
 
     if cli.service == Service::Bench {
         let (redis_host, redis_port) = redis_host_port(&cli.redis);
         let passed = bench::run(bench::Settings {
             gateway: cli.seed_host.trim_end_matches('/').to_owned(),
+            auth: AUTH_DIRECT_URL.to_owned(),
             invoice: Service::Invoice.direct_url().to_owned(),
             marketplace: Service::Marketplace.direct_url().to_owned(),
             notifications: Service::NotificationsWs.direct_url().to_owned(),
             redis_host,
             redis_port,
+            redis_url: redis_url_of(&cli.redis),
+            redis_prefix: cli.redis_prefix.clone(),
+            notifications_pid: cli.pid.or_else(|| rss::pid_of("notifications")),
+            clients: cli.clients,
+            rate: cli.rate,
+            reports_dir: cli.reports_dir.clone(),
             pgbench_url: cli.pgbench_url.clone(),
             invoices: cli.invoices,
             investors: cli.investors,
@@ -520,39 +527,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    std::fs::create_dir_all(&cli.reports_dir)
-        .with_context(|| format!("creating {}", cli.reports_dir.display()))?;
-    let stem = format!(
-        "{}-{}-{}",
-        cli.service.name(),
-        cli.target.name(),
-        chrono::Local::now().format("%Y%m%dT%H%M%S")
-    );
-    let report = |ext: &str| {
-        cli.reports_dir
-            .join(format!("{stem}.{ext}"))
-            .to_string_lossy()
-            .into_owned()
-    };
-    let (html, json) = (report("html"), report("json"));
-
-    let mut config = GooseConfiguration::default();
-    config.host = Some(host.clone());
-    config.users = Some(cli.users);
-    config.increase_rate = Some(
-        cli.increase_rate
-            .unwrap_or(cli.users as f64)
-            .max(0.001)
-            .to_string(),
-    );
-    config.run_time = Some(cli.duration.clone());
-    config.report_file = vec![html.clone(), json.clone()];
-    // Keep the start-up register/login in the figures: they are measured once.
-    config.no_reset_metrics = true;
-    // No controllers: two runs at once must not fight over their ports.
-    config.no_telnet = true;
-    config.no_websocket = true;
-
     println!(
         "loadtest: {} via {} at {host}, {} users for {}",
         cli.service.name(),
@@ -560,11 +534,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         cli.users,
         cli.duration
     );
-    let mut attack = GooseAttack::initialize_with_config(config)?;
-    for scenario in cli.service.scenarios() {
-        attack = attack.register_scenario(scenario);
-    }
-    let metrics = attack.execute().await?;
+    let Attack {
+        metrics,
+        html,
+        json,
+    } = attack(Run {
+        name: format!("{}-{}", cli.service.name(), cli.target.name()),
+        host: host.clone(),
+        users: cli.users,
+        increase_rate: cli.increase_rate,
+        duration: cli.duration.clone(),
+        reports_dir: cli.reports_dir.clone(),
+        scenarios: cli.service.scenarios(),
+    })
+    .await?;
 
     println!();
     print!("{}", summary::table(&metrics));
@@ -572,8 +555,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         marketplace::redis_benchmark(&cli.redis, cli.users)?;
     }
     if cli.service == Service::MarketplaceOffers {
-        let (rate, p99) =
-            summary::rate_and_p99(&metrics, "POST place offer").context("no offers placed")?;
+        let summary::Figures {
+            rate, p99_ms: p99, ..
+        } = summary::figures(&metrics, marketplace::PLACE_OFFER).context("no offers placed")?;
         let tps = payments::pgbench(&cli.pgbench_url)?;
         let passed = rate / tps >= 0.25 && p99 <= 20.0;
         println!(
@@ -588,7 +572,72 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whole seconds of a duration like 30s, 2m or 1m30s.
+/// One goose run.
+struct Run {
+    /// The reports' file stem (a timestamp is added).
+    name: String,
+    host: String,
+    users: usize,
+    /// Users started per second (default: all within about a second).
+    increase_rate: Option<f64>,
+    /// e.g. 30s, 2m.
+    duration: String,
+    reports_dir: PathBuf,
+    scenarios: Vec<Scenario>,
+}
+
+/// What a goose run measured, and where its reports are.
+struct Attack {
+    metrics: goose::metrics::GooseMetrics,
+    html: String,
+    json: String,
+}
+
+/// Runs `run`'s scenarios with goose, its HTML and JSON reports under `reports_dir`.
+async fn attack(run: Run) -> anyhow::Result<Attack> {
+    std::fs::create_dir_all(&run.reports_dir)
+        .with_context(|| format!("creating {}", run.reports_dir.display()))?;
+    let stem = format!(
+        "{}-{}",
+        run.name,
+        chrono::Local::now().format("%Y%m%dT%H%M%S")
+    );
+    let report = |ext: &str| {
+        run.reports_dir
+            .join(format!("{stem}.{ext}"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let (html, json) = (report("html"), report("json"));
+
+    let mut config = GooseConfiguration::default();
+    config.host = Some(run.host);
+    config.users = Some(run.users);
+    config.increase_rate = Some(
+        run.increase_rate
+            .unwrap_or(run.users as f64)
+            .max(0.001)
+            .to_string(),
+    );
+    config.run_time = Some(run.duration);
+    config.report_file = vec![html.clone(), json.clone()];
+    // Keep the start-up register/login in the figures: they are measured once.
+    config.no_reset_metrics = true;
+    // No controllers: two runs at once must not fight over their ports.
+    config.no_telnet = true;
+    config.no_websocket = true;
+    let mut attack = GooseAttack::initialize_with_config(config)?;
+    for scenario in run.scenarios {
+        attack = attack.register_scenario(scenario);
+    }
+    let metrics = attack.execute().await?;
+    Ok(Attack {
+        metrics,
+        html,
+        json,
+    })
+}
+
 /// Success when the run met its target.
 fn exit_code(passed: bool) -> ExitCode {
     if passed {
@@ -617,6 +666,7 @@ fn redis_url_of(redis: &str) -> String {
     }
 }
 
+/// Whole seconds of a duration like 30s, 2m or 1m30s.
 fn humantime_secs(text: &str) -> anyhow::Result<u64> {
     let mut total = 0;
     let mut number = String::new();

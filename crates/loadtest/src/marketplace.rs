@@ -153,6 +153,9 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// goose's key for the placed offers' figures.
+pub const PLACE_OFFER: &str = "POST place offer";
+
 /// At most this many users offer on one invoice in `marketplace-offers` (below
 /// marketplace's default limit of 20 active offers per invoice).
 pub const TEAM: usize = 16;

@@ -44,7 +44,8 @@ mod publish;
 mod report;
 
 use client::{Frame, Ws};
-use report::{Memory, Report, Tally};
+pub use report::Report;
+use report::{Memory, Tally};
 
 /// Registrations (and logins) in flight at once.
 const SIGNUPS_AT_ONCE: usize = 16;
@@ -99,7 +100,7 @@ struct Shared {
     ready: Vec<AtomicBool>,
 }
 
-pub async fn run(s: Settings) -> anyhow::Result<bool> {
+pub async fn run(s: Settings) -> anyhow::Result<Report> {
     anyhow::ensure!(s.clients > 0, "--clients must be at least 1");
     anyhow::ensure!(s.rate > 0, "--rate must be at least 1");
     let ws_base = client::base_url(&s.service)?;
@@ -249,7 +250,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
     };
     println!();
     print!("{}", report.text());
-    Ok(report.passed())
+    Ok(report)
 }
 
 /// Registers user `n` (sellers and investors alternately) and logs it in.

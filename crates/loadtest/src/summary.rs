@@ -64,13 +64,24 @@ fn row(
     );
 }
 
-/// The rate (per second over the run) and p99 (ms) of the requests named `key` (goose's
-/// `METHOD name`), if any were made.
-pub fn rate_and_p99(metrics: &GooseMetrics, key: &str) -> Option<(f64, f64)> {
+/// One request name's figures over a run.
+pub struct Figures {
+    /// Successful requests per second of the run.
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub failed: usize,
+}
+
+/// The figures of the requests named `key` (goose's `METHOD name`), if any were made.
+pub fn figures(metrics: &GooseMetrics, key: &str) -> Option<Figures> {
     let m = metrics.requests.get(key)?;
     let secs = metrics.duration.max(1) as f64;
-    Some((
-        m.success_count as f64 / secs,
-        m.raw_data.percentile_us(0.99) as f64 / 1000.0,
-    ))
+    let ms = |p: f32| m.raw_data.percentile_us(p) as f64 / 1000.0;
+    Some(Figures {
+        rate: m.success_count as f64 / secs,
+        p50_ms: ms(0.50),
+        p99_ms: ms(0.99),
+        failed: m.fail_count,
+    })
 }

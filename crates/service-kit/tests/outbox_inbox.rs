@@ -159,6 +159,72 @@ async fn a_service_killed_between_commit_and_push_still_delivers_the_event_on_sq
     killed_between_commit_and_push_still_delivers(DbKind::Sqlite).await;
 }
 
+/// One event committed and relayed at the clock's time.
+async fn commit_and_relay(env: &Env, relay: &Relay) -> Envelope {
+    let e = event();
+    let txn = service_kit::db::begin_write(&env.db).await.unwrap();
+    outbox::add(&txn, &e).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(relay.relay_once().await.unwrap(), 1);
+    e
+}
+
+async fn a_redis_restart_that_lost_recent_pushes_gets_them_again(kind: DbKind) {
+    let env = setup(kind).await;
+    // A Redis of its own, with nothing on disk: a restart loses every write, the worst
+    // case of a crash with `appendfsync everysec` (which loses the last second or two).
+    let mut server = testkit::RedisServer::start();
+    let redis = service_kit::redis::pool(&server.url(), 1).await.unwrap();
+    let clock = common::clock::ManualClock::starting_now();
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        redis.clone(),
+        env.keys.clone(),
+    )
+    .clock(clock.clone())
+    .restart_check_every(Duration::ZERO)
+    .resend_window(Duration::from_secs(5));
+    let consumer = consumers_of(EVENT)[0];
+
+    // An event sent a minute before the crash (long on disk), then a recent one.
+    let _old = commit_and_relay(&env, &relay).await;
+    clock.advance(chrono::Duration::seconds(60));
+    let recent = commit_and_relay(&env, &relay).await;
+    assert_eq!(events_on(&redis, &env.keys, consumer).await.len(), 2);
+
+    server.restart();
+
+    // The relay's next round sees a new run_id and sends the recent event again (not the
+    // old one: a restart loses at most the last seconds).
+    testkit::wait_until(
+        DEADLINE,
+        "the recent event is on the queue again",
+        || async {
+            let _ = relay.relay_once().await;
+            redis
+                .llen::<i64, _>(env.keys.events(consumer).as_str())
+                .await
+                .is_ok_and(|n| n > 0)
+        },
+    )
+    .await;
+    assert_eq!(events_on(&redis, &env.keys, consumer).await, vec![recent]);
+    assert_eq!(outbox::pending(&env.db).await.unwrap(), 0);
+    // Once is enough: the next round sends nothing.
+    assert_eq!(relay.relay_once().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_redis_restart_that_lost_recent_pushes_gets_them_again_on_postgres() {
+    a_redis_restart_that_lost_recent_pushes_gets_them_again(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_redis_restart_that_lost_recent_pushes_gets_them_again_on_sqlite() {
+    a_redis_restart_that_lost_recent_pushes_gets_them_again(DbKind::Sqlite).await;
+}
+
 #[tokio::test]
 async fn a_rolled_back_change_publishes_nothing() {
     let env = setup(DbKind::Postgres).await;

@@ -77,6 +77,28 @@ impl TestDb {
         }
     }
 
+    /// Ends every PostgreSQL session on this database (`pg_terminate_backend`, as an
+    /// operator, a failover or a restart would): the number ended. Nothing on SQLite.
+    pub async fn kill_connections(&self) -> usize {
+        let Some(name) = &self.name else { return 0 };
+        let conn = Database::connect(&admin_url())
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        let rows = conn
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                [name.clone().into()],
+            ))
+            .await
+            .expect("terminate the database's sessions");
+        let _ = conn.close().await;
+        rows.iter()
+            .filter(|r| r.try_get::<bool>("", "ended").unwrap_or(false))
+            .count()
+    }
+
     /// Connects with the service's own settings (WAL, busy timeout, ...).
     pub async fn connect(&self) -> sea_orm::DatabaseConnection {
         service_kit::db::connect(&self.url)

@@ -123,7 +123,19 @@ impl Report {
     }
 
     fn p99_ms(&self) -> f64 {
-        ms(percentile(&self.tally.latencies_us, 0.99))
+        self.latency_ms(0.99)
+    }
+
+    /// The delivery latency's percentile `p` (0..=1), in ms.
+    pub fn latency_ms(&self, p: f64) -> f64 {
+        ms(percentile(&self.tally.latencies_us, p))
+    }
+
+    /// Distinct notifications received per second of the load (0 without a load).
+    pub fn delivered_per_sec(&self) -> f64 {
+        self.load.as_ref().map_or(0.0, |l| {
+            self.tally.received as f64 / l.secs.max(f64::EPSILON)
+        })
     }
 
     /// Why the run falls short of the target; empty when it passes.

@@ -173,8 +173,8 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         match self {
-            ApiError::Internal(err) if redis_failed(err) => {
-                tracing::error!(error = ?err, "Request failed: Redis did not answer.");
+            ApiError::Internal(err) if backing_failed(err) => {
+                tracing::error!(error = ?err, "Request failed: Redis or the database did not answer.");
                 Problem::new(status, UNAVAILABLE)
             }
             ApiError::Internal(err) => {
@@ -211,7 +211,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::Internal(err) if redis_failed(err) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(err) if backing_failed(err) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -249,23 +249,31 @@ impl ResponseError for ApiError {
     }
 }
 
-/// What a 503 tells a client to wait, in seconds: Redis loading or reconnecting is a matter
-/// of seconds.
+/// What a 503 tells a client to wait, in seconds: Redis loading or reconnecting, or the
+/// database pool replacing a dropped connection, is a matter of seconds.
 pub const RETRY_AFTER_UNAVAILABLE: &str = "1";
 
 const UNAVAILABLE: &str = "a backing service is unavailable; try again shortly";
 
 /// Whether an unexpected error came from Redis (unreachable, timed out, `LOADING` after a
-/// restart): that is a 503 the client may retry, not a 500.
-fn redis_failed(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|cause| cause.downcast_ref::<fred::error::Error>().is_some())
+/// restart) or from a database that could not be reached or dropped the connection
+/// ([`crate::db::is_unavailable`]): that is a 503 the client may retry, not a 500.
+fn backing_failed(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<fred::error::Error>().is_some()
+            || cause
+                .downcast_ref::<sea_orm::DbErr>()
+                .is_some_and(crate::db::is_unavailable)
+    })
 }
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         if crate::db::is_unique_violation(&err) {
             ApiError::Conflict("a resource with these unique values already exists".into())
+        } else if crate::db::is_unavailable(&err) {
+            tracing::warn!(error = %err, "Database unavailable.");
+            ApiError::Unavailable(UNAVAILABLE.into())
         } else {
             ApiError::Internal(err.into())
         }

@@ -18,6 +18,12 @@
 //!   are idempotent through [`crate::inbox`], keyed by the envelope id. Relays take the
 //!   short lease `outbox:relay:{service}` (`SET NX PX`, released with a compare-and-delete)
 //!   so that two instances rarely push the same batch.
+//! - **Nothing is lost when Redis crashes after taking a push**: Redis with
+//!   `appendfsync everysec` can lose its last second or two of writes. The relay checks
+//!   Redis's `run_id` (at most every second); when it changed, the rows sent from
+//!   [`Relay::resend_window`] (5 s) before the previous check on are marked unsent and
+//!   pushed again (the inboxes drop what had arrived). A graceful restart loses nothing
+//!   and costs only those copies.
 //! - **No ordering guarantee** for consumers: the relay pushes oldest first, but retries
 //!   and parallel workers reorder. Events carry `occurred_at`; handlers must not assume
 //!   order.

@@ -1,9 +1,11 @@
 //! The relay: outbox rows to consumers' event queues.
 
-use std::sync::LazyLock;
-use std::time::Duration;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
-use fred::prelude::{Expiration, KeysInterface, SetOptions};
+use chrono::{DateTime, Utc};
+use fred::prelude::{ClientLike, Expiration, KeysInterface, SetOptions};
+use fred::types::InfoKind;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -42,6 +44,15 @@ pub enum RelayError {
     Queue(#[from] QueueError),
 }
 
+/// The Redis server the relay last saw: its `run_id`, and when (the relay's clock, and the
+/// process's monotonic time of the check).
+#[derive(Debug, Clone)]
+struct Seen {
+    run_id: String,
+    at: DateTime<Utc>,
+    checked: Instant,
+}
+
 /// Wakes the relay (after a commit that wrote outbox rows): a [`crate::wake::Wake`].
 pub type RelayHandle = crate::wake::Wake;
 
@@ -59,6 +70,12 @@ pub struct Relay {
     clock: SharedClock,
     wake: RelayHandle,
     holder: String,
+    /// Rows sent this long before the last check of a Redis that has since restarted are
+    /// sent again.
+    resend_window: Duration,
+    /// How often Redis's `run_id` is checked.
+    restart_check_every: Duration,
+    seen: Arc<Mutex<Option<Seen>>>,
 }
 
 impl Relay {
@@ -77,7 +94,25 @@ impl Relay {
             clock: common::clock::system(),
             wake: RelayHandle::default(),
             holder: uuid::Uuid::new_v4().to_string(),
+            resend_window: Duration::from_secs(5),
+            restart_check_every: Duration::from_secs(1),
+            seen: Arc::default(),
         }
+    }
+
+    /// How far back, before its last check of a Redis that has since restarted, the relay
+    /// sends rows again (default 5 s; Redis with `appendfsync everysec` loses at most about
+    /// the last 2 s of writes in a crash).
+    pub fn resend_window(mut self, window: Duration) -> Self {
+        self.resend_window = window;
+        self
+    }
+
+    /// How often the relay asks Redis for its `run_id` (default every second; at most once
+    /// a round).
+    pub fn restart_check_every(mut self, every: Duration) -> Self {
+        self.restart_check_every = every;
+        self
     }
 
     /// How long [`run`](Self::run) waits between rounds when not woken.
@@ -118,6 +153,7 @@ impl Relay {
     /// consumer's queue in one pipeline, marks them sent, releases the lease. Returns how
     /// many rows were sent (0 also when another instance holds the lease).
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        self.resend_after_restart().await?;
         let lease = self.keys.outbox_relay_lease(self.service);
         let ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         let taken: Option<String> = self
@@ -141,6 +177,53 @@ impl Relay {
             tracing::warn!(error = %e, "Could not release the outbox relay lease; it expires.");
         }
         result
+    }
+
+    /// Redis restarted since the last check (its `run_id` changed): what it acknowledged
+    /// shortly before may not have reached its AOF (a crash with `appendfsync everysec`
+    /// loses up to about two seconds), so the rows sent from `resend_window` before the
+    /// last check on are marked unsent and go out again, oldest first. Consumers' inboxes
+    /// drop the copies they already had. A relay that starts has no earlier `run_id` and
+    /// sends nothing again.
+    async fn resend_after_restart(&self) -> Result<(), RelayError> {
+        let last = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if last
+            .as_ref()
+            .is_some_and(|s| s.checked.elapsed() < self.restart_check_every)
+        {
+            return Ok(());
+        }
+        let info: String = self.redis.next().info(Some(InfoKind::Server)).await?;
+        let run_id = info
+            .lines()
+            .find_map(|l| l.strip_prefix("run_id:"))
+            .map(|id| id.trim().to_owned())
+            .unwrap_or_default();
+        let now = self.clock.now();
+        if let Some(last) = last
+            && last.run_id != run_id
+        {
+            let window = chrono::Duration::from_std(self.resend_window).unwrap_or_default();
+            let since = last.at - window;
+            let again = entity::Entity::update_many()
+                .col_expr(entity::Column::SentAt, Expr::value(None::<DateTime<Utc>>))
+                .filter(entity::Column::SentAt.gte(since))
+                .exec(&self.db)
+                .await?
+                .rows_affected;
+            tracing::warn!(
+                service = %self.service,
+                rows = again,
+                since = %since,
+                "Redis restarted (its run_id changed): sending again the events sent since, which it may have lost."
+            );
+        }
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(Seen {
+            run_id,
+            at: now,
+            checked: Instant::now(),
+        });
+        Ok(())
     }
 
     async fn push_batch(&self) -> Result<usize, RelayError> {

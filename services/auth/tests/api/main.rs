@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod db_faults;
 mod events;
 mod login;
 mod logout_refresh;
