@@ -791,3 +791,98 @@ async fn events_taken_in_batches_are_applied_once_and_a_bad_one_holds_back_no_ot
 async fn events_taken_in_batches_are_applied_once_and_a_bad_one_holds_back_no_other_on_sqlite() {
     batches_apply_each_event_once(DbKind::Sqlite).await;
 }
+
+// ---- the relay killed mid-push -------------------------------------------------------------
+
+/// A relay on the outbox at `VESTIO_RELAY_CHILD_DB` (keys under
+/// `VESTIO_RELAY_CHILD_PREFIX`), in batches of 5, until killed. Run by the test below as a
+/// child process (ignored on its own).
+#[tokio::test]
+#[ignore = "a child process of a_relay_killed_mid_push_twenty_times_loses_no_event"]
+async fn relay_child() {
+    let url = std::env::var("VESTIO_RELAY_CHILD_DB").expect("run by the parent test");
+    let prefix = std::env::var("VESTIO_RELAY_CHILD_PREFIX").expect("run by the parent test");
+    let db = service_kit::db::connect(&url).await.unwrap();
+    Relay::new(
+        Service::Invoice,
+        db,
+        testkit::redis_pool().await,
+        Keys::new(&prefix),
+    )
+    .batch_size(5)
+    .lease(Duration::from_millis(200))
+    .poll_interval(Duration::from_millis(10))
+    .run(CancellationToken::new())
+    .await;
+}
+
+/// The relay's process killed with `-9` twenty times while it pushes 400 events in
+/// batches of 5 (back to back: it is always in the middle of one): every event reaches the
+/// consumer's queue (some twice, when a kill lands between the push and the mark), and
+/// the consumer's inbox applies each exactly once.
+#[tokio::test]
+async fn a_relay_killed_mid_push_twenty_times_loses_no_event() {
+    const EVENTS: usize = 400;
+    const KILLS: usize = 20;
+    let producer = setup(DbKind::Postgres).await;
+    let consumer_db = setup(DbKind::Postgres).await;
+    let sent: Vec<Envelope> = (0..EVENTS).map(|_| event()).collect();
+    let txn = service_kit::db::begin_write(&producer.db).await.unwrap();
+    outbox::add_all(&txn, &sent).await.unwrap();
+    txn.commit().await.unwrap();
+
+    let me = std::env::current_exe().unwrap();
+    let relay = || {
+        std::process::Command::new(&me)
+            .args(["--exact", "relay_child", "--ignored"])
+            .env("VESTIO_RELAY_CHILD_DB", &producer._db.url)
+            .env("VESTIO_RELAY_CHILD_PREFIX", producer.keys.prefix())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let pending = || async { outbox::pending(&producer.db).await.unwrap() };
+    let mut kills = 0;
+    while kills < KILLS && pending().await > 0 {
+        let mut child = relay();
+        // Kill it as soon as this life has marked a batch sent: it is then pushing or
+        // marking the next one.
+        let before = pending().await;
+        testkit::wait_until(DEADLINE, "the relay marks a batch sent", || async {
+            pending().await < before
+        })
+        .await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+    }
+    assert_eq!(kills, KILLS, "the outbox drained before the twentieth kill");
+    // A last life drains what is left.
+    let mut child = relay();
+    testkit::wait_until(DEADLINE, "the outbox is drained", || async {
+        pending().await == 0
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let consumer = consumers_of(EVENT)[0];
+    let got = events_on(&producer.redis, &producer.keys, consumer).await;
+    let distinct: std::collections::HashSet<uuid::Uuid> = got.iter().map(|e| e.id).collect();
+    assert_eq!(distinct.len(), EVENTS, "no event lost");
+    assert!(distinct.iter().all(|id| sent.iter().any(|e| e.id == *id)));
+    let consuming = EventConsumer::new(consumer_db.db.clone(), crediting());
+    for e in &got {
+        consuming.consume(e).await.unwrap();
+    }
+    assert_eq!(
+        balance(&consumer_db.db).await,
+        i64::try_from(EVENTS).unwrap(),
+        "each applied once"
+    );
+    println!(
+        "{KILLS} kills: {EVENTS} events, {} pushed twice, each applied once",
+        got.len() - EVENTS
+    );
+}
