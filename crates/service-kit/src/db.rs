@@ -51,7 +51,12 @@ pub async fn connect_sized(
                 .create_if_missing(true)
         });
     if url.starts_with("sqlite:") {
-        opts.max_connections(max_connections.unwrap_or(8));
+        // Each SQLite connection is a thread of its own with its page cache: the ones a
+        // burst opened are closed after a minute idle, so an idle service gives the
+        // memory back (sqlx's default keeps them ten minutes).
+        opts.max_connections(max_connections.unwrap_or(8))
+            .min_connections(1)
+            .idle_timeout(Duration::from_secs(60));
     } else {
         opts.max_connections(max_connections.unwrap_or(16))
             .min_connections(1);
