@@ -4,6 +4,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use tracing::Instrument as _;
 
 use crate::queue::{Job, JobHandler, QueueName, Unusable, Worker, WorkerConfig};
 use crate::shutdown::CancellationToken;
@@ -131,9 +132,38 @@ pub async fn consume<H: EventHandler + ?Sized>(
     consume_staged(db, &Plain(handler), event, clock).await
 }
 
+/// The span of consuming `event`: a child of the change that caused it (the envelope's
+/// `traceparent`), so one trace runs from a request through the outbox and the queue to
+/// every consumer's effect and what follows it (live messages, pushes).
+pub fn event_span(event: &Envelope) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume_event",
+        event.r#type = %event.event_type,
+        event.id = %event.id,
+        event.producer = %event.producer,
+        otel.kind = "consumer",
+    );
+    if let Some(tp) = &event.traceparent {
+        crate::telemetry::set_parent(&span, tp);
+    }
+    span
+}
+
 /// [`consume`] for a [`StagedHandler`]: after the commit of a first delivery, its
-/// `after_commit` runs with what `stage` handed over.
+/// `after_commit` runs with what `stage` handed over. It runs in the event's
+/// [`event_span`].
 pub async fn consume_staged<H: StagedHandler + ?Sized>(
+    db: &DatabaseConnection,
+    handler: &H,
+    event: &Envelope,
+    clock: &SharedClock,
+) -> anyhow::Result<Handled> {
+    consume_staged_in_span(db, handler, event, clock)
+        .instrument(event_span(event))
+        .await
+}
+
+async fn consume_staged_in_span<H: StagedHandler + ?Sized>(
     db: &DatabaseConnection,
     handler: &H,
     event: &Envelope,
@@ -170,7 +200,29 @@ pub async fn consume_staged<H: StagedHandler + ?Sized>(
 /// after-commit step ([`StagedHandler::after_commit_batch`]). Any error rolls the whole
 /// batch back (the caller then applies them one at a time). Answers how many were
 /// applied.
+///
+/// Traces: the batch runs in a `consume_events` span linked to each event's
+/// [`event_span`] (a child of the event's own trace, lasting as long as the batch), so
+/// every event's trace shows its consumption and the batch shows what it took in.
 pub async fn consume_staged_batch<H: StagedHandler + ?Sized>(
+    db: &DatabaseConnection,
+    handler: &H,
+    events: &[Envelope],
+    clock: &SharedClock,
+) -> anyhow::Result<usize> {
+    let batch = tracing::info_span!("consume_events", events = events.len());
+    let each: Vec<tracing::Span> = events.iter().map(event_span).collect();
+    for span in &each {
+        batch.follows_from(span);
+    }
+    let applied = consume_staged_batch_in_span(db, handler, events, clock)
+        .instrument(batch)
+        .await;
+    drop(each);
+    applied
+}
+
+async fn consume_staged_batch_in_span<H: StagedHandler + ?Sized>(
     db: &DatabaseConnection,
     handler: &H,
     events: &[Envelope],
