@@ -118,7 +118,12 @@ async fn a_consumed_event_continues_the_trace_of_the_change_that_caused_it() {
     let batch_span = spans
         .iter()
         .find(|s| s.name == "consume_events")
-        .unwrap_or_else(|| panic!("no consume_events span: {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()));
+        .unwrap_or_else(|| {
+            panic!(
+                "no consume_events span: {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
     let linked: Vec<String> = batch_span
         .links
         .iter()
