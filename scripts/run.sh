@@ -79,9 +79,13 @@ start() {
   local name=$1
   rm -f "$RUN_DIR/$name.pid"
   supervise "$@" &
-  SUPERVISORS+=("$!")
-  echo "$!" > "$RUN_DIR/$name.supervisor"
-  until [ -s "$RUN_DIR/$name.pid" ]; do sleep 0.02; done
+  local sup=$!
+  SUPERVISORS+=("$sup")
+  echo "$sup" > "$RUN_DIR/$name.supervisor"
+  until [ -s "$RUN_DIR/$name.pid" ]; do
+    kill -0 "$sup" 2>/dev/null || die "could not start $name"
+    sleep 0.02
+  done
   pid=$(cat "$RUN_DIR/$name.pid")
 }
 # exited NAME: whether NAME's process has exited since make run started it.
