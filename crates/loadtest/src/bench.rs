@@ -63,7 +63,7 @@ struct Row {
 }
 
 /// What a row's rate is set beside.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Yardstick {
     RedisGet,
     Pgbench,

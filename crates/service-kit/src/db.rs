@@ -50,16 +50,15 @@ pub async fn connect_sized(
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
+    opts.min_connections(1);
     if url.starts_with("sqlite:") {
         // Each SQLite connection is a thread of its own with its page cache: the ones a
         // burst opened are closed after a minute idle, so an idle service gives the
         // memory back (sqlx's default keeps them ten minutes).
         opts.max_connections(max_connections.unwrap_or(8))
-            .min_connections(1)
             .idle_timeout(Duration::from_secs(60));
     } else {
-        opts.max_connections(max_connections.unwrap_or(16))
-            .min_connections(1);
+        opts.max_connections(max_connections.unwrap_or(16));
     }
     Database::connect(opts).await
 }

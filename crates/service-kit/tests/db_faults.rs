@@ -29,7 +29,7 @@ fn assert_retryable(err: sea_orm::DbErr) {
 }
 
 /// An error that is not about reaching the database (a bad statement): stays a 500.
-fn api_source() -> sea_orm::DbErr {
+fn statement_error() -> sea_orm::DbErr {
     sea_orm::DbErr::Custom("not about the connection".into())
 }
 
@@ -105,12 +105,12 @@ async fn an_sqlite_write_that_finds_the_file_locked_is_a_503() {
 
 #[test]
 fn an_error_about_the_statement_is_not_unavailability() {
-    assert!(!is_unavailable(&api_source()));
+    assert!(!is_unavailable(&statement_error()));
     assert!(!is_unavailable(&sea_orm::DbErr::RecordNotFound("x".into())));
     assert_eq!(
-        ApiError::from(api_source()).status_code(),
+        ApiError::from(statement_error()).status_code(),
         StatusCode::INTERNAL_SERVER_ERROR
     );
-    let wrapped = ApiError::internal(anyhow::Error::from(api_source()).context("loading"));
+    let wrapped = ApiError::internal(anyhow::Error::from(statement_error()).context("loading"));
     assert_eq!(wrapped.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
 }
