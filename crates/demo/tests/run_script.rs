@@ -68,15 +68,23 @@ fn expect_line(rx: &mpsc::Receiver<String>, text: &str) -> String {
     }
 }
 
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+/// Until `ready` gives a value, within the deadline.
+fn eventually<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
+        if let Some(value) = ready() {
+            return value;
         }
-        assert!(start.elapsed() < DEADLINE, "wait_for_redis did not return");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    eventually("the script exits", || child.try_wait().unwrap())
 }
 
 #[test]
@@ -128,21 +136,6 @@ fn the_run_script_waits_for_its_redis_with_wait_for_redis_before_any_service() {
         .expect("run.sh waits for its Redis");
     let build = script.find("cargo build").unwrap();
     assert!(wait < build, "the wait comes before the services start");
-}
-
-/// Until `ready` gives a value, within the deadline.
-fn eventually<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = ready() {
-            return value;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{what}: not within {DEADLINE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn alive(pid: u32) -> bool {
