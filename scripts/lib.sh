@@ -9,6 +9,11 @@ LOG_DIR="$DATA_DIR/logs"
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6380}
 SANDBOX_PORT=${SANDBOX_PORT:-8090}
+# The developer's trace receiver (crates/traces): on unless TRACES=off or the services
+# already export to OTEL_EXPORTER_OTLP_ENDPOINT.
+TRACES=${TRACES:-on}
+TRACES_PORT=${TRACES_PORT:-4318}
+TRACES_DIR=${TRACES_DIR:-$DATA_DIR/traces}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 # The service binaries make run starts; BIN_DIR=<dir> runs others (e.g. an older build kept
 # for a side-by-side benchmark), and then nothing is built.

@@ -117,6 +117,11 @@ for s in "${SERVICES[@]}"; do
   if [ "${s%% *}" = payments ]; then with_sandbox=yes; fi
 done
 if [ $with_sandbox = yes ]; then pkgs+=(-p sandbox-provider); fi
+# Spans go to our own receiver (`make trace` shows them) unless told otherwise.
+with_traces=no
+if [ "$TRACES" != off ] && [ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
+  with_traces=yes; pkgs+=(-p traces)
+fi
 if [ "$BIN_DIR" = "$CARGO_TARGET_DIR/release" ]; then
   say "Building ${#SERVICES[@]} service(s) in release mode (the first build takes a while)..."
   cargo build --release --locked --quiet "${pkgs[@]}"
@@ -126,6 +131,24 @@ else
     [ -x "$BIN_DIR/${s%% *}" ] || die "BIN_DIR=$BIN_DIR has no ${s%% *} binary"
   done
   [ $with_sandbox = no ] || [ -x "$BIN_DIR/sandbox-provider" ] || die "BIN_DIR=$BIN_DIR has no sandbox-provider binary"
+  [ $with_traces = no ] || [ -x "$BIN_DIR/traces" ] || die "BIN_DIR=$BIN_DIR has no traces binary (or TRACES=off)"
+fi
+
+# --- traces --------------------------------------------------------------------------------
+# Started before everything that exports, stopped after it (so the last spans arrive).
+if [ $with_traces = yes ]; then
+  check_port "$TRACES_PORT" traces TRACES_PORT
+  start traces "$LOG_DIR/traces.log" env TRACES_DIR="$TRACES_DIR" \
+    TRACES_LISTEN="127.0.0.1:$TRACES_PORT" "$BIN_DIR/traces" serve
+  deadline=$((SECONDS + 10))
+  until [ "$(http_status "$TRACES_PORT" /healthz)" = 204 ]; do
+    exited traces && die "the trace receiver exited: see $LOG_DIR/traces.log"
+    [ $SECONDS -lt $deadline ] || die "the trace receiver is not ready: see $LOG_DIR/traces.log"
+    sleep 0.1
+  done
+  export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$TRACES_PORT"
+  # Spans leave each service within half a second (the SDK's default is 5 s).
+  export OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-500}"
 fi
 
 # --- the sandbox payment provider ---------------------------------------------------------
@@ -212,6 +235,11 @@ if [ $with_sandbox = yes ]; then
   printf '  %-10s http://127.0.0.1:%s   checkout pages: http://127.0.0.1:%s/sandbox/checkout/<reference>\n' sandbox "$SANDBOX_PORT" "$GATEWAY_PORT"
 fi
 say "  logs       $LOG_DIR"
+if [ $with_traces = yes ]; then
+  say "  traces     make trace (the last requests), make trace ROUTE=offers, make trace ID=<trace id>"
+elif [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
+  say "  traces     exported to $OTEL_EXPORTER_OTLP_ENDPOINT"
+fi
 say ""
 say "Try:"
 say "  curl -s http://127.0.0.1:$GATEWAY_PORT/api/auth/register -H 'content-type: application/json' \\"

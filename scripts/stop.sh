@@ -24,7 +24,7 @@ if [ -f "$RUN_DIR/stack.pid" ]; then
 fi
 # Whatever is left (a make run that was killed -9): the same order, one by one, each
 # supervisor first (it stops its process and starts none again), then the process.
-for name in $(services | cut -d' ' -f1) sandbox-provider gateway redis; do
+for name in $(services | cut -d' ' -f1) sandbox-provider gateway traces redis; do
   f="$RUN_DIR/$name.supervisor"
   if [ -f "$f" ]; then stop_pid "$name's supervisor" "$(cat "$f")"; rm -f "$f"; fi
   f="$RUN_DIR/$name.pid"

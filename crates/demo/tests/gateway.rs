@@ -145,6 +145,13 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
     let gateway_port = free_port();
     let redis_prefix = testkit::unique_prefix();
     let mut procs = Processes(Vec::new());
+    // Every process exports its spans to the trace receiver `make run` uses.
+    let traces_dir = dir.path().join("traces");
+    let receiver = traces::Receiver::start(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        std::sync::Arc::new(traces::Store::open(&traces_dir, 256 << 20).unwrap()),
+    )
+    .unwrap();
 
     // Every service on one Redis prefix (they talk through it), each with its own data
     // folder and database: auth on a PostgreSQL test database, the others on SQLite.
@@ -214,6 +221,8 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
             .env("REDIS_PREFIX", &redis_prefix)
             .env("DATA_DIR", &data_dir)
             .env("TRUSTED_PROXIES", "127.0.0.1")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
             .stdout(Stdio::null())
             .stderr(log);
         if service == "payments" {
@@ -375,6 +384,8 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
         assert!(demo.log.contains(step), "no {step:?} in\n{}", demo.log);
     }
 
+    one_trace_runs_from_a_request_to_a_websocket_message(&traces_dir).await;
+
     // The load tests' seed: a new seller taken through KYC by the admin, whose token lets
     // it draft invoices at once.
     let admin = demo::login(&base, &admin_email, admin_password)
@@ -469,4 +480,66 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
     assert!(problem_type(&res).starts_with("application/problem+json"));
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], 502);
+    drop(procs);
+    receiver.stop().await;
+}
+
+/// The demo's seller submitted an invoice with a WebSocket open and saw its notification
+/// arrive live: one trace holds the request (invoice), the relay's hop of
+/// `invoice.submitted` from the outbox to the queues, its consumption (notifications) and
+/// the WebSocket delivery, each a span of the process that did it, exported over OTLP.
+async fn one_trace_runs_from_a_request_to_a_websocket_message(dir: &Path) {
+    let spans = testkit::wait_for(
+        Duration::from_secs(30),
+        "one trace from the invoice's submit to the WebSocket",
+        || async { submit_to_websocket(dir) },
+    )
+    .await;
+    let tree = traces::render(&spans);
+    println!("{tree}");
+    let lines: Vec<&str> = tree.lines().collect();
+    // The request is the root; the rest hang under it.
+    assert!(
+        lines[1].contains("  invoice  http_request POST /api/invoices/{id}/submit -> 200"),
+        "{tree}"
+    );
+    for (service, name) in [
+        ("invoice", "outbox_relay invoice.submitted"),
+        ("notifications", "consume_event invoice.submitted"),
+        ("notifications", "ws_deliver"),
+    ] {
+        assert!(
+            lines[2..]
+                .iter()
+                .any(|l| l.contains(&format!("    {service}  {name}"))),
+            "no {service} {name} under the request in\n{tree}"
+        );
+    }
+}
+
+/// The spans of a trace with a WebSocket delivery that began with an invoice's submit and
+/// went through the relay and the notifications consumer, if one has arrived.
+fn submit_to_websocket(dir: &Path) -> Option<Vec<traces::SpanRecord>> {
+    let all = traces::Store::read_all(dir).unwrap();
+    let submitted = |s: &traces::SpanRecord| s.attribute("event.type") == Some("invoice.submitted");
+    all.iter()
+        .filter(|s| s.service == "notifications" && s.name == "ws_deliver")
+        .map(|d| {
+            all.iter()
+                .filter(|s| s.trace_id == d.trace_id)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .find(|spans| {
+            let has = |service: &str, name: &str, what: &dyn Fn(&traces::SpanRecord) -> bool| {
+                spans
+                    .iter()
+                    .any(|s| s.service == service && s.name == name && what(s))
+            };
+            has("invoice", "http_request", &|s| {
+                s.attribute("http.route")
+                    .is_some_and(|r| r.ends_with("/submit"))
+            }) && has("invoice", "outbox_relay", &submitted)
+                && has("notifications", "consume_event", &submitted)
+        })
 }

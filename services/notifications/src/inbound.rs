@@ -93,16 +93,22 @@ impl StagedHandler for Effects {
 
     async fn after_commit_batch(&self, done: Vec<(&Envelope, Made)>) {
         let mut notifications = Vec::new();
+        let mut traces = Vec::new();
         let mut devices: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for (event, made) in done {
             tracing::debug!(event = %event.id, event_type = event.event_type, made = made.notifications.len(), "Notifications made.");
+            traces.extend(
+                made.notifications
+                    .iter()
+                    .map(|_| event.traceparent.as_deref()),
+            );
             notifications.extend(made.notifications);
             devices.extend(made.devices);
         }
         if notifications.is_empty() {
             return;
         }
-        store::deliver(&self.state, &notifications).await;
+        store::deliver(&self.state, &notifications, &traces).await;
         let made_now: Vec<notification::Model> =
             notifications.into_iter().map(|(n, _)| n).collect();
         crate::jobs::push::enqueue(&self.state, &made_now, &devices).await;

@@ -237,6 +237,9 @@ impl Relay {
         if rows.is_empty() {
             return Ok(0);
         }
+        // Each row's hop, a span in the trace of the change that wrote it (ended when the
+        // batch is pushed and marked sent).
+        let _hops: Vec<tracing::Span> = rows.iter().map(relay_span).collect();
         let mut jobs: Vec<(QueueName, &str)> = Vec::new();
         for row in &rows {
             let consumers = consumers_of(&row.event_type);
@@ -287,4 +290,31 @@ impl Relay {
             }
         }
     }
+}
+
+/// The span of relaying `row`: a producer span in the trace of the change that wrote it
+/// (the envelope's `traceparent`), naming the event and the queues it goes to.
+fn relay_span(row: &entity::Model) -> tracing::Span {
+    #[derive(serde::Deserialize)]
+    struct Traced {
+        traceparent: Option<String>,
+    }
+    let queues: Vec<&str> = consumers_of(&row.event_type)
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    let span = tracing::info_span!(
+        "outbox_relay",
+        event.r#type = %row.event_type,
+        event.id = %row.id,
+        detail = %format_args!("-> events:{}", queues.join(", events:")),
+        otel.kind = "producer",
+    );
+    if let Ok(Traced {
+        traceparent: Some(tp),
+    }) = serde_json::from_str::<Traced>(&row.envelope)
+    {
+        crate::telemetry::set_parent(&span, &tp);
+    }
+    span
 }

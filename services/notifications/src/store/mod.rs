@@ -386,15 +386,20 @@ pub async fn devices_of<C: ConnectionTrait>(
 /// After the commit of new notifications (in the order made): their recipients' counts
 /// (each user's newest), the feed, the live copy, all in one pipeline. Redis being down
 /// loses only the live copy (the database has the rest; the count is rebuilt from it when
-/// missing).
-pub async fn deliver(state: &AppState, made: &[(notification::Model, Unread)]) {
+/// missing). `traces[i]` is the `traceparent` of the event that made `made[i]`: the live
+/// copy carries it to the hub ([`crate::ws::frames::traced`]).
+pub async fn deliver(
+    state: &AppState,
+    made: &[(notification::Model, Unread)],
+    traces: &[Option<&str>],
+) {
     if made.is_empty() {
         return;
     }
     let result: anyhow::Result<()> = async {
         let pipeline = state.redis.next().pipeline();
         let mut newest: HashMap<Uuid, Unread> = HashMap::new();
-        for (m, unread) in made {
+        for (i, (m, unread)) in made.iter().enumerate() {
             let frame = match frame(m) {
                 Ok(frame) => frame,
                 Err(error) => {
@@ -412,7 +417,7 @@ pub async fn deliver(state: &AppState, made: &[(notification::Model, Unread)]) {
             let () = pipeline
                 .publish(
                     state.keys.user_notifications_channel(m.user_id),
-                    frame.as_str(),
+                    crate::ws::frames::traced(traces.get(i).copied().flatten(), &frame),
                 )
                 .await?;
         }

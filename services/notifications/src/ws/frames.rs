@@ -66,3 +66,42 @@ impl ServerFrame<'_> {
 pub fn error(code: &str, message: &str) -> String {
     ServerFrame::Error { code, message }.text()
 }
+
+/// A notification as published on its user's Redis channel when the event that made it
+/// was traced: `tp:{traceparent}\n{frame}`, so the hub's delivery joins the event's trace.
+/// Clients never see the prefix ([`untraced`] takes it off); a frame is JSON, which never
+/// starts with `tp:`.
+pub fn traced(traceparent: Option<&str>, frame: &str) -> String {
+    match traceparent {
+        Some(tp) if !tp.contains('\n') => format!("tp:{tp}\n{frame}"),
+        _ => frame.to_owned(),
+    }
+}
+
+/// A published payload's trace (if [`traced`]) and the frame itself.
+pub fn untraced(payload: &[u8]) -> (Option<&str>, &[u8]) {
+    if let Some(rest) = payload.strip_prefix(b"tp:")
+        && let Some(newline) = rest.iter().position(|b| *b == b'\n')
+        && let Ok(tp) = std::str::from_utf8(&rest[..newline])
+    {
+        return (Some(tp), &rest[newline + 1..]);
+    }
+    (None, payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traced_frame_comes_back_whole_with_its_trace_and_an_untraced_one_as_it_is() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let frame = r#"{"type":"notification","id":"x"}"#;
+        let published = traced(Some(tp), frame);
+        assert_eq!(untraced(published.as_bytes()), (Some(tp), frame.as_bytes()));
+        assert_eq!(traced(None, frame), frame);
+        assert_eq!(untraced(frame.as_bytes()), (None, frame.as_bytes()));
+        // Nothing that is not a whole prefix is taken off.
+        assert_eq!(untraced(b"tp:no newline"), (None, &b"tp:no newline"[..]));
+    }
+}

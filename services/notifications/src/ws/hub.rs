@@ -214,12 +214,28 @@ impl Hub {
         let Some(route) = routes.get(&m.channel) else {
             return;
         };
+        // A traced notification: its delivery is a span in the trace of the event that
+        // made it, and the prefix goes no further.
+        let (traceparent, frame_len) = match super::frames::untraced(&m.payload) {
+            (Some(tp), frame) => (Some(tp.to_owned()), frame.len()),
+            (None, frame) => (None, frame.len()),
+        };
+        let payload = m.payload.slice(m.payload.len() - frame_len..);
+        let _delivery = traceparent.map(|tp| {
+            let span = tracing::info_span!(
+                "ws_deliver",
+                detail = %format_args!("{} connection(s)", route.members.len()),
+                otel.kind = "producer",
+            );
+            service_kit::telemetry::set_parent(&span, &tp);
+            span
+        });
         let frame = match &route.public {
-            None => match ByteString::try_from(m.payload) {
+            None => match ByteString::try_from(payload) {
                 Ok(s) => s,
                 Err(_) => return,
             },
-            Some(public) => event_frame(public, &m.payload),
+            Some(public) => event_frame(public, &payload),
         };
         for member in route.members.values() {
             match member.tx.try_send(frame.clone()) {
