@@ -12,7 +12,7 @@ BENCH_INVOICES ?= 800
 BENCH_CLIENTS ?= 1000
 BENCH_RATE ?= 1000
 
-.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop trace create-admin demo race-accept loadtest bench k8s-validate docs
+.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop trace conformance create-admin demo race-accept loadtest bench k8s-validate docs
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ stop: ## Stop what make run started.
 
 trace: ## Traces make run received: make trace (the last 3), ROUTE=offers, ID=<trace id>, N=5, LIST=1
 	@ID="$(ID)" ROUTE="$(ROUTE)" N="$(N)" LIST="$(LIST)" bash scripts/trace.sh
+
+conformance: ## schemathesis (all checks) on every OpenAPI document through the gateway of a stack of its own
+	bash scripts/conformance.sh
 
 create-admin: ## An admin in the running stack: make create-admin EMAIL=.. PASSWORD=..
 	EMAIL="$(EMAIL)" PASSWORD="$(PASSWORD)" bash scripts/create-admin.sh

@@ -16,7 +16,7 @@
 #[macro_export]
 macro_rules! string_enum {
     ($(#[$meta:meta])* $vis:vis enum $name:ident {
-        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+        $($(#[$vmeta:meta])* $variant:ident = $text:tt),+ $(,)?
     }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -110,6 +110,16 @@ pub fn stored_json<T: serde::de::DeserializeOwned>(
 mod tests {
     crate::string_enum! {
         enum Light { Red = "red", Amber = "amber", Green = "green" }
+    }
+
+    #[test]
+    fn the_api_schema_names_the_words_on_the_wire() {
+        let schema = serde_json::to_value(<Light as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(
+            schema["enum"],
+            serde_json::json!(["red", "amber", "green"]),
+            "{schema}"
+        );
     }
 
     #[test]

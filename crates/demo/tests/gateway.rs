@@ -459,6 +459,19 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
     assert_eq!(res.status(), 404);
     assert!(problem_type(&res).starts_with("application/problem+json"));
 
+    // A method nginx refuses itself (TRACE) is a 405 problem naming what it passes on.
+    let res = client
+        .request(reqwest::Method::TRACE, format!("{base}/api/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert!(problem_type(&res).starts_with("application/problem+json"));
+    assert_eq!(
+        res.headers()["allow"],
+        "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    );
+
     // The service's API document, through the gateway.
     let res = client
         .get(format!("{base}/api-docs/auth/openapi.json"))

@@ -90,6 +90,7 @@ where
     B: MessageBody + 'static,
 {
     let known = KnownRoutes::from_openapi(&api);
+    let api = without_probes(api);
     app.app_data(json_config(max_body_bytes))
         .app_data(web::Data::new(known))
         .app_data(query_config())
@@ -102,6 +103,18 @@ where
         .wrap(from_fn(request_id))
         .wrap(TracingLogger::<VestioRootSpan>::new())
         .wrap(metrics)
+}
+
+/// The document as served: the API a client reaches through the gateway. The probes
+/// (`/healthz`, `/readyz`) are the orchestrator's, asked of each pod directly, and not
+/// routed by the gateway (whose own `/healthz` answers for it), so they are left out; the
+/// service still answers them, and other methods on them with 405 (`KnownRoutes` is built
+/// before). They are described in the README and docs/deploy.md.
+fn without_probes(mut api: OpenApi) -> OpenApi {
+    api.paths
+        .paths
+        .retain(|path, _| path != "/healthz" && path != "/readyz");
+    api
 }
 
 /// The Prometheus middleware for `service`, serving `/metrics`.

@@ -3,6 +3,7 @@
 //! Prometheus metrics and the OpenAPI document with its UI.
 
 mod app;
+mod dates;
 mod docs;
 mod health;
 mod middleware;
@@ -14,6 +15,7 @@ pub mod version;
 pub use crate::mount::Mount;
 
 pub use app::{finish, metrics, serve};
+pub use dates::iso_date;
 pub use docs::{BearerSecurity, ProblemResponses, api_docs};
 pub use health::{Readiness, healthz, readyz};
 pub use middleware::{RequestId, normalize_errors, request_id};
@@ -39,7 +41,17 @@ pub fn query_config() -> web::QueryConfig {
 
 /// Path segments that do not parse (a malformed id) are 404s: no such resource.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_err, req| {
+    web::PathConfig::default().error_handler(|err, req| {
+        // A documented path of its own (`/api/invoices/popular`) asked with a method only
+        // its templated neighbour takes (`PATCH /api/invoices/{id}`): 405, as for any
+        // known path, not a 404 for an id that is not one.
+        let known = req.app_data::<actix_web::web::Data<KnownRoutes>>();
+        if let Some(methods) = known.and_then(|k| k.literal(req.path()))
+            && !methods.iter().any(|m| m == req.method().as_str())
+        {
+            let res = method_not_allowed(req, methods);
+            return actix_web::error::InternalError::from_response(err, res).into();
+        }
         ApiError::NotFound(format!("no resource at {}", req.path())).into()
     })
 }
@@ -69,6 +81,14 @@ impl KnownRoutes {
         Self(std::sync::Arc::new(routes))
     }
 
+    /// The methods of the documented path that is exactly `path` (no template).
+    fn literal(&self, path: &str) -> Option<&[String]> {
+        self.0
+            .iter()
+            .find(|(def, _)| !def.pattern().is_some_and(|p| p.contains('{')) && def.is_match(path))
+            .map(|(_, methods)| methods.as_slice())
+    }
+
     fn allowed(&self, path: &str) -> Option<&[String]> {
         self.0
             .iter()
@@ -83,22 +103,27 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
     let known = req.app_data::<actix_web::web::Data<KnownRoutes>>();
     if let Some(methods) = known.and_then(|k| k.allowed(req.path())) {
-        let mut res = Problem::new(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "{} does not accept {}; it accepts {}",
-                req.path(),
-                req.method(),
-                methods.join(", ")
-            ),
-        )
-        .response();
-        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
-            res.headers_mut().insert(actix_web::http::header::ALLOW, v);
-        }
-        return res;
+        return method_not_allowed(&req, methods);
     }
     ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+/// A 405 problem naming what `req`'s path accepts, with `Allow`.
+fn method_not_allowed(req: &HttpRequest, methods: &[String]) -> HttpResponse {
+    let mut res = Problem::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not accept {}; it accepts {}",
+            req.path(),
+            req.method(),
+            methods.join(", ")
+        ),
+    )
+    .response();
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    res
 }
 
 /// The client's address: `X-Forwarded-For`'s nearest untrusted hop when the socket peer is

@@ -129,21 +129,22 @@ impl ApiError {
         }
     }
 
-    /// `raw` trimmed, or a 422 naming `field` unless it has `min..=max` characters (a
-    /// reviewer's reason, say).
+    /// `raw` trimmed, or a 422 naming `field` unless it has `min..=max` characters and
+    /// one that is not white space (a reviewer's reason, say). The count is of `raw` as
+    /// sent, so a document's `minLength`/`maxLength` and `pattern: "\\S"` say exactly
+    /// what is taken.
     pub fn text_between<'a>(
         field: &str,
         raw: &'a str,
         min: usize,
         max: usize,
     ) -> Result<&'a str, Self> {
-        let text = raw.trim();
-        if (min..=max).contains(&text.chars().count()) {
-            Ok(text)
+        if (min..=max).contains(&raw.chars().count()) && raw.chars().any(|c| !c.is_whitespace()) {
+            Ok(raw.trim())
         } else {
             Err(Self::field(
                 field,
-                format!("must be {min} to {max} characters"),
+                format!("must be {min} to {max} characters, not all white space"),
             ))
         }
     }

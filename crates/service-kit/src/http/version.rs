@@ -55,10 +55,11 @@ pub fn parse_if_match(raw: &HeaderValue) -> Result<i64, ApiError> {
         )
     };
     let s = raw.to_str().map_err(|_| bad())?.trim();
-    let inner = s
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .ok_or_else(bad)?;
+    // The ETag as sent (`"3"`), or its digits alone (`3`), which some clients send.
+    let inner = match s.strip_prefix('"') {
+        Some(rest) => rest.strip_suffix('"').ok_or_else(bad)?,
+        None => s,
+    };
     if inner.is_empty() || inner.len() > 18 || !inner.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -124,9 +125,11 @@ mod tests {
     fn if_match_names_one_strong_version() {
         assert_eq!(parse("\"3\"").unwrap(), 3);
         assert_eq!(parse(" \"12\" ").unwrap(), 12);
+        // The digits alone, as some clients send them.
+        assert_eq!(parse("3").unwrap(), 3);
         for bad in [
-            "3",
             "W/\"3\"",
+            "\"3",
             "*",
             "\"\"",
             "\"3\", \"4\"",

@@ -114,11 +114,13 @@ pub struct MetricParams {
     /// `day` (default) or `week`.
     #[param(value_type = Option<Bucket>)]
     pub bucket: Option<String>,
-    /// First day (ISO date; default: 29 days or 11 weeks before `to`).
-    #[param(format = Date)]
+    /// First day (ISO date, 1970 or later; default: 29 days or 11 weeks before `to`). A
+    /// window longer than 366 days (104 weeks) is cut to its last 366 days (104 weeks);
+    /// one that ends before it starts has no buckets.
+    #[param(format = Date, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub from: Option<String>,
-    /// Last day (ISO date; default today, UTC).
-    #[param(format = Date)]
+    /// Last day (ISO date, 1970 or later; default today, UTC).
+    #[param(format = Date, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub to: Option<String>,
 }
 
@@ -133,8 +135,8 @@ pub struct MetricQuery {
 
 fn date(errors: &mut Vec<FieldError>, name: &str, v: Option<&str>) -> Option<NaiveDate> {
     let d = v?;
-    match NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
-        Ok(d) if (1970..=9999).contains(&d.year()) => Some(d),
+    match service_kit::http::iso_date(d) {
+        Some(d) if (1970..=9999).contains(&d.year()) => Some(d),
         _ => {
             field(
                 errors,
@@ -174,25 +176,13 @@ impl MetricParams {
             Bucket::Day => to - Duration::days(29),
             Bucket::Week => bucket.start_of(to) - Duration::weeks(11),
         };
-        let from = date(&mut errors, "from", self.from.as_deref()).unwrap_or(default_from);
-        let span_days = (to - bucket.start_of(from)).num_days();
-        let buckets = match bucket {
-            Bucket::Day => span_days + 1,
-            Bucket::Week => span_days / 7 + 1,
+        let asked_from = date(&mut errors, "from", self.from.as_deref()).unwrap_or(default_from);
+        // The earliest first day that keeps the series within its most buckets.
+        let earliest = match bucket {
+            Bucket::Day => to - Duration::days(bucket.max_buckets() - 1),
+            Bucket::Week => bucket.start_of(to) - Duration::weeks(bucket.max_buckets() - 1),
         };
-        if from > to {
-            field(&mut errors, "from", "must not be after to");
-        } else if buckets > bucket.max_buckets() {
-            field(
-                &mut errors,
-                "from",
-                &format!(
-                    "at most {} buckets of a {}",
-                    bucket.max_buckets(),
-                    bucket.as_str()
-                ),
-            );
-        }
+        let from = asked_from.max(earliest);
         match metric {
             Some(metric) if errors.is_empty() => Ok(MetricQuery {
                 metric,
@@ -383,7 +373,18 @@ mod tests {
             from: Some("2020-01-01".into()),
             ..MetricParams::default()
         };
-        assert_eq!(long.parse(today).unwrap_err()[0].field, "from");
+        // A window too long is cut to its last 366 days; one reversed has no buckets.
+        let cut = long.parse(today).unwrap();
+        assert_eq!((cut.to - cut.from).num_days(), 365);
+        assert_eq!(cut.to, today);
+        let reversed = MetricParams {
+            metric: Some("signups".into()),
+            from: Some("2026-12-01".into()),
+            to: Some("2026-11-01".into()),
+            ..MetricParams::default()
+        };
+        let q = reversed.parse(today).unwrap();
+        assert!(q.bucket.starts(q.from, q.to).is_empty());
         for (f, t) in [("0001-01-01", "2026-12-06"), ("2026-01-01", "+99999-01-01")] {
             let far = MetricParams {
                 metric: Some("signups".into()),

@@ -8,5 +8,5 @@ mod profile;
 
 pub use email::Email;
 pub use error::{AuthError, RefreshRefusal};
-pub use password::{Password, hash_password, verify_password};
+pub use password::{PATTERN as PASSWORD_PATTERN, Password, hash_password, verify_password};
 pub use profile::{CompanyName, FullName, SelfRegisterRole};

@@ -13,8 +13,13 @@ use crate::store::users::{self, NewUser, UserView};
 pub struct RegisterRequest {
     #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// 10 to 128 characters with a letter and a digit, not one character repeated.
-    #[schema(example = "correct horse 42", min_length = 10, max_length = 128)]
+    /// 10 to 128 characters, not only digits, not one character repeated.
+    #[schema(
+        example = "correct horse 42",
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?![0-9]*(?![\s\S]))(?!([\s\S])\1*(?![\s\S]))"
+    )]
     pub password: String,
     /// `seller` or `investor` (admins are created by an operator).
     #[schema(example = "seller", pattern = "^(seller|investor)$")]

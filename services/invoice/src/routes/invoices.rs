@@ -72,7 +72,7 @@ pub async fn create(
 #[utoipa::path(
     tag = "invoices",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
     request_body = InvoiceInput,
     responses(
         (status = 200, description = "The invoice as changed (its new version also as `ETag`)", body = InvoiceView),

@@ -90,7 +90,7 @@ pub async fn cancel(
 #[utoipa::path(
     tag = "lifecycle",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
     responses(
         (status = 200, description = "Listed", body = InvoiceView),
         TokenErrors,
@@ -129,6 +129,7 @@ pub struct RejectRequest {
     #[schema(
         min_length = 3,
         max_length = 1000,
+        pattern = r"\S",
         example = "The debtor's tax id does not match."
     )]
     pub reason: String,
@@ -139,7 +140,7 @@ pub struct RejectRequest {
 #[utoipa::path(
     tag = "lifecycle",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = String, Header, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "The invoice's ETag as you read it, e.g. \"3\": the change applies to that version or not at all (412)")),
     request_body = RejectRequest,
     responses(
         (status = 200, description = "Rejected", body = InvoiceView),

@@ -25,26 +25,37 @@ use crate::store::entity::invoice;
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// One status (investors only ever see `listed`).
+    #[param(value_type = Option<InvoiceStatus>)]
     pub status: Option<String>,
-    /// Decimal string, inclusive.
+    /// Decimal string, inclusive (at most 16 digits before the point, 2 after). A range
+    /// with `min_amount` above `max_amount` matches nothing.
+    #[param(pattern = r"^[0-9]{1,16}(\.[0-9]{1,2})?$")]
     pub min_amount: Option<String>,
+    #[param(pattern = r"^[0-9]{1,16}(\.[0-9]{1,2})?$")]
     pub max_amount: Option<String>,
     /// ISO 4217.
+    #[param(value_type = Option<Currency>)]
     pub currency: Option<String>,
-    /// ISO date, inclusive.
+    /// ISO date, inclusive. A window with `due_after` after `due_before` matches nothing.
+    #[param(format = Date)]
     pub due_after: Option<String>,
+    #[param(format = Date)]
     pub due_before: Option<String>,
-    /// Substring of the debtor's name (case-insensitive).
+    /// Substring of the debtor's name (case-insensitive; blank means any).
+    #[param(max_length = 100)]
     pub debtor: Option<String>,
-    /// Words in the number, debtor or description (case-insensitive, all must match).
+    /// Words in the number, debtor or description (case-insensitive, all must match;
+    /// blank means any).
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// `due_date`, `amount` or `created_at`; `-` first for descending. Default `-created_at`.
+    #[param(pattern = "^-?(due_date|amount|created_at)$")]
     pub sort: Option<String>,
-    /// From 1. Default 1.
-    #[param(value_type = Option<u64>)]
+    /// 1 to 10000. Default 1.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 10_000)]
     pub page: Option<String>,
-    /// 1..=100. Default 20.
-    #[param(value_type = Option<u64>)]
+    /// 1 to 100. Default 20.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
 }
 
@@ -105,6 +116,17 @@ impl SearchParams {
             .and_then(|c| c.parse::<Currency>().map_err(|m| err("currency", m)).ok());
         let mut amount = |field: &str, v: &Option<String>| {
             v.as_deref().and_then(|a| {
+                // What the document's pattern says: up to 16 digits, then up to 2 decimals.
+                let shaped = a.split_once('.').map_or(a.len() <= 16, |(w, f)| {
+                    w.len() <= 16 && (1..=2).contains(&f.len())
+                });
+                if !shaped {
+                    err(
+                        field,
+                        "must be a decimal number such as \"1500000.00\" (at most 16 digits before the point)".into(),
+                    );
+                    return None;
+                }
                 Money::parse(a, currency.unwrap_or(Currency::NGN))
                     .map(|m| m.minor())
                     .map_err(|e| err(field, e.to_string()))
@@ -115,13 +137,19 @@ impl SearchParams {
         let max_amount_minor = amount("max_amount", &self.max_amount);
         let mut date = |field: &str, v: &Option<String>| {
             v.as_deref().and_then(|d| {
-                NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map_err(|_| err(field, "must be an ISO date such as 2027-01-31".into()))
-                    .ok()
+                service_kit::http::iso_date(d).or_else(|| {
+                    err(field, "must be an ISO date such as 2027-01-31".into());
+                    None
+                })
             })
         };
         let due_after = date("due_after", &self.due_after);
         let due_before = date("due_before", &self.due_before);
+        for (field, v) in [("debtor", &self.debtor), ("q", &self.q)] {
+            if v.as_ref().is_some_and(|s| s.chars().count() > 100) {
+                err(field, "at most 100 characters".into());
+            }
+        }
         let text = |v: &Option<String>| {
             v.as_deref()
                 .map(|s| s.trim().to_lowercase())
@@ -129,11 +157,6 @@ impl SearchParams {
         };
         let debtor = text(&self.debtor);
         let q = text(&self.q);
-        for (field, v) in [("debtor", &debtor), ("q", &q)] {
-            if v.as_ref().is_some_and(|s| s.chars().count() > 100) {
-                err(field, "at most 100 characters".into());
-            }
-        }
         let words: Vec<String> = q
             .map(|q| q.split_whitespace().take(8).map(str::to_owned).collect())
             .unwrap_or_default();
@@ -171,16 +194,6 @@ impl SearchParams {
         };
         let page = number("page", &self.page, 1, 10_000);
         let per_page = number("per_page", &self.per_page, 20, 100);
-        if let (Some(min), Some(max)) = (min_amount_minor, max_amount_minor)
-            && min > max
-        {
-            err("min_amount", "must not exceed max_amount".into());
-        }
-        if let (Some(a), Some(b)) = (due_after, due_before)
-            && a > b
-        {
-            err("due_after", "must not be after due_before".into());
-        }
         match sort {
             Some(sort) if errors.is_empty() => Ok(Search {
                 status,

@@ -21,14 +21,15 @@ use crate::store::entity::document;
 use crate::store::overview::{self, DocumentSummary};
 use crate::store::profiles;
 
-/// The upload form (`multipart/form-data`).
-#[derive(ToSchema)]
+/// The upload form (`multipart/form-data`): these two parts and no other.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
     pub document_type: DocumentType,
     /// A JPEG, PNG or PDF, recognised by its content (the name and declared type are
     /// ignored).
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     pub file: Vec<u8>,
 }
 

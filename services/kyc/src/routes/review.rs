@@ -115,6 +115,7 @@ pub struct RejectRequest {
     #[schema(
         min_length = 3,
         max_length = 1000,
+        pattern = r"\S",
         example = "The proof of address is older than three months."
     )]
     pub reason: String,
@@ -357,7 +358,7 @@ pub async fn download_file(
 #[utoipa::path(
     tag = "review",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Submission id"), ("If-Match" = String, Header, description = "The submission's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
+    params(("id" = Uuid, Path, description = "Submission id"), ("If-Match" = String, Header, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "The submission's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     responses(
         (status = 200, description = "Approved", body = SubmissionDetail),
         TokenErrors,
@@ -388,7 +389,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "review",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Submission id"), ("If-Match" = String, Header, description = "The submission's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
+    params(("id" = Uuid, Path, description = "Submission id"), ("If-Match" = String, Header, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "The submission's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     request_body = RejectRequest,
     responses(
         (status = 200, description = "Rejected", body = SubmissionDetail),

@@ -19,7 +19,7 @@ use crate::store::offers::{self, Change, OfferStatus, OfferView};
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = Option<String>, Header, description = "Optional: the offer's ETag as you read it; the change applies only to that version (else 412)")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "Optional: the offer's ETag as you read it; the change applies only to that version (else 412)")),
     responses(
         (status = 200, description = "Withdrawn", body = OfferView),
         TokenErrors,
@@ -54,9 +54,14 @@ pub async fn withdraw(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
-    /// Shown to the investor (3 to 500 characters).
+    /// Shown to the investor (3 to 500 characters, not all white space).
     #[serde(default)]
-    #[schema(example = "The rate is too high for this debtor.")]
+    #[schema(
+        example = "The rate is too high for this debtor.",
+        min_length = 3,
+        max_length = 500,
+        pattern = r"\S"
+    )]
     pub reason: Option<String>,
 }
 
@@ -76,7 +81,7 @@ async fn offer_to(
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = String, Header, description = "The offer's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = String, Header, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "The offer's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     request_body = RejectRequest,
     responses(
         (status = 200, description = "Rejected", body = OfferView),
@@ -123,7 +128,7 @@ pub async fn reject(
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = String, Header, description = "The offer's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = String, Header, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "The offer's ETag as you read it, e.g. \"1\": the decision applies to that version or not at all (412)")),
     responses(
         (status = 202, description = "Reserved; the invoice service confirms or refuses", body = OfferView),
         TokenErrors,

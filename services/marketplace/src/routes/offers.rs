@@ -197,8 +197,8 @@ pub struct ListParams {
     /// Only offers in this status.
     #[param(value_type = Option<OfferStatus>)]
     pub status: Option<String>,
-    /// Page number from 1.
-    #[param(value_type = Option<u64>, minimum = 1)]
+    /// Page number, 1 to 1000000.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
@@ -350,7 +350,7 @@ pub(super) async fn own_offer(
 #[utoipa::path(
     tag = "offers",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = Option<String>, Header, description = "Optional: the offer's ETag as you read it; the change applies only to that version (else 412)")),
+    params(("id" = Uuid, Path, description = "Offer id"), ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18})$"#, description = "Optional: the offer's ETag as you read it; the change applies only to that version (else 412)")),
     request_body = ReviseRequest,
     responses(
         (status = 200, description = "The offer as revised (its new version also as `ETag`)", body = OfferView),

@@ -24,10 +24,11 @@ const PLATFORMS: [&str; 3] = ["android", "ios", "web"];
 #[serde(deny_unknown_fields)]
 pub struct DeviceRequest {
     /// `android`, `ios` or `web`.
-    #[schema(value_type = String, example = "android")]
+    #[schema(value_type = String, example = "android", pattern = "^(android|ios|web)$")]
     pub platform: Value,
-    /// The push provider's registration token for this device (1 to 512 characters).
-    #[schema(value_type = String, example = "fcm-registration-token")]
+    /// The push provider's registration token for this device: 1 to 512 visible ASCII
+    /// characters (no spaces).
+    #[schema(value_type = String, example = "fcm-registration-token", pattern = "^[!-~]{1,512}$")]
     pub token: Value,
 }
 
@@ -89,16 +90,14 @@ pub async fn register(
             None
         }
     };
-    let token = match body.token.as_str().map(str::trim) {
-        Some(t)
-            if !t.is_empty() && t.chars().count() <= 512 && !t.chars().any(char::is_control) =>
-        {
+    let token = match body.token.as_str() {
+        Some(t) if (1..=512).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_graphic()) => {
             Some(t.to_owned())
         }
         _ => {
             errors.push(field(
                 "token",
-                "must be the provider's token: 1 to 512 printable characters",
+                "must be the provider's token: 1 to 512 visible ASCII characters",
             ));
             None
         }

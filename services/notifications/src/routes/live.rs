@@ -47,7 +47,8 @@ pub async fn issue_ticket(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConnectParams {
-    /// From `POST /api/notifications/ws-ticket`.
+    /// From `POST /api/notifications/ws-ticket` (64 hex digits).
+    #[param(pattern = "^[0-9a-f]{64}$")]
     pub ticket: Option<String>,
 }
 
@@ -57,11 +58,17 @@ pub struct ConnectParams {
 /// 4008 too slow (send buffer full), 4000 heartbeat timeout, 1001 server stopping.
 #[utoipa::path(
     tag = "live",
-    params(ConnectParams),
+    params(
+        ConnectParams,
+        ("Upgrade" = String, Header, pattern = "[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]", description = "`websocket`"),
+        ("Sec-WebSocket-Version" = String, Header, pattern = "^13$", description = "`13`"),
+        ("Sec-WebSocket-Key" = String, Header, pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$", description = "16 random bytes in base64 (RFC 6455)"),
+    ),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade request"),
         (status = 401, description = "Missing, unknown, used or expired ticket, or the token it came from is revoked"),
+        (status = 422, description = "The ticket given twice"),
         (status = 503, description = "Cannot check the ticket now; retry"),
     )
 )]

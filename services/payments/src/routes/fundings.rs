@@ -77,7 +77,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Financing id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request answer the same checkout (1-128 visible ASCII characters)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Makes a retried request answer the same checkout (1-128 visible ASCII characters)"),
     ),
     responses(
         (status = 200, description = "The checkout", body = CheckoutView),
@@ -264,7 +264,7 @@ pub async fn show(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Invoice id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request answer the same link (1-128 visible ASCII characters)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Makes a retried request answer the same link (1-128 visible ASCII characters)"),
     ),
     responses(
         (status = 200, description = "The payment link", body = CheckoutView),

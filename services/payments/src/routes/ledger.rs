@@ -130,25 +130,50 @@ pub async fn reconciliation(
     }))
 }
 
+/// A page of accounts: after the account a cursor names.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
-    /// The `next_cursor` of the previous page.
-    #[param(max_length = 120)]
+    /// The `next_cursor` of the previous page: the code and currency of the last account
+    /// shown, space between.
+    #[param(max_length = 120, pattern = " ")]
     pub cursor: Option<String>,
     /// 1 to 200 (50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
+/// A page of entries: older than the entry a cursor names.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesPage {
+    /// The `next_cursor` of the previous page: the id of the last entry shown.
+    pub cursor: Option<uuid::Uuid>,
+    /// 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+}
+
+fn limit_of(limit: Option<u64>) -> Result<u64, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=200).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::field("limit", "must be between 1 and 200")),
+    }
+}
+
 impl Page {
     fn limit(&self) -> Result<u64, ApiError> {
-        match self.limit {
-            None => Ok(50),
-            Some(n) if (1..=200).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::field("limit", "must be between 1 and 200")),
+        if self
+            .cursor
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > 120)
+        {
+            return Err(ApiError::field("cursor", "must be at most 120 characters"));
         }
+        limit_of(self.limit)
     }
 }
 
@@ -181,7 +206,7 @@ pub struct AccountPage {
         (status = 400, description = "A cursor this route did not give"),
         TokenErrors,
         (status = 403, description = "Not an admin"),
-        (status = 422, description = "An unknown query parameter, or limit out of range"),
+        (status = 422, description = "An unknown query parameter, a cursor longer than 120 characters, or limit out of range"),
     )
 )]
 #[get("/ledger/accounts")]
@@ -259,14 +284,13 @@ pub struct EntryPage {
 #[utoipa::path(
     tag = "ledger",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Account id"), Page),
+    params(("id" = Uuid, Path, description = "Account id"), EntriesPage),
     responses(
         (status = 200, description = "A page of entries", body = EntryPage),
-        (status = 400, description = "A cursor this route did not give"),
         TokenErrors,
         (status = 403, description = "Not an admin"),
         (status = 404, description = "No such account"),
-        (status = 422, description = "An unknown query parameter, or limit out of range"),
+        (status = 422, description = "An unknown query parameter, a cursor that is not an entry id, or limit out of range"),
     )
 )]
 #[get("/ledger/accounts/{id}/entries")]
@@ -274,23 +298,20 @@ pub async fn entries(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<uuid::Uuid>,
-    page: web::Query<Page>,
+    page: web::Query<EntriesPage>,
 ) -> Result<HttpResponse, ApiError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
     use crate::store::entity::{ledger_account, ledger_entry};
     RequireRole::admin(&user)?;
-    let limit = page.limit()?;
+    let limit = limit_of(page.limit)?;
     let id = id.into_inner();
     ledger_account::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no ledger account {id}")))?;
     let mut q = ledger_entry::Entity::find().filter(ledger_entry::Column::AccountId.eq(id));
-    if let Some(before) = &page.cursor {
-        let before: uuid::Uuid = before
-            .parse()
-            .map_err(|_| ApiError::BadRequest("cursor is not one this route gave".into()))?;
+    if let Some(before) = page.cursor {
         q = q.filter(ledger_entry::Column::Id.lt(before));
     }
     let rows = q

@@ -111,6 +111,13 @@ async fn a_lost_webhook_is_reconciled_and_the_ledger_pages_through_its_accounts(
         ("/api/payments/ledger/accounts?limit=201", 422),
         ("/api/payments/ledger/accounts?cursor=nospace", 400),
         ("/api/payments/ledger/accounts?color=red", 422),
+        (
+            &format!(
+                "/api/payments/ledger/accounts?cursor=a%20{}",
+                "b".repeat(119)
+            ),
+            422,
+        ),
     ] {
         assert_eq!(app.get(path, &admin.token).await.status(), status, "{path}");
     }
@@ -121,7 +128,7 @@ async fn a_lost_webhook_is_reconciled_and_the_ledger_pages_through_its_accounts(
         )
         .await
         .status(),
-        400
+        422
     );
     assert_eq!(
         app.get(
