@@ -10,11 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 /// clients.
 pub struct Password(SecretString);
 
-/// The policy as a JSON Schema pattern (beside `minLength` 10 and `maxLength` 128): not
-/// only ASCII digits, not one character repeated throughout. The end of the input is
-/// spelled `(?![\s\S])` rather than `$`, which some engines also match before a final line
-/// break.
-pub const PATTERN: &str = r"^(?![0-9]*(?![\s\S]))(?!([\s\S])\1*(?![\s\S]))";
+/// The policy as a JSON Schema pattern (beside `minLength` 10 and `maxLength` 128, which
+/// it repeats so that generators draw from it directly): not only ASCII digits, not one
+/// character repeated throughout. Inside the lookaheads the end of the input is spelled
+/// `(?![\s\S])` rather than `$`, which some engines also match before a final line break.
+pub const PATTERN: &str = r"^(?![0-9]*(?![\s\S]))(?!([\s\S])\1*(?![\s\S]))[\s\S]{10,128}$";
 
 impl Password {
     pub fn parse(raw: &str) -> Result<Self, String> {

@@ -18,7 +18,7 @@ pub struct RegisterRequest {
         example = "correct horse 42",
         min_length = 10,
         max_length = 128,
-        pattern = r"^(?![0-9]*(?![\s\S]))(?!([\s\S])\1*(?![\s\S]))"
+        pattern = r"^(?![0-9]*(?![\s\S]))(?!([\s\S])\1*(?![\s\S]))[\s\S]{10,128}$"
     )]
     pub password: String,
     /// `seller` or `investor` (admins are created by an operator).

@@ -9,3 +9,4 @@ mod review;
 mod revoked;
 mod status;
 mod upload;
+mod worker_kills;
