@@ -185,6 +185,17 @@ impl Subscriber {
         }
     }
 
+    /// This connection's reconnects from now on, each told once every tracked channel is
+    /// subscribed again ([`Reconnects::next`]): from then on nothing published is missed.
+    /// What was published while it was away is gone (pub/sub keeps nothing), so a caller
+    /// that must not miss anything recovers it from where it is kept.
+    pub fn reconnects(&self) -> Reconnects {
+        Reconnects {
+            client: self.client.clone(),
+            rx: self.client.reconnect_rx(),
+        }
+    }
+
     /// Messages skipped by all receivers of this subscriber because they fell behind.
     pub fn lagged_total(&self) -> u64 {
         self.lagged.load(Ordering::Relaxed)
@@ -193,6 +204,33 @@ impl Subscriber {
     /// Closes the connection; every receiver then ends.
     pub async fn quit(&self) -> Result<(), RedisError> {
         self.client.quit().await
+    }
+}
+
+/// The reconnects of a [`Subscriber`] ([`Subscriber::reconnects`]).
+pub struct Reconnects {
+    client: SubscriberClient,
+    rx: Receiver<fred::types::config::Server>,
+}
+
+impl Reconnects {
+    /// The next reconnect, once its channels are subscribed again (several reconnects
+    /// in a row count as one). `None` when the client is gone.
+    pub async fn next(&mut self) -> Option<()> {
+        loop {
+            match self.rx.recv().await {
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return None,
+            }
+            // fred resubscribes on its own too (`manage_subscriptions`); this one is
+            // awaited, so the channels are back when it returns.
+            match self.client.resubscribe_all().await {
+                Ok(()) => return Some(()),
+                Err(error) => {
+                    tracing::warn!(%error, "Resubscribing after a reconnect failed; waiting for the next reconnect.");
+                }
+            }
+        }
     }
 }
 

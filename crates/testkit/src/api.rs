@@ -87,7 +87,23 @@ where
     F: FnOnce(Arc<ManualClock>) -> Fut,
     Fut: Future<Output = anyhow::Result<service_kit::Running<S>>>,
 {
-    let backing = Backing::new(redis_prefix).await;
+    spawn_service_on(&crate::redis_url(), redis_prefix, build).await
+}
+
+/// [`spawn_service`] with the test's side (signing keys, the pool it hands back) on the
+/// Redis at `redis_url` (a [`crate::RedisServer`] of the test's own, say): the service's
+/// configuration must name the same.
+pub async fn spawn_service_on<S, F, Fut>(
+    redis_url: &str,
+    redis_prefix: &str,
+    build: F,
+) -> Spawned<S>
+where
+    S: Clone + Send + 'static,
+    F: FnOnce(Arc<ManualClock>) -> Fut,
+    Fut: Future<Output = anyhow::Result<service_kit::Running<S>>>,
+{
+    let backing = Backing::on(redis_url, redis_prefix).await;
     let app = build(backing.clock.clone())
         .await
         .expect("build the service");
@@ -160,8 +176,15 @@ pub struct Backing {
 
 impl Backing {
     pub async fn new(redis_prefix: &str) -> Self {
+        Self::on(&crate::redis_url(), redis_prefix).await
+    }
+
+    /// [`Backing::new`] on the Redis at `redis_url`.
+    pub async fn on(redis_url: &str, redis_prefix: &str) -> Self {
         let clock = ManualClock::starting_now();
-        let redis = crate::redis_pool().await;
+        let redis = service_kit::redis::pool(redis_url, 2)
+            .await
+            .expect("connect to the test's Redis");
         let keys = Keys::new(redis_prefix);
         let tokens = TestKeys::publish(&redis, &keys).await;
         Self {

@@ -27,6 +27,9 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     /// Start with `key-load-delay` (slow replay of the RDB in `dir`).
     slow_load: bool,
+    /// An append-only file in `dir`, synced every second, as `make run`'s and
+    /// production's Redis keep ([`Self::start_durable`]).
+    durable: bool,
 }
 
 /// A port nothing listens on now (bound to port 0, then released).
@@ -62,7 +65,40 @@ impl RedisServer {
             child: None,
             dir: tempfile::tempdir().expect("temp dir"),
             slow_load: false,
+            durable: false,
         }
+    }
+
+    /// A server keeping an append-only file (`appendfsync everysec`), so that
+    /// [`Self::restart_keeping_data`] and [`Self::crash_and_restart`] come back with it.
+    pub fn start_durable() -> Self {
+        for _ in 0..5 {
+            let mut server = Self::not_started();
+            server.durable = true;
+            if server.try_spawn(&[]) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of five spare ports");
+    }
+
+    /// A graceful restart: `SHUTDOWN` (the append-only file synced), then the same server
+    /// again on the same port and files. Nothing acknowledged is lost.
+    pub fn restart_keeping_data(&mut self) {
+        assert!(self.durable, "restart_keeping_data needs start_durable");
+        let _ = self.cli(&["SHUTDOWN"]);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+        self.spawn();
+    }
+
+    /// A crash: `kill -9`, then the same server again on the same files. What was
+    /// acknowledged in about the last second may be lost (`appendfsync everysec`).
+    pub fn crash_and_restart(&mut self) {
+        assert!(self.durable, "crash_and_restart needs start_durable");
+        self.stop();
+        self.spawn();
     }
 
     /// A server that answers `LOADING` (as Redis does while replaying a large AOF after a
@@ -142,7 +178,12 @@ impl RedisServer {
                 "--save",
                 "",
             ])
-            .args(["--appendonly", "no", "--dir"])
+            .args(if self.durable {
+                ["--appendonly", "yes", "--appendfsync", "everysec"].as_slice()
+            } else {
+                ["--appendonly", "no"].as_slice()
+            })
+            .arg("--dir")
             .arg(self.dir.path())
             .args(extra);
         if self.slow_load {

@@ -9,4 +9,4 @@ mod profile;
 pub use email::Email;
 pub use error::{AuthError, RefreshRefusal};
 pub use password::{PATTERN as PASSWORD_PATTERN, Password, hash_password, verify_password};
-pub use profile::{CompanyName, FullName, SelfRegisterRole};
+pub use profile::{CompanyName, FullName, SelfRegisterRole, TEXT_PATTERN as NAME_PATTERN};

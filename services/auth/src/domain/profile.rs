@@ -13,19 +13,26 @@ impl SelfRegisterRole {
     }
 }
 
+/// A name as sent: at most `max` characters, no control character (Unicode's Cc:
+/// U+0000-U+001F, U+007F-U+009F), something besides spaces; kept without its outer
+/// spaces. The document says the same ([`TEXT_PATTERN`], `maxLength`).
 fn clean_text(raw: &str, max: usize) -> Result<String, String> {
-    let s = raw.trim();
+    if raw.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    let s = raw.trim_matches(' ');
     if s.is_empty() {
         return Err("is required".into());
     }
-    if s.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
-    }
-    if s.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
     Ok(s.to_owned())
 }
+
+/// [`clean_text`] as a JSON Schema pattern: a character besides spaces, no control
+/// character.
+pub const TEXT_PATTERN: &str = r"^(?=[\s\S]*[^ ])[^\x00-\x1f\x7f-\x9f]*$";
 
 pub struct FullName;
 

@@ -24,9 +24,16 @@ pub struct RegisterRequest {
     /// `seller` or `investor` (admins are created by an operator).
     #[schema(example = "seller", pattern = "^(seller|investor)$")]
     pub role: String,
-    #[schema(example = "Ada Obi", min_length = 1, max_length = 100)]
+    /// 1 to 100 characters, not only spaces, no control characters.
+    #[schema(
+        example = "Ada Obi",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^(?=[\s\S]*[^ ])[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub full_name: String,
-    #[schema(max_length = 200)]
+    /// At most 200 characters, no control characters; empty or only spaces is none.
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub company_name: Option<String>,
 }
 
@@ -62,8 +69,9 @@ pub async fn register(
     let password = check(&mut errors, "password", Password::parse(&body.password));
     let role = check(&mut errors, "role", SelfRegisterRole::parse(&body.role));
     let full_name = check(&mut errors, "full_name", FullName::parse(&body.full_name));
-    let company_name = match body.company_name.as_deref().map(str::trim) {
-        None | Some("") => None,
+    let company_name = match body.company_name.as_deref() {
+        None => None,
+        Some(c) if c.trim_matches(' ').is_empty() => None,
         Some(c) => check(&mut errors, "company_name", CompanyName::parse(c)),
     };
     let (Some(email), Some(password), Some(role), Some(full_name), true) =

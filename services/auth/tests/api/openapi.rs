@@ -23,6 +23,8 @@ async fn every_route_is_in_the_openapi_document_with_its_errors_and_security() {
     // The password policy as the service enforces it.
     let password = &doc["components"]["schemas"]["RegisterRequest"]["properties"]["password"];
     assert_eq!(password["pattern"], auth::domain::PASSWORD_PATTERN);
+    let name = &doc["components"]["schemas"]["RegisterRequest"]["properties"]["full_name"];
+    assert_eq!(name["pattern"], auth::domain::NAME_PATTERN);
     assert_eq!(
         (
             password["minLength"].as_u64(),

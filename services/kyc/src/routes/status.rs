@@ -46,8 +46,14 @@ pub async fn status(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
-    /// The legal name as on the government ID.
-    #[schema(min_length = 2, max_length = 200, example = "Adaeze Okafor")]
+    /// The legal name as on the government ID: 2 to 200 characters with at least two
+    /// besides spaces, no control characters (runs of spaces count as one).
+    #[schema(
+        min_length = 2,
+        max_length = 200,
+        example = "Adaeze Okafor",
+        pattern = r"^(?=[\s\S]*[^ ][\s\S]*[^ ])[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub full_name: String,
     /// Bank Verification Number: 11 digits. Encrypted at rest, never shown whole again.
     #[schema(pattern = "^[0-9]{11}$", example = "22212345678")]
@@ -70,18 +76,20 @@ struct Declared {
 
 fn parse_submit(body: SubmitRequest) -> Result<Declared, ApiError> {
     let mut errors = Vec::new();
-    let full_name = body
-        .full_name
-        .split_whitespace()
+    // As sent: 2 to 200 characters, no control character; kept with runs of spaces made
+    // one, which must leave two characters at least.
+    let raw = &body.full_name;
+    let full_name = raw
+        .split(' ')
+        .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let len = full_name.chars().count();
-    if !(2..=200).contains(&len) {
+    if !(2..=200).contains(&raw.chars().count()) || full_name.chars().count() < 2 {
         errors.push(FieldError {
             field: "full_name".into(),
             message: "must be 2 to 200 characters".into(),
         });
-    } else if full_name.chars().any(char::is_control) {
+    } else if raw.chars().any(char::is_control) {
         errors.push(FieldError {
             field: "full_name".into(),
             message: "must not contain control characters".into(),

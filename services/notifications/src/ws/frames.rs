@@ -49,6 +49,11 @@ pub enum ServerFrame<'a> {
         count: usize,
         more: bool,
     },
+    /// Live delivery was interrupted (the server lost Redis for a moment) and is back:
+    /// notifications made meanwhile may not have arrived. Send `resume` with the last
+    /// notification id you have to get them; events of other channels sent meanwhile are
+    /// gone (read the resources again).
+    Resync,
     /// A refused or malformed frame; nothing else happened.
     Error {
         code: &'a str,
@@ -60,6 +65,12 @@ impl ServerFrame<'_> {
     pub fn text(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// `{"type":"resync"}`, as the hub sends it to every connection.
+pub fn resync() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| ServerFrame::Resync.text())
 }
 
 /// `{"type":"error",...}`

@@ -7,6 +7,7 @@ use bytestring::ByteString;
 use common::auth::{Claims, Verifier, judge_revocation};
 use common::clock::SharedClock;
 use service_kit::pubsub::{Message, Subscriber};
+
 use service_kit::shutdown::CancellationToken;
 use tokio::sync::mpsc;
 
@@ -82,6 +83,8 @@ struct Route {
 struct Conn {
     claims: Claims,
     killer: Killer,
+    /// The connection's frames (for what the hub tells every connection).
+    tx: mpsc::Sender<ByteString>,
 }
 
 struct Inner {
@@ -128,6 +131,21 @@ impl Hub {
                 stop,
             }),
         };
+        // After Redis comes back, every connection is told to resume: what was published
+        // while the subscriber was away is gone from pub/sub, but kept in the feed.
+        let told = hub.clone();
+        let mut reconnects = hub.inner.subscriber.reconnects();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = told.inner.stop.cancelled() => break,
+                    back = reconnects.next() => match back {
+                        Some(()) => told.tell_all(super::frames::resync()),
+                        None => break,
+                    },
+                }
+            }
+        });
         let dispatcher = hub.clone();
         let mut messages = hub.inner.subscriber.messages();
         tokio::spawn(async move {
@@ -209,6 +227,29 @@ impl Hub {
         }
     }
 
+    /// Sends `frame` to every open connection (one whose buffer is full is closed as
+    /// slow, as for any frame).
+    fn tell_all(&self, frame: &str) {
+        let frame = ByteString::from(frame.to_owned());
+        let conns: Vec<(mpsc::Sender<ByteString>, Killer)> = self
+            .inner
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|c| (c.tx.clone(), c.killer.clone()))
+            .collect();
+        tracing::info!(
+            connections = conns.len(),
+            "Redis is back: every connection told to resume."
+        );
+        for (tx, killer) in conns {
+            if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(frame.clone()) {
+                killer.kill(Close::Slow);
+            }
+        }
+    }
+
     fn dispatch(&self, m: Message) {
         let routes = self.inner.routes.read().unwrap_or_else(|e| e.into_inner());
         let Some(route) = routes.get(&m.channel) else {
@@ -270,6 +311,7 @@ impl Hub {
                 Conn {
                     claims,
                     killer: killer.clone(),
+                    tx: tx.clone(),
                 },
             );
         let member = Member {

@@ -33,7 +33,14 @@ struct Connection {
     subscribed: HashMap<String, String>,
     /// Notifications sent by the last `resume`, so their live copies are not sent twice.
     replayed: HashSet<Uuid>,
+    /// After a `resync`, until the client's `resume`: the notifications sent live
+    /// meanwhile, so that `resume` does not send them again (at most
+    /// [`MAX_SINCE_RESYNC`]; a client that does not resume stops being tracked).
+    since_resync: Option<HashSet<Uuid>>,
 }
+
+/// The most live notifications remembered between a `resync` and the client's `resume`.
+const MAX_SINCE_RESYNC: usize = 1000;
 
 enum Next {
     Go,
@@ -72,6 +79,7 @@ pub async fn run(
         killer: killer.clone(),
         subscribed: HashMap::new(),
         replayed: HashSet::new(),
+        since_resync: None,
     };
     let ws = &state.config.ws;
     // The first ping at a random point of the first interval: connections opened together
@@ -144,13 +152,25 @@ impl Connection {
         }
     }
 
-    /// A frame from the hub, skipped if `resume` already sent it.
+    /// A frame from the hub, skipped if `resume` already sent it; after a `resync`, the
+    /// notifications sent are remembered until the client resumes.
     async fn forward(&mut self, frame: ByteString) -> Next {
-        if !self.replayed.is_empty()
-            && let Some(id) = store::frame_id(&frame)
-            && self.replayed.contains(&id)
-        {
-            return Next::Go;
+        if frame.as_bytes() == frames::resync().as_bytes() {
+            self.since_resync = Some(HashSet::new());
+            return self.send(frame).await;
+        }
+        let tracking = !self.replayed.is_empty() || self.since_resync.is_some();
+        if tracking && let Some(id) = store::frame_id(&frame) {
+            if self.replayed.contains(&id) {
+                return Next::Go;
+            }
+            if let Some(sent) = self.since_resync.as_mut() {
+                if sent.len() < MAX_SINCE_RESYNC {
+                    sent.insert(id);
+                } else {
+                    self.since_resync = None;
+                }
+            }
         }
         self.send(frame).await
     }
@@ -279,11 +299,16 @@ impl Connection {
             }
         };
         self.replayed.clear();
-        let count = missed.len();
+        let sent_live = self.since_resync.take().unwrap_or_default();
+        let mut count = 0;
         for frame in missed {
             if let Some(id) = store::frame_id(&frame) {
+                if sent_live.contains(&id) {
+                    continue;
+                }
                 self.replayed.insert(id);
             }
+            count += 1;
             if let Next::Stop(why) = self.send(frame).await {
                 return Next::Stop(why);
             }

@@ -7,8 +7,9 @@ use futures::{SinkExt, StreamExt};
 use notifications::NotificationsConfig;
 use notifications::jobs::push::Provider;
 use serde_json::{Value, json};
+use service_kit::config::BaseConfig;
 use service_kit::redis::Pool;
-use testkit::api::{ApiClient, Running, Spawned, base_config, spawn_service};
+use testkit::api::{ApiClient, Running, Spawned, base_config, spawn_service_on};
 use testkit::{DbKind, TestDb};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
@@ -58,8 +59,21 @@ pub async fn spawn_app_full(
     tweak: impl FnOnce(&mut NotificationsConfig),
     provider: std::sync::Arc<dyn Provider>,
 ) -> TestApp {
+    spawn_app_at(&testkit::redis_url(), kind, tweak, provider).await
+}
+
+/// The app on the Redis at `redis_url` (a server of the test's own).
+pub async fn spawn_app_at(
+    redis_url: &str,
+    kind: DbKind,
+    tweak: impl FnOnce(&mut NotificationsConfig),
+    provider: std::sync::Arc<dyn Provider>,
+) -> TestApp {
     let db = TestDb::new(kind).await;
-    let mut config = NotificationsConfig::with_base(base_config("notifications", &db));
+    let mut config = NotificationsConfig::with_base(BaseConfig {
+        redis_url: redis_url.to_owned(),
+        ..base_config("notifications", &db)
+    });
     config.ws.revocation_check = Duration::from_millis(50);
     config.push_backoff = Duration::from_millis(10);
     tweak(&mut config);
@@ -72,7 +86,7 @@ pub async fn spawn_app_full(
         keys,
         state,
         ..
-    } = spawn_service(&prefix, |clock| {
+    } = spawn_service_on(redis_url, &prefix, |clock| {
         notifications::build_with_provider(config.clone(), clock, provider)
     })
     .await;

@@ -7,4 +7,5 @@ mod helpers;
 mod notifications;
 mod openapi;
 mod push;
+mod redis_restart;
 mod ws;
