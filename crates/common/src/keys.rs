@@ -41,6 +41,9 @@ pub mod ttl {
     pub const ADMIN_USERS: u64 = 1800;
     /// `audit:search:{query}`
     pub const AUDIT_SEARCH: u64 = 600;
+    /// `push:queued:{notificationId}` (a week: far longer than any notification's effects
+    /// stay pending).
+    pub const PUSH_QUEUED: u64 = 7 * 86_400;
     /// `notifications:{userId}` keeps this many entries.
     pub const NOTIFICATIONS_KEPT: i64 = 100;
     /// Access tokens live at most this long, so blacklist entries never need to outlive it.
@@ -290,6 +293,11 @@ impl Keys {
     pub fn push_queue(&self) -> QueueName {
         self.queue("push:queue")
     }
+    /// `push:queued:{notificationId}`: the notification's push jobs are queued (set with
+    /// them; the effects sweep queues none again).
+    pub fn push_queued(&self, notification_id: Uuid) -> String {
+        self.name(format_args!("push:queued:{notification_id}"))
+    }
     /// `notifications:ws_ticket:{ticket}`: a one-time WebSocket ticket (30 s).
     pub fn ws_ticket(&self, ticket: &str) -> String {
         self.name(format_args!("notifications:ws_ticket:{ticket}"))
@@ -363,6 +371,7 @@ mod tests {
                 format!("user:{u}:notifications"),
             ),
             (k.push_queue().to_string(), "push:queue".into()),
+            (k.push_queued(u), format!("push:queued:{u}")),
         ];
         for (got, want) in cases {
             assert_eq!(got, want);

@@ -15,8 +15,8 @@ use service_kit::inbox::StagedHandler;
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::store;
 use crate::store::entity::notification;
+use crate::store::{self, Delivery};
 
 /// What one event made, for its after-commit effects: its notifications (each with its
 /// recipient's count after the batch) and their recipients' devices.
@@ -108,9 +108,18 @@ impl StagedHandler for Effects {
         if notifications.is_empty() {
             return;
         }
-        store::deliver(&self.state, &notifications, &traces).await;
+        let fed = store::deliver(&self.state, &notifications, &traces, Delivery::First).await;
         let made_now: Vec<notification::Model> =
             notifications.into_iter().map(|(n, _)| n).collect();
-        crate::jobs::push::enqueue(&self.state, &made_now, &devices).await;
+        let queued =
+            crate::jobs::push::enqueue(&self.state, &made_now, &devices, Delivery::First).await;
+        // Done: the sweep leaves them alone. Not done (Redis away, or this process dies
+        // before this line): the sweep does it again after its grace period.
+        if fed && queued {
+            let ids: Vec<Uuid> = made_now.iter().map(|n| n.id).collect();
+            if let Err(error) = store::effects_done(&self.state.db, &ids).await {
+                tracing::warn!(%error, "Effects done but not marked; the sweep checks them again.");
+            }
+        }
     }
 }

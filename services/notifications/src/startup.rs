@@ -50,6 +50,12 @@ pub async fn build_with_provider(
     kit.run_worker("push", longest_push, &state, move |state, stop| {
         crate::jobs::push::run(state, provider.clone(), stop)
     });
+    kit.every(
+        "effects",
+        crate::jobs::effects::EVERY,
+        &state,
+        |s| async move { crate::jobs::effects::run_once(&s).await },
+    );
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
 

@@ -251,12 +251,22 @@ pub async fn enqueue_many<P: AsRef<[u8]>>(
     let pipeline = redis.next().pipeline();
     let mut ids = Vec::with_capacity(jobs.len());
     for (queue, payload) in jobs {
-        let (id, raw) = new_job(payload_value(payload.as_ref())?)?;
-        let () = pipeline.lpush(queue.as_str(), raw).await?;
-        ids.push(id);
+        ids.push(queue_job(&pipeline, queue, payload.as_ref()).await?);
     }
     let _: Vec<fred::prelude::Value> = pipeline.all().await?;
     Ok(ids)
+}
+
+/// Adds a job with `payload` (JSON) to `queue` on `pipeline`, beside the caller's own
+/// commands: it is queued when the pipeline is sent. Answers the job's id.
+pub async fn queue_job(
+    pipeline: &fred::clients::Pipeline<fred::clients::Client>,
+    queue: &QueueName,
+    payload: &[u8],
+) -> Result<Uuid, QueueError> {
+    let (id, raw) = new_job(payload_value(payload)?)?;
+    let () = pipeline.lpush(queue.as_str(), raw).await?;
+    Ok(id)
 }
 
 /// Jobs waiting in `queue` (not counting delayed, in-flight or dead ones).

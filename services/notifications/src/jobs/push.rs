@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fred::prelude::KeysInterface;
 use sea_orm::EntityTrait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -157,30 +158,78 @@ pub fn provider(config: &PushProvider) -> anyhow::Result<Arc<dyn Provider>> {
     })
 }
 
-/// After commit: one push job per notification and device of its recipient.
+/// After commit: one push job per notification and device of its recipient, queued with
+/// the notification's `push:queued` mark in one pipeline. With
+/// [`Delivery::Again`](crate::store::Delivery) (the effects sweep), a notification already
+/// marked gets none again. Answers whether Redis took it all.
 pub async fn enqueue(
     state: &AppState,
     made: &[notification::Model],
     devices: &HashMap<Uuid, Vec<Uuid>>,
-) {
+    delivery: crate::store::Delivery,
+) -> bool {
     let queue = state.keys.push_queue();
-    let jobs: Vec<(common::keys::QueueName, Vec<u8>)> = made
-        .iter()
-        .flat_map(|n| {
-            devices
-                .get(&n.user_id)
+    let ttl = i64::try_from(common::keys::ttl::PUSH_QUEUED).unwrap_or(i64::MAX);
+    let result: anyhow::Result<()> = async {
+        let mut made: Vec<&notification::Model> = made
+            .iter()
+            .filter(|n| devices.get(&n.user_id).is_some_and(|d| !d.is_empty()))
+            .collect();
+        if delivery == crate::store::Delivery::Again && !made.is_empty() {
+            // Claim each mark; a notification whose mark was there already is done.
+            let pipeline = state.redis.next().pipeline();
+            for n in &made {
+                let () = pipeline
+                    .set(
+                        state.keys.push_queued(n.id),
+                        1,
+                        Some(fred::types::Expiration::EX(ttl)),
+                        Some(fred::types::SetOptions::NX),
+                        false,
+                    )
+                    .await?;
+            }
+            let claimed: Vec<Option<String>> = pipeline.all().await?;
+            made = made
                 .into_iter()
-                .flatten()
-                .map(|d| PushJob {
+                .zip(claimed)
+                .filter_map(|(n, c)| c.map(|_| n))
+                .collect();
+        }
+        if made.is_empty() {
+            return Ok(());
+        }
+        let pipeline = state.redis.next().pipeline();
+        for n in &made {
+            for device in devices.get(&n.user_id).into_iter().flatten() {
+                let raw = serde_json::to_vec(&PushJob {
                     notification_id: n.id,
-                    device_id: *d,
-                })
-        })
-        .filter_map(|job| serde_json::to_vec(&job).ok())
-        .map(|raw| (queue.clone(), raw))
-        .collect();
-    if let Err(error) = service_kit::queue::enqueue_many(&state.redis, &jobs).await {
-        tracing::warn!(%error, jobs = jobs.len(), "Push jobs not queued.");
+                    device_id: *device,
+                })?;
+                service_kit::queue::queue_job(&pipeline, &queue, &raw).await?;
+            }
+            if delivery == crate::store::Delivery::First {
+                let () = pipeline
+                    .set(
+                        state.keys.push_queued(n.id),
+                        1,
+                        Some(fred::types::Expiration::EX(ttl)),
+                        None,
+                        false,
+                    )
+                    .await?;
+            }
+        }
+        let _: Vec<fred::types::Value> = pipeline.all().await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, notifications = made.len(), "Push jobs not queued yet; the effects sweep retries.");
+            false
+        }
     }
 }
 

@@ -191,6 +191,9 @@ pub async fn record_all<C: ConnectionTrait>(
     events: &[(Uuid, &Composed)],
 ) -> Result<Vec<Vec<(notification::Model, Unread)>>, sea_orm::DbErr> {
     let backend = txn.get_database_backend();
+    // Microseconds, as PostgreSQL keeps them: the live and feed copies say the same time
+    // as the stored row (and the effects sweep recognises a feed copy by its frame).
+    let now = chrono::SubsecRound::trunc_subsecs(now, 6);
     let mut members: Vec<&crate::domain::compose::Member> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (_, composed) in events {
@@ -247,6 +250,7 @@ pub async fn record_all<C: ConnectionTrait>(
                         data: d.data.to_string(),
                         created_at: now,
                         read_at: None,
+                        effects_pending: true,
                     },
                 )
             })
@@ -265,6 +269,7 @@ pub async fn record_all<C: ConnectionTrait>(
             notification::Column::Data,
             notification::Column::CreatedAt,
             notification::Column::ReadAt,
+            notification::Column::EffectsPending,
         ]);
         for (_, m) in chunk {
             insert
@@ -278,6 +283,7 @@ pub async fn record_all<C: ConnectionTrait>(
                     m.data.clone().into(),
                     now.into(),
                     Option::<DateTime<Utc>>::None.into(),
+                    true.into(),
                 ])
                 .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
         }
@@ -383,18 +389,43 @@ pub async fn devices_of<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Feeds and publishes a notification only if its feed does not hold it yet: the effects
+/// sweep's redo of a delivery that may have happened (`LPOS` finds the same frame).
+static FEED_ONCE: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        r"
+if redis.call('LPOS', KEYS[1], ARGV[1]) then
+  return 0
+end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+",
+    )
+});
+
+/// How [`deliver`] treats a notification's feed copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Just made: fed and published.
+    First,
+    /// Redone by the effects sweep: fed and published only if not in the feed already.
+    Again,
+}
+
 /// After the commit of new notifications (in the order made): their recipients' counts
-/// (each user's newest), the feed, the live copy, all in one pipeline. Redis being down
-/// loses only the live copy (the database has the rest; the count is rebuilt from it when
-/// missing). `traces[i]` is the `traceparent` of the event that made `made[i]`: the live
+/// (each user's newest), the feed, the live copy, all in one pipeline. Answers whether
+/// Redis took it all; if not, the database has the rest and the effects sweep does it
+/// again. `traces[i]` is the `traceparent` of the event that made `made[i]`: the live
 /// copy carries it to the hub ([`crate::ws::frames::traced`]).
 pub async fn deliver(
     state: &AppState,
     made: &[(notification::Model, Unread)],
     traces: &[Option<&str>],
-) {
+    delivery: Delivery,
+) -> bool {
     if made.is_empty() {
-        return;
+        return true;
     }
     let result: anyhow::Result<()> = async {
         let pipeline = state.redis.next().pipeline();
@@ -411,15 +442,20 @@ pub async fn deliver(
             if unread.version > held.version {
                 *held = *unread;
             }
-            let () = pipeline
-                .lpush(state.keys.notifications(m.user_id), frame.as_str())
-                .await?;
-            let () = pipeline
-                .publish(
-                    state.keys.user_notifications_channel(m.user_id),
-                    crate::ws::frames::traced(traces.get(i).copied().flatten(), &frame),
-                )
-                .await?;
+            let feed = state.keys.notifications(m.user_id);
+            let channel = state.keys.user_notifications_channel(m.user_id);
+            let live = crate::ws::frames::traced(traces.get(i).copied().flatten(), &frame);
+            match delivery {
+                Delivery::First => {
+                    let () = pipeline.lpush(feed, frame.as_str()).await?;
+                    let () = pipeline.publish(channel, live).await?;
+                }
+                Delivery::Again => {
+                    FEED_ONCE
+                        .queue(&pipeline, vec![feed], vec![frame, channel, live])
+                        .await?;
+                }
+            }
         }
         for (user, u) in &newest {
             let () = pipeline
@@ -441,9 +477,64 @@ pub async fn deliver(
         Ok(())
     }
     .await;
-    if let Err(error) = result {
-        tracing::warn!(%error, notifications = made.len(), "Notifications stored but not delivered live.");
+    match result {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, notifications = made.len(), "Notifications stored but not delivered yet; the effects sweep retries.");
+            false
+        }
     }
+}
+
+/// Marks the effects of `ids` done (the sweep leaves them alone from now on).
+pub async fn effects_done<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<(), sea_orm::DbErr> {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        notification::Entity::update_many()
+            .col_expr(notification::Column::EffectsPending, Expr::value(false))
+            .filter(notification::Column::Id.is_in(chunk.to_vec()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Notifications whose effects are still pending although made before `before`, oldest
+/// first, at most `limit`.
+pub async fn effects_pending<C: ConnectionTrait>(
+    db: &C,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<notification::Model>, sea_orm::DbErr> {
+    notification::Entity::find()
+        .filter(notification::Column::EffectsPending.eq(true))
+        .filter(notification::Column::CreatedAt.lt(before))
+        .order_by_asc(notification::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Each of `users`' unread count as the database has it now.
+pub async fn unread_of<C: ConnectionTrait>(
+    db: &C,
+    users: &[Uuid],
+) -> Result<HashMap<Uuid, Unread>, sea_orm::DbErr> {
+    Ok(unread_counter::Entity::find()
+        .filter(unread_counter::Column::UserId.is_in(users.to_vec()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| {
+            (
+                c.user_id,
+                Unread {
+                    user_id: c.user_id,
+                    unread: c.unread,
+                    version: c.version,
+                },
+            )
+        })
+        .collect())
 }
 
 /// The user's unread count: Redis' copy, or (missing) the database's, copied back.

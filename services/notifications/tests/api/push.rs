@@ -700,3 +700,150 @@ async fn concurrent_registrations_keep_the_device_limit_on_postgres() {
 async fn concurrent_registrations_keep_the_device_limit_on_sqlite() {
     concurrent_registrations_keep_the_limit(DbKind::Sqlite).await;
 }
+
+use service_kit::inbox::StagedHandler;
+
+/// The service's event handler, but the process "dies" right after each commit: the
+/// notifications are stored, none of their effects happen.
+struct DiesAfterCommit(notifications::inbound::Effects);
+
+#[async_trait::async_trait]
+impl StagedHandler for DiesAfterCommit {
+    type Staged = notifications::inbound::Made;
+
+    async fn stage(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        event: &common::events::Envelope,
+    ) -> anyhow::Result<Self::Staged> {
+        self.0.stage(txn, event).await
+    }
+
+    async fn after_commit(&self, _event: &common::events::Envelope, _made: Self::Staged) {}
+}
+
+/// Feed entries and live messages of `user`'s notifications.
+async fn feed(app: &TestApp, user: &User) -> Vec<String> {
+    use fred::prelude::ListInterface;
+    app.redis
+        .lrange(app.keys.notifications(user.id), 0, -1)
+        .await
+        .unwrap()
+}
+
+async fn sweep(app: &TestApp) -> usize {
+    notifications::jobs::effects::run_once(&app.state)
+        .await
+        .unwrap()
+}
+
+async fn effects_done_or_not(kind: DbKind) {
+    use service_kit::inbox::consume_staged;
+    use service_kit::pubsub::Subscriber;
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/send"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "m/1"})))
+        .mount(&server)
+        .await;
+    let app = spawn_app_full(kind, |_| {}, http_provider(&server, Duration::from_secs(2))).await;
+    let user = app.investor();
+    device(&app, &user, &new_token()).await;
+    let subscriber = Subscriber::connect(&testkit::redis_url()).await.unwrap();
+    let channel = app.keys.user_notifications_channel(user.id);
+    subscriber.subscribe(&channel).await.unwrap();
+    let mut live = subscriber.messages_on([channel]);
+
+    // Stored, then the process dies: no feed, no live copy, no push.
+    let dies = DiesAfterCommit(notifications::inbound::Effects::new(&app.state));
+    let event = app.kyc_approved(user.id);
+    consume_staged(&app.state.db, &dies, &event, &app.state.clock)
+        .await
+        .unwrap();
+    assert_eq!(app.list(&user).await["items"].as_array().unwrap().len(), 1);
+    assert!(feed(&app, &user).await.is_empty());
+    // Within the grace period the sweep leaves it to its own after-commit step.
+    assert_eq!(sweep(&app).await, 0);
+    app.clock.advance(
+        chrono::Duration::from_std(notifications::jobs::effects::GRACE).unwrap()
+            + chrono::Duration::seconds(1),
+    );
+    assert_eq!(sweep(&app).await, 1);
+    assert_eq!(feed(&app, &user).await.len(), 1);
+    let message = tokio::time::timeout(DEADLINE, live.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.json::<Value>().unwrap()["type"], "notification");
+    wait_requests(&server, 1).await;
+    assert_eq!(app.unread(&user).await, 1);
+    // Done once: the next round has nothing to do.
+    assert_eq!(sweep(&app).await, 0);
+
+    // Its effects happened, but the process died before marking them done: the sweep
+    // finds it pending and adds nothing (no second feed copy, live message or push).
+    app.deliver(&app.kyc_approved(user.id)).await;
+    app.wait_for_count(&user, 2).await;
+    wait_requests(&server, 2).await;
+    let second = tokio::time::timeout(DEADLINE, live.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.json::<Value>().unwrap()["type"], "notification");
+    {
+        use notifications::store::entity::notification;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+        // Its own after-commit step has marked it done.
+        testkit::wait_until(
+            DEADLINE,
+            "the second notification's effects marked done",
+            || async {
+                notification::Entity::find()
+                    .filter(notification::Column::EffectsPending.eq(true))
+                    .count(&app.state.db)
+                    .await
+                    .unwrap()
+                    == 0
+            },
+        )
+        .await;
+        notification::Entity::update_many()
+            .col_expr(notification::Column::EffectsPending, Expr::value(true))
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+    }
+    app.clock.advance(
+        chrono::Duration::from_std(notifications::jobs::effects::GRACE).unwrap()
+            + chrono::Duration::seconds(1),
+    );
+    assert_eq!(sweep(&app).await, 2);
+    wait_push_idle(&app).await;
+    assert_eq!(feed(&app, &user).await.len(), 2);
+    assert_eq!(requests(&server).await.len(), 2);
+    assert_eq!(app.unread(&user).await, 2);
+    // Nothing was published again: the next message is one sent after the sweep.
+    service_kit::pubsub::publish_bytes(
+        &app.redis,
+        &app.keys.user_notifications_channel(user.id),
+        "after",
+    )
+    .await
+    .unwrap();
+    let next = tokio::time::timeout(DEADLINE, live.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&next.payload[..], b"after", "a live message sent again");
+}
+
+#[tokio::test]
+async fn effects_a_dead_process_left_undone_are_done_once_by_the_sweep_on_postgres() {
+    effects_done_or_not(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn effects_a_dead_process_left_undone_are_done_once_by_the_sweep_on_sqlite() {
+    effects_done_or_not(DbKind::Sqlite).await;
+}

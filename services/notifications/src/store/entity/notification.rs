@@ -17,6 +17,9 @@ pub struct Model {
     pub data: String,
     pub created_at: ChronoDateTimeUtc,
     pub read_at: Option<ChronoDateTimeUtc>,
+    /// Its after-commit effects (feed, live and unread copies, push jobs) are not known
+    /// to be done: the effects sweep does them again after a grace period.
+    pub effects_pending: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

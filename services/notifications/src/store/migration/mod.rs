@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_notifications;
+mod m0002_effects_pending;
 
 pub struct Migrator;
 
@@ -11,6 +12,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_notifications::Migration),
             Box::new(service_kit::inbox::migration::Migration),
+            Box::new(m0002_effects_pending::Migration),
         ]
     }
 }
