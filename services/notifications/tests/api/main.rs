@@ -6,6 +6,7 @@
 mod helpers;
 mod notifications;
 mod openapi;
+mod process_kills;
 mod push;
 mod redis_restart;
 mod ws;
