@@ -38,6 +38,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<()> {
             tracing::warn!(%error, financing_id = %f.id, "Financing not expired this round.");
         }
     }
+    crate::outbound::reconcile_live(state).await?;
     reconcile(state).await
 }
 

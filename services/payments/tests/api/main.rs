@@ -7,6 +7,7 @@ mod applier_kills;
 mod funding;
 mod helpers;
 mod ledger;
+mod live;
 mod model;
 mod openapi;
 mod payouts;
