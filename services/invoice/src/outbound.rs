@@ -84,3 +84,31 @@ pub async fn invalidate(state: &AppState, seller_id: Uuid, status_changed: bool)
         tracing::warn!(%error, "Invoice search cache generation not bumped.");
     }
 }
+
+/// The generations of what changed since `since` bumped again (the admins' and investors'
+/// scopes and each seller's whose invoices changed): the sweep's catch-up for a bump that
+/// never happened (the process died between a commit and [`after_changes`], or Redis
+/// refused it). Answers how many sellers' invoices had changed; an error leaves it to the
+/// next round.
+pub async fn bump_changed_since(state: &AppState, since: DateTime<Utc>) -> anyhow::Result<usize> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+    use crate::store::entity::invoice;
+    let mut sellers: Vec<Uuid> = invoice::Entity::find()
+        .select_only()
+        .column(invoice::Column::SellerId)
+        .filter(invoice::Column::UpdatedAt.gte(since))
+        .distinct()
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    if sellers.is_empty() {
+        return Ok(0);
+    }
+    sellers.sort_unstable();
+    let mut scopes: Vec<String> = sellers.iter().map(|s| seller_scope(*s)).collect();
+    scopes.push(CACHE_SCOPE.to_owned());
+    scopes.push(LISTED_SCOPE.to_owned());
+    state.cache.invalidate_all(&scopes).await?;
+    Ok(sellers.len())
+}

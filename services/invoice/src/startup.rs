@@ -26,8 +26,14 @@ pub async fn build(config: InvoiceConfig, clock: SharedClock) -> anyhow::Result<
         batch,
     );
     let every = state.config.sweep_interval;
-    kit.every("sweep", every, &state, |s| async move {
-        crate::jobs::sweep::run_once(&s).await
+    let mark = crate::jobs::sweep::CacheMark::default();
+    kit.every("sweep", every, &state, move |s| {
+        let mark = mark.clone();
+        async move {
+            let changed = crate::jobs::sweep::run_once(&s).await?;
+            crate::jobs::sweep::catch_up_cache(&s, &mark).await?;
+            Ok(changed)
+        }
     });
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
