@@ -2,8 +2,8 @@
 # `make conformance`: every service's OpenAPI document checked against what the service
 # does, through the gateway: schemathesis with all its checks (server errors, statuses,
 # content types, headers and bodies as documented, schema-valid requests accepted and
-# invalid ones refused, 405 with Allow, authentication enforced...), as an admin and as a
-# KYC-approved seller. Any failure fails the run.
+# invalid ones refused, 405 with Allow, authentication enforced...), as an admin, a
+# KYC-approved seller and a KYC-approved investor. Any failure fails the run.
 #
 # Starts its own stack (scripts/run.sh on the debug binaries, in a temporary data
 # directory, rate limits raised so the run is not throttled, no traces), so nothing else
@@ -13,6 +13,7 @@
 #   CONFORMANCE_EXAMPLES  examples per operation and phase (50)
 #   CONFORMANCE_SEED      schemathesis' seed (fixed, so CI is repeatable; vary it to explore)
 #   CONFORMANCE_SERVICES  which documents (every service in deploy/gateway/services.tsv)
+#   CONFORMANCE_ROLES     as whom ("admin seller investor")
 #   ST_VENV               where schemathesis is installed (.venv-schemathesis)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -98,9 +99,18 @@ check() {
 
 started=$SECONDS
 eval "$(fixtures)"
+read -r -a roles <<<"${CONFORMANCE_ROLES:-admin seller investor}"
+token_of() {
+  case $1 in
+    admin) echo "$ADMIN_TOKEN" ;;
+    seller) echo "$SELLER_TOKEN" ;;
+    investor) echo "$INVESTOR_TOKEN" ;;
+    *) die "CONFORMANCE_ROLES: $1 is not admin, seller or investor" ;;
+  esac
+}
 part=""
-for role in admin seller; do
-  token=$ADMIN_TOKEN; [ $role = seller ] && token=$SELLER_TOKEN
+for role in "${roles[@]}"; do
+  token=$(token_of "$role")
   say "schemathesis as $role ($examples examples per operation, seed $seed):"
   for name in "${names[@]}"; do
     check "$name" "$token" --exclude-path-regex "$last"
@@ -108,9 +118,9 @@ for role in admin seller; do
 done
 # What ends a session: as users made for it (each role's own, fresh).
 part="-last"
-for role in admin seller; do
+for role in "${roles[@]}"; do
   eval "$(fixtures)"
-  token=$ADMIN_TOKEN; [ $role = seller ] && token=$SELLER_TOKEN
+  token=$(token_of "$role")
   for name in "${names[@]}"; do
     if curl -sf "$base/api-docs/$name/openapi.json" | grep -qE '/(logout|suspend)"'; then
       check "$name" "$token" --include-path-regex "$last"
