@@ -239,10 +239,11 @@ impl Relay {
         }
         // Each row's hop, a span in the trace of the change that wrote it (ended when the
         // batch is pushed and marked sent).
-        let _hops: Vec<tracing::Span> = rows.iter().map(relay_span).collect();
+        let mut hops: Vec<tracing::Span> = Vec::with_capacity(rows.len());
         let mut jobs: Vec<(QueueName, &str)> = Vec::new();
         for row in &rows {
             let consumers = consumers_of(&row.event_type);
+            hops.push(relay_span(row, consumers));
             if consumers.is_empty() {
                 tracing::warn!(event = %row.id, event_type = row.event_type, "Event type has no consumers; marked sent.");
             }
@@ -292,17 +293,15 @@ impl Relay {
     }
 }
 
-/// The span of relaying `row`: a producer span in the trace of the change that wrote it
-/// (the envelope's `traceparent`), naming the event and the queues it goes to.
-fn relay_span(row: &entity::Model) -> tracing::Span {
+/// The span of relaying `row` to `consumers`: a producer span in the trace of the change
+/// that wrote it (the envelope's `traceparent`), naming the event and the queues it goes
+/// to.
+fn relay_span(row: &entity::Model, consumers: &[Service]) -> tracing::Span {
     #[derive(serde::Deserialize)]
     struct Traced {
         traceparent: Option<String>,
     }
-    let queues: Vec<&str> = consumers_of(&row.event_type)
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
+    let queues: Vec<&str> = consumers.iter().map(|c| c.as_str()).collect();
     let span = tracing::info_span!(
         "outbox_relay",
         event.r#type = %row.event_type,

@@ -161,7 +161,8 @@ pub fn provider(config: &PushProvider) -> anyhow::Result<Arc<dyn Provider>> {
 /// After commit: one push job per notification and device of its recipient, queued with
 /// the notification's `push:queued` mark in one pipeline. With
 /// [`Delivery::Again`](crate::store::Delivery) (the effects sweep), a notification already
-/// marked gets none again. Answers whether Redis took it all.
+/// marked gets none again (the mark is only ever set beside its jobs, so a failed attempt
+/// leaves none to hide them). Answers whether Redis took it all.
 pub async fn enqueue(
     state: &AppState,
     made: &[notification::Model],
@@ -176,24 +177,15 @@ pub async fn enqueue(
             .filter(|n| devices.get(&n.user_id).is_some_and(|d| !d.is_empty()))
             .collect();
         if delivery == crate::store::Delivery::Again && !made.is_empty() {
-            // Claim each mark; a notification whose mark was there already is done.
             let pipeline = state.redis.next().pipeline();
             for n in &made {
-                let () = pipeline
-                    .set(
-                        state.keys.push_queued(n.id),
-                        1,
-                        Some(fred::types::Expiration::EX(ttl)),
-                        Some(fred::types::SetOptions::NX),
-                        false,
-                    )
-                    .await?;
+                let () = pipeline.exists(state.keys.push_queued(n.id)).await?;
             }
-            let claimed: Vec<Option<String>> = pipeline.all().await?;
+            let marked: Vec<i64> = pipeline.all().await?;
             made = made
                 .into_iter()
-                .zip(claimed)
-                .filter_map(|(n, c)| c.map(|_| n))
+                .zip(marked)
+                .filter_map(|(n, m)| (m == 0).then_some(n))
                 .collect();
         }
         if made.is_empty() {
@@ -208,29 +200,21 @@ pub async fn enqueue(
                 })?;
                 service_kit::queue::queue_job(&pipeline, &queue, &raw).await?;
             }
-            if delivery == crate::store::Delivery::First {
-                let () = pipeline
-                    .set(
-                        state.keys.push_queued(n.id),
-                        1,
-                        Some(fred::types::Expiration::EX(ttl)),
-                        None,
-                        false,
-                    )
-                    .await?;
-            }
+            let () = pipeline
+                .set(
+                    state.keys.push_queued(n.id),
+                    1,
+                    Some(fred::types::Expiration::EX(ttl)),
+                    None,
+                    false,
+                )
+                .await?;
         }
         let _: Vec<fred::types::Value> = pipeline.all().await?;
         Ok(())
     }
     .await;
-    match result {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(%error, notifications = made.len(), "Push jobs not queued yet; the effects sweep retries.");
-            false
-        }
-    }
+    crate::store::followed(result, made.len(), "Push jobs not queued yet")
 }
 
 /// Sends `push:queue` jobs.

@@ -477,10 +477,20 @@ pub async fn deliver(
         Ok(())
     }
     .await;
+    followed(
+        result,
+        made.len(),
+        "Notifications stored but not delivered yet",
+    )
+}
+
+/// Whether an after-commit step for `notifications` went through; if not, it is logged
+/// as `what`, for the effects sweep to retry.
+pub(crate) fn followed(result: anyhow::Result<()>, notifications: usize, what: &str) -> bool {
     match result {
         Ok(()) => true,
         Err(error) => {
-            tracing::warn!(%error, notifications = made.len(), "Notifications stored but not delivered yet; the effects sweep retries.");
+            tracing::warn!(%error, notifications, "{what}; the effects sweep retries.");
             false
         }
     }
