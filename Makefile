@@ -12,7 +12,7 @@ BENCH_INVOICES ?= 800
 BENCH_CLIENTS ?= 1000
 BENCH_RATE ?= 1000
 
-.PHONY: help test fmt fmt-check clippy nextest lint build build-release run stop trace conformance create-admin demo race-accept loadtest bench k8s-validate docs
+.PHONY: help test test-cluster fmt fmt-check clippy nextest lint build build-release run stop trace conformance create-admin demo race-accept loadtest bench k8s-validate docs
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ test: ## Format check, clippy, and the whole test suite against local PostgreSQL
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) nextest run --workspace --locked --no-tests=fail
+
+test-cluster: ## The test suite again on a local Redis Cluster of 3 primaries and 3 replicas (scripts/redis-cluster.sh).
+	bash scripts/ensure-backing-services.sh
+	CARGO="$(CARGO)" bash scripts/test-cluster.sh
 
 fmt: ## Format the code.
 	$(CARGO) fmt --all
@@ -54,7 +58,7 @@ lint: ## fmt + clippy, Dockerfile (hadolint), compose, shell scripts and the gat
 k8s-validate: ## Render both Kubernetes overlays and check them (kubernetes-validate, checkov).
 	bash deploy/k8s-validate.sh
 
-run: ## The whole stack behind the gateway on :8080 (Ctrl-C stops it).
+run: ## The whole stack behind the gateway on :8080 (Ctrl-C stops it); REDIS=cluster on a local Redis Cluster.
 	bash scripts/run.sh
 
 stop: ## Stop what make run started.

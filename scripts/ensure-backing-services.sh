@@ -5,7 +5,7 @@ set -euo pipefail
 
 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
 pg_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-redis_hostport="${redis_url#redis://}"; redis_hostport="${redis_hostport##*@}"; redis_hostport="${redis_hostport%%/*}"
+redis_hostport="${redis_url#*://}"; redis_hostport="${redis_hostport%%,*}"; redis_hostport="${redis_hostport##*@}"; redis_hostport="${redis_hostport%%/*}"
 redis_host="${redis_hostport%%:*}"; redis_port="${redis_hostport##*:}"
 [ "$redis_port" = "$redis_host" ] && redis_port=6379
 
@@ -18,6 +18,11 @@ if ! need redis-server || ! need redis-cli; then
     || { echo "install Redis: sudo apt-get install -y redis-server" >&2; exit 1; }
 fi
 
+case "$redis_url" in
+  redis-cluster://*)
+    # A cluster URL: the local cluster of scripts/redis-cluster.sh (started if it is down).
+    REDIS_CLUSTER_PORT="$redis_port" bash "$(dirname "$0")/redis-cluster.sh" start >/dev/null ;;
+  *)
 if ! redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1; then
   echo "Redis does not answer on $redis_host:$redis_port: starting a local redis-server" >&2
   mkdir -p /tmp/vestio-test-redis
@@ -25,7 +30,8 @@ if ! redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1; then
     --appendonly no --dir /tmp/vestio-test-redis --logfile /tmp/vestio-test-redis/redis.log
   for _ in $(seq 1 50); do redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
-redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null
+redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null ;;
+esac
 
 # A fresh Debian machine has no PostgreSQL: install the distribution's server, and let
 # loopback connections in without a password (the tests' default URL names no password).

@@ -48,8 +48,12 @@ for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   check_port "$port" "$name" "another port in deploy/gateway/services.tsv"
 done
-if [ -z "${REDIS_URL:-}" ]; then
+if [ -z "${REDIS_URL:-}" ] && [ "${REDIS:-}" != cluster ]; then
   check_port "$REDIS_PORT" redis "REDIS_PORT (or REDIS_URL to use a running Redis)"
+elif [ -z "${REDIS_URL:-}" ]; then
+  for ((i = 0; i < 6; i++)); do
+    check_port "$((${REDIS_CLUSTER_PORT:-7000} + i))" "redis cluster node" "REDIS_CLUSTER_PORT (or REDIS_URL to use a running cluster)"
+  done
 fi
 
 # --- stop everything we started on exit --------------------------------------------------
@@ -66,6 +70,7 @@ cleanup() {
     wait "${SUPERVISORS[$i]}" 2>/dev/null || true
   done
   rm -f "$RUN_DIR"/*.pid "$RUN_DIR"/*.supervisor
+  if [ "${CLUSTER_STARTED:-no}" = yes ]; then bash scripts/redis-cluster.sh stop; fi
   say "Stopped."
 }
 trap cleanup EXIT
@@ -92,7 +97,15 @@ start() {
 exited() { [ -s "$RUN_DIR/$1.exits" ]; }
 
 # --- Redis -----------------------------------------------------------------------------
-if [ -z "${REDIS_URL:-}" ]; then
+if [ "${REDIS:-}" = cluster ] && [ -z "${REDIS_URL:-}" ]; then
+  # A local Redis Cluster (three primaries, three replicas; scripts/redis-cluster.sh) with
+  # an append-only file per node in $DATA_DIR/redis-cluster, stopped with the stack.
+  export REDIS_CLUSTER_DIR="$DATA_DIR/redis-cluster" REDIS_CLUSTER_AOF=yes REDIS_CLUSTER_KEEP=yes
+  REDIS_URL="$(bash scripts/redis-cluster.sh start)" || die "the Redis Cluster did not start: see $REDIS_CLUSTER_DIR"
+  export REDIS_URL
+  CLUSTER_STARTED=yes
+  say "Redis      $REDIS_URL (a cluster: 3 primaries, 3 replicas, AOF in $REDIS_CLUSTER_DIR)"
+elif [ -z "${REDIS_URL:-}" ]; then
   mkdir -p "$DATA_DIR/redis"
   # AOF for durability across restarts; rewritten (to an RDB base, which loads fast) once
   # it is twice its size after the last rewrite and at least 16 MB, so it tracks the data

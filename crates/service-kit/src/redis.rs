@@ -18,8 +18,57 @@ pub type RedisError = fred::error::Error;
 /// Default timeout of an ordinary command.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// `REDIS_URL` as fred reads it. Besides fred's own forms (`redis://host:port`,
+/// `redis-cluster://host:port?node=host:port&node=...`), a cluster may be named by its seed
+/// nodes separated by commas, as most tools write it:
+/// `redis-cluster://[user:password@]host:port,host:port,...`.
+pub fn config(url: &str) -> Result<Config, RedisError> {
+    Config::from_url(&fred_url(url))
+}
+
+/// Whether `url` names a Redis Cluster.
+pub fn is_cluster(url: &str) -> bool {
+    url.starts_with("redis-cluster://")
+        || url.starts_with("rediss-cluster://")
+        || url.starts_with("valkey-cluster://")
+}
+
+/// Rewrites the comma form of a cluster URL into fred's `?node=` form.
+fn fred_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.into();
+    };
+    if !scheme.ends_with("-cluster") {
+        return url.into();
+    }
+    let (credentials, rest) = match rest.rfind('@') {
+        Some(at) => rest.split_at(at + 1),
+        None => ("", rest),
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (hosts, tail) = rest.split_at(end);
+    let Some((first, others)) = hosts.split_once(',') else {
+        return url.into();
+    };
+    let nodes: Vec<String> = others
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("node={n}"))
+        .collect();
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
+    let mut out = format!("{scheme}://{credentials}{first}{path}?{}", nodes.join("&"));
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        out.push('&');
+        out.push_str(query);
+    }
+    out.into()
+}
+
 fn builder(url: &str, command_timeout: Duration) -> Result<Builder, RedisError> {
-    let config = Config::from_url(url)?;
+    let config = config(url)?;
     let mut builder = Builder::from_config(config);
     builder
         // max_attempts 0 = forever; 100 ms doubling up to 5 s.
@@ -115,6 +164,40 @@ impl PerThread {
     }
 }
 
+/// Who serves the data: the server's `run_id`, or on a cluster every primary's address
+/// and `run_id`, sorted. It changes when a server restarts (and may have lost what it
+/// acknowledged last) and on a cluster when a replica is promoted (what the old primary
+/// had not replicated yet is lost) or the primaries change: the outbox relay then sends
+/// its recent events again.
+pub async fn server_identity(client: &Client) -> Result<String, RedisError> {
+    use fred::interfaces::ClusterInterface;
+    use fred::types::InfoKind;
+    fn run_id(info: &str) -> String {
+        info.lines()
+            .find_map(|l| l.strip_prefix("run_id:"))
+            .map(|id| id.trim().to_owned())
+            .unwrap_or_default()
+    }
+    if !client.is_clustered() {
+        let info: String = client.info(Some(InfoKind::Server)).await?;
+        return Ok(run_id(&info));
+    }
+    let primaries = client
+        .cached_cluster_state()
+        .map(|state| state.unique_primary_nodes())
+        .unwrap_or_default();
+    let mut ids = Vec::with_capacity(primaries.len());
+    for server in primaries {
+        let info: String = client
+            .with_cluster_node(server.clone())
+            .info(Some(InfoKind::Server))
+            .await?;
+        ids.push(format!("{server}={}", run_id(&info)));
+    }
+    ids.sort();
+    Ok(ids.join(","))
+}
+
 /// Why Redis is not ready yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotReady {
@@ -156,7 +239,7 @@ pub fn is_loading(err: &RedisError) -> bool {
 /// `PONG`. `PING` is refused with `LOADING` while Redis replays its data, so a Redis that
 /// accepts connections is not yet a Redis that serves.
 pub async fn probe(url: &str) -> Result<(), NotReady> {
-    let config = Config::from_url(url).map_err(|e| NotReady::Refused(e.to_string()))?;
+    let config = config(url).map_err(|e| NotReady::Refused(e.to_string()))?;
     let client = Builder::from_config(config)
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(2);
@@ -220,5 +303,44 @@ pub async fn until_ready(url: &str, mut report: impl FnMut(&NotReady)) {
     }
     if last.is_some() {
         tracing::info!("Redis answers; starting.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fred::types::config::ServerConfig;
+
+    #[test]
+    fn a_cluster_named_by_commas_is_fred_s_node_list() {
+        assert_eq!(
+            fred_url("redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002"),
+            "redis-cluster://127.0.0.1:7000?node=127.0.0.1:7001&node=127.0.0.1:7002"
+        );
+        assert_eq!(
+            fred_url("redis-cluster://u:p%40ss@a:1,b:2?x=y"),
+            "redis-cluster://u:p%40ss@a:1?node=b:2&x=y"
+        );
+        for same in [
+            "redis://127.0.0.1:6379",
+            "redis-cluster://a:1",
+            "redis-cluster://a:1?node=b:2",
+        ] {
+            assert_eq!(fred_url(same), same);
+        }
+        let config = config("redis-cluster://u:pw@a:1,b:2,c:3").unwrap();
+        match config.server {
+            ServerConfig::Clustered { hosts, .. } => {
+                let mut hosts: Vec<String> = hosts
+                    .iter()
+                    .map(|h| format!("{}:{}", h.host, h.port))
+                    .collect();
+                hosts.sort();
+                assert_eq!(hosts, ["a:1", "b:2", "c:3"]);
+            }
+            other => panic!("not clustered: {other:?}"),
+        }
+        assert_eq!(config.username.as_deref(), Some("u"));
+        assert!(is_cluster("redis-cluster://a:1") && !is_cluster("redis://a:1"));
     }
 }

@@ -69,13 +69,7 @@ async fn a_filtered_receiver_sees_only_its_channels_and_unsubscribing_stops_deli
     testkit::wait_until(
         std::time::Duration::from_secs(5),
         "offer:2 unsubscribed",
-        || async {
-            let counts: Vec<(String, i64)> =
-                fred::prelude::PubsubInterface::pubsub_numsub(&pool.next().clone(), "offer:2")
-                    .await
-                    .unwrap();
-            counts.first().is_some_and(|(_, n)| *n == 0)
-        },
+        || async { testkit::subscribers(&pool, "offer:2").await == 0 },
     )
     .await;
     assert_eq!(publish(&pool, "offer:2", &status(3)).await.unwrap(), 0);

@@ -19,6 +19,58 @@ pub async fn redis_pool() -> Pool {
         .expect("connect to REDIS_URL")
 }
 
+/// The keys matching `pattern`, sorted: `SCAN` on a single Redis, on every primary of a
+/// cluster (a test's keys spread over the slots). Never `KEYS`.
+pub async fn keys_matching(redis: &Pool, pattern: &str) -> Vec<String> {
+    use fred::prelude::ClientLike;
+    use futures::TryStreamExt;
+    let client = redis.next();
+    let keys: Vec<fred::types::Key> = if client.is_clustered() {
+        client
+            .scan_cluster_buffered(pattern.to_owned(), Some(500), None)
+            .try_collect()
+            .await
+    } else {
+        client
+            .scan_buffered(pattern.to_owned(), Some(500), None)
+            .try_collect()
+            .await
+    }
+    .expect("SCAN");
+    let mut keys: Vec<String> = keys.into_iter().filter_map(|k| k.into_string()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Subscribers of `channel` (`PUBSUB NUMSUB`), on every primary of a cluster summed: a
+/// cluster node counts only the subscriptions made on it.
+pub async fn subscribers(redis: &Pool, channel: &str) -> i64 {
+    use fred::interfaces::{ClusterInterface, PubsubInterface};
+    use fred::prelude::ClientLike;
+    let client = redis.next();
+    let count =
+        |numsub: Vec<fred::types::Value>| numsub.get(1).and_then(|v| v.as_i64()).unwrap_or(0);
+    if !client.is_clustered() {
+        return count(client.pubsub_numsub(channel).await.expect("PUBSUB NUMSUB"));
+    }
+    let primaries = client
+        .cached_cluster_state()
+        .map(|state| state.unique_primary_nodes())
+        .unwrap_or_default();
+    let mut total = 0;
+    for server in primaries {
+        total += count(
+            client
+                .with_cluster_node(server)
+                .pubsub_numsub(channel)
+                .await
+                .expect("PUBSUB NUMSUB"),
+        );
+    }
+    total
+}
+
 /// A redis-server process of the test's own on a spare port (for restart tests), or one
 /// that stays in its `LOADING` phase for as long as the test wants ([`Self::start_loading`]).
 pub struct RedisServer {
@@ -247,5 +299,142 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A Redis Cluster of the test's own (three primaries, three replicas, started by
+/// `scripts/redis-cluster.sh` on six free loopback ports in a temporary directory), for
+/// tests that kill a primary. Stopped and removed when dropped.
+pub struct RedisCluster {
+    pub base: u16,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+fn cluster_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/redis-cluster.sh")
+}
+
+impl RedisCluster {
+    /// Starts a cluster on six consecutive free ports (their cluster bus ports, 10000
+    /// above, free too), waiting until every slot is served and the replicas are in sync.
+    pub fn start() -> Self {
+        for attempt in 0..10u16 {
+            // Spread the bases so parallel test processes rarely try the same one.
+            let base = 20_000 + (spare_port() % 30_000).saturating_add(attempt * 7) % 30_000;
+            let free = (0..6).all(|i| {
+                [base + i, base + i + 10_000]
+                    .iter()
+                    .all(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+            });
+            if !free {
+                continue;
+            }
+            let dir = tempfile::tempdir().expect("temp dir");
+            let out = Command::new("bash")
+                .arg(cluster_script())
+                .arg("start")
+                .env("REDIS_CLUSTER_PORT", base.to_string())
+                .env("REDIS_CLUSTER_DIR", dir.path())
+                .output()
+                .expect("run scripts/redis-cluster.sh");
+            if out.status.success() {
+                let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                return Self { base, dir, url };
+            }
+            let _ = Command::new("bash")
+                .arg(cluster_script())
+                .arg("stop")
+                .env("REDIS_CLUSTER_PORT", base.to_string())
+                .env("REDIS_CLUSTER_DIR", dir.path())
+                .output();
+        }
+        panic!("no Redis Cluster started on any of ten port ranges");
+    }
+
+    /// `redis-cluster://127.0.0.1:<base>,...`
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// `redis-cli -p <port> <args>` on one node: its output, trimmed.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The port of the primary that serves `key`'s slot now (asked of the nodes that are
+    /// up).
+    pub fn primary_of(&self, key: &str) -> u16 {
+        let slot: u16 = (0..6)
+            .find_map(|i| {
+                self.cli(self.base + i, &["CLUSTER", "KEYSLOT", key])
+                    .parse()
+                    .ok()
+            })
+            .expect("a node answers CLUSTER KEYSLOT");
+        for i in 0..6 {
+            let nodes = self.cli(self.base + i, &["CLUSTER", "NODES"]);
+            for line in nodes.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if words.len() < 9 || !words[2].contains("master") || words[2].contains("fail") {
+                    continue;
+                }
+                let serves = words[8..].iter().any(|range| {
+                    let (a, b) = range.split_once('-').unwrap_or((range, range));
+                    matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if (a..=b).contains(&slot))
+                });
+                if serves {
+                    let port = words[1]
+                        .split('@')
+                        .next()
+                        .and_then(|a| a.rsplit(':').next())
+                        .and_then(|p| p.parse().ok())
+                        .expect("node address");
+                    return port;
+                }
+            }
+            if !nodes.is_empty() {
+                break;
+            }
+        }
+        panic!("no primary serves slot {slot}");
+    }
+
+    /// `kill -9` of the node on `port` (a crash: nothing saved, no goodbye to its peers).
+    pub fn kill(&self, port: u16) {
+        let pidfile = self.dir.path().join(port.to_string()).join("redis.pid");
+        let pid = std::fs::read_to_string(&pidfile).expect("the node's pid file");
+        let status = Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -9 of the node on {port}");
+    }
+
+    /// Whether every slot is served again (`cluster_state:ok` on the nodes that are up).
+    pub fn is_healthy(&self, down: &[u16]) -> bool {
+        (0..6)
+            .map(|i| self.base + i)
+            .filter(|p| !down.contains(p))
+            .all(|p| {
+                let info = self.cli(p, &["CLUSTER", "INFO"]);
+                info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+            })
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(cluster_script())
+            .arg("stop")
+            .env("REDIS_CLUSTER_PORT", self.base.to_string())
+            .env("REDIS_CLUSTER_DIR", self.dir.path())
+            .output();
     }
 }

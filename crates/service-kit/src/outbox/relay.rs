@@ -4,8 +4,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use fred::prelude::{ClientLike, Expiration, KeysInterface, SetOptions};
-use fred::types::InfoKind;
+use fred::prelude::{Expiration, KeysInterface, SetOptions};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -179,7 +178,8 @@ impl Relay {
         result
     }
 
-    /// Redis restarted since the last check (its `run_id` changed): what it acknowledged
+    /// Redis restarted since the last check (its `run_id` changed; on a cluster, any
+    /// primary's, which a failover to a replica changes too): what it acknowledged
     /// shortly before may not have reached its AOF (a crash with `appendfsync everysec`
     /// loses up to about two seconds), so the rows sent from `resend_window` before the
     /// last check on are marked unsent and go out again, oldest first. Consumers' inboxes
@@ -193,12 +193,7 @@ impl Relay {
         {
             return Ok(());
         }
-        let info: String = self.redis.next().info(Some(InfoKind::Server)).await?;
-        let run_id = info
-            .lines()
-            .find_map(|l| l.strip_prefix("run_id:"))
-            .map(|id| id.trim().to_owned())
-            .unwrap_or_default();
+        let run_id = crate::redis::server_identity(self.redis.next()).await?;
         let now = self.clock.now();
         if let Some(last) = last
             && last.run_id != run_id

@@ -8,7 +8,7 @@ use common::events::examples;
 use common::events::marketplace::{OfferChange, OfferStatus};
 use common::events::{AuthEvent, Event, OfferEvent};
 use common::ids::{OfferId, UserId};
-use fred::prelude::{ClientLike, KeysInterface};
+use fred::prelude::KeysInterface;
 use serde_json::Value;
 use service_kit::inbox::Handled;
 use testkit::DbKind;
@@ -201,11 +201,7 @@ async fn a_search_reaching_now_never_misses_a_committed_row_sqlite() {
 
 /// The `audit:search:*` keys under the app's prefix.
 async fn search_keys(app: &TestApp) -> Vec<String> {
-    app.redis
-        .next()
-        .custom(fred::cmd!("KEYS"), vec![app.keys.audit_search("*")])
-        .await
-        .unwrap()
+    testkit::keys_matching(&app.redis, &app.keys.audit_search("*")).await
 }
 
 #[tokio::test]

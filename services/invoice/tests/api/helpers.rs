@@ -4,7 +4,7 @@ use std::time::Duration;
 use common::events::{Envelope, Service};
 use common::ids::{InvoiceId, OfferId, PaymentId, UserId};
 use common::keys::Keys;
-use fred::prelude::{ClientLike, KeysInterface, ListInterface};
+use fred::prelude::{KeysInterface, ListInterface};
 use invoice::InvoiceConfig;
 use serde_json::{Value, json};
 use service_kit::queue::Job;
@@ -323,12 +323,7 @@ impl TestApp {
 
     /// The cached search results under this app's prefix (`search:invoices:*`).
     pub async fn search_cache_keys(&self) -> Vec<String> {
-        let pattern = self.keys.invoice_search("*");
-        self.redis
-            .next()
-            .custom(fred::cmd!("KEYS"), vec![pattern])
-            .await
-            .unwrap()
+        testkit::keys_matching(&self.redis, &self.keys.invoice_search("*")).await
     }
 
     /// A cache scope's generation (`invoice::outbound::CACHE_SCOPE`, `LISTED_SCOPE`,
