@@ -12,6 +12,9 @@ SANDBOX_PORT=${SANDBOX_PORT:-8090}
 # The developer's trace receiver (crates/traces): on unless TRACES=off or the services
 # already export to OTEL_EXPORTER_OTLP_ENDPOINT.
 TRACES=${TRACES:-on}
+# REDIS_ACL=on: make run's own Redis gets one user per service (common::acl) and the
+# services connect as theirs; the default user may only PING.
+REDIS_ACL=${REDIS_ACL:-off}
 TRACES_PORT=${TRACES_PORT:-4318}
 TRACES_DIR=${TRACES_DIR:-$DATA_DIR/traces}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}

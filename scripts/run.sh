@@ -96,30 +96,6 @@ start() {
 # exited NAME: whether NAME's process has exited since make run started it.
 exited() { [ -s "$RUN_DIR/$1.exits" ]; }
 
-# --- Redis -----------------------------------------------------------------------------
-if [ "${REDIS:-}" = cluster ] && [ -z "${REDIS_URL:-}" ]; then
-  # A local Redis Cluster (three primaries, three replicas; scripts/redis-cluster.sh) with
-  # an append-only file per node in $DATA_DIR/redis-cluster, stopped with the stack.
-  export REDIS_CLUSTER_DIR="$DATA_DIR/redis-cluster" REDIS_CLUSTER_AOF=yes REDIS_CLUSTER_KEEP=yes
-  REDIS_URL="$(bash scripts/redis-cluster.sh start)" || die "the Redis Cluster did not start: see $REDIS_CLUSTER_DIR"
-  export REDIS_URL
-  CLUSTER_STARTED=yes
-  say "Redis      $REDIS_URL (a cluster: 3 primaries, 3 replicas, AOF in $REDIS_CLUSTER_DIR)"
-elif [ -z "${REDIS_URL:-}" ]; then
-  mkdir -p "$DATA_DIR/redis"
-  # AOF for durability across restarts; rewritten (to an RDB base, which loads fast) once
-  # it is twice its size after the last rewrite and at least 16 MB, so it tracks the data
-  # instead of the history of every write (see README, "Local Redis").
-  start redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
-    --dir "$DATA_DIR/redis" --appendonly yes --save "" --aof-use-rdb-preamble yes \
-    --auto-aof-rewrite-percentage 100 --auto-aof-rewrite-min-size 16mb \
-    --logfile "$LOG_DIR/redis.log" --daemonize no
-  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-  # Ready means PONG: while it replays a large AOF, Redis answers LOADING.
-  wait_for_redis "$REDIS_PORT" "$pid" || die "Redis did not start: see $LOG_DIR/redis.log"
-  say "Redis      redis://127.0.0.1:$REDIS_PORT (AOF in $DATA_DIR/redis)"
-fi
-
 # --- build -------------------------------------------------------------------------------
 pkgs=()
 for s in "${SERVICES[@]}"; do pkgs+=(-p "${s%% *}"); done
@@ -145,6 +121,38 @@ else
   done
   [ $with_sandbox = no ] || [ -x "$BIN_DIR/sandbox-provider" ] || die "BIN_DIR=$BIN_DIR has no sandbox-provider binary"
   [ $with_traces = no ] || [ -x "$BIN_DIR/traces" ] || die "BIN_DIR=$BIN_DIR has no traces binary (or TRACES=off)"
+fi
+
+# --- Redis -----------------------------------------------------------------------------
+if [ "${REDIS:-}" = cluster ] && [ -z "${REDIS_URL:-}" ]; then
+  # A local Redis Cluster (three primaries, three replicas; scripts/redis-cluster.sh) with
+  # an append-only file per node in $DATA_DIR/redis-cluster, stopped with the stack.
+  export REDIS_CLUSTER_DIR="$DATA_DIR/redis-cluster" REDIS_CLUSTER_AOF=yes REDIS_CLUSTER_KEEP=yes
+  REDIS_URL="$(bash scripts/redis-cluster.sh start)" || die "the Redis Cluster did not start: see $REDIS_CLUSTER_DIR"
+  export REDIS_URL
+  CLUSTER_STARTED=yes
+  say "Redis      $REDIS_URL (a cluster: 3 primaries, 3 replicas, AOF in $REDIS_CLUSTER_DIR)"
+elif [ -z "${REDIS_URL:-}" ]; then
+  mkdir -p "$DATA_DIR/redis"
+  # AOF for durability across restarts; rewritten (to an RDB base, which loads fast) once
+  # it is twice its size after the last rewrite and at least 16 MB, so it tracks the data
+  # instead of the history of every write (see README, "Local Redis").
+  acl=()
+  if [ "$REDIS_ACL" = on ]; then
+    # One Redis user per service (generated from the key schema: common::acl), passwords
+    # made once in $DATA_DIR/redis-users; the default user may only PING.
+    "$BIN_DIR/auth" redis-acl --passwords "$DATA_DIR/redis-users" > "$DATA_DIR/redis/users.acl" \
+      || die "could not write the Redis ACL file"
+    acl=(--aclfile "$DATA_DIR/redis/users.acl")
+  fi
+  start redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
+    --dir "$DATA_DIR/redis" --appendonly yes --save "" --aof-use-rdb-preamble yes \
+    --auto-aof-rewrite-percentage 100 --auto-aof-rewrite-min-size 16mb \
+    --logfile "$LOG_DIR/redis.log" --daemonize no "${acl[@]}"
+  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  # Ready means PONG: while it replays a large AOF, Redis answers LOADING.
+  wait_for_redis "$REDIS_PORT" "$pid" || die "Redis did not start: see $LOG_DIR/redis.log"
+  say "Redis      redis://127.0.0.1:$REDIS_PORT (AOF in $DATA_DIR/redis$([ "$REDIS_ACL" = on ] && echo "; a user per service, passwords in $DATA_DIR/redis-users"))"
 fi
 
 # --- traces --------------------------------------------------------------------------------
@@ -208,9 +216,14 @@ export DATA_DIR HOST=127.0.0.1 TRUSTED_PROXIES=127.0.0.1
 export MIMALLOC_ARENA_EAGER_COMMIT="${MIMALLOC_ARENA_EAGER_COMMIT:-0}"
 for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
-  PORT=$port "$BIN_DIR/$name" migrate >>"$LOG_DIR/$name.log" 2>&1 \
+  url=$REDIS_URL
+  if [ "$REDIS_ACL" = on ] && [ -f "$DATA_DIR/redis-users/$name" ]; then
+    # The service's own Redis user (in its environment, not on a command line).
+    url="redis://$name:$(cat "$DATA_DIR/redis-users/$name")@127.0.0.1:$REDIS_PORT"
+  fi
+  PORT=$port REDIS_URL="$url" "$BIN_DIR/$name" migrate >>"$LOG_DIR/$name.log" 2>&1 \
     || die "$name: migrations failed, see $LOG_DIR/$name.log"
-  start "$name" "$LOG_DIR/$name.log" env PORT="$port" "$BIN_DIR/$name" serve
+  start "$name" "$LOG_DIR/$name.log" env PORT="$port" REDIS_URL="$url" "$BIN_DIR/$name" serve
 done
 
 # --- gateway ---------------------------------------------------------------------------

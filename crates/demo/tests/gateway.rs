@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::events::Service;
 use testkit::TestDb;
 
 /// Stops its processes when dropped.
@@ -40,6 +41,14 @@ impl Drop for Processes {
             terminate(child);
         }
     }
+}
+
+/// The service a binary of `workspace_services` is.
+fn service_of(name: &str) -> Service {
+    Service::ALL
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .unwrap_or_else(|| panic!("{name} is not a service"))
 }
 
 fn free_port() -> u16 {
@@ -144,6 +153,9 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
     let client = reqwest::Client::new();
     let gateway_port = free_port();
     let redis_prefix = testkit::unique_prefix();
+    // Each service connects as a Redis user of its own, with only its grants
+    // (common::acl): every flow below works with least privilege.
+    let redis_users = testkit::AclUsers::create(&redis_prefix);
     let mut procs = Processes(Vec::new());
     // Every process exports its spans to the trace receiver `make run` uses.
     let traces_dir = dir.path().join("traces");
@@ -217,7 +229,7 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
                 format!("{}_DATABASE_URL", service.to_ascii_uppercase()),
                 database_url,
             )
-            .env("REDIS_URL", testkit::redis_url())
+            .env("REDIS_URL", redis_users.url_of(service_of(service)))
             .env("REDIS_PREFIX", &redis_prefix)
             .env("DATA_DIR", &data_dir)
             .env("TRUSTED_PROXIES", "127.0.0.1")
@@ -269,7 +281,7 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
         .arg(&admin_email)
         .env("AUTH_DATABASE_URL", &db.url)
         .env("ADMIN_PASSWORD", admin_password)
-        .env("REDIS_URL", testkit::redis_url())
+        .env("REDIS_URL", redis_users.url_of(Service::Auth))
         .env("REDIS_PREFIX", &redis_prefix)
         .env("DATA_DIR", dir.path().join("auth"))
         .output()

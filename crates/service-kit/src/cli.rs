@@ -95,8 +95,50 @@ enum Command<C: Subcommand> {
         #[command(subcommand)]
         action: DeadLetters,
     },
+    /// Print the platform's Redis ACL file (one user per service, from the key schema in
+    /// common::acl; the default user may only PING), passwords from one file per user in
+    /// --passwords (made, random, when missing).
+    RedisAcl {
+        /// A folder of password files named after the users: operator, auth, kyc, ...
+        #[arg(long)]
+        passwords: std::path::PathBuf,
+    },
     #[command(flatten)]
     Own(C),
+}
+
+/// The password in `dir/<user>`, made (random, 64 hex digits, readable by the owner only)
+/// when the file is missing.
+fn password_file(dir: &std::path::Path, user: &str) -> anyhow::Result<String> {
+    let path = dir.join(user);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(text.trim().to_owned());
+    }
+    std::fs::create_dir_all(dir)?;
+    let password = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, password.as_bytes())?;
+    Ok(password)
+}
+
+/// The ACL file of the platform under `prefix`, with the passwords of `dir`.
+pub fn redis_acl(prefix: &str, dir: &std::path::Path) -> anyhow::Result<String> {
+    let mut passwords = std::collections::HashMap::new();
+    let users = std::iter::once(common::acl::OPERATOR)
+        .chain(common::events::Service::ALL.iter().map(|s| s.as_str()));
+    for user in users {
+        passwords.insert(user, password_file(dir, user)?);
+    }
+    Ok(common::acl::acl_file(&Keys::new(prefix), |user| {
+        passwords.get(user).cloned().unwrap_or_default()
+    }))
 }
 
 /// Parses the command line and runs what it says, with telemetry initialised as `B`.
@@ -125,6 +167,10 @@ pub async fn main<B: Binary>() -> anyhow::Result<()> {
                 .run(&base.redis_url, &B::dead_letter_queue(&keys))
                 .await
         }
+        Command::RedisAcl { passwords } => {
+            print!("{}", redis_acl(&B::base(&config).redis_prefix, &passwords)?);
+            Ok(())
+        }
         Command::Own(command) => B::run(command, config, clock).await,
     }
 }
@@ -137,6 +183,21 @@ mod tests {
     enum Own {
         /// A command of the service's own.
         Rotate { kid: String },
+    }
+
+    #[test]
+    fn redis_acl_makes_each_password_once_and_keeps_it() {
+        let dir = tempfile_dir();
+        let first = redis_acl("", &dir).unwrap();
+        let auth = std::fs::read_to_string(dir.join("auth")).unwrap();
+        assert_eq!(auth.len(), 64);
+        assert!(first.contains(&common::acl::password_hash(&auth)));
+        assert_eq!(redis_acl("", &dir).unwrap(), first, "passwords are kept");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("redis-acl-{}", uuid::Uuid::new_v4().simple()))
     }
 
     fn parse<C: Subcommand>(args: &[&str]) -> Result<Option<Command<C>>, clap::Error> {
@@ -159,6 +220,10 @@ mod tests {
         assert!(matches!(
             parse::<Own>(&["svc", "rotate", "k1"]),
             Ok(Some(Command::Own(Own::Rotate { kid }))) if kid == "k1"
+        ));
+        assert!(matches!(
+            parse::<NoCommands>(&["svc", "redis-acl", "--passwords", "/tmp/x"]),
+            Ok(Some(Command::RedisAcl { .. }))
         ));
         assert!(parse::<NoCommands>(&["svc", "rotate", "k1"]).is_err());
         assert!(parse::<NoCommands>(&["svc", "serve", "extra"]).is_err());

@@ -24,8 +24,8 @@ pub use db::{DbKind, TestDb};
 pub use moto::MotoServer;
 pub use problem::assert_problem;
 pub use redis::{
-    RedisCluster, RedisServer, keys_matching, redis_pool, redis_url, spare_port, subscribers,
-    unique_prefix,
+    AclUsers, RedisCluster, RedisServer, keys_matching, redis_pool, redis_url, spare_port,
+    subscribers, unique_prefix,
 };
 pub use tokens::TestKeys;
 pub use wait::{wait_for, wait_until};

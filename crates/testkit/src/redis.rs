@@ -109,6 +109,17 @@ impl RedisServer {
         panic!("redis-server did not start on any of five spare ports");
     }
 
+    /// A server started with extra arguments (`--aclfile <path>`, say).
+    pub fn start_with(extra: &[&str]) -> Self {
+        for _ in 0..5 {
+            let mut server = Self::not_started();
+            if server.try_spawn(extra) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of five spare ports");
+    }
+
     /// A spare port with no Redis on it yet (an unreachable Redis); [`Self::spawn`] starts
     /// it. (The port cannot be held meanwhile: a held port accepts connections.)
     pub fn not_started() -> Self {
@@ -263,7 +274,8 @@ impl RedisServer {
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 let info = self.cli(&["INFO", "server"]);
-                if info.contains(&format!("process_id:{pid}")) {
+                // (A server whose default user may only PING cannot tell its pid.)
+                if info.contains(&format!("process_id:{pid}")) || info.contains("NOPERM") {
                     return true;
                 }
                 // Loading answers INFO too; anything else is another process's port.
@@ -437,4 +449,103 @@ impl Drop for RedisCluster {
             .env("REDIS_CLUSTER_DIR", self.dir.path())
             .output();
     }
+}
+
+/// One Redis user per service for a test's prefix (`<prefix>-<service>`, the rules of
+/// `common::acl::Grants` under that prefix), made with `ACL SETUSER` on the test Redis
+/// (on a cluster, on every node `REDIS_URL` names) and deleted when dropped. A test that
+/// runs services with [`Self::url_of`] proves they work with nothing more than their
+/// grants.
+pub struct AclUsers {
+    prefix: String,
+    nodes: Vec<(String, String)>,
+}
+
+impl AclUsers {
+    pub fn create(prefix: &str) -> Self {
+        let keys = common::keys::Keys::new(prefix);
+        let users = Self {
+            prefix: prefix.to_owned(),
+            nodes: url_nodes(&redis_url()),
+        };
+        for service in common::events::Service::ALL {
+            let mut args = vec![
+                "ACL".to_owned(),
+                "SETUSER".to_owned(),
+                users.user(service),
+                "reset".to_owned(),
+                format!(">{}", users.password(service)),
+            ];
+            args.extend(common::acl::Grants::of(&keys, service).rules());
+            for (host, port) in &users.nodes {
+                let out = Command::new("redis-cli")
+                    .args(["-h", host, "-p", port])
+                    .args(&args)
+                    .output()
+                    .expect("run redis-cli");
+                let answer = String::from_utf8_lossy(&out.stdout);
+                assert_eq!(
+                    answer.trim(),
+                    "OK",
+                    "ACL SETUSER on {host}:{port}: {answer}"
+                );
+            }
+        }
+        users
+    }
+
+    pub fn user(&self, service: common::events::Service) -> String {
+        format!("{}-{}", self.prefix, service.as_str())
+    }
+
+    fn password(&self, service: common::events::Service) -> String {
+        format!("pw-{}-{}", self.prefix, service.as_str())
+    }
+
+    /// The test's `REDIS_URL` with `service`'s user and password.
+    pub fn url_of(&self, service: common::events::Service) -> String {
+        let url = redis_url();
+        let (scheme, rest) = url.split_once("://").unwrap_or(("redis", &url));
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, hosts)| hosts);
+        format!(
+            "{scheme}://{}:{}@{rest}",
+            self.user(service),
+            self.password(service)
+        )
+    }
+}
+
+impl Drop for AclUsers {
+    fn drop(&mut self) {
+        for service in common::events::Service::ALL {
+            for (host, port) in &self.nodes {
+                let _ = Command::new("redis-cli")
+                    .args([
+                        "-h",
+                        host,
+                        "-p",
+                        port,
+                        "ACL",
+                        "DELUSER",
+                        &self.user(service),
+                    ])
+                    .output();
+            }
+        }
+    }
+}
+
+/// The `(host, port)` of every node a Redis URL names (one, or a cluster's seed list).
+fn url_nodes(url: &str) -> Vec<(String, String)> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, hosts)| hosts);
+    let hosts = rest.split(['/', '?']).next().unwrap_or(rest);
+    hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| match h.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), port.to_owned()),
+            None => (h.to_owned(), "6379".to_owned()),
+        })
+        .collect()
 }
