@@ -208,6 +208,14 @@ for s in "${SERVICES[@]}"; do
   fi
 done
 
+# --- event signing keys ----------------------------------------------------------------
+# Each producer signs its events with its own Ed25519 key (made once per data directory in
+# $DATA_DIR/event-keys); every consumer accepts only events signed by their producer.
+first="${SERVICES[0]%% *}"
+EVENT_PUBLIC_KEYS="$("$BIN_DIR/$first" event-keys --dir "$DATA_DIR/event-keys")" \
+  || die "could not make the event signing keys in $DATA_DIR/event-keys"
+export EVENT_PUBLIC_KEYS
+
 # --- services ----------------------------------------------------------------------------
 export DATA_DIR HOST=127.0.0.1 TRUSTED_PROXIES=127.0.0.1
 # mimalloc gives freed memory back to the system (purged after its delay) instead of
@@ -221,9 +229,11 @@ for s in "${SERVICES[@]}"; do
     # The service's own Redis user (in its environment, not on a command line).
     url="redis://$name:$(cat "$DATA_DIR/redis-users/$name")@127.0.0.1:$REDIS_PORT"
   fi
-  PORT=$port REDIS_URL="$url" "$BIN_DIR/$name" migrate >>"$LOG_DIR/$name.log" 2>&1 \
+  key="$DATA_DIR/event-keys/$name.key"
+  PORT=$port REDIS_URL="$url" EVENT_SIGNING_KEY_FILE="$key" "$BIN_DIR/$name" migrate >>"$LOG_DIR/$name.log" 2>&1 \
     || die "$name: migrations failed, see $LOG_DIR/$name.log"
-  start "$name" "$LOG_DIR/$name.log" env PORT="$port" REDIS_URL="$url" "$BIN_DIR/$name" serve
+  start "$name" "$LOG_DIR/$name.log" env PORT="$port" REDIS_URL="$url" EVENT_SIGNING_KEY_FILE="$key" \
+    "$BIN_DIR/$name" serve
 done
 
 # --- gateway ---------------------------------------------------------------------------

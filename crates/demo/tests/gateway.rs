@@ -156,6 +156,13 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
     // Each service connects as a Redis user of its own, with only its grants
     // (common::acl): every flow below works with least privilege.
     let redis_users = testkit::AclUsers::create(&redis_prefix);
+    // Each producer signs its events with its own key; every consumer checks them
+    // against the producers' public keys (common::events::signing).
+    let signers: Vec<common::events::signing::Signer> = Service::ALL
+        .into_iter()
+        .map(common::events::signing::Signer::generate)
+        .collect();
+    let public_keys = common::events::signing::Keyring::of(&signers).to_text();
     let mut procs = Processes(Vec::new());
     // Every process exports its spans to the trace receiver `make run` uses.
     let traces_dir = dir.path().join("traces");
@@ -230,6 +237,15 @@ async fn every_flow_works_through_the_gateway_and_the_gateway_answers_problems()
                 database_url,
             )
             .env("REDIS_URL", redis_users.url_of(service_of(service)))
+            .env(
+                "EVENT_SIGNING_KEY",
+                signers
+                    .iter()
+                    .find(|s| s.service() == service_of(service))
+                    .unwrap()
+                    .seed_base64(),
+            )
+            .env("EVENT_PUBLIC_KEYS", &public_keys)
             .env("REDIS_PREFIX", &redis_prefix)
             .env("DATA_DIR", &data_dir)
             .env("TRUSTED_PROXIES", "127.0.0.1")

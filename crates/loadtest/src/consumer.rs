@@ -33,6 +33,24 @@ pub struct Settings {
     pub pid: Option<u32>,
 }
 
+/// The envelope's text as its producer's relay pushes it: signed with the producer's key
+/// when `make run` keeps one (`$DATA_DIR/event-keys/<producer>.key`, DATA_DIR defaults to
+/// `data`: consumers of that stack accept only signed events), else as it is.
+pub fn as_pushed(envelope: &Envelope) -> anyhow::Result<String> {
+    let text = serde_json::to_string(envelope)?;
+    let dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "data".into());
+    let path = std::path::Path::new(&dir)
+        .join("event-keys")
+        .join(format!("{}.key", envelope.producer.as_str()));
+    match std::fs::read_to_string(&path) {
+        Ok(seed) => {
+            let signer = common::events::signing::Signer::from_base64(envelope.producer, &seed)?;
+            Ok(signer.sign_text(&text)?)
+        }
+        Err(_) => Ok(text),
+    }
+}
+
 /// Pushes `envelopes` onto `queue` as producers' relays push them, 500 per pipeline.
 pub async fn push_events(
     pool: &service_kit::redis::Pool,
@@ -40,9 +58,9 @@ pub async fn push_events(
     envelopes: &[Envelope],
 ) -> anyhow::Result<()> {
     for chunk in envelopes.chunks(500) {
-        let jobs: Vec<(common::keys::QueueName, Vec<u8>)> = chunk
+        let jobs: Vec<(common::keys::QueueName, String)> = chunk
             .iter()
-            .map(|e| serde_json::to_vec(e).map(|j| (queue.clone(), j)))
+            .map(|e| as_pushed(e).map(|j| (queue.clone(), j)))
             .collect::<Result<_, _>>()?;
         service_kit::queue::enqueue_many(pool, &jobs).await?;
     }

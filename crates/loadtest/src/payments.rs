@@ -219,7 +219,8 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         o.investor_id = UserId(inv.id);
         o.seller_id = sellers[i % sellers.len()];
         let envelope = Envelope::of(OfferEvent::Accepted(o), clock.as_ref())?;
-        service_kit::queue::enqueue_json(&pool, &keys.events(Service::Payments), &envelope).await?;
+        let text = crate::consumer::as_pushed(&envelope)?;
+        service_kit::queue::enqueue_many(&pool, &[(keys.events(Service::Payments), text)]).await?;
     }
     println!(
         "seeding: {} offer.accepted queued; waiting for the financings...",

@@ -103,8 +103,46 @@ enum Command<C: Subcommand> {
         #[arg(long)]
         passwords: std::path::PathBuf,
     },
+    /// Make the event signing keys of every service in --dir (one `<service>.key`, made
+    /// when missing) and print their public keys as EVENT_PUBLIC_KEYS wants them.
+    EventKeys {
+        /// The folder of the keys.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
     #[command(flatten)]
     Own(C),
+}
+
+/// Writes `text` into a new file readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())?;
+    Ok(())
+}
+
+/// Every service's event signing key in `dir/<service>.key` (made when missing): the
+/// public keys as `EVENT_PUBLIC_KEYS` text.
+pub fn event_keys(dir: &std::path::Path) -> anyhow::Result<String> {
+    use common::events::signing::{Keyring, Signer};
+    std::fs::create_dir_all(dir)?;
+    let mut signers = Vec::new();
+    for service in common::events::Service::ALL {
+        let path = dir.join(format!("{}.key", service.as_str()));
+        let signer = match std::fs::read_to_string(&path) {
+            Ok(seed) => Signer::from_base64(service, &seed)?,
+            Err(_) => {
+                let signer = Signer::generate(service);
+                write_private(&path, &signer.seed_base64())?;
+                signer
+            }
+        };
+        signers.push(signer);
+    }
+    Ok(Keyring::of(&signers).to_text())
 }
 
 /// The password in `dir/<user>`, made (random, 64 hex digits, readable by the owner only)
@@ -120,11 +158,7 @@ fn password_file(dir: &std::path::Path, user: &str) -> anyhow::Result<String> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(&path)?, password.as_bytes())?;
+    write_private(&path, &password)?;
     Ok(password)
 }
 
@@ -171,6 +205,10 @@ pub async fn main<B: Binary>() -> anyhow::Result<()> {
             print!("{}", redis_acl(&B::base(&config).redis_prefix, &passwords)?);
             Ok(())
         }
+        Command::EventKeys { dir } => {
+            println!("{}", event_keys(&dir)?);
+            Ok(())
+        }
         Command::Own(command) => B::run(command, config, clock).await,
     }
 }
@@ -193,6 +231,17 @@ mod tests {
         assert_eq!(auth.len(), 64);
         assert!(first.contains(&common::acl::password_hash(&auth)));
         assert_eq!(redis_acl("", &dir).unwrap(), first, "passwords are kept");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn event_keys_are_made_once_and_their_public_keys_printed() {
+        let dir = tempfile_dir();
+        let first = event_keys(&dir).unwrap();
+        let ring = common::events::signing::Keyring::parse(&first).unwrap();
+        assert_eq!(ring.to_text(), first);
+        assert_eq!(first.split(',').count(), 7);
+        assert_eq!(event_keys(&dir).unwrap(), first, "keys are kept");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

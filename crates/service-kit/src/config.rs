@@ -190,6 +190,36 @@ pub struct BaseConfig {
     /// `TASK_STALL_SECS` (60, 1-3600): how long a background task (relay, consumer,
     /// worker, sweep) may go without a heartbeat before it counts as hung and is restarted.
     pub task_stall: std::time::Duration,
+    /// `EVENT_SIGNING_KEY` (base64 of a 32-byte Ed25519 seed) or `EVENT_SIGNING_KEY_FILE`:
+    /// the key the service's outbox relay signs its envelopes with (unset: unsigned).
+    pub event_signer: Option<common::events::signing::Signer>,
+    /// `EVENT_PUBLIC_KEYS` (`service=base64,...`): the producers' public keys; when set,
+    /// the service's consumers accept only events signed by their type's producer.
+    pub event_keyring: Option<std::sync::Arc<common::events::signing::Keyring>>,
+}
+
+/// The service's event signing key from `EVENT_SIGNING_KEY` or `EVENT_SIGNING_KEY_FILE`.
+fn event_signer(service: &str) -> Result<Option<common::events::signing::Signer>, ConfigError> {
+    let seed = match (var("EVENT_SIGNING_KEY"), var("EVENT_SIGNING_KEY_FILE")) {
+        (Some(seed), _) => seed,
+        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| ConfigError {
+            name: "EVENT_SIGNING_KEY_FILE".into(),
+            reason: format!("cannot read {path}: {e}"),
+        })?,
+        (None, None) => return Ok(None),
+    };
+    let Some(producer) = common::events::Service::ALL
+        .into_iter()
+        .find(|s| s.as_str() == service)
+    else {
+        return Ok(None);
+    };
+    common::events::signing::Signer::from_base64(producer, &seed)
+        .map(Some)
+        .map_err(|e| ConfigError {
+            name: "EVENT_SIGNING_KEY".into(),
+            reason: e.to_string(),
+        })
 }
 
 impl BaseConfig {
@@ -223,6 +253,16 @@ impl BaseConfig {
                 3600,
                 "a number of seconds",
             )?)),
+            event_signer: event_signer(service)?,
+            event_keyring: match var("EVENT_PUBLIC_KEYS") {
+                None => None,
+                Some(text) => Some(std::sync::Arc::new(
+                    common::events::signing::Keyring::parse(&text).map_err(|e| ConfigError {
+                        name: "EVENT_PUBLIC_KEYS".into(),
+                        reason: e.to_string(),
+                    })?,
+                )),
+            },
         })
     }
 

@@ -118,7 +118,8 @@ impl Kit {
             self.redis.clone(),
             self.keys.clone(),
         )
-        .clock(self.clock.clone());
+        .clock(self.clock.clone())
+        .signer(self.base.event_signer.clone());
         let handle = relay.handle();
         self.supervise("relay", move |stop| {
             let relay = relay.clone();
@@ -161,10 +162,12 @@ impl Kit {
         let url = self.base.redis_url.clone();
         let queue = self.keys.events(service);
         let clock = self.clock.clone();
+        let keyring = self.base.event_keyring.clone();
         self.supervise("consumer", move |stop| {
             let consumer =
                 crate::inbox::StagedConsumer::new(db.clone(), handler.clone(), clock.clone())
-                    .in_batches(batch);
+                    .in_batches(batch)
+                    .verifying(keyring.clone());
             let (url, redis, queue) = (url.clone(), redis.clone(), queue.clone());
             async move { consumer.run(&url, &redis, queue, stop).await }
         });

@@ -886,3 +886,103 @@ async fn a_relay_killed_mid_push_twenty_times_loses_no_event() {
         got.len() - EVENTS
     );
 }
+
+// ---- signed envelopes -------------------------------------------------------------------
+
+/// A producer's relay signs what it pushes; a consumer holding the producers' public keys
+/// applies only that, and dead-letters (with the reason, at once) an unsigned envelope,
+/// one signed by another service's key (a service that may push onto this queue forging
+/// a third service's event) and one changed after signing.
+async fn only_events_signed_by_their_producer_are_applied(kind: DbKind) {
+    use common::events::signing::{Keyring, Signer};
+    let env = setup(kind).await;
+    let invoice = Signer::generate(Service::Invoice);
+    let marketplace = Signer::generate(Service::Marketplace);
+    let keyring = Arc::new(Keyring::of(&[invoice.clone(), marketplace.clone()]));
+    let consumer = consumers_of(EVENT)[0];
+    let q = env.keys.events(consumer);
+
+    // The real event, through invoice's outbox and its signing relay.
+    let relay = Relay::new(
+        Service::Invoice,
+        env.db.clone(),
+        env.redis.clone(),
+        env.keys.clone(),
+    )
+    .signer(Some(invoice.clone()));
+    let real = commit_and_relay(&env, &relay).await;
+    // Forgeries pushed straight onto the consumer's queue.
+    let text = |e: &Envelope| serde_json::to_string(e).unwrap();
+    let unsigned = event();
+    let by_marketplace = event();
+    let tampered = event();
+    let mut changed: serde_json::Value =
+        serde_json::from_str(&invoice.sign_text(&text(&tampered)).unwrap()).unwrap();
+    changed["payload"]["to"] = "settled".into();
+    for forged in [
+        serde_json::from_str::<serde_json::Value>(&text(&unsigned)).unwrap(),
+        serde_json::from_str(&marketplace.sign_text(&text(&by_marketplace)).unwrap()).unwrap(),
+        changed,
+    ] {
+        queue::enqueue_json(&env.redis, &q, &forged).await.unwrap();
+    }
+
+    let consumer = EventConsumer::new(env.db.clone(), crediting()).verifying(Some(keyring));
+    let worker = Worker::connect(
+        &testkit::redis_url(),
+        &env.redis,
+        [q.clone()],
+        quick_worker(),
+    )
+    .await
+    .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(worker.run(consumer, stop.clone()));
+    testkit::wait_until(DEADLINE, "one applied, three dead", || async {
+        queue::len(&env.redis, &q).await.unwrap() == 0
+            && queue::dead_letters(&env.redis, &q, 10).await.unwrap().len() == 3
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(balance(&env.db).await, 1, "only the signed event applied");
+    assert!(inbox::handled(&env.db, real.id).await.unwrap());
+    let dead = queue::dead_letters(&env.redis, &q, 10).await.unwrap();
+    let reasons: Vec<String> = dead
+        .iter()
+        .map(|j| j.last_error.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        dead.iter().map(|j| j.attempts).max(),
+        Some(1),
+        "dead at once, no retries"
+    );
+    for (forged, reason) in [
+        (&unsigned, format!("{EVENT} is not signed")),
+        (
+            &by_marketplace,
+            format!("{EVENT} is signed by a key that is not invoice's"),
+        ),
+        (
+            &tampered,
+            format!("{EVENT} is signed by a key that is not invoice's"),
+        ),
+    ] {
+        assert!(!inbox::handled(&env.db, forged.id).await.unwrap());
+        assert!(
+            reasons.iter().any(|r| r.contains(&reason)),
+            "{reason} in {reasons:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_events_signed_by_their_producer_are_applied_on_postgres() {
+    only_events_signed_by_their_producer_are_applied(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn only_events_signed_by_their_producer_are_applied_on_sqlite() {
+    only_events_signed_by_their_producer_are_applied(DbKind::Sqlite).await;
+}

@@ -38,6 +38,8 @@ pub fn base_config(service: &'static str, db: &TestDb) -> BaseConfig {
         redis_pool_size: 4,
         database_pool_size: None,
         task_stall: std::time::Duration::from_secs(60),
+        event_signer: None,
+        event_keyring: None,
     }
 }
 

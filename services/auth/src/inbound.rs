@@ -52,6 +52,7 @@ pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()>
     });
     EventConsumer::new(state.db.clone(), handler)
         .with_clock(state.clock.clone())
+        .verifying(state.config.base.event_keyring.clone())
         .run(
             &state.config.base.redis_url,
             &state.redis,

@@ -17,6 +17,7 @@ pub mod invoice;
 pub mod kyc;
 pub mod marketplace;
 pub mod payments;
+pub mod signing;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -10,6 +10,8 @@ use crate::queue::{Job, JobHandler, QueueName, Unusable, Worker, WorkerConfig};
 use crate::shutdown::CancellationToken;
 use common::clock::SharedClock;
 use common::events::Envelope;
+use common::events::signing::Keyring;
+use std::sync::Arc;
 
 /// A service's effect of an event, applied inside `txn` (which also holds the inbox
 /// claim). An error rolls both back and the event is retried.
@@ -282,6 +284,7 @@ pub struct StagedConsumer<H> {
     handler: H,
     clock: SharedClock,
     batch: usize,
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl<H: StagedHandler + 'static> StagedConsumer<H> {
@@ -291,7 +294,15 @@ impl<H: StagedHandler + 'static> StagedConsumer<H> {
             handler,
             clock,
             batch: 1,
+            keyring: None,
         }
+    }
+
+    /// Accepts only events signed by their type's producer (with `keyring`'s keys; none:
+    /// unsigned events are accepted). Anything else dead-letters with the reason.
+    pub fn verifying(mut self, keyring: Option<Arc<Keyring>>) -> Self {
+        self.keyring = keyring;
+        self
     }
 
     /// Takes up to `batch` waiting events at once, applied in one transaction (a failed
@@ -342,7 +353,7 @@ pub async fn run_worker<H: JobHandler>(
 #[async_trait]
 impl<H: StagedHandler + 'static> JobHandler for StagedConsumer<H> {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let event = usable_event(job)?;
+        let event = usable_event(job, self.keyring.as_deref())?;
         self.apply(&event)
             .await
             .map(|_| ())
@@ -356,7 +367,7 @@ impl<H: StagedHandler + 'static> JobHandler for StagedConsumer<H> {
     async fn handle_batch(&self, jobs: &[Job]) -> anyhow::Result<()> {
         let events = jobs
             .iter()
-            .map(usable_event)
+            .map(|job| usable_event(job, self.keyring.as_deref()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         consume_staged_batch(&self.db, &self.handler, &events, &self.clock)
             .await
@@ -367,7 +378,12 @@ impl<H: StagedHandler + 'static> JobHandler for StagedConsumer<H> {
 /// The job's event, if this consumer can use it: an envelope, of a catalogue type, at a
 /// version no newer than the catalogue's. Anything else is [`Unusable`] (dead letters at
 /// once, with the reason), never a default.
-fn usable_event(job: &Job) -> anyhow::Result<Envelope> {
+fn usable_event(job: &Job, keyring: Option<&Keyring>) -> anyhow::Result<Envelope> {
+    if let Some(keyring) = keyring {
+        keyring
+            .verify(&job.payload)
+            .map_err(|e| Unusable(format!("refused: {e}")))?;
+    }
     let event: Envelope = job
         .payload_as()
         .map_err(|e| Unusable(format!("the job's payload is not an event envelope: {e}")))?;
@@ -401,6 +417,7 @@ pub struct EventConsumer<H> {
     db: DatabaseConnection,
     handler: H,
     clock: SharedClock,
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl<H: EventHandler> EventConsumer<H> {
@@ -409,7 +426,14 @@ impl<H: EventHandler> EventConsumer<H> {
             db,
             handler,
             clock: common::clock::system(),
+            keyring: None,
         }
+    }
+
+    /// As [`StagedConsumer::verifying`].
+    pub fn verifying(mut self, keyring: Option<Arc<Keyring>>) -> Self {
+        self.keyring = keyring;
+        self
     }
 
     /// Stamps `handled_at` with `clock`.
@@ -439,7 +463,7 @@ impl<H: EventHandler> EventConsumer<H> {
 #[async_trait]
 impl<H: EventHandler> JobHandler for EventConsumer<H> {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let event = usable_event(job)?;
+        let event = usable_event(job, self.keyring.as_deref())?;
         self.consume(&event)
             .await
             .map(|_| ())

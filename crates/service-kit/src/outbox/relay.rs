@@ -75,6 +75,8 @@ pub struct Relay {
     /// How often Redis's `run_id` is checked.
     restart_check_every: Duration,
     seen: Arc<Mutex<Option<Seen>>>,
+    /// Signs each envelope as it is pushed (`EVENT_SIGNING_KEY`).
+    signer: Option<common::events::signing::Signer>,
 }
 
 impl Relay {
@@ -96,7 +98,15 @@ impl Relay {
             resend_window: Duration::from_secs(5),
             restart_check_every: Duration::from_secs(1),
             seen: Arc::default(),
+            signer: None,
         }
+    }
+
+    /// Signs every envelope with `signer` as it is pushed (consumers holding its public
+    /// key accept only signed events: [`common::events::signing`]).
+    pub fn signer(mut self, signer: Option<common::events::signing::Signer>) -> Self {
+        self.signer = signer;
+        self
     }
 
     /// How far back, before its last check of a Redis that has since restarted, the relay
@@ -235,15 +245,31 @@ impl Relay {
         // Each row's hop, a span in the trace of the change that wrote it (ended when the
         // batch is pushed and marked sent).
         let mut hops: Vec<tracing::Span> = Vec::with_capacity(rows.len());
+        // Each envelope signed once (when the relay has a key), for all its consumers.
+        let signed: Vec<std::borrow::Cow<'_, str>> = rows
+            .iter()
+            .map(|row| match &self.signer {
+                None => std::borrow::Cow::Borrowed(row.envelope.as_str()),
+                Some(signer) => match signer.sign_text(&row.envelope) {
+                    Ok(text) => std::borrow::Cow::Owned(text),
+                    Err(error) => {
+                        // Pushed as stored: a consumer that checks signatures dead-letters
+                        // it with the reason.
+                        tracing::error!(event = %row.id, %error, "Event not signed.");
+                        std::borrow::Cow::Borrowed(row.envelope.as_str())
+                    }
+                },
+            })
+            .collect();
         let mut jobs: Vec<(QueueName, &str)> = Vec::new();
-        for row in &rows {
+        for (row, text) in rows.iter().zip(&signed) {
             let consumers = consumers_of(&row.event_type);
             hops.push(relay_span(row, consumers));
             if consumers.is_empty() {
                 tracing::warn!(event = %row.id, event_type = row.event_type, "Event type has no consumers; marked sent.");
             }
             for consumer in consumers {
-                jobs.push((self.keys.events(*consumer), row.envelope.as_str()));
+                jobs.push((self.keys.events(*consumer), text.as_ref()));
             }
         }
         queue::enqueue_many(&self.redis, &jobs).await?;
