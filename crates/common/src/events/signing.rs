@@ -265,6 +265,73 @@ mod tests {
         ));
     }
 
+    /// Compose and the dev overlay carry dev-only seeds and the public keys every
+    /// consumer checks with: each seed's public key is its service's in both keyrings.
+    #[test]
+    fn the_committed_dev_keys_belong_together() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        let unquote = |v: &str| v.trim().trim_matches('"').to_owned();
+        let service = |name: &str| {
+            Service::ALL
+                .into_iter()
+                .find(|s| name == s.as_str() || name.starts_with(&format!("{}-", s.as_str())))
+        };
+        for (file, seed_marker, public_marker) in [
+            (
+                "deploy/docker-compose.yml",
+                "EVENT_SIGNING_KEY:",
+                "EVENT_PUBLIC_KEYS:",
+            ),
+            (
+                "k8s/overlays/dev/kustomization.yaml",
+                "- event-signing-key=",
+                "value: \"admin=",
+            ),
+        ] {
+            let text = read(file);
+            let public = text
+                .lines()
+                .find_map(|l| {
+                    l.trim().strip_prefix(public_marker).map(|v| {
+                        if public_marker.starts_with("value") {
+                            format!("admin={}", unquote(v))
+                        } else {
+                            unquote(v)
+                        }
+                    })
+                })
+                .unwrap_or_else(|| panic!("{file}: no EVENT_PUBLIC_KEYS"));
+            let ring = Keyring::parse(public.trim_end_matches('"')).unwrap();
+            let mut owner = None;
+            let mut seeds = 0;
+            for line in text.lines() {
+                let t = line.trim();
+                // compose: a service block `  name:`; kustomize: `- name: <svc>-secrets`.
+                if line.starts_with("  ") && !line.starts_with("   ") && t.ends_with(':') {
+                    owner = service(t.trim_end_matches(':'));
+                }
+                if let Some(name) = t.strip_prefix("- name: ") {
+                    owner = service(name);
+                }
+                if let Some(seed) = t.strip_prefix(seed_marker) {
+                    let s = owner.unwrap_or_else(|| panic!("{file}: a key outside a service"));
+                    let signer = Signer::from_base64(s, &unquote(seed)).unwrap();
+                    assert!(
+                        ring.to_text().contains(&format!(
+                            "{}={}",
+                            s.as_str(),
+                            signer.public_base64()
+                        )),
+                        "{file}: {s:?}'s public key is not its seed's"
+                    );
+                    seeds += 1;
+                }
+            }
+            assert!(seeds >= 5, "{file}: every producer has a key ({seeds})");
+        }
+    }
+
     #[test]
     fn keys_round_trip_through_their_text_forms() {
         let auth = Signer::generate(Service::Auth);
