@@ -80,7 +80,7 @@ race-accept: ## N (100) rounds of an accept racing six revisions through the gat
 	$(CARGO) run --release --locked --quiet -p demo -- --gateway http://127.0.0.1:$${GATEWAY_PORT:-8080} --race-accept $${ROUNDS:-100}
 
 bench: ## The hot paths (cached search, trending, listing view, notifications list, place offer, WebSocket delivery) against a running stack, one table beside redis-benchmark GET and pgbench (needs ADMIN_EMAIL/ADMIN_PASSWORD): make bench BENCH_DURATION=10s INVESTORS=32
-	$(CARGO) run --release --locked --quiet -p loadtest -- --service bench --target direct --duration $(BENCH_DURATION) --investors $(INVESTORS) --connections $(CONNECTIONS) --invoices $(BENCH_INVOICES) --clients $(BENCH_CLIENTS) --rate $(BENCH_RATE) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL))
+	$(CARGO) run --release --locked --quiet -p loadtest -- --service bench --target direct --duration $(BENCH_DURATION) --investors $(INVESTORS) --connections $(CONNECTIONS) --invoices $(BENCH_INVOICES) --clients $(BENCH_CLIENTS) --rate $(BENCH_RATE) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL)) $(if $(BENCH_REDIS),--redis $(BENCH_REDIS))
 
 # SERVICE=notifications-ws takes CLIENTS (WebSocket clients, 1000) and RATE (notifications/s, 1000).
 loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway

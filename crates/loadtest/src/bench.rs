@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 
-use crate::invoice::{redis_get_rps, run_tool};
+use crate::invoice::run_tool;
 use crate::{marketplace, notifications, summary};
 
 pub struct Settings {
@@ -264,7 +264,9 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         rows.push(row);
         per_client_kib = kib;
     }
-    let (redis_rps, _) = redis_get_rps(&s.redis_host, s.redis_port, s.connections)?;
+    let cluster = service_kit::redis::is_cluster(&s.redis_url);
+    let (redis_rps, _) =
+        crate::invoice::redis_get_rps_on(&s.redis_host, s.redis_port, s.connections, cluster)?;
     let tps = crate::payments::pgbench(&s.pgbench_url)?;
     println!();
     println!("| path | req/s | p50 | p99 | x redis-benchmark GET | x pgbench |");

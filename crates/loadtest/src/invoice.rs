@@ -371,9 +371,21 @@ pub async fn search_bench(s: SearchBench) -> anyhow::Result<()> {
 /// redis-benchmark's GET rate against `host:port` with `connections` clients (the
 /// yardstick of the search load tests), and its summary line.
 pub fn redis_get_rps(host: &str, port: u16, connections: usize) -> anyhow::Result<(f64, String)> {
+    redis_get_rps_on(host, port, connections, false)
+}
+
+/// [`redis_get_rps`], on a Redis Cluster (`--cluster`: each GET to its slot's node) when
+/// `cluster`.
+pub fn redis_get_rps_on(
+    host: &str,
+    port: u16,
+    connections: usize,
+    cluster: bool,
+) -> anyhow::Result<(f64, String)> {
     let out = run_tool(
         Command::new("redis-benchmark")
             .args(["-h", host, "-p", &port.to_string()])
+            .args(if cluster { &["--cluster"][..] } else { &[][..] })
             .args([
                 "-q",
                 "-c",
