@@ -144,6 +144,7 @@ elif [ -z "${REDIS_URL:-}" ]; then
     "$BIN_DIR/auth" redis-acl --passwords "$DATA_DIR/redis-users" > "$DATA_DIR/redis/users.acl" \
       || die "could not write the Redis ACL file"
     acl=(--aclfile "$DATA_DIR/redis/users.acl")
+    ACL_USERS=yes
   fi
   start redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
     --dir "$DATA_DIR/redis" --appendonly yes --save "" --aof-use-rdb-preamble yes \
@@ -208,6 +209,10 @@ for s in "${SERVICES[@]}"; do
   fi
 done
 
+if [ "$REDIS_ACL" = on ] && [ "${ACL_USERS:-no}" != yes ]; then
+  say "REDIS_ACL=on applies to make run's own single Redis only (not REDIS_URL or REDIS=cluster): ignored"
+fi
+
 # --- event signing keys ----------------------------------------------------------------
 # Each producer signs its events with its own Ed25519 key (made once per data directory in
 # $DATA_DIR/event-keys); every consumer accepts only events signed by their producer.
@@ -225,7 +230,7 @@ export MIMALLOC_ARENA_EAGER_COMMIT="${MIMALLOC_ARENA_EAGER_COMMIT:-0}"
 for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   url=$REDIS_URL
-  if [ "$REDIS_ACL" = on ] && [ -f "$DATA_DIR/redis-users/$name" ]; then
+  if [ "${ACL_USERS:-no}" = yes ]; then
     # The service's own Redis user (in its environment, not on a command line).
     url="redis://$name:$(cat "$DATA_DIR/redis-users/$name")@127.0.0.1:$REDIS_PORT"
   fi
