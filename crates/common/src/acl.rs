@@ -94,10 +94,13 @@ impl Grants {
         let own = |patterns: &[&str]| -> Vec<String> {
             patterns.iter().map(|s| format!("{p}{s}")).collect()
         };
-        let queue = |q: QueueName| -> [String; 2] {
-            let name = literal(q.as_str());
+        // A name and the keys hash-tagged with it: a queue and its helper lists, the
+        // trending window and its buckets.
+        let tagged = |name: &str| -> [String; 2] {
+            let name = literal(name);
             [name.clone(), format!("{{{name}}}:*")]
         };
+        let queue = |q: QueueName| tagged(q.as_str());
         let (mut owned, channels): (Vec<String>, Vec<String>) = match service {
             Service::Auth => (
                 own(&[
@@ -133,9 +136,7 @@ impl Grants {
                     "cache:gen:listing:*",
                     "cache:gen:trending",
                 ]);
-                let trending = keys.trending();
-                k.push(literal(&trending));
-                k.push(format!("{{{}}}:*", literal(&trending)));
+                k.extend(tagged(&keys.trending()));
                 (k, own(&["seller:*", "offer:*"]))
             }
             Service::Payments => {

@@ -45,10 +45,7 @@ impl Drop for Processes {
 
 /// The service a binary of `workspace_services` is.
 fn service_of(name: &str) -> Service {
-    Service::ALL
-        .into_iter()
-        .find(|s| s.as_str() == name)
-        .unwrap_or_else(|| panic!("{name} is not a service"))
+    Service::named(name).unwrap_or_else(|| panic!("{name} is not a service"))
 }
 
 fn free_port() -> u16 {

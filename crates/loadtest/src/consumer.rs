@@ -33,21 +33,39 @@ pub struct Settings {
     pub pid: Option<u32>,
 }
 
-/// The envelope's text as its producer's relay pushes it: signed with the producer's key
+/// Envelopes' texts as their producers' relays push them: signed with the producer's key
 /// when `make run` keeps one (`$DATA_DIR/event-keys/<producer>.key`, DATA_DIR defaults to
-/// `data`: consumers of that stack accept only signed events), else as it is.
-pub fn as_pushed(envelope: &Envelope) -> anyhow::Result<String> {
-    let text = serde_json::to_string(envelope)?;
-    let dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "data".into());
-    let path = std::path::Path::new(&dir)
-        .join("event-keys")
-        .join(format!("{}.key", envelope.producer.as_str()));
-    match std::fs::read_to_string(&path) {
-        Ok(seed) => {
-            let signer = common::events::signing::Signer::from_base64(envelope.producer, &seed)?;
-            Ok(signer.sign_text(&text)?)
+/// `data`: consumers of that stack accept only signed events), else as they are. Each
+/// producer's key is read once.
+#[derive(Default)]
+pub struct AsPushed {
+    signers: std::collections::HashMap<Service, Option<common::events::signing::Signer>>,
+}
+
+impl AsPushed {
+    pub fn text(&mut self, envelope: &Envelope) -> anyhow::Result<String> {
+        let text = serde_json::to_string(envelope)?;
+        let producer = envelope.producer;
+        let signer = match self.signers.entry(producer) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "data".into());
+                let path = std::path::Path::new(&dir)
+                    .join("event-keys")
+                    .join(format!("{}.key", producer.as_str()));
+                let signer = match std::fs::read_to_string(&path) {
+                    Ok(seed) => Some(common::events::signing::Signer::from_base64(
+                        producer, &seed,
+                    )?),
+                    Err(_) => None,
+                };
+                new.insert(signer)
+            }
+        };
+        match signer {
+            Some(signer) => Ok(signer.sign_text(&text)?),
+            None => Ok(text),
         }
-        Err(_) => Ok(text),
     }
 }
 
@@ -57,10 +75,11 @@ pub async fn push_events(
     queue: &common::keys::QueueName,
     envelopes: &[Envelope],
 ) -> anyhow::Result<()> {
+    let mut as_pushed = AsPushed::default();
     for chunk in envelopes.chunks(500) {
         let jobs: Vec<(common::keys::QueueName, String)> = chunk
             .iter()
-            .map(|e| as_pushed(e).map(|j| (queue.clone(), j)))
+            .map(|e| as_pushed.text(e).map(|j| (queue.clone(), j)))
             .collect::<Result<_, _>>()?;
         service_kit::queue::enqueue_many(pool, &jobs).await?;
     }

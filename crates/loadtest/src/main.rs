@@ -650,14 +650,11 @@ fn exit_code(passed: bool) -> ExitCode {
 /// `--redis` as host and port (it may be given as a redis:// URL; the port defaults to
 /// make run's 6380).
 fn redis_host_port(redis: &str) -> (String, u16) {
-    // A URL's first node (a cluster's seed list names several), credentials dropped.
-    let address = redis.split_once("://").map_or(redis, |(_, rest)| rest);
-    let address = address.rsplit_once('@').map_or(address, |(_, hosts)| hosts);
-    let address = address.split([',', '/', '?']).next().unwrap_or(address);
-    address
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(6380)))
-        .unwrap_or((address.to_owned(), 6380))
+    // A URL's first node (a cluster's seed list names several).
+    service_kit::redis::nodes(redis, 6380)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| (String::new(), 6380))
 }
 
 /// `--redis` as a URL (it may be given as HOST:PORT).

@@ -210,6 +210,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
     let keys = Keys::new(&s.redis_prefix);
     let clock = common::clock::system();
     let sellers: Vec<UserId> = (0..s.sellers).map(|_| UserId(Uuid::now_v7())).collect();
+    let mut as_pushed = crate::consumer::AsPushed::default();
     for i in 0..s.financings {
         let inv = &investors[i % investors.len()];
         let mut o =
@@ -219,7 +220,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         o.investor_id = UserId(inv.id);
         o.seller_id = sellers[i % sellers.len()];
         let envelope = Envelope::of(OfferEvent::Accepted(o), clock.as_ref())?;
-        let text = crate::consumer::as_pushed(&envelope)?;
+        let text = as_pushed.text(&envelope)?;
         service_kit::queue::enqueue_many(&pool, &[(keys.events(Service::Payments), text)]).await?;
     }
     println!(

@@ -124,42 +124,42 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The secret kept in `path`, trimmed; when the file is missing, `make()`'s, written there
+/// (readable by its owner only) first.
+fn kept_secret(path: &std::path::Path, make: impl FnOnce() -> String) -> anyhow::Result<String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text.trim().to_owned());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = make();
+    write_private(path, &secret)?;
+    Ok(secret)
+}
+
 /// Every service's event signing key in `dir/<service>.key` (made when missing): the
 /// public keys as `EVENT_PUBLIC_KEYS` text.
 pub fn event_keys(dir: &std::path::Path) -> anyhow::Result<String> {
     use common::events::signing::{Keyring, Signer};
-    std::fs::create_dir_all(dir)?;
     let mut signers = Vec::new();
     for service in common::events::Service::ALL {
         let path = dir.join(format!("{}.key", service.as_str()));
-        let signer = match std::fs::read_to_string(&path) {
-            Ok(seed) => Signer::from_base64(service, &seed)?,
-            Err(_) => {
-                let signer = Signer::generate(service);
-                write_private(&path, &signer.seed_base64())?;
-                signer
-            }
-        };
-        signers.push(signer);
+        let seed = kept_secret(&path, || Signer::generate(service).seed_base64())?;
+        signers.push(Signer::from_base64(service, &seed)?);
     }
     Ok(Keyring::of(&signers).to_text())
 }
 
-/// The password in `dir/<user>`, made (random, 64 hex digits, readable by the owner only)
-/// when the file is missing.
+/// The password in `dir/<user>`, made (random, 64 hex digits) when the file is missing.
 fn password_file(dir: &std::path::Path, user: &str) -> anyhow::Result<String> {
-    let path = dir.join(user);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return Ok(text.trim().to_owned());
-    }
-    std::fs::create_dir_all(dir)?;
-    let password = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    write_private(&path, &password)?;
-    Ok(password)
+    kept_secret(&dir.join(user), || {
+        format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    })
 }
 
 /// The ACL file of the platform under `prefix`, with the passwords of `dir`.

@@ -208,10 +208,7 @@ fn event_signer(service: &str) -> Result<Option<common::events::signing::Signer>
         })?,
         (None, None) => return Ok(None),
     };
-    let Some(producer) = common::events::Service::ALL
-        .into_iter()
-        .find(|s| s.as_str() == service)
-    else {
+    let Some(producer) = common::events::Service::named(service) else {
         return Ok(None);
     };
     common::events::signing::Signer::from_base64(producer, &seed)

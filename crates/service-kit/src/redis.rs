@@ -26,27 +26,72 @@ pub fn config(url: &str) -> Result<Config, RedisError> {
     Config::from_url(&fred_url(url))
 }
 
-/// Whether `url` names a Redis Cluster.
-pub fn is_cluster(url: &str) -> bool {
-    url.starts_with("redis-cluster://")
-        || url.starts_with("rediss-cluster://")
-        || url.starts_with("valkey-cluster://")
+/// A Redis URL taken apart: `scheme://credentials@hosts/tail`, credentials with their
+/// `@` (or empty), hosts a comma-separated list (a cluster's seed nodes), the tail the
+/// path and query. A bare `host:port` has no scheme.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    credentials: &'a str,
+    hosts: &'a str,
+    tail: &'a str,
 }
 
-/// Rewrites the comma form of a cluster URL into fred's `?node=` form.
-fn fred_url(url: &str) -> std::borrow::Cow<'_, str> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.into();
-    };
-    if !scheme.ends_with("-cluster") {
-        return url.into();
-    }
+fn url_parts(url: &str) -> UrlParts<'_> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let (credentials, rest) = match rest.rfind('@') {
         Some(at) => rest.split_at(at + 1),
         None => ("", rest),
     };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (hosts, tail) = rest.split_at(end);
+    let (hosts, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    UrlParts {
+        scheme,
+        credentials,
+        hosts,
+        tail,
+    }
+}
+
+/// Whether `url` names a Redis Cluster (`redis-cluster://`, `rediss-cluster://`, ...).
+pub fn is_cluster(url: &str) -> bool {
+    url_parts(url).scheme.ends_with("-cluster")
+}
+
+/// The `(host, port)` of every node `url` names (one, or a cluster's seed list); a node
+/// without a port gets `default_port`. `url` may also be a bare `host:port`.
+pub fn nodes(url: &str, default_port: u16) -> Vec<(String, u16)> {
+    url_parts(url)
+        .hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| match h.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(default_port)),
+            None => (h.to_owned(), default_port),
+        })
+        .collect()
+}
+
+/// `url` with `user` and `password` instead of its own credentials.
+pub fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    let p = url_parts(url);
+    let scheme = if p.scheme.is_empty() {
+        "redis"
+    } else {
+        p.scheme
+    };
+    format!("{scheme}://{user}:{password}@{}{}", p.hosts, p.tail)
+}
+
+/// Rewrites the comma form of a cluster URL into fred's `?node=` form.
+fn fred_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let UrlParts {
+        scheme,
+        credentials,
+        hosts,
+        tail,
+    } = url_parts(url);
+    if !scheme.ends_with("-cluster") {
+        return url.into();
+    }
     let Some((first, others)) = hosts.split_once(',') else {
         return url.into();
     };
@@ -164,13 +209,22 @@ impl PerThread {
     }
 }
 
+/// The primaries of a cluster client's last known slot map (for commands that answer for
+/// one node only: `INFO`, `PUBSUB NUMSUB`, sent to each with `with_cluster_node`).
+pub fn primaries(client: &Client) -> Vec<fred::types::config::Server> {
+    use fred::interfaces::ClusterInterface;
+    client
+        .cached_cluster_state()
+        .map(|state| state.unique_primary_nodes())
+        .unwrap_or_default()
+}
+
 /// Who serves the data: the server's `run_id`, or on a cluster every primary's address
 /// and `run_id`, sorted. It changes when a server restarts (and may have lost what it
 /// acknowledged last) and on a cluster when a replica is promoted (what the old primary
 /// had not replicated yet is lost) or the primaries change: the outbox relay then sends
 /// its recent events again.
 pub async fn server_identity(client: &Client) -> Result<String, RedisError> {
-    use fred::interfaces::ClusterInterface;
     use fred::types::InfoKind;
     fn run_id(info: &str) -> String {
         info.lines()
@@ -182,10 +236,7 @@ pub async fn server_identity(client: &Client) -> Result<String, RedisError> {
         let info: String = client.info(Some(InfoKind::Server)).await?;
         return Ok(run_id(&info));
     }
-    let primaries = client
-        .cached_cluster_state()
-        .map(|state| state.unique_primary_nodes())
-        .unwrap_or_default();
+    let primaries = primaries(client);
     let mut ids = Vec::with_capacity(primaries.len());
     for server in primaries {
         let info: String = client
@@ -342,5 +393,29 @@ mod tests {
         }
         assert_eq!(config.username.as_deref(), Some("u"));
         assert!(is_cluster("redis-cluster://a:1") && !is_cluster("redis://a:1"));
+        assert!(is_cluster("rediss-cluster://a:1") && !is_cluster("a:1"));
+    }
+
+    #[test]
+    fn nodes_and_credentials_are_read_off_any_form_of_the_url() {
+        let n = |url| nodes(url, 6379);
+        assert_eq!(
+            n("redis://127.0.0.1:6380"),
+            [("127.0.0.1".to_owned(), 6380)]
+        );
+        assert_eq!(n("127.0.0.1:7"), [("127.0.0.1".to_owned(), 7)]);
+        assert_eq!(n("redis://u:p@h/0"), [("h".to_owned(), 6379)]);
+        assert_eq!(
+            n("redis-cluster://u:p@a:1,b:2?x=y"),
+            [("a".to_owned(), 1), ("b".to_owned(), 2)]
+        );
+        assert_eq!(
+            with_credentials("redis-cluster://old:pw@a:1,b:2", "auth", "s3"),
+            "redis-cluster://auth:s3@a:1,b:2"
+        );
+        assert_eq!(
+            with_credentials("redis://127.0.0.1:6379/0", "kyc", "x"),
+            "redis://kyc:x@127.0.0.1:6379/0"
+        );
     }
 }

@@ -46,7 +46,7 @@ pub async fn keys_matching(redis: &Pool, pattern: &str) -> Vec<String> {
 /// Subscribers of `channel` (`PUBSUB NUMSUB`), on every primary of a cluster summed: a
 /// cluster node counts only the subscriptions made on it.
 pub async fn subscribers(redis: &Pool, channel: &str) -> i64 {
-    use fred::interfaces::{ClusterInterface, PubsubInterface};
+    use fred::interfaces::PubsubInterface;
     use fred::prelude::ClientLike;
     let client = redis.next();
     let count =
@@ -54,12 +54,8 @@ pub async fn subscribers(redis: &Pool, channel: &str) -> i64 {
     if !client.is_clustered() {
         return count(client.pubsub_numsub(channel).await.expect("PUBSUB NUMSUB"));
     }
-    let primaries = client
-        .cached_cluster_state()
-        .map(|state| state.unique_primary_nodes())
-        .unwrap_or_default();
     let mut total = 0;
-    for server in primaries {
+    for server in service_kit::redis::primaries(client) {
         total += count(
             client
                 .with_cluster_node(server)
@@ -100,19 +96,19 @@ impl RedisServer {
     /// A server on a spare port. Should the port be taken between choosing it and the
     /// server binding it (tests run in parallel processes), another port is tried.
     pub fn start() -> Self {
-        for _ in 0..5 {
-            let mut server = Self::not_started();
-            if server.try_spawn(&[]) {
-                return server;
-            }
-        }
-        panic!("redis-server did not start on any of five spare ports");
+        Self::start_on_spare_port(false, &[])
     }
 
     /// A server started with extra arguments (`--aclfile <path>`, say).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_on_spare_port(false, extra)
+    }
+
+    /// Up to five spare ports tried, in case another test process takes one first.
+    fn start_on_spare_port(durable: bool, extra: &[&str]) -> Self {
         for _ in 0..5 {
             let mut server = Self::not_started();
+            server.durable = durable;
             if server.try_spawn(extra) {
                 return server;
             }
@@ -135,14 +131,7 @@ impl RedisServer {
     /// A server keeping an append-only file (`appendfsync everysec`), so that
     /// [`Self::restart_keeping_data`] and [`Self::crash_and_restart`] come back with it.
     pub fn start_durable() -> Self {
-        for _ in 0..5 {
-            let mut server = Self::not_started();
-            server.durable = true;
-            if server.try_spawn(&[]) {
-                return server;
-            }
-        }
-        panic!("redis-server did not start on any of five spare ports");
+        Self::start_on_spare_port(true, &[])
     }
 
     /// A graceful restart: `SHUTDOWN` (the append-only file synced), then the same server
@@ -458,7 +447,7 @@ impl Drop for RedisCluster {
 /// grants.
 pub struct AclUsers {
     prefix: String,
-    nodes: Vec<(String, String)>,
+    nodes: Vec<(String, u16)>,
 }
 
 impl AclUsers {
@@ -466,7 +455,7 @@ impl AclUsers {
         let keys = common::keys::Keys::new(prefix);
         let users = Self {
             prefix: prefix.to_owned(),
-            nodes: url_nodes(&redis_url()),
+            nodes: service_kit::redis::nodes(&redis_url(), 6379),
         };
         for service in common::events::Service::ALL {
             let mut args = vec![
@@ -479,7 +468,7 @@ impl AclUsers {
             args.extend(common::acl::Grants::of(&keys, service).rules());
             for (host, port) in &users.nodes {
                 let out = Command::new("redis-cli")
-                    .args(["-h", host, "-p", port])
+                    .args(["-h", host, "-p", &port.to_string()])
                     .args(&args)
                     .output()
                     .expect("run redis-cli");
@@ -504,13 +493,10 @@ impl AclUsers {
 
     /// The test's `REDIS_URL` with `service`'s user and password.
     pub fn url_of(&self, service: common::events::Service) -> String {
-        let url = redis_url();
-        let (scheme, rest) = url.split_once("://").unwrap_or(("redis", &url));
-        let rest = rest.rsplit_once('@').map_or(rest, |(_, hosts)| hosts);
-        format!(
-            "{scheme}://{}:{}@{rest}",
-            self.user(service),
-            self.password(service)
+        service_kit::redis::with_credentials(
+            &redis_url(),
+            &self.user(service),
+            &self.password(service),
         )
     }
 }
@@ -520,32 +506,10 @@ impl Drop for AclUsers {
         for service in common::events::Service::ALL {
             for (host, port) in &self.nodes {
                 let _ = Command::new("redis-cli")
-                    .args([
-                        "-h",
-                        host,
-                        "-p",
-                        port,
-                        "ACL",
-                        "DELUSER",
-                        &self.user(service),
-                    ])
+                    .args(["-h", host, "-p", &port.to_string()])
+                    .args(["ACL", "DELUSER", &self.user(service)])
                     .output();
             }
         }
     }
-}
-
-/// The `(host, port)` of every node a Redis URL names (one, or a cluster's seed list).
-fn url_nodes(url: &str) -> Vec<(String, String)> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, hosts)| hosts);
-    let hosts = rest.split(['/', '?']).next().unwrap_or(rest);
-    hosts
-        .split(',')
-        .filter(|h| !h.is_empty())
-        .map(|h| match h.rsplit_once(':') {
-            Some((host, port)) => (host.to_owned(), port.to_owned()),
-            None => (h.to_owned(), "6379".to_owned()),
-        })
-        .collect()
 }

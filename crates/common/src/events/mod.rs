@@ -60,6 +60,11 @@ impl Service {
             Service::Notifications => "notifications",
         }
     }
+
+    /// The service named `name` (as [`Self::as_str`] writes it).
+    pub fn named(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 impl std::fmt::Display for Service {

@@ -132,9 +132,7 @@ impl Keyring {
             let (name, key) = entry
                 .split_once('=')
                 .ok_or_else(|| SignatureError::BadEntry(entry.to_owned()))?;
-            let service = Service::ALL
-                .into_iter()
-                .find(|s| s.as_str() == name.trim())
+            let service = Service::named(name.trim())
                 .ok_or_else(|| SignatureError::BadEntry(entry.to_owned()))?;
             let key =
                 VerifyingKey::from_bytes(&key_bytes(key)?).map_err(|_| SignatureError::BadKey)?;
@@ -272,11 +270,8 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
         let unquote = |v: &str| v.trim().trim_matches('"').to_owned();
-        let service = |name: &str| {
-            Service::ALL
-                .into_iter()
-                .find(|s| name == s.as_str() || name.starts_with(&format!("{}-", s.as_str())))
-        };
+        // `kyc`, the compose block `kyc-worker`, the Secret `kyc-secrets`: kyc's.
+        let service = |name: &str| Service::named(name.split('-').next().unwrap_or(name));
         for (file, seed_marker, public_marker) in [
             (
                 "deploy/docker-compose.yml",

@@ -95,6 +95,17 @@ fn http_provider(server: &MockServer, timeout: Duration) -> std::sync::Arc<dyn P
 }
 
 /// The service with the HTTP provider against `server`, on PostgreSQL.
+/// A stand-in provider that answers every send with `answer`.
+async fn provider_answering(answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/send"))
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    server
+}
+
 async fn spawn_pushing(
     server: &MockServer,
     tweak: impl FnOnce(&mut notifications::NotificationsConfig),
@@ -401,12 +412,8 @@ async fn a_user_may_register_at_most_max_devices() {
 
 #[tokio::test]
 async fn a_notification_is_pushed_to_its_users_device_through_the_http_provider() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/send"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "m/1"})))
-        .mount(&server)
-        .await;
+    let server =
+        provider_answering(ResponseTemplate::new(200).set_body_json(json!({"name": "m/1"}))).await;
     let app = spawn_pushing(&server, |_| {}).await;
     let (alice, bob) = (app.investor(), app.seller());
     let token = new_token();
@@ -443,12 +450,7 @@ async fn a_notification_is_pushed_to_its_users_device_through_the_http_provider(
 
 #[tokio::test]
 async fn each_device_of_the_user_gets_the_push() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/send"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    let server = provider_answering(ResponseTemplate::new(200)).await;
     let app = spawn_pushing(&server, |_| {}).await;
     let alice = app.investor();
     let tokens: BTreeSet<String> = (0..3).map(|_| new_token()).collect();
@@ -579,12 +581,7 @@ async fn a_push_failing_every_time_is_dead_lettered_after_max_attempts() {
 }
 
 async fn dead_lettered_after_max_attempts(status: u16) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/send"))
-        .respond_with(ResponseTemplate::new(status))
-        .mount(&server)
-        .await;
+    let server = provider_answering(ResponseTemplate::new(status)).await;
     let app = spawn_pushing(&server, |c| c.push_max_attempts = 2).await;
     let alice = app.investor();
     let id = device(&app, &alice, &new_token()).await;
@@ -741,12 +738,8 @@ async fn effects_done_or_not(kind: DbKind) {
     use service_kit::inbox::consume_staged;
     use service_kit::pubsub::Subscriber;
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/send"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "m/1"})))
-        .mount(&server)
-        .await;
+    let server =
+        provider_answering(ResponseTemplate::new(200).set_body_json(json!({"name": "m/1"}))).await;
     let app = spawn_app_full(kind, |_| {}, http_provider(&server, Duration::from_secs(2))).await;
     let user = app.investor();
     device(&app, &user, &new_token()).await;
