@@ -284,7 +284,7 @@ impl Demo {
 
     /// `POST /api/invoices/{id}/{action}` (submit, cancel, verify, reject with a reason),
     /// on the invoice as `who` reads it now (`If-Match`: its version).
-    async fn act(
+    pub(crate) async fn act(
         &self,
         who: &Session,
         id: &str,

@@ -336,6 +336,19 @@ impl Demo {
             .await
     }
 
+    /// A new seller whose KYC waits in the review queue: documents checked, submitted
+    /// with a number the sandbox verifies, no decision yet (the console test's seed).
+    /// Answers the account and the submission's id.
+    pub(crate) async fn seller_in_review(&self) -> anyhow::Result<(Account, String)> {
+        let mut seller = self
+            .account("seller", SELLER_NAME, Some(SELLER_COMPANY))
+            .await?;
+        self.upload_documents(&mut seller, SELLER_DOCUMENTS).await?;
+        self.wait_submittable(&seller).await?;
+        let (submission, _) = self.submit(&seller, SELLER_GOOD_BVN).await?;
+        Ok((seller, submission))
+    }
+
     /// Uploads `account`'s documents, waits for their checks, submits with `bvn` and has
     /// `admin` approve it.
     async fn approved(

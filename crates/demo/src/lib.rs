@@ -75,6 +75,39 @@ pub async fn approved_investor(base: &str, admin: &Session) -> anyhow::Result<Se
     Ok(investor.session)
 }
 
+/// A new seller (through the gateway at `base`) whose KYC submission waits for an
+/// admin: answers the seller and the submission's id (the console test's seed).
+pub async fn seller_in_review(base: &str) -> anyhow::Result<(Session, String)> {
+    let demo = Demo::new(base).quiet();
+    let (seller, submission) = demo.seller_in_review().await?;
+    Ok((seller.session, submission))
+}
+
+/// A new KYC-approved seller with an invoice submitted for review: answers the seller,
+/// the invoice's id and its number (the console test's seed).
+pub async fn submitted_invoice(
+    base: &str,
+    admin: &Session,
+    number: &str,
+) -> anyhow::Result<(Session, String)> {
+    let demo = Demo::new(base).quiet();
+    let seller = demo.approved_seller(admin).await?;
+    let draft = invoice::invoice_body(number, "2500000.00", "Diesel for the Ikeja plant");
+    let created = demo
+        .as_user(
+            Method::POST,
+            "/api/invoices",
+            &seller.session,
+            Some(&draft),
+            StatusCode::CREATED,
+            "create a draft",
+        )
+        .await?;
+    let id = created["id"].as_str().context("no invoice id")?.to_owned();
+    demo.act(&seller.session, &id, "submit", None).await?;
+    Ok((seller.session, id))
+}
+
 impl Demo {
     pub fn new(base: &str) -> Self {
         Self {

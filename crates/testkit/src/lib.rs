@@ -18,6 +18,7 @@ mod problem;
 mod redis;
 mod tokens;
 mod wait;
+pub mod webdriver;
 
 pub use clamd::{ClamdStandIn, EICAR, EICAR_SIGNATURE};
 pub use db::{DbKind, TestDb};

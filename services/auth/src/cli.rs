@@ -62,3 +62,18 @@ pub async fn retire_key(config: &AuthConfig, kid: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `auth reset-totp --email E`: removes E's second factor.
+pub async fn reset_totp(config: &AuthConfig, email: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("email {e}"))?;
+    let db = service_kit::db::connect_and_migrate::<Migrator>(&config.base.database_url).await?;
+    let user = users::by_email(&db, email.as_str())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{} is not registered", email.as_str()))?;
+    if crate::store::totp::remove(&db, user.id).await? {
+        println!("second factor of {} removed", user.email);
+    } else {
+        println!("{} had no second factor", user.email);
+    }
+    Ok(())
+}

@@ -46,6 +46,12 @@ pub enum Commands {
         #[arg(long, default_value = "Administrator")]
         full_name: String,
     },
+    /// Remove an account's second factor (an admin who lost the device): the next
+    /// sign-in asks for the password only, and the admin sets a new factor up.
+    ResetTotp {
+        #[arg(long)]
+        email: String,
+    },
     /// Write a new signing key into JWT_KEYS_DIR; running instances use it within a minute.
     RotateKey,
     /// Withdraw a retired key from the published set.
@@ -81,6 +87,7 @@ impl service_kit::cli::Binary for Binary {
                 password,
                 full_name,
             } => crate::cli::create_admin(&config, clock, &email, &password, &full_name).await,
+            Commands::ResetTotp { email } => crate::cli::reset_totp(&config, &email).await,
             Commands::RotateKey => crate::cli::rotate_key(&config, clock),
             Commands::RetireKey { kid } => crate::cli::retire_key(&config, &kid).await,
         }

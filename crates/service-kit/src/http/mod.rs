@@ -12,7 +12,7 @@ mod responses;
 mod starting;
 pub mod version;
 
-pub use crate::mount::Mount;
+pub use crate::mount::{Mount, WithPages};
 
 pub use app::{finish, metrics, serve};
 pub use dates::iso_date;

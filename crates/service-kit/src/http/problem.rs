@@ -79,6 +79,13 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A 401 that names what more the request needs (a login's second factor:
+    /// `totp_code`), so that a client can ask for it.
+    #[error("{detail}")]
+    UnauthorizedFields {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -149,6 +156,18 @@ impl ApiError {
         }
     }
 
+    /// A 401 naming the field the request lacks or got wrong (`totp_code`).
+    pub fn unauthorized_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::UnauthorizedFields {
+            detail: format!("{field}: {message}"),
+            errors: vec![FieldError {
+                field: field.to_owned(),
+                message,
+            }],
+        }
+    }
+
     /// A 422 naming several fields.
     pub fn fields(errors: Vec<FieldError>) -> Self {
         let detail = errors
@@ -182,7 +201,8 @@ impl ApiError {
                 tracing::error!(error = ?err, "Request failed.");
                 Problem::new(status, "an internal error occurred; it has been logged")
             }
-            ApiError::Validation { detail, errors } => Problem {
+            ApiError::Validation { detail, errors }
+            | ApiError::UnauthorizedFields { detail, errors } => Problem {
                 errors: errors.clone(),
                 ..Problem::new(status, detail.clone())
             },
@@ -201,7 +221,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::UnauthorizedFields { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -220,7 +242,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut res = self.problem().response();
         match self {
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized(_) | ApiError::UnauthorizedFields { .. } => {
                 res.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"vestio\""),

@@ -1,6 +1,7 @@
 //! `/api/admin` routes.
 
 mod audit;
+pub mod console;
 mod dashboard;
 mod users;
 
@@ -33,9 +34,12 @@ impl From<AdminError> for ApiError {
 )]
 pub struct ApiDoc;
 
-/// The service's routes, mounted at `/api/admin`.
+/// The service's routes, mounted at `/api/admin`, and the console's pages at `/admin/`.
 pub fn mount() -> impl actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory {
-    scope(utoipa_actix_web::scope("/api/admin"))
+    service_kit::http::WithPages(
+        scope(utoipa_actix_web::scope("/api/admin")),
+        console::pages(),
+    )
 }
 
 /// Every `/api/admin` route.

@@ -5,6 +5,7 @@ mod email;
 mod error;
 mod password;
 mod profile;
+pub mod totp;
 
 pub use email::Email;
 pub use error::{AuthError, RefreshRefusal};

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use service_kit::http::{ApiError, JsonBodyErrors};
 use utoipa::ToSchema;
 
-use crate::domain::{AuthError, Email, RefreshRefusal, verify_password};
+use crate::domain::{AuthError, Email, RefreshRefusal, totp, verify_password};
 use crate::state::AppState;
 use crate::store::entity::user;
 use crate::store::sessions::{self, TokenPair};
@@ -17,6 +17,11 @@ pub struct LoginRequest {
     pub email: String,
     #[schema(example = "correct horse 42")]
     pub password: String,
+    /// The code your authenticator app shows, once a second factor is on (admins who
+    /// turned it on with `POST /api/auth/totp/setup` and `/confirm`).
+    #[schema(pattern = "^[0-9]{6}$", example = "123456")]
+    #[serde(default)]
+    pub totp_code: Option<String>,
 }
 
 /// A hash of a random password nobody has, verified when the email is unknown so that
@@ -39,7 +44,7 @@ fn dummy_hash() -> String {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
-        (status = 401, description = "Invalid email or password"),
+        (status = 401, description = "Invalid email or password; or the account has a second factor and `totp_code` is missing, wrong or used (`errors` names `totp_code`)"),
         (status = 403, description = "Account suspended"),
         JsonBodyErrors,
         (status = 429, description = "Too many failed logins",
@@ -53,6 +58,16 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    if body
+        .totp_code
+        .as_deref()
+        .is_some_and(|c| !totp::well_formed(c))
+    {
+        return Err(ApiError::field(
+            "totp_code",
+            "must be the 6 digits the app shows",
+        ));
+    }
     let ip = state.client_key(&req);
     let email_key = body.email.trim().to_lowercase();
     let subject = format!("{ip}|{}", sessions::hash_token(&email_key));
@@ -78,11 +93,37 @@ pub async fn login(
         }
         return Err(AuthError::BadCredentials.into());
     };
-    state.limiter.reset("auth-login", &subject).await?;
     if user.status != user::ACTIVE {
         return Err(AuthError::Suspended.into());
     }
     let now = state.clock.now();
+    if let Some(factor) = crate::store::totp::confirmed(&state.db, user.id).await? {
+        let Some(code) = body.totp_code else {
+            return Err(ApiError::unauthorized_field(
+                "totp_code",
+                "required: this account signs in with a code from its authenticator app",
+            ));
+        };
+        let secret = totp::from_base32(&factor.secret).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("a stored TOTP secret is not base32"))
+        })?;
+        let accepted = match totp::verify(&secret, &code, now.timestamp(), factor.last_used_step) {
+            Some(step) => crate::store::totp::use_step(&state.db, user.id, step).await?,
+            None => false,
+        };
+        if !accepted {
+            // A wrong code counts as a failed login (the same limit as passwords).
+            let after = state.limiter.check("auth-login", &subject, quota).await?;
+            if !after.allowed {
+                return Err(too_many(after.retry_after.as_secs()));
+            }
+            return Err(ApiError::unauthorized_field(
+                "totp_code",
+                "wrong, or used already: wait for the next code",
+            ));
+        }
+    }
+    state.limiter.reset("auth-login", &subject).await?;
     let signer = state.keystore.signer_now();
     let family = common::new_id_at(now);
     let prepared = sessions::prepare(

@@ -6,6 +6,7 @@ mod jwks;
 mod login;
 mod ratelimit;
 mod register;
+mod totp;
 
 use service_kit::http::{ApiError, BearerSecurity};
 use utoipa::OpenApi;
@@ -58,6 +59,9 @@ pub fn scope<T: service_kit::http::Mount>(scope: Scope<T>) -> Scope<T> {
         .service(login::refresh)
         .service(account::logout)
         .service(account::me)
+        .service(totp::status)
+        .service(totp::setup)
+        .service(totp::confirm)
         .service(admin::suspend)
         .service(admin::reactivate)
         .service(jwks::jwks)

@@ -6,4 +6,5 @@ pub mod entity;
 pub mod keystore;
 pub mod migration;
 pub mod sessions;
+pub mod totp;
 pub mod users;

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_users;
+mod m0005_totp;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
                 column: "status",
                 words: crate::store::entity::user::STATUSES,
             }),
+            Box::new(m0005_totp::Migration),
         ]
     }
 }

@@ -1,0 +1,105 @@
+//! Second factors ([`crate::domain::totp`]): set up, confirmed by a first code, and each
+//! accepted code's step recorded with a conditional update, so that two logins racing
+//! with one code cannot both pass.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use super::entity::totp_factor::{self, ActiveModel, Column, Entity};
+
+/// The user's factor, pending or confirmed.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> anyhow::Result<Option<totp_factor::Model>> {
+    Ok(Entity::find_by_id(user_id).one(db).await?)
+}
+
+/// The user's factor if a code has confirmed it (sign-in asks for a code then).
+pub async fn confirmed<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> anyhow::Result<Option<totp_factor::Model>> {
+    Ok(find(db, user_id)
+        .await?
+        .filter(|f| f.confirmed_at.is_some()))
+}
+
+/// Replaces a pending factor's secret (or starts one); `false`, changing nothing, when a
+/// confirmed factor is there.
+pub async fn set_pending<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    Entity::delete_many()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::ConfirmedAt.is_null())
+        .exec(db)
+        .await?;
+    if find(db, user_id).await?.is_some() {
+        return Ok(false);
+    }
+    Entity::insert(ActiveModel {
+        user_id: Set(user_id),
+        secret: Set(secret.to_owned()),
+        created_at: Set(now),
+        confirmed_at: Set(None),
+        last_used_step: Set(None),
+    })
+    .exec(db)
+    .await?;
+    Ok(true)
+}
+
+/// Confirms the pending factor with the code of `step`; `false` if it was not pending.
+pub async fn confirm<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    step: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let done = Entity::update_many()
+        .col_expr(Column::ConfirmedAt, Expr::value(now))
+        .col_expr(Column::LastUsedStep, Expr::value(step))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::ConfirmedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Records that the code of `step` was used; `false` if that step (or a later one) was
+/// used already: the code does not work twice.
+pub async fn use_step<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    step: i64,
+) -> anyhow::Result<bool> {
+    let done = Entity::update_many()
+        .col_expr(Column::LastUsedStep, Expr::value(step))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::ConfirmedAt.is_not_null())
+        .filter(
+            Condition::any()
+                .add(Column::LastUsedStep.is_null())
+                .add(Column::LastUsedStep.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Removes the user's factor (`auth reset-totp`, when an admin lost the device).
+pub async fn remove<C: ConnectionTrait>(db: &C, user_id: Uuid) -> anyhow::Result<bool> {
+    let done = Entity::delete_many()
+        .filter(Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
