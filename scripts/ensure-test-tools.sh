@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the programs the test suite runs are installed: nginx (gateway test),
+# chromium and chromedriver (the admin console's browser test),
 # tesseract (KYC OCR test), moto's S3 server (KYC object-storage test). Used by `make test`
 # and .ci/run. Python tools go into $VENV (default .venv-tools in the checkout), moto into
 # $MOTO_VENV (default .venv-moto).
@@ -20,6 +21,14 @@ apt_install() {
 if ! need nginx && [ ! -x /usr/sbin/nginx ]; then
   echo "nginx is missing: installing nginx-light" >&2
   apt_install nginx-light || { echo "install nginx: sudo apt-get install -y nginx-light" >&2; exit 1; }
+fi
+
+# chromium + chromedriver: the admin console's browser test (crates/demo/tests/console.rs
+# drives headless Chromium over WebDriver).
+if ! need chromedriver || { [ ! -x /usr/lib/chromium/chromium ] && ! need chromium; }; then
+  echo "chromium or chromedriver is missing: installing chromium chromium-driver" >&2
+  apt_install chromium chromium-driver \
+    || { echo "install them: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; }
 fi
 
 # moto: a local S3 server for the KYC object-storage test (testkit's MotoServer finds it

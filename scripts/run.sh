@@ -269,6 +269,12 @@ say "Vestio is running. Ctrl-C (or make stop) stops it; a process that dies is s
 say ""
 say "  gateway    http://127.0.0.1:$GATEWAY_PORT"
 for s in "${SERVICES[@]}"; do
+  read -r name _ <<<"$s"
+  if [ "$name" = admin ]; then
+    say "  console    http://127.0.0.1:$GATEWAY_PORT/admin/   (sign in with an admin: make create-admin; docs/admin.md)"
+  fi
+done
+for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   printf '  %-10s http://127.0.0.1:%s   docs: http://127.0.0.1:%s/api-docs/%s/\n' "$name" "$port" "$GATEWAY_PORT" "$name"
 done

@@ -310,8 +310,11 @@ function columnChart(points, legend) {
       bar.append(svg("title", {}, `${p.label}: ${legend[j]} ${p.titles ? p.titles[j] : v}`));
       chart.append(bar);
     });
-    if (i === 0 || i === points.length - 1 || points.length <= 8) {
-      chart.append(svg("text", { x: 10 + i * slot, y: height + 14 }, p.label));
+    const last = i === points.length - 1;
+    if (i === 0 || last || points.length <= 8) {
+      const x = last && points.length > 8 ? 10 + (i + 1) * slot : 10 + i * slot;
+      const anchor = last && points.length > 8 ? "end" : "start";
+      chart.append(svg("text", { x, y: height + 14, "text-anchor": anchor }, p.label));
     }
   });
   legend.forEach((name, j) => {

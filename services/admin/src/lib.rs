@@ -7,6 +7,9 @@
 //! | --- | --- | --- |
 //! | `GET /api/admin/audit` | admin | audit rows by actor, action, resource, time; newest first, keyset pages; cached (`audit:search:{hash}`) |
 //! | `GET /api/admin/audit/verify` | admin | walks the hash chain and names the first row at fault |
+//! | `GET /api/admin/dashboard`, `/metrics`, `/users/stats` | admin | the platform at a glance, series, user statistics |
+//! | `GET /api/admin/users`, `/reviews` | admin | user search; what waits for a review |
+//! | `GET /admin/` | anyone (the page; its API calls need an admin) | the operators' console ([`routes_console`], docs/admin.md) |
 //!
 //! Consumes `events:admin` ([`inbound`]): every event of the catalogue becomes one
 //! append-only audit row ([`store::audit`]), personal fields masked, chained with an
@@ -29,4 +32,6 @@ pub mod state;
 pub mod store;
 
 pub use config::{AdminConfig, MIN_CHAIN_KEY_BYTES};
+/// The console's pages (their policy, for tests and the gateway's copy).
+pub use routes::console as routes_console;
 pub use startup::{Application, Binary, build};

@@ -14,3 +14,4 @@ mod redis_wait;
 mod register;
 mod suspension;
 mod tokens;
+mod totp;
