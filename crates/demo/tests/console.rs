@@ -2,8 +2,9 @@
 //! against the whole stack behind real nginx (tests/support). An admin signs in, sees the
 //! dashboard, approves a KYC submission from the queue and sees it leave and the user's
 //! status change, sees the queue follow another admin's decision live, rejects an invoice
-//! with a reason, finds both decisions in the audit search, and turns on a second factor
-//! that the next sign-in asks for; a non-admin is refused. Screenshots go to
+//! with a reason, finds both decisions in the audit search, is signed out by a reload and
+//! by inactivity, and turns on a second factor that the next sign-in asks for; a non-admin
+//! is refused. Screenshots go to
 //! `$CONSOLE_SCREENSHOTS` (default: a `console-screenshots` folder in the temp dir).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -212,6 +213,29 @@ async fn an_admin_reviews_decides_and_audits_in_the_console() {
     .await
     .unwrap();
 
+    // Suspend and reactivate, each confirmed; the row follows auth's answer.
+    let row = format!("#users-table tr[data-id=\"{}\"]", applicant.id);
+    b.click(&format!("{row} button.suspend")).await.unwrap();
+    confirm(&b, &format!("Suspend {}", applicant.email)).await;
+    b.wait_text("#message", "is now suspended").await.unwrap();
+    b.wait_text(&format!("{row} td.status"), "suspended")
+        .await
+        .unwrap();
+    let me = stack
+        .client
+        .get(format!("{base}/api/auth/me"))
+        .bearer_auth(&applicant.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401, "a suspended user's token is refused");
+    b.click(&format!("{row} button.reactivate")).await.unwrap();
+    confirm(&b, &format!("Reactivate {}", applicant.email)).await;
+    b.wait_text("#message", "is now active").await.unwrap();
+    b.wait_text(&format!("{row} td.status"), "active")
+        .await
+        .unwrap();
+
     // Another admin decides elsewhere: the open queue follows, live.
     b.click("nav button[data-view=reviews]").await.unwrap();
     b.wait_text("#live", "live").await.unwrap();
@@ -282,6 +306,27 @@ async fn an_admin_reviews_decides_and_audits_in_the_console() {
     b.reload().await.unwrap();
     b.find("#view-signin").await.unwrap();
     assert!(!b.is_shown("#nav").await.unwrap());
+
+    // No activity signs out (15 minutes; the page is told 2 seconds here).
+    b.execute(
+        "document.documentElement.dataset.idleSeconds = '2';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    sign_in(&b, &stack.admin_email, stack.admin_password).await;
+    b.find("#view-dashboard").await.unwrap();
+    b.wait_text("#message", "no activity for 2 seconds")
+        .await
+        .unwrap();
+    assert!(b.is_shown("#view-signin").await.unwrap());
+    assert!(!b.is_shown("#nav").await.unwrap());
+    b.execute(
+        "delete document.documentElement.dataset.idleSeconds;",
+        vec![],
+    )
+    .await
+    .unwrap();
 
     // A second factor: set up, confirmed with a code; the next sign-in asks for one.
     sign_in(&b, &stack.admin_email, stack.admin_password).await;

@@ -185,9 +185,17 @@ impl Browser {
         Ok(false)
     }
 
+    /// Clicks the first displayed element matching `css`; if the page replaced it between
+    /// the lookup and the click (a list re-rendered by a live update), looks it up again.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        let e = self.find(css).await?;
-        self.click_on(&e).await
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let e = self.find(css).await?;
+            match self.click_on(&e).await {
+                Err(err) if stale(&err) && tokio::time::Instant::now() < deadline => continue,
+                done => return done,
+            }
+        }
     }
 
     pub async fn click_on(&self, e: &Element) -> anyhow::Result<()> {
@@ -196,14 +204,24 @@ impl Browser {
             .map(drop)
     }
 
-    /// Clears the field `css` and types `text` into it.
+    /// Clears the field `css` and types `text` into it (looked up again if replaced).
     pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
-        let e = self.find(css).await?;
-        self.post(&format!("/element/{}/clear", e.0), json!({}))
-            .await?;
-        self.post(&format!("/element/{}/value", e.0), json!({ "text": text }))
-            .await
-            .map(drop)
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let e = self.find(css).await?;
+            let done = async {
+                self.post(&format!("/element/{}/clear", e.0), json!({}))
+                    .await?;
+                self.post(&format!("/element/{}/value", e.0), json!({ "text": text }))
+                    .await
+                    .map(drop)
+            }
+            .await;
+            match done {
+                Err(err) if stale(&err) && tokio::time::Instant::now() < deadline => continue,
+                done => return done,
+            }
+        }
     }
 
     /// Chooses the option with value `value` of the select `css`.
@@ -222,10 +240,17 @@ impl Browser {
             .to_owned())
     }
 
-    /// The visible text of the first displayed element matching `css`.
+    /// The visible text of the first displayed element matching `css` (looked up again
+    /// if replaced).
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
-        let e = self.find(css).await?;
-        self.text_of(&e).await
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let e = self.find(css).await?;
+            match self.text_of(&e).await {
+                Err(err) if stale(&err) && tokio::time::Instant::now() < deadline => continue,
+                done => return done,
+            }
+        }
     }
 
     /// A property of the element (`src`, `value`, `naturalWidth`).
@@ -337,4 +362,9 @@ fn delete(url: &str) -> std::io::Result<()> {
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
     Ok(())
+}
+
+/// Whether a WebDriver error says the element left the page.
+fn stale(err: &anyhow::Error) -> bool {
+    err.to_string().contains("stale element reference")
 }

@@ -127,10 +127,19 @@ async function signOut(reason) {
   say(reason || "Signed out.", "ok");
 }
 
+/** How long without input ends the session: IDLE_MS, or `data-idle-seconds` on <html>
+ * (the browser test shortens it; a page can only make its own session shorter). */
+function idleMs() {
+  const seconds = Number(document.documentElement.dataset.idleSeconds);
+  return seconds > 0 ? Math.min(seconds * 1000, IDLE_MS) : IDLE_MS;
+}
+
 function touch() {
   if (!session.access) return;
   clearTimeout(session.idleTimer);
-  session.idleTimer = setTimeout(() => signOut("Signed out after 15 idle minutes."), IDLE_MS);
+  const ms = idleMs();
+  const idle = ms >= 60000 ? `${Math.round(ms / 60000)} minutes` : `${Math.round(ms / 1000)} seconds`;
+  session.idleTimer = setTimeout(() => signOut(`Signed out: no activity for ${idle}.`), ms);
 }
 
 async function signIn(event) {
@@ -598,30 +607,32 @@ async function searchUsers(more) {
   }
   if (more && usersCursor) q.set("cursor", usersCursor);
   const page = await api("GET", `/api/admin/users?${q}`);
-  const rows = page.items.map((u) => {
-    const suspended = u.status === "suspended";
-    const act = el(
-      "button",
-      { type: "button", class: suspended ? "" : "danger", onclick: () => suspend(u, !suspended) },
-      suspended ? "Reactivate" : "Suspend",
-    );
-    return el(
-      "tr",
-      { data: { id: u.user_id } },
-      el("td", {}, u.email || ""),
-      el("td", {}, u.full_name || ""),
-      el("td", {}, u.role || ""),
-      el("td", { class: "kyc" }, u.kyc_status),
-      el("td", { class: "status" }, u.status),
-      el("td", {}, when(u.registered_at)),
-      el("td", {}, u.role === "admin" ? "" : act),
-    );
-  });
+  const rows = page.items.map(userRow);
   const body = $("users-table").querySelector("tbody");
   if (more) body.append(...rows);
   else body.replaceChildren(...rows);
   usersCursor = page.next_cursor;
   $("users-more").hidden = !usersCursor;
+}
+
+function userRow(u) {
+  const suspended = u.status === "suspended";
+  const act = el(
+    "button",
+    { type: "button", class: suspended ? "reactivate" : "suspend danger", onclick: () => suspend(u, !suspended) },
+    suspended ? "Reactivate" : "Suspend",
+  );
+  return el(
+    "tr",
+    { data: { id: u.user_id } },
+    el("td", {}, u.email || ""),
+    el("td", {}, u.full_name || ""),
+    el("td", {}, u.role || ""),
+    el("td", { class: "kyc" }, u.kyc_status),
+    el("td", { class: "status" }, u.status),
+    el("td", {}, when(u.registered_at)),
+    el("td", {}, u.role === "admin" ? "" : act),
+  );
 }
 
 async function suspend(user, on) {
@@ -630,7 +641,9 @@ async function suspend(user, on) {
   try {
     const done = await api("POST", `/api/auth/users/${user.user_id}/${on ? "suspend" : "reactivate"}`);
     say(`${who} is now ${done.status}.`, "ok");
-    await searchUsers(false);
+    // Auth's answer is the truth now; the search's read model follows by event.
+    const row = $("users-table").querySelector(`tr[data-id="${user.user_id}"]`);
+    if (row) row.replaceWith(userRow({ ...user, status: done.status }));
   } catch (e) {
     say(e.message, "error");
   }

@@ -27,6 +27,12 @@ async fn setup(app: &TestApp, token: &str) -> Vec<u8> {
     totp::from_base32(secret).unwrap()
 }
 
+async fn totp_state(app: &TestApp, token: &str) -> Value {
+    let res = app.get_auth("/api/auth/totp", token).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
 fn step_now(app: &TestApp) -> i64 {
     use common::clock::Clock;
     totp::step_of(app.clock.now().timestamp())
@@ -161,26 +167,20 @@ async fn set_up_and_confirmation_are_checked() {
     let app = spawn_app().await;
     let (_, token) = app.admin().await;
 
-    let state: Value = app
-        .get_auth("/api/auth/totp", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(state, json!({"enabled": false, "pending": false}));
+    assert_eq!(
+        totp_state(&app, &token).await,
+        json!({"enabled": false, "pending": false})
+    );
     // Nothing to confirm yet.
     assert_problem(confirm(&app, &token, "123456").await, 409).await;
     let first = setup(&app, &token).await;
     // A new set-up replaces the pending secret: the first one's codes no longer work.
     let second = setup(&app, &token).await;
     assert_ne!(first, second);
-    let state: Value = app
-        .get_auth("/api/auth/totp", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(state, json!({"enabled": false, "pending": true}));
+    assert_eq!(
+        totp_state(&app, &token).await,
+        json!({"enabled": false, "pending": true})
+    );
     let step = step_now(&app);
     let body = assert_problem(
         confirm(&app, &token, &totp::code_at(&first, step)).await,
@@ -203,13 +203,10 @@ async fn set_up_and_confirmation_are_checked() {
         409,
     )
     .await;
-    let state: Value = app
-        .get_auth("/api/auth/totp", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(state, json!({"enabled": true, "pending": false}));
+    assert_eq!(
+        totp_state(&app, &token).await,
+        json!({"enabled": true, "pending": false})
+    );
 }
 
 #[tokio::test]
