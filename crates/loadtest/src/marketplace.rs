@@ -255,9 +255,16 @@ async fn place_only(user: &mut GooseUser) -> TransactionResult {
     // The team's invoices: team, team + teams, ...
     let owned = (seed.invoices.len() + teams - 1 - team) / teams;
     if b.round >= owned {
-        return Err(Box::new(TransactionError::from(
-            "this user has offered on every invoice of its team: seed more with --invoices",
-        )));
+        // Every invoice of its team has this user's offer: it idles for the rest of the
+        // run (seed more with --invoices for longer runs). An error here would be retried
+        // at once, thousands of times a second, and goose keeps every one of them (a run
+        // that outlived its invoices grew to 23 GB).
+        if b.round == owned {
+            b.round += 1;
+            eprintln!("a user has offered on every invoice of its team: seed more with --invoices");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        return Ok(());
     }
     let step = (member * owned / team_size + b.round) % owned;
     let index = team + step * teams;
