@@ -12,7 +12,7 @@ BENCH_INVOICES ?= 800
 BENCH_CLIENTS ?= 1000
 BENCH_RATE ?= 1000
 
-.PHONY: help test test-cluster fmt fmt-check clippy nextest lint build build-release run stop trace conformance create-admin demo race-accept loadtest bench k8s-validate docs
+.PHONY: help test test-cluster fmt fmt-check clippy nextest lint build build-release run stop trace conformance create-admin demo race-accept loadtest bench bench-cluster k8s-validate docs
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ race-accept: ## N (100) rounds of an accept racing six revisions through the gat
 
 bench: ## The hot paths (cached search, trending, listing view, notifications list, place offer, WebSocket delivery) against a running stack, one table beside redis-benchmark GET and pgbench (needs ADMIN_EMAIL/ADMIN_PASSWORD): make bench BENCH_DURATION=10s INVESTORS=32
 	$(CARGO) run --release --locked --quiet -p loadtest -- --service bench --target direct --duration $(BENCH_DURATION) --investors $(INVESTORS) --connections $(CONNECTIONS) --invoices $(BENCH_INVOICES) --clients $(BENCH_CLIENTS) --rate $(BENCH_RATE) $(if $(PGBENCH_URL),--pgbench-url $(PGBENCH_URL)) $(if $(BENCH_REDIS),--redis $(BENCH_REDIS))
+
+bench-cluster: ## make bench and the notifications consumer on one Redis, then on a local Redis Cluster, same binaries, one run (its own stacks on make run's ports; docs/scaling.md): make bench-cluster [BIN_DIR=...]
+	$(if $(BIN_DIR),BIN_DIR=$(BIN_DIR)) BENCH_DURATION=$(BENCH_DURATION) BENCH_INVOICES=$(BENCH_INVOICES) INVESTORS=$(INVESTORS) CONNECTIONS=$(CONNECTIONS) BENCH_CLIENTS=$(BENCH_CLIENTS) BENCH_RATE=$(BENCH_RATE) bash scripts/bench-cluster.sh
 
 # SERVICE=notifications-ws takes CLIENTS (WebSocket clients, 1000) and RATE (notifications/s, 1000).
 loadtest: ## Load-test one service against a running stack: make loadtest SERVICE=auth USERS=64 DURATION=30s TARGET=gateway
