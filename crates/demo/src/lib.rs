@@ -108,6 +108,18 @@ pub async fn submitted_invoice(
     Ok((seller.session, id))
 }
 
+/// `who` acts on invoice `id` through the gateway at `base` (`submit`, `cancel`, `verify`,
+/// or `reject` with a reason), at the version it reads now; answers the invoice after.
+pub async fn act_on_invoice(
+    base: &str,
+    who: &Session,
+    id: &str,
+    action: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<Value> {
+    Demo::new(base).quiet().act(who, id, action, reason).await
+}
+
 impl Demo {
     pub fn new(base: &str) -> Self {
         Self {

@@ -12,7 +12,6 @@ mod support;
 
 use std::path::PathBuf;
 
-use serde_json::Value;
 use support::Stack;
 use testkit::webdriver::Browser;
 
@@ -49,30 +48,6 @@ async fn in_queue(b: &Browser, id: &str) -> bool {
 async fn confirm(b: &Browser, question: &str) {
     b.wait_text("#confirm-text", question).await.unwrap();
     b.click("#confirm-ok").await.unwrap();
-}
-
-/// Verifies invoice `id` through the API, as another admin would.
-async fn verify_elsewhere(stack: &Stack, admin: &demo::Session, id: &str) {
-    let url = format!("{}/api/invoices/{id}", stack.base);
-    let seen: Value = stack
-        .client
-        .get(&url)
-        .bearer_auth(&admin.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let res = stack
-        .client
-        .post(format!("{url}/verify"))
-        .bearer_auth(&admin.access)
-        .header("if-match", format!("\"{}\"", seen["version"]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
 #[tokio::test]
@@ -244,7 +219,9 @@ async fn an_admin_reviews_decides_and_audits_in_the_console() {
     })
     .await
     .unwrap();
-    verify_elsewhere(&stack, &admin, &verified_elsewhere).await;
+    demo::act_on_invoice(&base, &admin, &verified_elsewhere, "verify", None)
+        .await
+        .unwrap();
     b.wait_until(
         "the queue without the invoice verified elsewhere",
         || async { Ok(!in_queue(&b, &verified_elsewhere).await) },

@@ -6,7 +6,7 @@
 //! [`MotoServer::ACCESS_KEY_ID`] and [`MotoServer::SECRET_ACCESS_KEY`].
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ impl MotoServer {
     /// `scripts/ensure-test-tools.sh`, when moto is not installed.
     pub fn start() -> Self {
         let program = moto_program();
-        let port = spare_port();
+        let port = crate::spare_port();
         let log_dir = tempfile::tempdir().expect("temp dir for moto's log");
         let log_path = log_dir.path().join("moto.log");
         let log = File::create(&log_path).expect("create moto's log file");
@@ -99,13 +99,6 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("spare port")
 }
 
 fn workspace_root() -> PathBuf {

@@ -49,9 +49,7 @@ pub struct Element(String);
 impl Browser {
     /// Starts chromedriver on a free port and a headless Chromium with a fresh profile.
     pub async fn start() -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::spare_port();
         let driver = Command::new(chromedriver())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -185,17 +183,10 @@ impl Browser {
         Ok(false)
     }
 
-    /// Clicks the first displayed element matching `css`; if the page replaced it between
-    /// the lookup and the click (a list re-rendered by a live update), looks it up again.
+    /// Clicks the first displayed element matching `css` (looked up again if replaced).
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let e = self.find(css).await?;
-            match self.click_on(&e).await {
-                Err(err) if stale(&err) && tokio::time::Instant::now() < deadline => continue,
-                done => return done,
-            }
-        }
+        self.on_element(css, |e| async move { self.click_on(&e).await })
+            .await
     }
 
     pub async fn click_on(&self, e: &Element) -> anyhow::Result<()> {
@@ -206,18 +197,28 @@ impl Browser {
 
     /// Clears the field `css` and types `text` into it (looked up again if replaced).
     pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        self.on_element(css, |e| async move {
+            self.post(&format!("/element/{}/clear", e.0), json!({}))
+                .await?;
+            self.post(&format!("/element/{}/value", e.0), json!({ "text": text }))
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    /// Does `act` on the first displayed element matching `css`; if the page replaced the
+    /// element between the lookup and the act (a list re-rendered by a live update), looks
+    /// it up again, until [`WAIT`].
+    async fn on_element<T, F, Fut>(&self, css: &str, act: F) -> anyhow::Result<T>
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let e = self.find(css).await?;
-            let done = async {
-                self.post(&format!("/element/{}/clear", e.0), json!({}))
-                    .await?;
-                self.post(&format!("/element/{}/value", e.0), json!({ "text": text }))
-                    .await
-                    .map(drop)
-            }
-            .await;
-            match done {
+            match act(e).await {
                 Err(err) if stale(&err) && tokio::time::Instant::now() < deadline => continue,
                 done => return done,
             }
@@ -243,14 +244,8 @@ impl Browser {
     /// The visible text of the first displayed element matching `css` (looked up again
     /// if replaced).
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let e = self.find(css).await?;
-            match self.text_of(&e).await {
-                Err(err) if stale(&err) && tokio::time::Instant::now() < deadline => continue,
-                done => return done,
-            }
-        }
+        self.on_element(css, |e| async move { self.text_of(&e).await })
+            .await
     }
 
     /// A property of the element (`src`, `value`, `naturalWidth`).

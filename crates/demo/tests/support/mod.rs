@@ -36,25 +36,24 @@ impl Processes {
     }
 }
 
+impl Processes {
+    /// Stops every process, the last started first.
+    fn stop_all(&mut self) {
+        for (_, mut child) in self.0.drain(..).rev() {
+            terminate(&mut child);
+        }
+    }
+}
+
 impl Drop for Processes {
     fn drop(&mut self) {
-        for (_, child) in self.0.iter_mut().rev() {
-            terminate(child);
-        }
+        self.stop_all();
     }
 }
 
 /// The service a binary of `workspace_services` is.
 pub fn service_of(name: &str) -> Service {
     Service::named(name).unwrap_or_else(|| panic!("{name} is not a service"))
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub fn workspace() -> PathBuf {
@@ -165,7 +164,7 @@ impl Stack {
         let db = TestDb::postgres().await;
         let dir = tempfile::tempdir().unwrap();
         let client = reqwest::Client::new();
-        let gateway_port = free_port();
+        let gateway_port = testkit::spare_port();
         let redis_prefix = testkit::unique_prefix();
         // Each service connects as a Redis user of its own, with only its grants
         // (common::acl): every flow below works with least privilege.
@@ -188,7 +187,7 @@ impl Stack {
 
         // Every service on one Redis prefix (they talk through it), each with its own data
         // folder and database: auth on a PostgreSQL test database, the others on SQLite.
-        let ports: Vec<u16> = services.iter().map(|_| free_port()).collect();
+        let ports: Vec<u16> = services.iter().map(|_| testkit::spare_port()).collect();
         let port_of = |name: &str| services.iter().position(|s| s == name).map(|i| ports[i]);
         // Payments moves money through the sandbox provider, a process beside it.
         let webhook_secret = {
@@ -203,7 +202,7 @@ impl Stack {
                 base64::engine::general_purpose::STANDARD.encode(key)
             )
         };
-        let sandbox_port = free_port();
+        let sandbox_port = testkit::spare_port();
         if let Some(payments_port) = port_of("payments") {
             let log = std::fs::File::create(dir.path().join("sandbox-provider.log")).unwrap();
             let sandbox = Command::new(binary("sandbox-provider"))
@@ -378,12 +377,7 @@ impl Stack {
 
     /// Stops the processes, then the trace receiver.
     pub async fn stop(mut self) {
-        self.procs
-            .0
-            .iter_mut()
-            .rev()
-            .for_each(|(_, c)| terminate(c));
-        self.procs.0.clear();
+        self.procs.stop_all();
         if let Some(r) = self.receiver.take() {
             r.stop().await;
         }

@@ -46,8 +46,9 @@ fn etag(body: &str) -> String {
     format!("\"{}\"", hex::encode(&digest[..12]))
 }
 
-fn serve(asset: &'static Asset, req: &HttpRequest) -> HttpResponse {
-    let tag = etag(asset.body);
+/// `asset` with its headers; `tag` is its [`etag`], computed once when the routes are
+/// built, not on every request.
+fn serve(asset: &'static Asset, tag: &str, req: &HttpRequest) -> HttpResponse {
     let unchanged = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -74,7 +75,7 @@ fn serve(asset: &'static Asset, req: &HttpRequest) -> HttpResponse {
         header::HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     );
-    if let Ok(v) = HeaderValue::from_str(&tag) {
+    if let Ok(v) = HeaderValue::from_str(tag) {
         headers.insert(header::ETAG, v);
     }
     res
@@ -88,9 +89,12 @@ pub fn pages() -> impl actix_web::dev::HttpServiceFactory {
             .finish()
     }))];
     for asset in ASSETS {
+        let tag = std::sync::Arc::<str>::from(etag(asset.body));
         resources.push(
-            web::resource(asset.path)
-                .route(web::get().to(move |req: HttpRequest| async move { serve(asset, &req) })),
+            web::resource(asset.path).route(web::get().to(move |req: HttpRequest| {
+                let tag = tag.clone();
+                async move { serve(asset, &tag, &req) }
+            })),
         );
     }
     resources

@@ -17,8 +17,8 @@ pub const DIGITS: u32 = 6;
 pub const SECRET_BYTES: usize = 20;
 /// Steps either side of now that are accepted.
 const DRIFT_STEPS: i64 = 1;
-/// What the code field must look like (the OpenAPI pattern and the check).
-pub const CODE_PATTERN: &str = "^[0-9]{6}$";
+/// What a malformed code is told (the OpenAPI documents say `^[0-9]{6}$`).
+pub const CODE_FORM: &str = "must be the 6 digits the app shows";
 
 /// A new random secret.
 pub fn new_secret() -> [u8; SECRET_BYTES] {

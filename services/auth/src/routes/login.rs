@@ -63,10 +63,7 @@ pub async fn login(
         .as_deref()
         .is_some_and(|c| !totp::well_formed(c))
     {
-        return Err(ApiError::field(
-            "totp_code",
-            "must be the 6 digits the app shows",
-        ));
+        return Err(ApiError::field("totp_code", totp::CODE_FORM));
     }
     let ip = state.client_key(&req);
     let email_key = body.email.trim().to_lowercase();
@@ -104,9 +101,7 @@ pub async fn login(
                 "required: this account signs in with a code from its authenticator app",
             ));
         };
-        let secret = totp::from_base32(&factor.secret).ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("a stored TOTP secret is not base32"))
-        })?;
+        let secret = crate::store::totp::secret_of(&factor)?;
         let accepted = match totp::verify(&secret, &code, now.timestamp(), factor.last_used_step) {
             Some(step) => crate::store::totp::use_step(&state.db, user.id, step).await?,
             None => false,

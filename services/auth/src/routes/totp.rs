@@ -90,9 +90,9 @@ pub async fn setup(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRes
         .await?
         .ok_or(AuthError::AccountGone)?;
     let secret = totp::new_secret();
+    let encoded = totp::base32(&secret);
     let txn = service_kit::db::begin_write(&state.db).await?;
-    let started =
-        store::totp::set_pending(&txn, user.id, &totp::base32(&secret), state.clock.now()).await?;
+    let started = store::totp::set_pending(&txn, user.id, &encoded, state.clock.now()).await?;
     if !started {
         return Err(ApiError::Conflict(
             "a second factor is on already; an operator removes it with `auth reset-totp`".into(),
@@ -101,7 +101,7 @@ pub async fn setup(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRes
     txn.commit().await?;
     tracing::info!(user_id = %user.id, "Second factor set up (pending).");
     Ok(HttpResponse::Created().json(TotpSetup {
-        secret: totp::base32(&secret),
+        secret: encoded,
         otpauth_uri: totp::otpauth_uri(ISSUER, &account.email, &secret),
         digits: totp::DIGITS,
         period: totp::PERIOD_SECS,
@@ -130,10 +130,7 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ApiError> {
     RequireRole::admin(&user)?;
     if !totp::well_formed(&body.code) {
-        return Err(ApiError::field(
-            "code",
-            "must be the 6 digits the app shows",
-        ));
+        return Err(ApiError::field("code", totp::CODE_FORM));
     }
     let pending = store::totp::find(&state.db, user.id)
         .await?
@@ -143,8 +140,7 @@ pub async fn confirm(
                 "nothing to confirm: set up first (POST /api/auth/totp/setup), or it is on".into(),
             )
         })?;
-    let secret = totp::from_base32(&pending.secret)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a stored TOTP secret is not base32")))?;
+    let secret = store::totp::secret_of(&pending)?;
     let now = state.clock.now();
     let step = totp::verify(&secret, &body.code, now.timestamp(), None).ok_or_else(|| {
         ApiError::field(

@@ -11,6 +11,12 @@ use uuid::Uuid;
 
 use super::entity::totp_factor::{self, ActiveModel, Column, Entity};
 
+/// The secret of a stored factor, as bytes (it is kept as base32).
+pub fn secret_of(factor: &totp_factor::Model) -> anyhow::Result<Vec<u8>> {
+    crate::domain::totp::from_base32(&factor.secret)
+        .ok_or_else(|| anyhow::anyhow!("a stored TOTP secret is not base32"))
+}
+
 /// The user's factor, pending or confirmed.
 pub async fn find<C: ConnectionTrait>(
     db: &C,
