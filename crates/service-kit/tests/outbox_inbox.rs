@@ -587,6 +587,10 @@ const ROUTES: &[(&str, &[Service])] = {
         ("offer.withdrawn", &[Admin, Notifications]),
         ("offer.expired", &[Admin, Notifications]),
         ("offer.status_changed", &[Admin, Notifications]),
+        (
+            "offer.reservation_timed_out",
+            &[Invoice, Admin, Notifications],
+        ),
         ("payment.status_changed", &[Invoice, Admin, Notifications]),
         ("settlement.completed", &[Invoice, Admin, Notifications]),
     ]

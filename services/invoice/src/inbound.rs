@@ -12,6 +12,13 @@
 //!   for the investor settles it. A transition the machine does not allow is logged and
 //!   dropped (retrying would not change the answer); a payload that does not decode (an
 //!   unknown kind or status, a repayment without what is outstanding) fails the event.
+//! - `offer.reservation_timed_out` {offer_id, invoice_id}: marketplace gave up waiting for
+//!   the answer to that reservation (the invoice service was away). If the invoice was
+//!   confirmed for that offer (a late confirmation, which marketplace dropped), the
+//!   acceptance is released (accepted -> listed, `invoice.status_changed`); otherwise
+//!   nothing changes. The offer confirmed is recorded with the confirmation
+//!   (`invoice_acceptances`), so only that acceptance is released. Marketplace's outbox
+//!   sends the timeout after the reservation, so a confirmation always comes first.
 //! - `offer.placed` {invoice_id}: counts towards the invoice's place in
 //!   `GET /api/invoices/popular`.
 
@@ -30,7 +37,7 @@ use crate::domain::Action;
 use crate::domain::{Actor, InvoiceError, InvoiceView};
 use crate::state::AppState;
 use crate::store::entity::invoice;
-use crate::store::invoices;
+use crate::store::{acceptances, invoices};
 
 /// What `events:invoice` accepts.
 #[derive(Debug)]
@@ -39,6 +46,8 @@ pub enum Accepted {
     OfferReserved(OfferChanged),
     /// An offer was made: it counts towards the invoice's popularity.
     OfferPlaced(OfferChanged),
+    /// Marketplace gave up on a reservation: release the acceptance if it was confirmed.
+    ReservationTimedOut(OfferChanged),
     Payment(PaymentStatusChanged),
     Settlement(SettlementCompleted),
 }
@@ -49,6 +58,9 @@ impl Accepts for Accepted {
         match event {
             Event::Marketplace(OfferEvent::Reserved(o)) => Some(Accepted::OfferReserved(o)),
             Event::Marketplace(OfferEvent::Placed(o)) => Some(Accepted::OfferPlaced(o)),
+            Event::Marketplace(OfferEvent::ReservationTimedOut(o)) => {
+                Some(Accepted::ReservationTimedOut(o))
+            }
             Event::Payments(PaymentEvent::StatusChanged(p)) => Some(Accepted::Payment(p)),
             Event::Payments(PaymentEvent::SettlementCompleted(s)) => Some(Accepted::Settlement(s)),
             _ => None,
@@ -87,6 +99,7 @@ impl StagedHandler for Effects {
                 crate::store::popular::count_offer(txn, o.invoice_id.uuid()).await?;
                 Ok(None)
             }
+            Accepted::ReservationTimedOut(o) => self.reservation_timed_out(txn, event, &o).await,
             Accepted::Payment(p) => match payment_action(&p)? {
                 Some(action) => self.apply(txn, event, p.invoice_id, action).await,
                 None => Ok(None),
@@ -146,6 +159,7 @@ impl Effects {
             .await
             {
                 Ok(changed) => {
+                    acceptances::record(txn, self.state.clock.now(), o).await?;
                     accepted = Some(changed.invoice.view()?);
                     InvoiceEvent::AcceptanceConfirmed(AcceptanceConfirmed {
                         offer_id: o.offer_id,
@@ -164,6 +178,34 @@ impl Effects {
         Ok(accepted)
     }
 
+    /// Releases the acceptance of `o`'s invoice if it was confirmed for `o` (and is still
+    /// only accepted): marketplace timed the reservation out and dropped the confirmation.
+    async fn reservation_timed_out(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+        o: &OfferChanged,
+    ) -> anyhow::Result<Option<InvoiceView>> {
+        if !acceptances::is_for(txn, o.invoice_id, o.offer_id).await? {
+            tracing::info!(invoice_id = %o.invoice_id, offer_id = %o.offer_id, "Reservation timed out before any confirmation; nothing to release.");
+            return Ok(None);
+        }
+        let released = self
+            .apply_with(
+                txn,
+                event,
+                o.invoice_id,
+                Action::ReleaseAcceptance,
+                Actor::MARKETPLACE,
+                Some("the acceptance did not complete in time in marketplace"),
+            )
+            .await?;
+        if released.is_some() {
+            tracing::info!(invoice_id = %o.invoice_id, offer_id = %o.offer_id, "Late confirmation undone; the invoice is listed again.");
+        }
+        Ok(released)
+    }
+
     /// A payments-driven transition of `invoice_id`; answers the changed invoice.
     async fn apply(
         &self,
@@ -171,6 +213,21 @@ impl Effects {
         event: &Envelope,
         invoice_id: InvoiceId,
         action: Action,
+    ) -> anyhow::Result<Option<InvoiceView>> {
+        self.apply_with(txn, event, invoice_id, action, Actor::PAYMENTS, None)
+            .await
+    }
+
+    /// A transition of `invoice_id` caused by another service's `event`; releasing an
+    /// acceptance forgets the offer it was for.
+    async fn apply_with(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+        invoice_id: InvoiceId,
+        action: Action,
+        actor: Actor,
+        reason: Option<&str>,
     ) -> anyhow::Result<Option<InvoiceView>> {
         let Some(current) = invoice::Entity::find_by_id(invoice_id.uuid())
             .one(txn)
@@ -188,12 +245,17 @@ impl Effects {
             self.state.clock.as_ref(),
             &current,
             action,
-            Actor::PAYMENTS,
-            None,
+            actor,
+            reason,
         )
         .await
         {
-            Ok(changed) => Ok(Some(changed.invoice.view()?)),
+            Ok(changed) => {
+                if action == Action::ReleaseAcceptance {
+                    acceptances::forget(txn, invoice_id).await?;
+                }
+                Ok(Some(changed.invoice.view()?))
+            }
             Err(InvoiceError::NotAllowed(n)) => {
                 service_kit::inbox::refused(
                     Service::Invoice,

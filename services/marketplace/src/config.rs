@@ -28,6 +28,9 @@ pub struct MarketplaceConfig {
     pub max_offer_hours: i64,
     /// How often the expiry sweep runs.
     pub sweep_interval: Duration,
+    /// How long an accepted offer waits for the invoice service's answer before the sweep
+    /// releases it (`MARKETPLACE_RESERVATION_TIMEOUT_SECS`).
+    pub reservation_timeout: Duration,
 }
 
 impl MarketplaceConfig {
@@ -44,6 +47,7 @@ impl MarketplaceConfig {
             default_offer_hours: 72,
             max_offer_hours: 168,
             sweep_interval: Duration::from_secs(30),
+            reservation_timeout: Duration::from_secs(300),
         }
     }
 
@@ -85,6 +89,10 @@ impl MarketplaceConfig {
             sweep_interval: Duration::from_secs(config::parse(
                 "MARKETPLACE_SWEEP_INTERVAL_SECS",
                 d.sweep_interval.as_secs(),
+            )?),
+            reservation_timeout: Duration::from_secs(config::parse(
+                "MARKETPLACE_RESERVATION_TIMEOUT_SECS",
+                d.reservation_timeout.as_secs(),
             )?),
             base: d.base,
         })

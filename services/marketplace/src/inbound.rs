@@ -10,8 +10,13 @@
 //! - `invoice.acceptance_confirmed`: the reserved offer is accepted, the other pending
 //!   offers rejected (`offer.accepted`).
 //! - `invoice.acceptance_refused`: the reserved offer is released (rejected with the
-//!   invoice's status as reason; back to pending if the invoice is still listed) and the
-//!   listing claim cleared.
+//!   invoice's status as reason; back to pending if the invoice is still listed, or is
+//!   accepted only by a late confirmation being undone) and the listing claim cleared.
+//!
+//! A reservation the invoice service does not answer in time is released by the sweep
+//! ([`crate::jobs::sweep`], `offer.reservation_timed_out`); a confirmation arriving after
+//! that is dropped here, and its `invoice.status_changed` to accepted is not mirrored:
+//! the invoice service undoes it (accepted -> listed) when it reads the timeout.
 
 use async_trait::async_trait;
 use common::events::invoice::{
@@ -150,6 +155,15 @@ impl Effects {
             return Ok(Vec::new());
         };
         match (t.from, t.to) {
+            // A confirmation of a reservation this service already timed out (no claim,
+            // nothing accepted): the invoice service releases it when it reads the
+            // timeout, which follows; the listing stays open meanwhile.
+            (_, S::Accepted)
+                if current.reserved_offer_id.is_none() && current.accepted_offer_id.is_none() =>
+            {
+                tracing::info!(invoice_id = %id, "Late confirmation of a timed-out reservation; the invoice service undoes it.");
+                Ok(Vec::new())
+            }
             // This saga's own confirmation; `invoice.acceptance_confirmed` finishes it.
             (_, S::Accepted) => {
                 listings::mirror(txn, clock.now(), id, S::Accepted).await?;
@@ -242,8 +256,19 @@ impl Effects {
         let clock = self.state.clock.as_ref();
         let (invoice_id, offer_id) = (a.invoice_id.uuid(), a.offer_id.uuid());
         let mut changes = Vec::new();
+        // The invoice is accepted but not for an offer this service accepted: a late
+        // confirmation of a timed-out reservation, which the invoice service is undoing.
+        let undoing = a.status == Some(InvoiceStatus::Accepted)
+            && listings::find(txn, a.invoice_id)
+                .await?
+                .is_some_and(|l| l.accepted_offer_id.is_none());
         if let Some(o) = offers::find(txn, a.offer_id).await? {
             let (to, reason) = match a.status {
+                _ if undoing => (
+                    OfferStatus::Pending,
+                    "the invoice service was undoing an earlier acceptance; the offer is open again"
+                        .to_owned(),
+                ),
                 Some(InvoiceStatus::Listed) => (
                     OfferStatus::Pending,
                     "the invoice service did not confirm the acceptance; the offer is open again"
@@ -284,6 +309,7 @@ impl Effects {
             .await?;
         if let Some(status) = a.status
             && status != InvoiceStatus::Listed
+            && !undoing
             && listings::find(txn, a.invoice_id)
                 .await?
                 .is_some_and(|l| l.status == LISTED)

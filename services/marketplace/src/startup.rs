@@ -21,7 +21,10 @@ pub async fn build(config: MarketplaceConfig, clock: SharedClock) -> anyhow::Res
     let state = AppState::new(&kit, relay, config);
     kit.consume(Service::Marketplace, crate::inbound::Effects::new(&state));
     let every = state.config.sweep_interval;
-    kit.every("sweep", every, &state, crate::jobs::sweep::round);
+    let mark = crate::jobs::sweep::EffectsMark::default();
+    kit.every("sweep", every, &state, move |s| {
+        crate::jobs::sweep::round(s, mark.clone())
+    });
     kit.serve(ApiDoc::openapi(), state, routes::mount).await
 }
 

@@ -215,6 +215,12 @@ pub(super) fn all() -> Vec<Event> {
         OfferEvent::Withdrawn(offer(OfferStatus::Withdrawn, OfferChange::Withdrawn, None)).into(),
         OfferEvent::Expired(offer(OfferStatus::Expired, OfferChange::Expired, None)).into(),
         OfferEvent::StatusChanged(offer(OfferStatus::Pending, OfferChange::Revised, None)).into(),
+        OfferEvent::ReservationTimedOut(offer(
+            OfferStatus::Rejected,
+            OfferChange::TimedOut,
+            Some("the invoice service did not answer the acceptance in time"),
+        ))
+        .into(),
         PaymentEvent::StatusChanged(payment(PaymentKind::Repayment, PaymentStatus::Succeeded))
             .into(),
         PaymentEvent::SettlementCompleted(settlement(SettlementKind::Seller)).into(),

@@ -42,6 +42,9 @@ crate::string_enum! {
         Expired = "expired",
         Reserved = "reserved",
         Released = "released",
+        /// The invoice service did not answer an acceptance in time: the reservation is
+        /// released (the offer rejected) and the invoice service undoes a late confirmation.
+        TimedOut = "timed_out",
         Accepted = "accepted",
         Lapsed = "lapsed",
     }

@@ -267,6 +267,8 @@ catalogue! {
             "A pending offer passed its expiry time.";
         StatusChanged(marketplace::OfferChanged) = "offer.status_changed" v 1 -> [Admin, Notifications]
             "An offer was revised, released (the invoice service refused its acceptance) or lapsed (the accepted invoice went unfunded); change says which.";
+        ReservationTimedOut(marketplace::OfferChanged) = "offer.reservation_timed_out" v 1 -> [Invoice, Admin, Notifications]
+            "The invoice service did not answer an acceptance within MARKETPLACE_RESERVATION_TIMEOUT_SECS: the offer is rejected and the listing open again; the invoice service releases a confirmation it made for this offer.";
     }
     /// What payments tells ([`payments`]).
     Payments => PaymentEvent {
@@ -304,6 +306,7 @@ impl OfferEvent {
             C::Rejected => OfferEvent::Rejected(offer),
             C::Withdrawn => OfferEvent::Withdrawn(offer),
             C::Expired => OfferEvent::Expired(offer),
+            C::TimedOut => OfferEvent::ReservationTimedOut(offer),
             C::Revised | C::Released | C::Lapsed => OfferEvent::StatusChanged(offer),
         }
     }
@@ -317,6 +320,7 @@ impl OfferEvent {
             | OfferEvent::Rejected(o)
             | OfferEvent::Withdrawn(o)
             | OfferEvent::Expired(o)
+            | OfferEvent::ReservationTimedOut(o)
             | OfferEvent::StatusChanged(o) => o,
         }
     }

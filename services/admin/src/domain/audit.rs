@@ -156,10 +156,12 @@ impl Subject {
                         Self::by(o.investor_id.0, ActorRole::Investor, R::Offer, o.offer_id.0)
                     }
                     // The saga's end, a rejection (by the seller, by another acceptance or
-                    // by the invoice leaving the market: `reason` says), an expiry.
+                    // by the invoice leaving the market: `reason` says), an expiry, an
+                    // acceptance the invoice service did not answer in time.
                     OfferEvent::Accepted(_)
                     | OfferEvent::Rejected(_)
                     | OfferEvent::Expired(_)
+                    | OfferEvent::ReservationTimedOut(_)
                     | OfferEvent::StatusChanged(_) => Self::system(R::Offer, o.offer_id.0),
                 }
             }

@@ -125,6 +125,7 @@ pub fn facts_of(event: &Event) -> Vec<Fact> {
             | OfferEvent::Rejected(_)
             | OfferEvent::Withdrawn(_)
             | OfferEvent::Expired(_)
+            | OfferEvent::ReservationTimedOut(_)
             | OfferEvent::StatusChanged(_),
         )
         | Event::Payments(PaymentEvent::SettlementCompleted(_)) => Vec::new(),

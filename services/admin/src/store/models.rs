@@ -204,6 +204,7 @@ pub async fn project<C: ConnectionTrait>(
             | OfferEvent::Rejected(_)
             | OfferEvent::Withdrawn(_)
             | OfferEvent::Expired(_)
+            | OfferEvent::ReservationTimedOut(_)
             | OfferEvent::StatusChanged(_),
         )
         | Event::Payments(PaymentEvent::StatusChanged(_) | PaymentEvent::SettlementCompleted(_)) => {

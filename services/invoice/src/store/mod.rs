@@ -2,6 +2,7 @@
 //! over them ([`invoices`]: writes with their history and outbox event; [`search`] and
 //! [`popular`]: the cached reads).
 
+pub mod acceptances;
 pub mod entity;
 pub mod invoices;
 pub mod migration;

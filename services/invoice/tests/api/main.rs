@@ -15,4 +15,5 @@ mod search;
 mod search_refusals;
 mod stored_words;
 mod sweep;
+mod timeout;
 mod versions;

@@ -142,8 +142,8 @@ pub async fn delist<C: ConnectionTrait>(
     Ok(changes)
 }
 
-/// Funding expired (accepted -> listed): the accepted offer lapses and the listing opens
-/// again for offers.
+/// Accepted -> listed (funding expired, or a late confirmation undone): the accepted
+/// offer lapses and the listing opens again for offers.
 pub async fn reopen<C: ConnectionTrait>(
     txn: &C,
     clock: &dyn common::Clock,
@@ -171,12 +171,17 @@ pub async fn reopen<C: ConnectionTrait>(
         }
     }
     let active = count_active(txn, id).await?;
+    // An acceptance in flight keeps its claim (a late confirmation undone after a timeout
+    // may arrive while the seller's next acceptance waits for its answer).
+    let in_flight = offer::Entity::find()
+        .filter(offer::Column::InvoiceId.eq(id))
+        .filter(offer::Column::Status.eq(OfferStatus::Reserved.as_str()))
+        .one(txn)
+        .await?
+        .map(|o| o.id);
     listing::Entity::update_many()
         .col_expr(listing::Column::Status, Expr::value(LISTED))
-        .col_expr(
-            listing::Column::ReservedOfferId,
-            Expr::value(Option::<Uuid>::None),
-        )
+        .col_expr(listing::Column::ReservedOfferId, Expr::value(in_flight))
         .col_expr(
             listing::Column::AcceptedOfferId,
             Expr::value(Option::<Uuid>::None),

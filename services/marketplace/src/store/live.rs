@@ -345,3 +345,79 @@ pub async fn trending(state: &AppState, fetch: i64) -> anyhow::Result<Vec<(Uuid,
         .filter_map(|(id, score)| Some((id.parse().ok()?, score.round() as i64)))
         .collect())
 }
+
+/// The counters' figures of `invoices` from the database, in one grouped query:
+/// (invoice, active offers, offers ever placed). An invoice without offers has none.
+pub async fn figures_of(
+    state: &AppState,
+    invoices: &[Uuid],
+) -> Result<Vec<(Uuid, i64, i64)>, sea_orm::DbErr> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{QuerySelect, sea_query::Func};
+    let active: Vec<String> = OfferStatus::ACTIVE
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    let active_sum = Expr::cust(format!(
+        "CAST(SUM(CASE WHEN status IN ({}) THEN 1 ELSE 0 END) AS BIGINT)",
+        active.join(", ")
+    ));
+    offer::Entity::find()
+        .select_only()
+        .column(offer::Column::InvoiceId)
+        .expr(active_sum)
+        .expr(Func::count(Expr::col(offer::Column::Id)))
+        .filter(offer::Column::InvoiceId.is_in(invoices.iter().copied()))
+        .group_by(offer::Column::InvoiceId)
+        .into_tuple()
+        .all(&state.db)
+        .await
+}
+
+/// Sets the counters of each of `figures` (invoice, active, placed) to the database's
+/// figures and marks their cards and the trending pages stale, in one round trip: what a
+/// process that died between a commit and its [`Follow`] left undone. `total` (offers ever
+/// placed, all invoices) is set too when given.
+pub async fn reconcile(
+    state: &AppState,
+    invoices: &[Uuid],
+    figures: &[(Uuid, i64, i64)],
+    total: Option<i64>,
+) -> Result<(), fred::error::Error> {
+    let pipeline = state.redis.next().pipeline();
+    let mut sets: Vec<(String, i64)> = Vec::with_capacity(2 * invoices.len() + 1);
+    let mut counted = std::collections::HashSet::new();
+    for (id, active, placed) in figures {
+        counted.insert(*id);
+        sets.push((state.keys.offers_count(*id), *active));
+        sets.push((state.keys.metrics_offers(*id), *placed));
+    }
+    // Listings without any offer: their counters are 0.
+    for id in invoices.iter().filter(|id| !counted.contains(id)) {
+        sets.push((state.keys.offers_count(*id), 0));
+        sets.push((state.keys.metrics_offers(*id), 0));
+    }
+    if let Some(total) = total {
+        sets.push((state.keys.metrics_total_offers(), total));
+    }
+    for (key, n) in sets {
+        let () = pipeline.set(key, n, None, None, false).await?;
+    }
+    for id in invoices {
+        state
+            .cache
+            .queue_invalidate(&pipeline, &common::keys::Keys::listing_scope(*id))
+            .await?;
+    }
+    state
+        .cache
+        .queue_invalidate(&pipeline, TRENDING_SCOPE)
+        .await?;
+    let _: Vec<fred::types::Value> = pipeline.all().await?;
+    Ok(())
+}
+
+/// The total of offers ever placed, from the database.
+pub async fn total_placed(state: &AppState) -> Result<i64, sea_orm::DbErr> {
+    placed_count(state, None).await
+}

@@ -50,6 +50,7 @@ pub fn config(db: &TestDb) -> MarketplaceConfig {
         default_offer_hours: 72,
         max_offer_hours: 168,
         sweep_interval: Duration::from_secs(3600),
+        reservation_timeout: Duration::from_secs(300),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod auth;
 mod concurrency;
+mod effects;
 mod expiry;
 mod helpers;
 mod live;
@@ -12,4 +13,5 @@ mod offers;
 mod openapi;
 mod refusals;
 mod saga;
+mod timeout;
 mod versions;

@@ -302,6 +302,25 @@ fn offer(out: &mut Out, e: &OfferEvent) {
             "Your offer expired",
             format!("Your offer of {price} expired before the seller answered."),
         ),
+        OfferEvent::ReservationTimedOut(_) => {
+            tell(
+                investor,
+                "Your offer's acceptance did not complete",
+                with_reason(
+                    format!(
+                        "The seller accepted your offer of {price}, but the acceptance did not complete and the offer was released; you may make a new offer."
+                    ),
+                    reason,
+                ),
+            );
+            tell(
+                seller,
+                "An acceptance did not complete",
+                format!(
+                    "Your acceptance of the offer of {price}{rate} did not complete in time; your invoice is open for offers again."
+                ),
+            );
+        }
         OfferEvent::StatusChanged(_) => match o.change {
             OfferChange::Revised => tell(
                 seller,
@@ -617,7 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn acceptance_tells_both_and_lapse_too() {
+    fn acceptance_tells_both_and_lapse_and_timeout_too() {
         assert_eq!(
             told(OfferEvent::Accepted(offer_of(OfferChange::Accepted)))
                 .drafts
@@ -630,6 +649,10 @@ mod tests {
                 .len(),
             2
         );
+        let timed_out = told(OfferEvent::ReservationTimedOut(offer_of(
+            OfferChange::TimedOut,
+        )));
+        assert_eq!(timed_out.drafts.len(), 2);
         let revised = offer_of(OfferChange::Revised);
         let c = told(OfferEvent::StatusChanged(revised.clone()));
         assert_eq!(c.drafts.len(), 1);

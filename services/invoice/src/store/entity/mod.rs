@@ -1,3 +1,4 @@
+pub mod acceptance;
 pub mod history;
 pub mod invoice;
 pub mod offer_count;

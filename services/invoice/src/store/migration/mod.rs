@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_invoices;
 mod m0002_offer_counts;
+mod m0009_acceptances;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
                 column: "actor",
                 words: common::events::invoice::ActorKind::WORDS,
             }),
+            Box::new(m0009_acceptances::Migration),
         ]
     }
 }

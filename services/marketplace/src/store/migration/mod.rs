@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_marketplace;
+mod m0007_changed_at_indexes;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
                 column: "currency",
                 words: common::money::Currency::WORDS,
             }),
+            Box::new(m0007_changed_at_indexes::Migration),
         ]
     }
 }
