@@ -146,14 +146,33 @@ pub struct Stack {
     pub traces_dir: PathBuf,
     pub procs: Processes,
     pub receiver: Option<traces::Receiver>,
-    _redis_users: testkit::AclUsers,
+    _redis_users: Option<testkit::AclUsers>,
     pub dir: tempfile::TempDir,
-    _db: TestDb,
+    /// Each service's PostgreSQL database (auth's always; every service's with
+    /// [`Options::postgres_everywhere`]).
+    pub databases: Vec<(String, TestDb)>,
+}
+
+/// How [`Stack::start_with`] differs from the gateway test's stack.
+#[derive(Default)]
+pub struct Options {
+    /// A Redis of the test's own (one it restarts) instead of the shared one, used as its
+    /// default user: ACL users made with `ACL SETUSER` would not survive its restart.
+    pub redis_url: Option<String>,
+    /// Every service on a PostgreSQL database of its own instead of SQLite.
+    pub postgres_everywhere: bool,
+    /// More environment for every service (`AUTH_RATE_BURST` for a load, say).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Stack {
     /// Starts every service of the workspace behind the gateway.
     pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// [`Self::start`], with `options`.
+    pub async fn start_with(options: Options) -> Self {
         let services = workspace_services();
         assert!(
             ["auth", "kyc", "invoice"]
@@ -161,14 +180,33 @@ impl Stack {
                 .all(|s| services.iter().any(|x| x == s)),
             "services found: {services:?}"
         );
-        let db = TestDb::postgres().await;
+        let mut databases = Vec::new();
+        for service in &services {
+            if service == "auth" || options.postgres_everywhere {
+                databases.push((service.clone(), TestDb::postgres().await));
+            }
+        }
+        let db_url = |service: &str| {
+            databases
+                .iter()
+                .find(|(s, _)| s == service)
+                .map(|(_, db)| db.url.clone())
+        };
         let dir = tempfile::tempdir().unwrap();
         let client = reqwest::Client::new();
         let gateway_port = testkit::spare_port();
         let redis_prefix = testkit::unique_prefix();
         // Each service connects as a Redis user of its own, with only its grants
         // (common::acl): every flow below works with least privilege.
-        let redis_users = testkit::AclUsers::create(&redis_prefix);
+        let redis_users = match &options.redis_url {
+            None => Some(testkit::AclUsers::create(&redis_prefix)),
+            Some(_) => None,
+        };
+        let redis_url_of = |service: Service| match (&redis_users, &options.redis_url) {
+            (Some(users), _) => users.url_of(service),
+            (None, Some(url)) => url.clone(),
+            (None, None) => testkit::redis_url(),
+        };
         // Each producer signs its events with its own key; every consumer checks them
         // against the producers' public keys (common::events::signing).
         let signers: Vec<common::events::signing::Signer> = Service::ALL
@@ -235,11 +273,9 @@ impl Stack {
         for (service, &port) in services.iter().zip(&ports) {
             let data_dir = dir.path().join(service);
             std::fs::create_dir_all(&data_dir).unwrap();
-            let database_url = if service == "auth" {
-                db.url.clone()
-            } else {
+            let database_url = db_url(service).unwrap_or_else(|| {
                 format!("sqlite://{}/{service}.db?mode=rwc", data_dir.display())
-            };
+            });
             let log = std::fs::File::create(dir.path().join(format!("{service}.log"))).unwrap();
             let mut cmd = Command::new(binary(service));
             cmd.arg("serve")
@@ -249,7 +285,7 @@ impl Stack {
                     format!("{}_DATABASE_URL", service.to_ascii_uppercase()),
                     database_url,
                 )
-                .env("REDIS_URL", redis_users.url_of(service_of(service)))
+                .env("REDIS_URL", redis_url_of(service_of(service)))
                 .env(
                     "EVENT_SIGNING_KEY",
                     signers
@@ -264,6 +300,7 @@ impl Stack {
                 .env("TRUSTED_PROXIES", "127.0.0.1")
                 .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
                 .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+                .envs(options.env.iter().map(|(k, v)| (k, v)))
                 .stdout(Stdio::null())
                 .stderr(log);
             if service == "payments" {
@@ -308,9 +345,9 @@ impl Stack {
             .arg("create-admin")
             .arg("--email")
             .arg(&admin_email)
-            .env("AUTH_DATABASE_URL", &db.url)
+            .env("AUTH_DATABASE_URL", db_url("auth").unwrap())
             .env("ADMIN_PASSWORD", admin_password)
-            .env("REDIS_URL", redis_users.url_of(Service::Auth))
+            .env("REDIS_URL", redis_url_of(Service::Auth))
             .env("REDIS_PREFIX", &redis_prefix)
             .env("DATA_DIR", dir.path().join("auth"))
             .output()
@@ -366,7 +403,7 @@ impl Stack {
             receiver: Some(receiver),
             _redis_users: redis_users,
             dir,
-            _db: db,
+            databases,
         }
     }
 
