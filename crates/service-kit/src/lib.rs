@@ -10,6 +10,7 @@
 //! | [`queue`] | a reliable Redis list queue (BLMOVE, ack, retry with backoff, dead letters, reaper) |
 //! | [`outbox`], [`inbox`] | exactly-once effects from at-least-once delivery |
 //! | [`cache`] | cache-aside with generations and single-flight |
+//! | [`flight`] | single-flight for any work (one run per key among overlapping callers) |
 //! | [`pubsub`] | publishing and a subscriber that survives Redis restarts |
 //! | [`ratelimit`] | GCRA rate limiting in one Lua script |
 //! | [`webhooks`] | Standard Webhooks signatures: signing, and verification in constant time |
@@ -22,6 +23,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod flight;
 pub mod heartbeat;
 pub mod http;
 pub mod inbox;

@@ -25,6 +25,8 @@ pub struct AppState {
     /// Rounds the background sweep has finished (a test waits on it to know the sweep
     /// looked at the clock it set).
     pub sweep_rounds: Arc<std::sync::atomic::AtomicU64>,
+    /// Rebuilds of missing counters in flight (one database read per counter at a time).
+    pub rebuilds: service_kit::flight::SingleFlight<Result<i64, String>>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             relay,
             config: Arc::new(config),
             sweep_rounds: Arc::default(),
+            rebuilds: Default::default(),
         }
     }
 }

@@ -44,22 +44,33 @@ static INCR_IF_EXISTS: std::sync::LazyLock<service_kit::redis::Lua> =
     });
 
 /// Sets a missing counter to the database's figure (`SET NX`: a concurrent rebuild or
-/// increment that got there first wins).
-async fn rebuild(state: &AppState, key: &str, truth: Result<i64, sea_orm::DbErr>) {
-    let result: anyhow::Result<()> = async {
-        let truth = truth?;
-        let _: Option<String> = state
-            .redis
-            .set(key, truth, None, Some(fred::types::SetOptions::NX), false)
-            .await?;
-        tracing::info!(
-            to = truth,
-            "Missing offer counter rebuilt from the database."
-        );
-        Ok(())
-    }
-    .await;
-    if let Err(error) = result {
+/// increment that got there first wins) and answers that figure. Single-flight: callers
+/// that find the same counter missing at once share one database read. The sweep's
+/// catch-up ([`crate::jobs::sweep::catch_up`]) corrects a rebuild that read the database
+/// between a writer's commit and its increment.
+async fn rebuilt(state: &AppState, counter: Counter) -> Result<i64, String> {
+    let key = counter.key(state);
+    state
+        .rebuilds
+        .run(&key, || async {
+            let truth = counter.truth(state).await.map_err(|e| e.to_string())?;
+            let _: Option<String> = state
+                .redis
+                .set(&key, truth, None, Some(fred::types::SetOptions::NX), false)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                to = truth,
+                "Missing offer counter rebuilt from the database."
+            );
+            Ok(truth)
+        })
+        .await
+}
+
+/// [`rebuilt`], with a failure logged (the counter stays missing and is rebuilt later).
+async fn rebuild(state: &AppState, counter: Counter) {
+    if let Err(error) = rebuilt(state, counter).await {
         tracing::warn!(%error, "Offer counter not rebuilt.");
     }
 }
@@ -168,8 +179,7 @@ impl Follow {
         };
         for ((counter, _), answer) in self.moves.iter().zip(answers) {
             if answer.is_null() {
-                let key = counter.key(state);
-                rebuild(state, &key, counter.truth(state).await).await;
+                rebuild(state, *counter).await;
             }
         }
     }
@@ -178,10 +188,8 @@ impl Follow {
 /// A new listing's counters start at the database's figures (normally 0), so the first
 /// offers increment rather than race to rebuild them.
 pub async fn init_counters(state: &AppState, invoice_id: Uuid) {
-    let active = state.keys.offers_count(invoice_id);
-    rebuild(state, &active, active_count(state, invoice_id).await).await;
-    let placed = state.keys.metrics_offers(invoice_id);
-    rebuild(state, &placed, placed_count(state, Some(invoice_id)).await).await;
+    rebuild(state, Counter::Active(invoice_id)).await;
+    rebuild(state, Counter::Placed(invoice_id)).await;
 }
 
 /// The counters of an invoice as Redis has them, rebuilding any that is missing:
@@ -195,37 +203,15 @@ pub async fn counters(state: &AppState, invoice_id: Uuid) -> anyhow::Result<(i64
     );
     let active = match active {
         Some(n) => n,
-        None => {
-            let n = active_count(state, invoice_id).await?;
-            let _: Option<String> = state
-                .redis
-                .set(
-                    &active_key,
-                    n,
-                    None,
-                    Some(fred::types::SetOptions::NX),
-                    false,
-                )
-                .await?;
-            n
-        }
+        None => rebuilt(state, Counter::Active(invoice_id))
+            .await
+            .map_err(anyhow::Error::msg)?,
     };
     let placed = match placed {
         Some(n) => n,
-        None => {
-            let n = placed_count(state, Some(invoice_id)).await?;
-            let _: Option<String> = state
-                .redis
-                .set(
-                    &placed_key,
-                    n,
-                    None,
-                    Some(fred::types::SetOptions::NX),
-                    false,
-                )
-                .await?;
-            n
-        }
+        None => rebuilt(state, Counter::Placed(invoice_id))
+            .await
+            .map_err(anyhow::Error::msg)?,
     };
     Ok((active, placed))
 }
