@@ -28,6 +28,13 @@ test-cluster: ## The test suite again on a local Redis Cluster of 3 primaries an
 	bash scripts/ensure-backing-services.sh
 	CARGO="$(CARGO)" bash scripts/test-cluster.sh
 
+faults: ## Only the fault tests (workers killed, Redis restarted or killed, database sessions ended, the whole stack under faults); STACK_BIN_DIR=<dir> runs the stack's on other binaries (a release build)
+	bash scripts/ensure-backing-services.sh
+	bash scripts/ensure-test-tools.sh
+	$(CARGO) build --workspace --bins --locked
+	$(CARGO) nextest run --workspace --locked --no-tests=fail --no-capture \
+	  -E 'test(/kill|restart|ended|sessions/) | binary(db_faults) | binary(faults)'
+
 fmt: ## Format the code.
 	$(CARGO) fmt --all
 

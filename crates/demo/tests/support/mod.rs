@@ -63,10 +63,17 @@ pub fn workspace() -> PathBuf {
         .unwrap()
 }
 
-/// The debug binary of `service`, built by the same `cargo nextest run` as this test.
+/// The binary of `service`: built by the same `cargo nextest run` as this test (the
+/// debug build), or in `STACK_BIN_DIR` when set (a release build, say: `make faults
+/// STACK_BIN_DIR=...`).
 pub fn binary(service: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let profile_dir = match std::env::var_os("STACK_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().and_then(Path::parent).unwrap().to_owned()
+        }
+    };
     let bin = profile_dir.join(service);
     assert!(
         bin.is_file(),
