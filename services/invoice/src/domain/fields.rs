@@ -17,7 +17,45 @@ pub struct DebtorInput {
     pub tax_id: Option<String>,
 }
 
-/// A new invoice (every field) or a change (`PATCH`: only the fields to change).
+/// A new invoice (`POST`): every field but `currency` (NGN when left out), `description`
+/// and the debtor's email and tax id is required (a missing one is a 422 naming it).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoice {
+    /// Unique among the seller's invoices.
+    #[schema(example = "INV-2026-0042")]
+    pub invoice_number: String,
+    pub debtor: DebtorInput,
+    /// A decimal string, at most two decimals.
+    #[schema(example = "1500000.00")]
+    pub amount: String,
+    /// ISO 4217; default NGN.
+    #[schema(example = "NGN")]
+    pub currency: Option<String>,
+    /// ISO date.
+    #[schema(example = "2026-11-01")]
+    pub issue_date: String,
+    #[schema(example = "2027-01-31")]
+    pub due_date: String,
+    #[schema(example = "Cement supplied in October")]
+    pub description: Option<String>,
+}
+
+impl From<NewInvoice> for InvoiceInput {
+    fn from(n: NewInvoice) -> Self {
+        InvoiceInput {
+            invoice_number: Some(n.invoice_number),
+            debtor: Some(n.debtor),
+            amount: Some(n.amount),
+            currency: n.currency,
+            issue_date: Some(n.issue_date),
+            due_date: Some(n.due_date),
+            description: n.description,
+        }
+    }
+}
+
+/// A change (`PATCH`: only the fields to change), or a new invoice's fields to check.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceInput {

@@ -9,6 +9,6 @@ pub mod view;
 
 pub use actor::Actor;
 pub use error::InvoiceError;
-pub use fields::{DebtorInput, InvoiceFields, InvoiceInput, Limits};
+pub use fields::{DebtorInput, InvoiceFields, InvoiceInput, Limits, NewInvoice};
 pub use status::{Action, InvoiceStatus, Machine, NotAllowed};
 pub use view::{DebtorView, InvoiceView};

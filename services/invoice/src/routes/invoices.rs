@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::InvoiceView;
-use crate::domain::{InvoiceInput, Machine};
+use crate::domain::{InvoiceInput, Machine, NewInvoice};
 use crate::state::AppState;
 use crate::store::entity::history;
 use crate::store::invoices;
@@ -43,7 +43,7 @@ pub async fn own(
 #[utoipa::path(
     tag = "invoices",
     security(("bearer" = [])),
-    request_body = InvoiceInput,
+    request_body = NewInvoice,
     responses(
         (status = 201, description = "The draft", body = InvoiceView),
         TokenErrors,
@@ -56,10 +56,10 @@ pub async fn own(
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<InvoiceInput>,
+    body: web::Json<NewInvoice>,
 ) -> Result<HttpResponse, ApiError> {
     seller(&user)?;
-    let fields = body
+    let fields = InvoiceInput::from(body.into_inner())
         .validate(state.config.limits())
         .map_err(ApiError::fields)?;
     let m = invoices::create(&state, &user, fields).await?;
