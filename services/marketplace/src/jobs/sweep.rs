@@ -20,35 +20,22 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
 
 /// Pending offers past their expiry become `expired`; returns how many.
 async fn expire(state: &AppState) -> anyhow::Result<usize> {
-    let now = state.clock.now();
-    let due = offer::Entity::find()
-        .filter(offer::Column::Status.eq(OfferStatus::Pending.as_str()))
-        .filter(offer::Column::ExpiresAt.lte(now))
-        .order_by_asc(offer::Column::ExpiresAt)
-        .limit(500)
-        .all(&state.db)
-        .await?;
-    let mut expired = 0;
-    for o in due {
-        let txn = service_kit::db::begin_write(&state.db).await?;
-        let changed = offers::set_status(
-            &*txn,
-            state.clock.as_ref(),
-            &o,
-            // At the version read: a revision since may have moved the expiry.
-            offers::From::at(&[OfferStatus::Pending], o.version),
-            OfferStatus::Expired,
-            Change::Expired,
-            Some("the offer expired"),
-        )
-        .await?;
-        txn.commit().await?;
-        // None: withdrawn, rejected or accepted meanwhile, or another sweeper was first.
-        if let Some(c) = changed {
-            expired += 1;
-            crate::outbound::after(state, std::slice::from_ref(&c)).await;
-        }
-    }
+    let due = due(
+        state,
+        OfferStatus::Pending,
+        offer::Column::ExpiresAt,
+        state.clock.now(),
+    )
+    .await?;
+    let expired = move_each(
+        state,
+        due,
+        OfferStatus::Pending,
+        OfferStatus::Expired,
+        Change::Expired,
+        "the offer expired",
+    )
+    .await?;
     if expired > 0 {
         tracing::info!(expired, "Offer sweep expired offers.");
     }
@@ -64,27 +51,74 @@ async fn expire(state: &AppState) -> anyhow::Result<usize> {
 async fn time_out_reservations(state: &AppState) -> anyhow::Result<usize> {
     let timeout = chrono::Duration::from_std(state.config.reservation_timeout)?;
     let before = state.clock.now() - timeout;
-    let due = offer::Entity::find()
-        .filter(offer::Column::Status.eq(OfferStatus::Reserved.as_str()))
-        .filter(offer::Column::UpdatedAt.lte(before))
-        .order_by_asc(offer::Column::UpdatedAt)
+    let due = due(
+        state,
+        OfferStatus::Reserved,
+        offer::Column::UpdatedAt,
+        before,
+    )
+    .await?;
+    let released = move_each(
+        state,
+        due,
+        OfferStatus::Reserved,
+        OfferStatus::Rejected,
+        Change::TimedOut,
+        TIMED_OUT,
+    )
+    .await?;
+    if released > 0 {
+        tracing::warn!(
+            released,
+            "Reservations timed out: the invoice service did not answer; offers released."
+        );
+    }
+    Ok(released)
+}
+
+/// Offers in `status` whose `at` is not after `before`, oldest first (500 a pass).
+async fn due(
+    state: &AppState,
+    status: OfferStatus,
+    at: offer::Column,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<offer::Model>, sea_orm::DbErr> {
+    offer::Entity::find()
+        .filter(offer::Column::Status.eq(status.as_str()))
+        .filter(at.lte(before))
+        .order_by_asc(at)
         .limit(500)
         .all(&state.db)
-        .await?;
-    let mut released = 0;
+        .await
+}
+
+/// Moves each of `due` from `from` (at the version read: a change since, such as a
+/// revision that moved the expiry, leaves it) to `to`, one transaction each with its
+/// event; a reservation's claim on the listing is cleared with it. Each committed change
+/// is followed; answers how many moved (none for an offer another sweeper or a person
+/// moved first).
+async fn move_each(
+    state: &AppState,
+    due: Vec<offer::Model>,
+    from: OfferStatus,
+    to: OfferStatus,
+    change: Change,
+    reason: &str,
+) -> anyhow::Result<usize> {
+    let mut moved = 0;
     for o in due {
         let txn = service_kit::db::begin_write(&state.db).await?;
         let changed = offers::set_status(
             &*txn,
             state.clock.as_ref(),
             &o,
-            offers::From::at(&[OfferStatus::Reserved], o.version),
-            OfferStatus::Rejected,
-            Change::TimedOut,
-            Some(TIMED_OUT),
+            offers::From::at(&[from], o.version),
+            to,
+            change,
+            Some(reason),
         )
         .await?;
-        if changed.is_some() {
+        if changed.is_some() && from == OfferStatus::Reserved {
             listing::Entity::update_many()
                 .col_expr(
                     listing::Column::ReservedOfferId,
@@ -98,12 +132,11 @@ async fn time_out_reservations(state: &AppState) -> anyhow::Result<usize> {
         }
         txn.commit().await?;
         if let Some(c) = changed {
-            released += 1;
-            tracing::warn!(offer_id = %o.id, invoice_id = %o.invoice_id, "Reservation timed out: the invoice service did not answer; offer released.");
+            moved += 1;
             crate::outbound::after(state, std::slice::from_ref(&c)).await;
         }
     }
-    Ok(released)
+    Ok(moved)
 }
 
 /// One round of the supervised task `sweep` (every `MARKETPLACE_SWEEP_INTERVAL`): a pass
