@@ -15,27 +15,23 @@
 # CONNECTIONS (32), BENCH_CLIENTS (1000), BENCH_RATE (1000), EVENTS (20000), PASSES
 # ("single cluster"). The reports: $DATA_DIR/<pass>/bench.txt and events.txt.
 set -euo pipefail
-say() { printf '%s\n' "$*" >&2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+say() { printf '%s\n' "$*" >&2; }
 : "${BIN_DIR:=${CARGO_TARGET_DIR:-$root/target}/release}"
 if [ ! -x "$BIN_DIR/loadtest" ]; then
   say "building the load tool (release)"
   cargo build --release --locked --quiet -p loadtest
 fi
 DATA_DIR=${DATA_DIR:-$(mktemp -d /tmp/vestio-bench-cluster.XXXXXX)}
+# (After DATA_DIR: lib.sh's defaults are make run's own folders.)
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+# Progress goes to stderr: the tables are what stdout is for.
+say() { printf '%s\n' "$*" >&2; }
 read -r -a passes <<<"${PASSES:-single cluster}"
 admin_email="bench-admin@example.com"
 admin_password="bench run 2026 ok"
-
-up() { # DATA_DIR of the pass: waits until the gateway and every service answer
-  local deadline=$((SECONDS + 300))
-  until curl -sf "http://127.0.0.1:${GATEWAY_PORT:-8080}/healthz" >/dev/null \
-    && grep -q "Vestio is running" "$1/run.log"; do
-    [ $SECONDS -lt $deadline ] || { tail -30 "$1/run.log" >&2; say "the stack did not start"; return 1; }
-    sleep 1
-  done
-}
 
 for pass in "${passes[@]}"; do
   dir="$DATA_DIR/$pass"
@@ -57,7 +53,7 @@ for pass in "${passes[@]}"; do
   run_pid=$!
   stop() { DATA_DIR="$dir" bash scripts/stop.sh >/dev/null 2>&1 || true; wait "$run_pid" 2>/dev/null || true; }
   trap stop EXIT
-  up "$dir"
+  wait_running "$dir/run.log" "$run_pid" 300
   BIN_DIR="$BIN_DIR" DATA_DIR="$dir" EMAIL="$admin_email" PASSWORD="$admin_password" \
     bash scripts/create-admin.sh >/dev/null
   say "== $pass: make bench"

@@ -54,12 +54,7 @@ finish() {
 trap finish EXIT
 bash scripts/run.sh >"$DATA_DIR/run.log" 2>&1 &
 stack=$!
-deadline=$((SECONDS + 120))
-until grep -q 'Vestio is running' "$DATA_DIR/run.log"; do
-  kill -0 "$stack" 2>/dev/null || { cat "$DATA_DIR/run.log" >&2; die "the stack did not start"; }
-  [ $SECONDS -lt $deadline ] || { cat "$DATA_DIR/run.log" >&2; die "the stack is not up after 120 s"; }
-  sleep 0.5
-done
+wait_running "$DATA_DIR/run.log" "$stack" 120 || die "make run did not come up"
 base="http://127.0.0.1:$GATEWAY_PORT"
 
 admin_email="conformance-admin@example.com"

@@ -45,6 +45,27 @@ http_status() {
 say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# wait_running LOG PID [SECONDS]: waits until make run (scripts/run.sh started in the
+# background as process PID, its output in LOG) says the stack is up (it says so once the
+# gateway answers). Prints LOG's tail and fails if PID ends first or after SECONDS (120).
+wait_running() {
+  local log=$1 pid=$2 limit=${3:-120}
+  local deadline=$((SECONDS + limit))
+  until grep -q 'Vestio is running' "$log" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -40 "$log" >&2
+      say "the stack did not start"
+      return 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      tail -40 "$log" >&2
+      say "the stack is not up after $limit s"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
 # wait_for_redis PORT [PID] [SECONDS]: returns once the Redis on 127.0.0.1:PORT answers
 # PING with PONG. A Redis replaying a large AOF accepts connections but answers every
 # PING with LOADING until it is done, so "answers" is not "ready". Says what it waits for
