@@ -10,6 +10,7 @@
 //! | [`queue`] | a reliable Redis list queue (BLMOVE, ack, retry with backoff, dead letters, reaper) |
 //! | [`outbox`], [`inbox`] | exactly-once effects from at-least-once delivery |
 //! | [`cache`] | cache-aside with generations and single-flight |
+//! | [`crypto`] | fields encrypted at rest (AES-256-GCM) with a key from the environment or a file |
 //! | [`flight`] | single-flight for any work (one run per key among overlapping callers) |
 //! | [`pubsub`] | publishing and a subscriber that survives Redis restarts |
 //! | [`ratelimit`] | GCRA rate limiting in one Lua script |
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod flight;
 pub mod heartbeat;

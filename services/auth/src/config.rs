@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use service_kit::config::{self, BaseConfig, ConfigError};
 use service_kit::ratelimit::Quota;
 
@@ -11,8 +12,14 @@ pub struct AuthConfig {
     pub base: BaseConfig,
     /// Folder of RSA private keys `<kid>.pem`; the greatest kid signs.
     pub keys_dir: PathBuf,
-    /// Generate a key when the folder is empty (local use; off in Kubernetes).
+    /// Generate a key when the folder is empty (local use; off in Kubernetes), and the
+    /// second factors' key when its file is missing.
     pub generate_key: bool,
+    /// Base64 AES-256 key encrypting second-factor secrets at rest (`AUTH_TOTP_KEY`);
+    /// else read from `totp_key_file`.
+    pub totp_key: Option<SecretString>,
+    /// `AUTH_TOTP_KEY_FILE`, default `<keys_dir>/totp.key`.
+    pub totp_key_file: PathBuf,
     pub access_ttl_secs: i64,
     pub refresh_ttl_days: i64,
     /// Failed logins allowed per (client IP, email).
@@ -28,6 +35,8 @@ impl AuthConfig {
         Self {
             keys_dir: PathBuf::from(&base.data_dir).join("keys"),
             generate_key: true,
+            totp_key: None,
+            totp_key_file: PathBuf::from(&base.data_dir).join("keys").join("totp.key"),
             access_ttl_secs: 900,
             refresh_ttl_days: 30,
             login_failures: Quota::new(5, Duration::from_secs(900)),
@@ -44,8 +53,12 @@ impl AuthConfig {
                 period: Duration::from_secs(config::parse(period, default.period.as_secs())?),
             })
         };
+        let keys_dir = config::var("JWT_KEYS_DIR").map_or(d.keys_dir, PathBuf::from);
         Ok(Self {
-            keys_dir: config::var("JWT_KEYS_DIR").map_or(d.keys_dir, PathBuf::from),
+            totp_key: config::secret("AUTH_TOTP_KEY"),
+            totp_key_file: config::var("AUTH_TOTP_KEY_FILE")
+                .map_or_else(|| keys_dir.join("totp.key"), PathBuf::from),
+            keys_dir,
             generate_key: config::flag("JWT_GENERATE_KEY", d.generate_key)?,
             access_ttl_secs: config::parse("ACCESS_TOKEN_TTL_SECS", d.access_ttl_secs)?,
             refresh_ttl_days: config::parse("REFRESH_TOKEN_TTL_DAYS", d.refresh_ttl_days)?,

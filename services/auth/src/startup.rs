@@ -21,7 +21,9 @@ pub async fn build(config: AuthConfig, clock: SharedClock) -> anyhow::Result<App
     let kit = Kit::start::<Migrator>(&config.base, clock).await?;
     let keystore = KeyStore::open(&config, &kit.clock, &kit.redis, &kit.keys).await?;
     let relay = kit.relay(Service::Auth);
-    let state = AppState::new(&kit, keystore, relay, config);
+    let totp_cipher = crate::store::totp::cipher(&config)?;
+    crate::store::totp::encrypt_plain(&kit.db, &totp_cipher).await?;
+    let state = AppState::new(&kit, keystore, relay, totp_cipher, config);
     kit.every(
         "keys",
         keystore::RELOAD_EVERY,

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use common::clock::SharedClock;
 use common::keys::Keys;
 use sea_orm::DatabaseConnection;
+use service_kit::crypto::FieldCipher;
 use service_kit::outbox::RelayHandle;
 use service_kit::ratelimit::RateLimiter;
 use service_kit::redis::Pool;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub limiter: RateLimiter,
     pub relay: RelayHandle,
+    /// Encrypts second-factor secrets at rest (`AUTH_TOTP_KEY` or its file).
+    pub totp_cipher: FieldCipher,
     pub config: Arc<AuthConfig>,
 }
 
@@ -38,9 +41,11 @@ impl AppState {
         kit: &service_kit::Kit,
         keystore: KeyStore,
         relay: RelayHandle,
+        totp_cipher: FieldCipher,
         config: AuthConfig,
     ) -> Self {
         Self {
+            totp_cipher,
             db: kit.db.clone(),
             redis: kit.redis.clone(),
             keys: kit.keys.clone(),

@@ -37,6 +37,7 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let storage = crate::store::storage::from_config(&config.storage)?;
         let cipher = IdentityCipher::load(
+            crate::store::crypto::KEY_VAR,
             config.identity_key.clone(),
             &config.identity_key_file,
             config.generate_identity_key,

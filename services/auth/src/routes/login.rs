@@ -101,7 +101,7 @@ pub async fn login(
                 "required: this account signs in with a code from its authenticator app",
             ));
         };
-        let secret = crate::store::totp::secret_of(&factor)?;
+        let secret = crate::store::totp::secret_of(&state.totp_cipher, &factor)?;
         let accepted = match totp::verify(&secret, &code, now.timestamp(), factor.last_used_step) {
             Some(step) => crate::store::totp::use_step(&state.db, user.id, step).await?,
             None => false,

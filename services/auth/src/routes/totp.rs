@@ -92,7 +92,14 @@ pub async fn setup(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRes
     let secret = totp::new_secret();
     let encoded = totp::base32(&secret);
     let txn = service_kit::db::begin_write(&state.db).await?;
-    let started = store::totp::set_pending(&txn, user.id, &encoded, state.clock.now()).await?;
+    let started = store::totp::set_pending(
+        &txn,
+        &state.totp_cipher,
+        user.id,
+        &encoded,
+        state.clock.now(),
+    )
+    .await?;
     if !started {
         return Err(ApiError::Conflict(
             "a second factor is on already; an operator removes it with `auth reset-totp`".into(),
@@ -140,7 +147,7 @@ pub async fn confirm(
                 "nothing to confirm: set up first (POST /api/auth/totp/setup), or it is on".into(),
             )
         })?;
-    let secret = store::totp::secret_of(&pending)?;
+    let secret = store::totp::secret_of(&state.totp_cipher, &pending)?;
     let now = state.clock.now();
     let step = totp::verify(&secret, &body.code, now.timestamp(), None).ok_or_else(|| {
         ApiError::field(

@@ -1,20 +1,73 @@
 //! Second factors ([`crate::domain::totp`]): set up, confirmed by a first code, and each
 //! accepted code's step recorded with a conditional update, so that two logins racing
-//! with one code cannot both pass.
+//! with one code cannot both pass. Secrets are stored encrypted (AES-256-GCM, the kit's
+//! [`FieldCipher`], key `AUTH_TOTP_KEY` or its file): a copy of the database alone does
+//! not give anyone an admin's codes.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 };
+use secrecy::ExposeSecret;
+use service_kit::crypto::FieldCipher;
 use uuid::Uuid;
 
 use super::entity::totp_factor::{self, ActiveModel, Column, Entity};
 
-/// The secret of a stored factor, as bytes (it is kept as base32).
-pub fn secret_of(factor: &totp_factor::Model) -> anyhow::Result<Vec<u8>> {
-    crate::domain::totp::from_base32(&factor.secret)
+/// The variable that names the second factors' key (its errors say so).
+pub const KEY_VAR: &str = "AUTH_TOTP_KEY";
+
+/// The cipher of the configured key (`AUTH_TOTP_KEY`, else its file, generated there when
+/// `JWT_GENERATE_KEY` allows).
+pub fn cipher(config: &crate::config::AuthConfig) -> anyhow::Result<FieldCipher> {
+    FieldCipher::load(
+        KEY_VAR,
+        config.totp_key.clone(),
+        &config.totp_key_file,
+        config.generate_key,
+    )
+}
+
+/// The secret of a stored factor, as bytes (kept as base32, encrypted; a secret stored
+/// before encryption, plain base32, is read as it is until [`encrypt_plain`] runs).
+pub fn secret_of(cipher: &FieldCipher, factor: &totp_factor::Model) -> anyhow::Result<Vec<u8>> {
+    let base32 = if factor.secret.starts_with("v1:") {
+        let opened = cipher
+            .decrypt(&factor.secret)
+            .map_err(|e| anyhow::anyhow!("a stored TOTP secret: {e}"))?;
+        opened.expose_secret().to_owned()
+    } else {
+        factor.secret.clone()
+    };
+    crate::domain::totp::from_base32(&base32)
         .ok_or_else(|| anyhow::anyhow!("a stored TOTP secret is not base32"))
+}
+
+/// Encrypts the secrets stored before encryption (plain base32), once, at start-up.
+pub async fn encrypt_plain<C: ConnectionTrait>(
+    db: &C,
+    cipher: &FieldCipher,
+) -> anyhow::Result<usize> {
+    let plain = Entity::find()
+        .filter(Column::Secret.not_like("v1:%"))
+        .all(db)
+        .await?;
+    for factor in &plain {
+        Entity::update_many()
+            .col_expr(Column::Secret, Expr::value(cipher.encrypt(&factor.secret)))
+            .filter(Column::UserId.eq(factor.user_id))
+            .filter(Column::Secret.eq(factor.secret.clone()))
+            .exec(db)
+            .await?;
+    }
+    if !plain.is_empty() {
+        tracing::info!(
+            count = plain.len(),
+            "Second-factor secrets encrypted at rest."
+        );
+    }
+    Ok(plain.len())
 }
 
 /// The user's factor, pending or confirmed.
@@ -39,6 +92,7 @@ pub async fn confirmed<C: ConnectionTrait>(
 /// confirmed factor is there.
 pub async fn set_pending<C: ConnectionTrait>(
     db: &C,
+    cipher: &FieldCipher,
     user_id: Uuid,
     secret: &str,
     now: DateTime<Utc>,
@@ -53,7 +107,7 @@ pub async fn set_pending<C: ConnectionTrait>(
     }
     Entity::insert(ActiveModel {
         user_id: Set(user_id),
-        secret: Set(secret.to_owned()),
+        secret: Set(cipher.encrypt(secret)),
         created_at: Set(now),
         confirmed_at: Set(None),
         last_used_step: Set(None),

@@ -34,6 +34,8 @@ pub fn config(db: &TestDb, data_dir: &std::path::Path) -> AuthConfig {
     AuthConfig {
         keys_dir: data_dir.join("keys"),
         generate_key: true,
+        totp_key: None,
+        totp_key_file: data_dir.join("keys").join("totp.key"),
         access_ttl_secs: 900,
         refresh_ttl_days: 30,
         login_failures: Quota {

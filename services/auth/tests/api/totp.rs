@@ -240,3 +240,47 @@ async fn reset_totp_lets_the_admin_sign_in_with_the_password_again() {
     auth::cli::reset_totp(&app.config, &email).await.unwrap();
     assert_eq!(login(&app, &email, None).await.status(), 200);
 }
+
+/// Secrets are stored encrypted (the database alone does not give an admin's codes); one
+/// stored plain before encryption still works and is encrypted at the next start-up.
+#[tokio::test]
+async fn secrets_are_encrypted_at_rest_and_plain_ones_are_encrypted_at_start_up() {
+    use auth::store::entity::totp_factor;
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    for kind in [testkit::DbKind::Postgres, testkit::DbKind::Sqlite] {
+        let app = spawn_app_with(kind, |_| {}).await;
+        let (email, secret, confirmed_at) = admin_with_factor(&app).await;
+        let db = app._db.connect().await;
+        let row = totp_factor::Entity::find().one(&db).await.unwrap().unwrap();
+        let base32 = totp::base32(&secret);
+        assert!(row.secret.starts_with("v1:"), "{kind:?}: {}", row.secret);
+        assert!(!row.secret.contains(&base32));
+
+        // As a secret set up before encryption was kept: plain base32. It still works...
+        let mut plain: totp_factor::ActiveModel = row.into();
+        plain.secret = Set(base32.clone());
+        plain.update(&db).await.unwrap();
+        let next = totp::code_at(&secret, confirmed_at + 1);
+        assert_eq!(login(&app, &email, Some(&next)).await.status(), 200);
+        // ... and start-up encrypts it, with the service's key.
+        let cipher = auth::store::totp::cipher(&app.config).unwrap();
+        assert_eq!(
+            auth::store::totp::encrypt_plain(&db, &cipher)
+                .await
+                .unwrap(),
+            1
+        );
+        let row = totp_factor::Entity::find().one(&db).await.unwrap().unwrap();
+        assert!(row.secret.starts_with("v1:"), "{}", row.secret);
+        app.clock.advance(Duration::seconds(60));
+        let now = totp::code_at(&secret, step_now(&app));
+        assert_eq!(login(&app, &email, Some(&now)).await.status(), 200);
+        assert_eq!(
+            auth::store::totp::encrypt_plain(&db, &cipher)
+                .await
+                .unwrap(),
+            0,
+            "encrypted once"
+        );
+    }
+}

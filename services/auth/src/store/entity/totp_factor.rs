@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-/// An account's second factor: its TOTP secret (base32), pending until a first code
-/// confirms it; `last_used_step` is the step of the last code accepted.
+/// An account's second factor: its TOTP secret (base32, stored encrypted as `v1:...`),
+/// pending until a first code confirms it; `last_used_step` is the step of the last code
+/// accepted.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "totp_factors")]
 pub struct Model {

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_users;
 mod m0005_totp;
+mod m0006_totp_secret_width;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
                 words: crate::store::entity::user::STATUSES,
             }),
             Box::new(m0005_totp::Migration),
+            Box::new(m0006_totp_secret_width::Migration),
         ]
     }
 }
