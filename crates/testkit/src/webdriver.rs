@@ -151,15 +151,45 @@ impl Browser {
 
     /// The first element matching `css` that is displayed, waiting up to [`WAIT`].
     pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            for e in self.find_all(css).await? {
-                if self.displayed(&e).await.unwrap_or(false) {
-                    return Ok(e);
+        self.poll(
+            || async {
+                for e in self.find_all(css).await? {
+                    if self.displayed(&e).await.unwrap_or(false) {
+                        return Ok(Some(e));
+                    }
                 }
+                Ok(None)
+            },
+            || format!("no displayed element matches {css:?} after {WAIT:?}"),
+        )
+        .await
+    }
+
+    /// Tries `attempt` every 50 ms until it answers `Some` or [`WAIT`] has passed. An
+    /// attempt that fails (an element replaced while it was read: "stale element
+    /// reference") is tried again; `missing` says what never came, with the last error.
+    async fn poll<T, F, Fut>(
+        &self,
+        mut attempt: F,
+        missing: impl FnOnce() -> String,
+    ) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+    {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last_error = None;
+        loop {
+            match attempt().await {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err(e) => last_error = Some(e),
             }
             if tokio::time::Instant::now() >= deadline {
-                bail!("no displayed element matches {css:?} after {WAIT:?}");
+                match last_error {
+                    Some(e) => bail!("{} (last error: {e:#})", missing()),
+                    None => bail!("{}", missing()),
+                }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -255,20 +285,25 @@ impl Browser {
 
     /// Waits (up to [`WAIT`]) until the text of `css` contains `needle`; answers the text.
     pub async fn wait_text(&self, css: &str, needle: &str) -> anyhow::Result<String> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let mut last = String::new();
-        loop {
-            if let Some(e) = self.find_all(css).await?.into_iter().next() {
-                last = self.text_of(&e).await.unwrap_or_default();
-                if last.contains(needle) {
-                    return Ok(last);
+        let last = std::sync::Mutex::new(String::new());
+        self.poll(
+            || async {
+                let Some(e) = self.find_all(css).await?.into_iter().next() else {
+                    return Ok(None);
+                };
+                let text = self.text_of(&e).await.unwrap_or_default();
+                if text.contains(needle) {
+                    return Ok(Some(text));
                 }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                bail!("{css:?} never said {needle:?} in {WAIT:?}; last: {last:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+                *last.lock().unwrap_or_else(|p| p.into_inner()) = text;
+                Ok(None)
+            },
+            || {
+                let last = last.lock().unwrap_or_else(|p| p.into_inner());
+                format!("{css:?} never said {needle:?} in {WAIT:?}; last: {last:?}")
+            },
+        )
+        .await
     }
 
     /// Waits (up to [`WAIT`]) until `check` holds. A check that fails (an element
@@ -278,22 +313,14 @@ impl Browser {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<bool>>,
     {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let mut last_error = None;
-        loop {
-            match check().await {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(e) => last_error = Some(e),
-            }
-            if tokio::time::Instant::now() >= deadline {
-                match last_error {
-                    Some(e) => bail!("{what}: not after {WAIT:?} (last error: {e:#})"),
-                    None => bail!("{what}: not after {WAIT:?}"),
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.poll(
+            || {
+                let checked = check();
+                async move { Ok(checked.await?.then_some(())) }
+            },
+            || format!("{what}: not after {WAIT:?}"),
+        )
+        .await
     }
 
     /// Runs `script` in the page (a function body; `arguments` holds `args`).
