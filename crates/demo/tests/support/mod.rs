@@ -83,6 +83,34 @@ pub fn binary(service: &str) -> PathBuf {
     bin
 }
 
+/// The port `service` (started with `PORT=0` and `LOG_FORMAT=json`) says it listens on
+/// (its "Listening." line in `log`), waiting for it; fails with the log if it ends first.
+pub async fn listening_port(procs: &mut Processes, service: &str, log: &Path) -> u16 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .lines()
+            .filter(|l| l.contains("\"Listening.\""))
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v["port"].as_u64().or_else(|| v["fields"]["port"].as_u64()));
+        if let Some(port) = port {
+            return u16::try_from(port).unwrap();
+        }
+        let ended = procs
+            .0
+            .iter_mut()
+            .find(|(name, _)| name == service)
+            .is_none_or(|(_, child)| !matches!(child.try_wait(), Ok(None)));
+        assert!(!ended, "{service} ended before listening:\n{text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{service} did not say where it listens:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub fn nginx() -> PathBuf {
     ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
         .iter()
@@ -232,8 +260,9 @@ impl Stack {
 
         // Every service on one Redis prefix (they talk through it), each with its own data
         // folder and database: auth on a PostgreSQL test database, the others on SQLite.
-        let ports: Vec<u16> = services.iter().map(|_| testkit::spare_port()).collect();
-        let port_of = |name: &str| services.iter().position(|s| s == name).map(|i| ports[i]);
+        // Each service binds a free port itself (PORT=0) and says which in its log: a port
+        // chosen here and released could be taken by another test's process meanwhile.
+        let has = |name: &str| services.iter().any(|s| s == name);
         // Payments moves money through the sandbox provider, a process beside it.
         let webhook_secret = {
             use base64::Engine;
@@ -248,7 +277,7 @@ impl Stack {
             )
         };
         let sandbox_port = testkit::spare_port();
-        if let Some(payments_port) = port_of("payments") {
+        if has("payments") {
             let log = std::fs::File::create(dir.path().join("sandbox-provider.log")).unwrap();
             let sandbox = Command::new(binary("sandbox-provider"))
                 .env("SANDBOX_HOST", "127.0.0.1")
@@ -259,7 +288,8 @@ impl Stack {
                 )
                 .env(
                     "SANDBOX_WEBHOOK_URL",
-                    format!("http://127.0.0.1:{payments_port}/api/payments/webhooks/sandbox"),
+                    // Through the gateway, as a provider reaches it.
+                    format!("http://127.0.0.1:{gateway_port}/api/payments/webhooks/sandbox"),
                 )
                 .env("SANDBOX_WEBHOOK_SECRETS", &webhook_secret)
                 .env("SANDBOX_TRANSFER_DELAY_MS", "50")
@@ -276,18 +306,20 @@ impl Stack {
             )
             .await;
         }
-        let mut upstreams = Vec::new();
-        for (service, &port) in services.iter().zip(&ports) {
+        let mut started = Vec::new();
+        for service in &services {
             let data_dir = dir.path().join(service);
             std::fs::create_dir_all(&data_dir).unwrap();
             let database_url = db_url(service).unwrap_or_else(|| {
                 format!("sqlite://{}/{service}.db?mode=rwc", data_dir.display())
             });
-            let log = std::fs::File::create(dir.path().join(format!("{service}.log"))).unwrap();
+            let log_path = dir.path().join(format!("{service}.log"));
+            let log = std::fs::File::create(&log_path).unwrap();
             let mut cmd = Command::new(binary(service));
             cmd.arg("serve")
                 .env("HOST", "127.0.0.1")
-                .env("PORT", port.to_string())
+                .env("PORT", "0")
+                .env("LOG_FORMAT", "json")
                 .env(
                     format!("{}_DATABASE_URL", service.to_ascii_uppercase()),
                     database_url,
@@ -308,7 +340,7 @@ impl Stack {
                 .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
                 .env("OTEL_BSP_SCHEDULE_DELAY", "100")
                 .envs(options.env.iter().map(|(k, v)| (k, v)))
-                .stdout(Stdio::null())
+                .stdout(log.try_clone().unwrap())
                 .stderr(log);
             if service == "payments" {
                 cmd.env("PAYMENTS_PROVIDER", "sandbox")
@@ -334,6 +366,11 @@ impl Stack {
                     .env_remove("KYC_STORAGE_DIR");
             }
             procs.0.push((service.clone(), cmd.spawn().unwrap()));
+            started.push((service.clone(), log_path));
+        }
+        let mut upstreams = Vec::new();
+        for (service, log_path) in &started {
+            let port = listening_port(&mut procs, service, log_path).await;
             upstreams.push((service.clone(), port));
         }
         for (service, port) in &upstreams {
@@ -379,7 +416,7 @@ impl Stack {
                 format!("127.0.0.1:{port}"),
             );
         }
-        if port_of("payments").is_some() {
+        if has("payments") {
             render.env("SANDBOX_UPSTREAM", format!("127.0.0.1:{sandbox_port}"));
         }
         let status = render.status().unwrap();
