@@ -323,3 +323,32 @@ mod tests {
         assert_eq!(p.backoff(u32::MAX), Duration::from_millis(500));
     }
 }
+
+/// Where a catch-up sweep got to (a sweep that redoes, from the database, after-commit
+/// effects a dead process may have left undone: it reads what changed since its last
+/// round). Cheap to clone; clones share the mark.
+#[derive(Clone, Default)]
+pub struct CatchUpMark(std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>);
+
+impl CatchUpMark {
+    /// Where this round reads from: `overlap` before the last round's line (a change whose
+    /// transaction took its time before that line but committed after the round read is
+    /// still seen), or, in a new process, `first` back from `now` (as far as a lost effect
+    /// can matter).
+    pub fn since(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        overlap: chrono::Duration,
+        first: chrono::Duration,
+    ) -> chrono::DateTime<chrono::Utc> {
+        match *self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(line) => line - overlap,
+            None => now - first,
+        }
+    }
+
+    /// A round succeeded up to `line`.
+    pub fn advance(&self, line: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+    }
+}

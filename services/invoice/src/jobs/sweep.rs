@@ -52,7 +52,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
 /// Where the search cache's catch-up ([`catch_up_cache`]) got to: the start of its last
 /// good round (none yet: a new process looks back one cache lifetime, as far as a lost
 /// bump can matter).
-pub type CacheMark = std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>;
+pub type CacheMark = service_kit::tasks::CatchUpMark;
 
 /// How far each round looks back before the last one started: a change whose
 /// transaction began (and took its `updated_at`) just before the last round but
@@ -63,13 +63,13 @@ const CATCH_UP_OVERLAP_SECS: i64 = 30;
 /// (see [`crate::outbound::bump_changed_since`]); answers how many sellers' invoices had.
 pub async fn catch_up_cache(state: &AppState, mark: &CacheMark) -> anyhow::Result<usize> {
     let now = state.clock.now();
-    let last = *mark.lock().unwrap_or_else(|e| e.into_inner());
     let ttl = i64::try_from(common::keys::ttl::INVOICE_SEARCH).unwrap_or(i64::MAX);
-    let since = match last {
-        Some(t) => t - chrono::Duration::seconds(CATCH_UP_OVERLAP_SECS),
-        None => now - chrono::Duration::seconds(ttl),
-    };
+    let since = mark.since(
+        now,
+        chrono::Duration::seconds(CATCH_UP_OVERLAP_SECS),
+        chrono::Duration::seconds(ttl),
+    );
     let bumped = crate::outbound::bump_changed_since(state, since).await?;
-    *mark.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+    mark.advance(now);
     Ok(bumped)
 }

@@ -155,7 +155,7 @@ pub async fn round(state: AppState, mark: EffectsMark) -> anyhow::Result<usize> 
 
 /// Where the effects catch-up ([`catch_up`]) got to: the quiet line of its last good round
 /// (none yet: a new process looks back one card lifetime, as far as a lost bump matters).
-pub type EffectsMark = std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>;
+pub type EffectsMark = service_kit::tasks::CatchUpMark;
 
 /// A listing is caught up once it has been quiet this long: no change of it or its offers
 /// is newer, so every committed change's own follow-up has had its time to land.
@@ -176,12 +176,12 @@ const OVERLAP_SECS: i64 = 30;
 pub async fn catch_up(state: &AppState, mark: &EffectsMark) -> anyhow::Result<usize> {
     let now = state.clock.now();
     let line = now - chrono::Duration::seconds(QUIET_SECS);
-    let last = *mark.lock().unwrap_or_else(|e| e.into_inner());
     let card_ttl = i64::try_from(common::keys::ttl::LISTING_CARD).unwrap_or(i64::MAX);
-    let since = match last {
-        Some(t) => t - chrono::Duration::seconds(OVERLAP_SECS),
-        None => now - chrono::Duration::seconds(card_ttl),
-    };
+    let since = mark.since(
+        now,
+        chrono::Duration::seconds(OVERLAP_SECS),
+        chrono::Duration::seconds(card_ttl),
+    );
     let changed = changed_since(state, since).await?;
     let busy: std::collections::HashSet<Uuid> =
         changed_since(state, line).await?.into_iter().collect();
@@ -196,14 +196,14 @@ pub async fn catch_up(state: &AppState, mark: &EffectsMark) -> anyhow::Result<us
         }
         // The total only when nothing at all is in flight.
         let total = if busy.is_empty() {
-            Some(crate::store::live::total_placed(state).await?)
+            Some(crate::store::live::Counter::Total.truth(state).await?)
         } else {
             None
         };
         crate::store::live::reconcile(state, &quiet, &figures, total).await?;
     }
     // Listings left busy are newer than `line` and found by the next round.
-    *mark.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+    mark.advance(line);
     Ok(quiet.len())
 }
 

@@ -96,7 +96,7 @@ impl Counter {
     }
 
     /// The counter's figure from the database.
-    async fn truth(self, state: &AppState) -> Result<i64, sea_orm::DbErr> {
+    pub async fn truth(self, state: &AppState) -> Result<i64, sea_orm::DbErr> {
         match self {
             Counter::Active(id) => active_count(state, id).await,
             Counter::Placed(id) => placed_count(state, Some(id)).await,
@@ -401,9 +401,4 @@ pub async fn reconcile(
         .await?;
     let _: Vec<fred::types::Value> = pipeline.all().await?;
     Ok(())
-}
-
-/// The total of offers ever placed, from the database.
-pub async fn total_placed(state: &AppState) -> Result<i64, sea_orm::DbErr> {
-    placed_count(state, None).await
 }
