@@ -258,9 +258,17 @@ impl Effects {
         let mut changes = Vec::new();
         // The invoice is accepted but not for an offer this service accepted: a late
         // confirmation of a timed-out reservation, which the invoice service is undoing.
+        // The listing as it was, read once and only when the invoice is no longer listed
+        // (the changes below touch neither its status nor its accepted offer).
+        let listing = match a.status {
+            Some(status) if status != InvoiceStatus::Listed => {
+                listings::find(txn, a.invoice_id).await?
+            }
+            _ => None,
+        };
         let undoing = a.status == Some(InvoiceStatus::Accepted)
-            && listings::find(txn, a.invoice_id)
-                .await?
+            && listing
+                .as_ref()
                 .is_some_and(|l| l.accepted_offer_id.is_none());
         if let Some(o) = offers::find(txn, a.offer_id).await? {
             let (to, reason) = match a.status {
@@ -310,9 +318,7 @@ impl Effects {
         if let Some(status) = a.status
             && status != InvoiceStatus::Listed
             && !undoing
-            && listings::find(txn, a.invoice_id)
-                .await?
-                .is_some_and(|l| l.status == LISTED)
+            && listing.as_ref().is_some_and(|l| l.status == LISTED)
         {
             let reason = format!("the invoice is {status}");
             changes.extend(listings::delist(txn, clock, invoice_id, status, &reason).await?);
