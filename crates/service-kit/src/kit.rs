@@ -20,7 +20,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::config::BaseConfig;
-use crate::http::{Readiness, Starting};
+use crate::http::{Readiness, Starting, Upgrades};
 use crate::outbox::{Relay, RelayHandle};
 use crate::redis::Pool;
 use crate::shutdown::CancellationToken;
@@ -240,19 +240,39 @@ impl Kit {
         R: Fn() -> X + Clone + Send + 'static,
         X: HttpServiceFactory + OpenApiFactory + 'static,
     {
+        self.serve_upgrades(api, state, Upgrades::InDispatcher, routes)
+            .await
+    }
+
+    /// [`Kit::serve`], where the connections a route upgrades are handed over to it
+    /// ([`crate::http::Handover`]) instead of staying in actix-web's HTTP dispatcher: a
+    /// service that holds many long-lived connections (WebSockets).
+    pub async fn serve_upgrades<S, R, X>(
+        self,
+        api: utoipa::openapi::OpenApi,
+        state: S,
+        upgrades: Upgrades,
+        routes: R,
+    ) -> anyhow::Result<Running<S>>
+    where
+        S: Clone + Send + 'static,
+        R: Fn() -> X + Clone + Send + 'static,
+        X: HttpServiceFactory + OpenApiFactory + 'static,
+    {
         self.tasks_started(TASKS_START_WITHIN).await;
         let readiness = self.readiness();
         let app_state = state.clone();
         let verifier = self.verifier().await;
-        let (port, server) = crate::http::serve(&self.base, self.starting, readiness, move || {
-            App::new()
-                .into_utoipa_app()
-                .openapi(api.clone())
-                .app_data(web::Data::new(app_state.clone()))
-                .app_data(web::Data::new(verifier.clone()))
-                .service(routes())
-        })
-        .await?;
+        let (port, server) =
+            crate::http::serve(&self.base, self.starting, readiness, upgrades, move || {
+                App::new()
+                    .into_utoipa_app()
+                    .openapi(api.clone())
+                    .app_data(web::Data::new(app_state.clone()))
+                    .app_data(web::Data::new(verifier.clone()))
+                    .service(routes())
+            })
+            .await?;
         tracing::info!(service = self.base.service, port, "Listening.");
         Ok(Running {
             port,
@@ -268,9 +288,13 @@ impl Kit {
     pub async fn serve_probes<S>(self, state: S) -> anyhow::Result<Running<S>> {
         self.tasks_started(TASKS_START_WITHIN).await;
         let readiness = self.readiness();
-        let (port, server) = crate::http::serve(&self.base, self.starting, readiness, || {
-            App::new().into_utoipa_app()
-        })
+        let (port, server) = crate::http::serve(
+            &self.base,
+            self.starting,
+            readiness,
+            Upgrades::InDispatcher,
+            || App::new().into_utoipa_app(),
+        )
         .await?;
         tracing::info!(service = self.base.service, port, "Probes listening.");
         Ok(Running {

@@ -56,7 +56,15 @@ pub async fn build_with_provider(
         &state,
         |s| async move { crate::jobs::effects::run_once(&s).await },
     );
-    kit.serve(ApiDoc::openapi(), state, routes::mount).await
+    // Connections upgraded to WebSockets leave actix-web's HTTP dispatcher (and its
+    // buffers): the session holds only what it uses (ws::socket).
+    kit.serve_upgrades(
+        ApiDoc::openapi(),
+        state,
+        service_kit::http::Upgrades::HandedOver,
+        routes::mount,
+    )
+    .await
 }
 
 /// The `notifications` binary (its `main` is `service_kit::cli::main::<Binary>()`).

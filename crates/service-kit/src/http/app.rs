@@ -4,10 +4,12 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, Error, HttpServer, web};
 use actix_web_prom::PrometheusMetrics;
+use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 use utoipa::openapi::OpenApi;
 use utoipa_actix_web::UtoipaApp;
 
+use super::handover::Upgrades;
 use super::{
     KnownRoutes, Readiness, Starting, api_docs, json_config, normalize_errors, not_found,
     path_config, query_config, request_id,
@@ -21,12 +23,14 @@ const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 /// Starts a service's HTTP server on the socket `starting` bound (stopping the stand-in
 /// that answered there while the service started). On every worker, `routes` builds the utoipa app with the service's own routes
 /// and app data; `/healthz`, `/readyz` and [`finish`] (with the `base.service` metrics)
-/// complete it. Signals are left to the caller (`crate::Running`); in-flight requests
+/// complete it. `upgrades` says what becomes of a connection upgraded by a route
+/// ([`Upgrades`]). Signals are left to the caller (`crate::Running`); in-flight requests
 /// get [`SHUTDOWN_TIMEOUT_SECS`] to finish. Answers the bound port and the server.
 pub async fn serve<F, T, B>(
     base: &BaseConfig,
     starting: Starting,
     readiness: Readiness,
+    upgrades: Upgrades,
     routes: F,
 ) -> anyhow::Result<(u16, Server)>
 where
@@ -44,18 +48,77 @@ where
     let max_body = base.max_body_bytes;
     let port = starting.port();
     let listener = starting.into_listener().await;
-    let server = HttpServer::new(move || {
+    let app = move || {
         let (app, api) = routes()
             .service(super::healthz)
             .service(super::readyz)
             .split_for_parts();
         finish(app, api, readiness.clone(), metrics.clone(), max_body)
-    })
-    .listen(listener)?
-    .disable_signals()
-    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
-    .run();
+    };
+    let server = match upgrades {
+        Upgrades::InDispatcher => HttpServer::new(app)
+            .listen(listener)?
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+            .run(),
+        Upgrades::HandedOver => handing_over(base.service, listener, app)?,
+    };
     Ok((port, server))
+}
+
+/// The server [`serve`] starts for [`Upgrades::HandedOver`]: what `HttpServer` builds
+/// (its timeouts), with the app also asked for upgrade requests, whose answers
+/// [`super::handover::upgrade`] writes.
+fn handing_over<A, T, B>(
+    name: &str,
+    listener: std::net::TcpListener,
+    app: A,
+) -> anyhow::Result<Server>
+where
+    A: Fn() -> App<T> + Clone + Send + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    use actix_service::{
+        IntoServiceFactory as _, ServiceFactoryExt as _, fn_factory, fn_service, map_config,
+    };
+    use actix_web::dev::AppConfig;
+
+    let addr = listener.local_addr()?;
+    let server = actix_server::Server::build()
+        .listen(name, listener, move || {
+            let upgrades = app.clone();
+            let upgrade = fn_factory(move || {
+                let factory = map_config(upgrades(), |_| AppConfig::default());
+                async move {
+                    let app = std::rc::Rc::new(factory.new_service(()).await?);
+                    Ok::<_, ()>(fn_service(move |(req, framed)| {
+                        super::handover::upgrade(app.clone(), req, framed)
+                    }))
+                }
+            });
+            actix_http::HttpService::build()
+                .keep_alive(actix_http::KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .upgrade(upgrade)
+                .finish(map_config(
+                    app().into_factory().map_err(|e: Error| e.error_response()),
+                    |_| AppConfig::default(),
+                ))
+                .tcp()
+        })?
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .run();
+    Ok(server)
 }
 
 /// Completes a service's app: extractor configs that answer bad input with problems,

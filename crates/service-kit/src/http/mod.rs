@@ -5,6 +5,7 @@
 mod app;
 mod dates;
 mod docs;
+mod handover;
 mod health;
 mod middleware;
 mod problem;
@@ -17,6 +18,7 @@ pub use crate::mount::{Mount, WithPages};
 pub use app::{finish, metrics, serve};
 pub use dates::iso_date;
 pub use docs::{BearerSecurity, ProblemResponses, api_docs};
+pub use handover::{Handover, Upgrades};
 pub use health::{Readiness, healthz, readyz};
 pub use middleware::{RequestId, normalize_errors, request_id};
 pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};

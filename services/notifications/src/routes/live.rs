@@ -4,11 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use common::auth::TokenError;
 use serde::{Deserialize, Serialize};
 use service_kit::auth::AuthUser;
-use service_kit::http::{ApiError, TokenErrors};
+use service_kit::http::{ApiError, Handover, TokenErrors};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::NotificationError;
 use crate::state::AppState;
+use crate::ws::socket::Socket;
 use crate::ws::{session, ticket as tickets};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,7 +77,6 @@ pub struct ConnectParams {
 pub async fn connect(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Payload,
     params: web::Query<ConnectParams>,
 ) -> Result<HttpResponse, ApiError> {
     // Not an upgrade: refused before the ticket is spent.
@@ -100,12 +100,6 @@ pub async fn connect(
         return Err(TokenError::Expired.into());
     }
     state.verifier.check_revocation(&claims).await?;
-    let (response, session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let stream = stream
-        .max_frame_size(session::MAX_CLIENT_FRAME)
-        .aggregate_continuations()
-        .max_continuation_size(session::MAX_CLIENT_FRAME);
     let notifications = state.keys.user_notifications_channel(claims.sub);
     let registration = state
         .hub
@@ -115,14 +109,14 @@ pub async fn connect(
             tracing::error!(%error, "Cannot listen for the user's notifications.");
             ApiError::Unavailable("live delivery is unavailable; retry".into())
         })?;
+    let mut response = HttpResponse::from(actix_http::ws::handshake_response(req.head()).finish())
+        .map_into_boxed_body();
+    // Once the 101 is written, the connection is the session's (the kit's handover).
     let state = state.get_ref().clone();
-    actix_web::rt::spawn(session::run(
-        state,
-        claims,
-        session,
-        stream,
-        registration,
-        notifications,
-    ));
+    Handover::new(move |io, read| {
+        let socket = Socket::new(io, read, session::MAX_CLIENT_FRAME);
+        session::run(state, claims, socket, registration, notifications)
+    })
+    .attach(&mut response);
     Ok(response)
 }

@@ -10,10 +10,13 @@
 //!   pipelined round trip and closes those revoked (4001) or expired (4002).
 //! - [`session`]: one task per connection: the user's own notifications from the start,
 //!   subscribe/unsubscribe to entitled channels, resume, ping/pong.
+//! - [`socket`]: the WebSocket protocol on the connection the kit hands over after the
+//!   handshake, with buffers held only while used.
 
 pub mod frames;
 mod hub;
 pub mod session;
+pub mod socket;
 pub mod ticket;
 
 pub use hub::{Close, Hub, Registration};

@@ -5,13 +5,14 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use actix_http::ws::{CloseCode, CloseReason, Message};
 use bytestring::ByteString;
 use common::auth::Claims;
 use uuid::Uuid;
 
 use super::frames::{self, ClientFrame, ServerFrame};
 use super::hub::{Close, Registration};
+use super::socket::{Incoming, Socket};
 use crate::domain::channels::LiveChannel;
 use crate::state::AppState;
 use crate::store;
@@ -25,7 +26,7 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 struct Connection {
     state: AppState,
     claims: Claims,
-    session: Session,
+    socket: Socket,
     reg_id: u64,
     tx: tokio::sync::mpsc::Sender<ByteString>,
     killer: super::hub::Killer,
@@ -54,13 +55,12 @@ fn reason(why: Close) -> CloseReason {
     }
 }
 
-/// Runs the connection of `claims`' user until it ends. `notifications` is the user's
-/// channel (Redis name) the registration already joined.
+/// Runs the connection of `claims`' user on `socket` until it ends. `notifications` is
+/// the user's channel (Redis name) the registration already joined.
 pub async fn run(
     state: AppState,
     claims: Claims,
-    session: Session,
-    mut stream: AggregatedMessageStream,
+    socket: Socket,
     registration: Registration,
     notifications: String,
 ) {
@@ -73,7 +73,7 @@ pub async fn run(
     let mut conn = Connection {
         state: state.clone(),
         claims,
-        session,
+        socket,
         reg_id: id,
         tx,
         killer: killer.clone(),
@@ -96,34 +96,27 @@ pub async fn run(
                 Some(frame) => conn.forward(frame).await,
                 None => Next::Stop(None),
             },
-            message = stream.recv() => {
+            message = conn.socket.recv() => {
                 last_heard = Instant::now();
                 match message {
-                    Some(Ok(AggregatedMessage::Text(text))) => conn.client_frame(&text).await,
-                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                    Ok(Some(Incoming::Text(text))) => conn.client_frame(&text).await,
+                    Ok(Some(Incoming::Binary)) => {
                         conn.send(frames::error("bad_frame", "frames are JSON text")).await
                     }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if conn.session.pong(&bytes).await.is_err() { Next::Stop(None) } else { Next::Go }
-                    }
-                    Some(Ok(AggregatedMessage::Pong(_))) => Next::Go,
-                    Some(Ok(AggregatedMessage::Close(_))) | None => Next::Stop(None),
-                    Some(Err(error)) => {
-                        tracing::debug!(%error, "WebSocket protocol error.");
-                        Next::Stop(Some(CloseReason {
-                            code: CloseCode::Protocol,
-                            description: Some("protocol error".into()),
-                        }))
+                    Ok(Some(Incoming::Ping(bytes))) => conn.send_message(Message::Pong(bytes)).await,
+                    Ok(Some(Incoming::Pong)) => Next::Go,
+                    Ok(Some(Incoming::Close) | None) => Next::Stop(None),
+                    Err(broken) => {
+                        tracing::debug!(?broken, "WebSocket connection broken.");
+                        Next::Stop(broken.close_reason())
                     }
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > ws.client_timeout {
                     Next::Stop(Some(reason(Close::Timeout)))
-                } else if conn.session.ping(b"").await.is_err() {
-                    Next::Stop(None)
                 } else {
-                    Next::Go
+                    conn.send_message(Message::Ping(bytes::Bytes::new())).await
                 }
             }
         };
@@ -135,16 +128,21 @@ pub async fn run(
     channels.push(notifications);
     state.hub.unregister(id, channels).await;
     // A client that stopped reading may never take the close frame: do not wait forever.
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.session.close(close)).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.socket.close(close)).await;
 }
 
 impl Connection {
     /// Sends a frame; a verdict of the hub (too slow, revoked) while the client is not
     /// taking it ends the wait.
     async fn send(&mut self, text: impl Into<ByteString>) -> Next {
+        self.send_message(Message::Text(text.into())).await
+    }
+
+    /// Sends any message (a text frame, a ping, a pong) under the same rule.
+    async fn send_message(&mut self, message: Message) -> Next {
         let killer = self.killer.clone();
         tokio::select! {
-            sent = self.session.text(text) => match sent {
+            sent = self.socket.send(message) => match sent {
                 Ok(()) => Next::Go,
                 Err(_) => Next::Stop(None),
             },

@@ -10,3 +10,4 @@ mod process_kills;
 mod push;
 mod redis_restart;
 mod ws;
+mod ws_protocol;
