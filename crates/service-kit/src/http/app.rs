@@ -17,6 +17,30 @@ use super::{
 use crate::config::BaseConfig;
 use crate::telemetry::VestioRootSpan;
 
+/// An app's service factory as actix-web builds it (what `App<T>` holds), answering
+/// bodies of type `B`.
+pub trait AppFactory<B>:
+    ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<B>,
+        Error = Error,
+        InitError = (),
+    >
+{
+}
+
+impl<T, B> AppFactory<B> for T where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        >
+{
+}
+
 /// How long in-flight requests may take to finish once the server is told to stop.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 
@@ -35,13 +59,7 @@ pub async fn serve<F, T, B>(
 ) -> anyhow::Result<(u16, Server)>
 where
     F: Fn() -> UtoipaApp<T> + Clone + Send + 'static,
-    T: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = Error,
-            InitError = (),
-        > + 'static,
+    T: AppFactory<B> + 'static,
     B: MessageBody + 'static,
 {
     let metrics = metrics(base.service)?;
@@ -76,13 +94,7 @@ fn handing_over<A, T, B>(
 ) -> anyhow::Result<Server>
 where
     A: Fn() -> App<T> + Clone + Send + 'static,
-    T: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = Error,
-            InitError = (),
-        > + 'static,
+    T: AppFactory<B> + 'static,
     B: MessageBody + 'static,
 {
     use actix_service::{
@@ -143,13 +155,7 @@ pub fn finish<T, B>(
     >,
 >
 where
-    T: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = Error,
-            InitError = (),
-        > + 'static,
+    T: AppFactory<B> + 'static,
     B: MessageBody + 'static,
 {
     let known = KnownRoutes::from_openapi(&api);

@@ -15,7 +15,7 @@ pub mod version;
 
 pub use crate::mount::{Mount, WithPages};
 
-pub use app::{finish, metrics, serve};
+pub use app::{AppFactory, finish, metrics, serve};
 pub use dates::iso_date;
 pub use docs::{BearerSecurity, ProblemResponses, api_docs};
 pub use handover::{Handover, Upgrades};

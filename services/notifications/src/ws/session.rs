@@ -99,7 +99,9 @@ pub async fn run(
             message = conn.socket.recv() => {
                 last_heard = Instant::now();
                 match message {
-                    Ok(Some(Incoming::Text(text))) => conn.client_frame(&text).await,
+                    // Boxed: subscribing and resuming await database queries, whose
+                    // state would otherwise be part of every idle connection's task.
+                    Ok(Some(Incoming::Text(text))) => Box::pin(conn.client_frame(&text)).await,
                     Ok(Some(Incoming::Binary)) => {
                         conn.send(frames::error("bad_frame", "frames are JSON text")).await
                     }
@@ -126,9 +128,14 @@ pub async fn run(
     };
     let mut channels: Vec<String> = conn.subscribed.keys().cloned().collect();
     channels.push(notifications);
-    state.hub.unregister(id, channels).await;
+    // Boxed, as above: run once, at the end.
+    Box::pin(state.hub.unregister(id, channels)).await;
     // A client that stopped reading may never take the close frame: do not wait forever.
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.socket.close(close)).await;
+    let _ = Box::pin(tokio::time::timeout(
+        CLOSE_TIMEOUT,
+        conn.socket.close(close),
+    ))
+    .await;
 }
 
 impl Connection {
