@@ -32,6 +32,7 @@ use common::events::Service;
 use common::keys::Keys;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
+use tokio_util::task::TaskTracker;
 use utoipa_actix_web::{AppExt, OpenApiFactory};
 
 use crate::tasks::{Policy, Supervisor};
@@ -51,6 +52,8 @@ pub struct Kit {
     tasks: Supervisor,
     /// Cancelled as soon as stopping begins (before in-flight requests finish).
     stopping: CancellationToken,
+    /// Connections the server handed over to a route (WebSockets).
+    handovers: TaskTracker,
 }
 
 impl Kit {
@@ -75,6 +78,7 @@ impl Kit {
             starting,
             tasks: Supervisor::new(CancellationToken::new()),
             stopping: CancellationToken::new(),
+            handovers: TaskTracker::new(),
         })
     }
 
@@ -263,8 +267,9 @@ impl Kit {
         let readiness = self.readiness();
         let app_state = state.clone();
         let verifier = self.verifier().await;
+        let handovers = (upgrades == Upgrades::HandedOver).then(|| self.handovers.clone());
         let (port, server) =
-            crate::http::serve(&self.base, self.starting, readiness, upgrades, move || {
+            crate::http::serve(&self.base, self.starting, readiness, handovers, move || {
                 App::new()
                     .into_utoipa_app()
                     .openapi(api.clone())
@@ -279,6 +284,7 @@ impl Kit {
             server,
             tasks: self.tasks,
             stopping: self.stopping,
+            handovers: self.handovers,
             state,
         })
     }
@@ -288,13 +294,9 @@ impl Kit {
     pub async fn serve_probes<S>(self, state: S) -> anyhow::Result<Running<S>> {
         self.tasks_started(TASKS_START_WITHIN).await;
         let readiness = self.readiness();
-        let (port, server) = crate::http::serve(
-            &self.base,
-            self.starting,
-            readiness,
-            Upgrades::InDispatcher,
-            || App::new().into_utoipa_app(),
-        )
+        let (port, server) = crate::http::serve(&self.base, self.starting, readiness, None, || {
+            App::new().into_utoipa_app()
+        })
         .await?;
         tracing::info!(service = self.base.service, port, "Probes listening.");
         Ok(Running {
@@ -302,6 +304,7 @@ impl Kit {
             server,
             tasks: self.tasks,
             stopping: self.stopping,
+            handovers: self.handovers,
             state,
         })
     }
@@ -345,6 +348,8 @@ pub struct Running<S> {
     server: Server,
     tasks: Supervisor,
     stopping: CancellationToken,
+    /// Connections the server handed over (WebSockets), waited for when stopping.
+    handovers: TaskTracker,
     state: S,
 }
 
@@ -373,6 +378,20 @@ impl<S> Running<S> {
         shutdown.cancelled().await;
         tracing::info!("Stopping: finishing in-flight requests and background work.");
         self.stopping.cancel();
+        // Connections handed over to a route (WebSockets) are no longer the server's
+        // in-flight requests: they close on `stopping` (with their goodbye, 1001) and are
+        // waited for here, before the server's workers, whose threads run them, stop.
+        self.handovers.close();
+        let within = Duration::from_secs(crate::http::SHUTDOWN_TIMEOUT_SECS);
+        if tokio::time::timeout(within, self.handovers.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = self.handovers.len(),
+                "Handed-over connections still open at the shutdown timeout."
+            );
+        }
         handle.stop(true).await;
         let served = server.await;
         let tasks = self.tasks.shutdown().await;

@@ -46,6 +46,13 @@ pub fn base_config(service: &'static str, db: &TestDb) -> BaseConfig {
 /// Stops what [`spawn_until_dropped`] runs when dropped.
 pub struct Running(CancellationToken);
 
+impl Running {
+    /// Stops the service now (as SIGTERM would), not waiting for the drop.
+    pub fn stop(&self) {
+        self.0.cancel();
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         self.0.cancel();

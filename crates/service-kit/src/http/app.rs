@@ -9,13 +9,13 @@ use tracing_actix_web::TracingLogger;
 use utoipa::openapi::OpenApi;
 use utoipa_actix_web::UtoipaApp;
 
-use super::handover::Upgrades;
 use super::{
     KnownRoutes, Readiness, Starting, api_docs, json_config, normalize_errors, not_found,
     path_config, query_config, request_id,
 };
 use crate::config::BaseConfig;
 use crate::telemetry::VestioRootSpan;
+use tokio_util::task::TaskTracker;
 
 /// An app's service factory as actix-web builds it (what `App<T>` holds), answering
 /// bodies of type `B`.
@@ -42,19 +42,20 @@ impl<T, B> AppFactory<B> for T where
 }
 
 /// How long in-flight requests may take to finish once the server is told to stop.
-const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
+pub(crate) const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 
 /// Starts a service's HTTP server on the socket `starting` bound (stopping the stand-in
 /// that answered there while the service started). On every worker, `routes` builds the utoipa app with the service's own routes
 /// and app data; `/healthz`, `/readyz` and [`finish`] (with the `base.service` metrics)
-/// complete it. `upgrades` says what becomes of a connection upgraded by a route
-/// ([`Upgrades`]). Signals are left to the caller (`crate::Running`); in-flight requests
+/// complete it. With `handovers`, the connections a route upgrades are handed over to it
+/// and tracked there ([`super::Handover`]); without, they stay in actix-web's dispatcher.
+/// Signals are left to the caller (`crate::Running`); in-flight requests
 /// get [`SHUTDOWN_TIMEOUT_SECS`] to finish. Answers the bound port and the server.
 pub async fn serve<F, T, B>(
     base: &BaseConfig,
     starting: Starting,
     readiness: Readiness,
-    upgrades: Upgrades,
+    handovers: Option<TaskTracker>,
     routes: F,
 ) -> anyhow::Result<(u16, Server)>
 where
@@ -73,23 +74,24 @@ where
             .split_for_parts();
         finish(app, api, readiness.clone(), metrics.clone(), max_body)
     };
-    let server = match upgrades {
-        Upgrades::InDispatcher => HttpServer::new(app)
+    let server = match handovers {
+        None => HttpServer::new(app)
             .listen(listener)?
             .disable_signals()
             .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
             .run(),
-        Upgrades::HandedOver => handing_over(base.service, listener, app)?,
+        Some(handovers) => handing_over(base.service, listener, handovers, app)?,
     };
     Ok((port, server))
 }
 
-/// The server [`serve`] starts for [`Upgrades::HandedOver`]: what `HttpServer` builds
+/// The server [`serve`] starts with `handovers`: what `HttpServer` builds
 /// (its timeouts), with the app also asked for upgrade requests, whose answers
 /// [`super::handover::upgrade`] writes.
 fn handing_over<A, T, B>(
     name: &str,
     listener: std::net::TcpListener,
+    handovers: TaskTracker,
     app: A,
 ) -> anyhow::Result<Server>
 where
@@ -105,13 +107,14 @@ where
     let addr = listener.local_addr()?;
     let server = actix_server::Server::build()
         .listen(name, listener, move || {
-            let upgrades = app.clone();
+            let (upgrades, handovers) = (app.clone(), handovers.clone());
             let upgrade = fn_factory(move || {
                 let factory = map_config(upgrades(), |_| AppConfig::default());
+                let handovers = handovers.clone();
                 async move {
                     let app = std::rc::Rc::new(factory.new_service(()).await?);
                     Ok::<_, ()>(fn_service(move |(req, framed)| {
-                        super::handover::upgrade(app.clone(), req, framed)
+                        super::handover::upgrade(handovers.clone(), app.clone(), req, framed)
                     }))
                 }
             });

@@ -25,12 +25,13 @@ use actix_web::dev::ServiceResponse;
 use bytes::BytesMut;
 use futures::SinkExt;
 use tokio::net::TcpStream;
+use tokio_util::task::TaskTracker;
 
 /// What an upgraded connection runs: the socket and what the client sent after its
 /// request (often empty).
 type Takeover = Box<dyn FnOnce(TcpStream, BytesMut) -> Pin<Box<dyn Future<Output = ()>>>>;
 
-/// How a server treats requests that ask for a protocol upgrade.
+/// How a server treats requests that ask for a protocol upgrade (`Kit::serve_upgrades`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upgrades {
     /// As actix-web does: an upgraded connection stays in its HTTP dispatcher.
@@ -63,6 +64,7 @@ impl Handover {
 /// Answers one upgrade request on `framed` through `app`; hands the connection over if
 /// the answer carries a [`Handover`].
 pub(super) async fn upgrade<S, B>(
+    handovers: TaskTracker,
     app: Rc<S>,
     req: Request,
     mut framed: Framed<TcpStream, h1::Codec>,
@@ -107,7 +109,8 @@ where
         parts.read_buf
     };
     // Run even if the answer could not be written: the handover finds the connection
-    // broken at once and releases what it holds its usual way.
-    actix_web::rt::spawn(run(parts.io, read));
+    // broken at once and releases what it holds its usual way. Tracked: the server's
+    // graceful stop no longer counts the connection, `Running` waits for it instead.
+    actix_web::rt::spawn(handovers.track_future(run(parts.io, read)));
     answered.map_err(Into::into)
 }

@@ -15,6 +15,7 @@ pub mod version;
 
 pub use crate::mount::{Mount, WithPages};
 
+pub(crate) use app::SHUTDOWN_TIMEOUT_SECS;
 pub use app::{AppFactory, finish, metrics, serve};
 pub use dates::iso_date;
 pub use docs::{BearerSecurity, ProblemResponses, api_docs};

@@ -299,6 +299,14 @@ impl Hub {
         claims: Claims,
         notifications: &str,
     ) -> Result<Registration, service_kit::redis::RedisError> {
+        // Once stopping, every connection was told to go (1001): a new one is refused
+        // (503) rather than left open with nobody to close it.
+        if self.inner.stop.is_cancelled() {
+            return Err(fred::error::Error::new(
+                fred::error::ErrorKind::Canceled,
+                "the service is stopping",
+            ));
+        }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.inner.buffer);
         let killer = Killer::default();

@@ -21,7 +21,7 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 #[allow(dead_code)]
 pub struct TestApp {
     /// First, so the service is told to stop before anything else is dropped.
-    _running: Running,
+    pub running: Running,
     pub api: ApiClient,
     pub keys: Keys,
     pub redis: Pool,
@@ -91,7 +91,7 @@ pub async fn spawn_app_at(
     })
     .await;
     TestApp {
-        _running: running,
+        running,
         api,
         keys,
         redis,

@@ -443,3 +443,17 @@ async fn a_user_registered_event_tells_the_new_user() {
     assert_eq!(f["title"], "Welcome to Vestio");
     assert!(f["body"].as_str().unwrap().contains("Hello Ada"));
 }
+
+#[tokio::test]
+async fn stopping_says_goodbye_to_every_connection() {
+    let app = spawn_app().await;
+    let (a, b) = (app.seller(), app.investor());
+    let mut wa = app.connect(&a).await;
+    let mut wb = app.connect(&b).await;
+    app.wait_connections(2).await;
+    // As SIGTERM: each connection is closed with 1001 (reconnect and resume), and the
+    // server waits for the goodbyes before its workers stop.
+    app.running.stop();
+    assert_eq!(closed_with(&mut wa).await, 1001);
+    assert_eq!(closed_with(&mut wb).await, 1001);
+}
