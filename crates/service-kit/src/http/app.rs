@@ -99,22 +99,42 @@ where
     T: AppFactory<B> + 'static,
     B: MessageBody + 'static,
 {
-    use actix_service::{
-        IntoServiceFactory as _, ServiceFactoryExt as _, fn_factory, fn_service, map_config,
-    };
+    use actix_service::{IntoServiceFactory as _, fn_factory, fn_service, map_config};
     use actix_web::dev::AppConfig;
 
     let addr = listener.local_addr()?;
     let server = actix_server::Server::build()
         .listen(name, listener, move || {
-            let (upgrades, handovers) = (app.clone(), handovers.clone());
-            let upgrade = fn_factory(move || {
-                let factory = map_config(upgrades(), |_| AppConfig::default());
-                let handovers = handovers.clone();
+            // One app per worker, serving both the requests the dispatcher keeps and the
+            // upgrades: built with the worker's services, found by the upgrade's service
+            // when its first request comes (the worker takes none before both exist).
+            let built = std::rc::Rc::new(std::cell::OnceCell::new());
+            let factory = map_config(app().into_factory(), |_| AppConfig::default());
+            let keep = built.clone();
+            let service = fn_factory(move || {
+                let making = factory.new_service(());
+                let keep = keep.clone();
                 async move {
-                    let app = std::rc::Rc::new(factory.new_service(()).await?);
+                    let app = std::rc::Rc::new(making.await?);
+                    let _ = keep.set(app.clone());
+                    Ok::<_, ()>(app)
+                }
+            });
+            let handovers = handovers.clone();
+            let upgrade = fn_factory(move || {
+                let (built, handovers) = (built.clone(), handovers.clone());
+                async move {
                     Ok::<_, ()>(fn_service(move |(req, framed)| {
-                        super::handover::upgrade(handovers.clone(), app.clone(), req, framed)
+                        let app = built.get().cloned();
+                        let handovers = handovers.clone();
+                        async move {
+                            let Some(app) = app else {
+                                return Err(actix_web::error::ErrorServiceUnavailable(
+                                    "the worker is starting",
+                                ));
+                            };
+                            super::handover::upgrade(handovers, app, req, framed).await
+                        }
                     }))
                 }
             });
@@ -124,10 +144,7 @@ where
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(addr)
                 .upgrade(upgrade)
-                .finish(map_config(
-                    app().into_factory().map_err(|e: Error| e.error_response()),
-                    |_| AppConfig::default(),
-                ))
+                .finish(service)
                 .tcp()
         })?
         .disable_signals()
