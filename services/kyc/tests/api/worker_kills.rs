@@ -22,6 +22,8 @@ fn worker(app: &TestApp) -> Child {
     let dir = app.dir.path();
     Command::new(env!("CARGO_BIN_EXE_kyc"))
         .arg("worker")
+        // Its probes on a free port: the default (8082) may be a running stack's.
+        .env("PORT", "0")
         .env("KYC_DATABASE_URL", &app.config.base.database_url)
         .env("REDIS_URL", &app.config.base.redis_url)
         .env("REDIS_PREFIX", &app.config.base.redis_prefix)
