@@ -157,13 +157,30 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// The unread count as served (`GET /unread-count`, from Redis' copy) once that copy
+    /// agrees with the database's count, which moves in the same transaction as the
+    /// notifications; the copy follows just after the commit, so a test that saw the
+    /// notifications stored may ask a moment before it does.
     pub async fn unread(&self, user: &User) -> u64 {
-        let res = self
-            .get("/api/notifications/unread-count", &user.token)
-            .await;
-        assert_eq!(res.status(), 200);
-        let v: Value = res.json().await.unwrap();
-        v["unread"].as_u64().unwrap()
+        testkit::wait_for(
+            DEADLINE,
+            "the served unread count to match the stored one",
+            || async {
+                let stored = notifications::store::unread_of(&self.state.db, &[user.id])
+                    .await
+                    .unwrap()
+                    .get(&user.id)
+                    .map_or(0, |c| c.unread);
+                let res = self
+                    .get("/api/notifications/unread-count", &user.token)
+                    .await;
+                assert_eq!(res.status(), 200);
+                let v: Value = res.json().await.unwrap();
+                let served = v["unread"].as_u64().unwrap();
+                (u64::try_from(stored).ok() == Some(served)).then_some(served)
+            },
+        )
+        .await
     }
 
     /// Waits until `user` has `n` notifications stored; returns the page.
