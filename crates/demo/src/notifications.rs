@@ -38,6 +38,18 @@ async fn next_frame(ws: &mut Ws) -> anyhow::Result<Value> {
     .context("no frame within 20 s")?
 }
 
+/// The next frame that is not a notification: the answer to what the client sent. A
+/// notification of the user's may arrive first (one stored just before the socket
+/// opened is delivered live too).
+async fn next_reply(ws: &mut Ws) -> anyhow::Result<Value> {
+    loop {
+        let f = next_frame(ws).await?;
+        if f["type"] != "notification" {
+            return Ok(f);
+        }
+    }
+}
+
 async fn send(ws: &mut Ws, frame: Value) -> anyhow::Result<()> {
     ws.send(Message::Text(frame.to_string().into())).await?;
     Ok(())
@@ -141,7 +153,7 @@ impl Demo {
             json!({"type": "subscribe", "channel": format!("seller:{}", seller.id)}),
         )
         .await?;
-        let f = next_frame(&mut ws).await?;
+        let f = next_reply(&mut ws).await?;
         ensure!(
             f["type"] == "subscribed",
             "subscribe to own seller channel: {f}"
@@ -151,7 +163,7 @@ impl Demo {
             json!({"type": "subscribe", "channel": format!("kyc:status:{}", investor.id)}),
         )
         .await?;
-        let f = next_frame(&mut ws).await?;
+        let f = next_reply(&mut ws).await?;
         ensure!(
             f["code"] == "forbidden",
             "subscribe to the investor's KYC channel: {f}"
