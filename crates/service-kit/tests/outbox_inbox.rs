@@ -28,7 +28,11 @@ struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(outbox::Migration), Box::new(inbox::Migration)]
+        vec![
+            Box::new(outbox::Migration),
+            Box::new(outbox::migration::Unsent),
+            Box::new(inbox::Migration),
+        ]
     }
 }
 
@@ -989,4 +993,74 @@ async fn only_events_signed_by_their_producer_are_applied_on_postgres() {
 #[tokio::test]
 async fn only_events_signed_by_their_producer_are_applied_on_sqlite() {
     only_events_signed_by_their_producer_are_applied(DbKind::Sqlite).await;
+}
+
+/// How the database would run `sql`: PostgreSQL's `EXPLAIN` lines, SQLite's `EXPLAIN
+/// QUERY PLAN` details.
+async fn plan_of(env: &Env, kind: DbKind, sql: &str) -> Vec<String> {
+    let (explain, column) = match kind {
+        DbKind::Postgres => (format!("EXPLAIN {sql}"), 0),
+        DbKind::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), 3),
+    };
+    let backend = env.db.get_database_backend();
+    env.db
+        .query_all_raw(Statement::from_string(backend, explain))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(column).unwrap())
+        .collect()
+}
+
+/// The relay's query is answered from the partial index of unsent rows, not by visiting
+/// every row (or every stale index entry) ever sent; the purge finds sent rows by when.
+async fn the_relay_reads_unsent_rows_from_their_own_index(kind: DbKind) {
+    let env = setup(kind).await;
+    // 2,000 rows sent and 3 waiting, as a busy service's outbox holds them.
+    env.db
+        .execute_unprepared(match kind {
+            DbKind::Postgres => {
+                "INSERT INTO outbox (id, event_type, envelope, created_at, sent_at) \
+                 SELECT gen_random_uuid(), 'invoice.status_changed', '{}', now(), \
+                 CASE WHEN g <= 2000 THEN now() END FROM generate_series(1, 2003) g"
+            }
+            DbKind::Sqlite => {
+                "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2003) \
+                 INSERT INTO outbox (id, event_type, envelope, created_at, sent_at) \
+                 SELECT lower(hex(randomblob(16))), 'invoice.status_changed', '{}', \
+                 '2026-12-07 00:00:00+00:00', \
+                 CASE WHEN n <= 2000 THEN '2026-12-07 00:00:01+00:00' END FROM g"
+            }
+        })
+        .await
+        .unwrap();
+    env.db.execute_unprepared("ANALYZE outbox").await.unwrap();
+    let relay = {
+        use sea_orm::QueryTrait;
+        outbox::unsent(100)
+            .build(env.db.get_database_backend())
+            .to_string()
+    };
+    let plan = plan_of(&env, kind, &relay).await;
+    assert!(
+        plan.iter().any(|line| line.contains("idx_outbox_unsent")),
+        "{plan:#?}"
+    );
+    assert_eq!(outbox::pending(&env.db).await.unwrap(), 3);
+    let purge = "SELECT id FROM outbox WHERE sent_at < '2000-01-01 00:00:00+00:00'";
+    let plan = plan_of(&env, kind, purge).await;
+    assert!(
+        plan.iter().any(|line| line.contains("idx_outbox_sent ")),
+        "{plan:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_relay_reads_unsent_rows_from_their_own_index_on_postgres() {
+    the_relay_reads_unsent_rows_from_their_own_index(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_relay_reads_unsent_rows_from_their_own_index_on_sqlite() {
+    the_relay_reads_unsent_rows_from_their_own_index(DbKind::Sqlite).await;
 }

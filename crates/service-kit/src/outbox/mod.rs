@@ -35,7 +35,8 @@
 //!
 //! # Wiring
 //!
-//! Add [`Migration`] to the service's `Migrator`, build one [`Relay`] at start-up, keep its
+//! Add [`Migration`] and then [`migration::Unsent`] (the relay's index) to the service's
+//! `Migrator`, build one [`Relay`] at start-up, keep its
 //! [`RelayHandle`] in the app state, and spawn [`Relay::run`] with the shutdown token.
 
 pub mod entity;
@@ -80,6 +81,17 @@ pub async fn add_all<C: ConnectionTrait>(txn: &C, envelopes: &[Envelope]) -> Res
         .exec_without_returning(txn)
         .await?;
     Ok(())
+}
+
+/// The relay's query: up to `limit` rows not sent yet, oldest first (answered from
+/// [`migration::Unsent`]'s index).
+pub fn unsent(limit: u64) -> sea_orm::Select<entity::Entity> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    entity::Entity::find()
+        .filter(entity::Column::SentAt.is_null())
+        .order_by_asc(entity::Column::CreatedAt)
+        .order_by_asc(entity::Column::Id)
+        .limit(limit)
 }
 
 /// How many events wait for the relay.

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use fred::prelude::{Expiration, KeysInterface, SetOptions};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use super::entity;
 use crate::queue::{self, QueueError, scripts::Lua};
@@ -232,13 +230,7 @@ impl Relay {
     }
 
     async fn push_batch(&self) -> Result<usize, RelayError> {
-        let rows = entity::Entity::find()
-            .filter(entity::Column::SentAt.is_null())
-            .order_by_asc(entity::Column::CreatedAt)
-            .order_by_asc(entity::Column::Id)
-            .limit(self.batch_size)
-            .all(&self.db)
-            .await?;
+        let rows = super::unsent(self.batch_size).all(&self.db).await?;
         if rows.is_empty() {
             return Ok(0);
         }

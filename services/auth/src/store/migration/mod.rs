@@ -35,6 +35,7 @@ impl MigratorTrait for Migrator {
             }),
             Box::new(m0005_totp::Migration),
             Box::new(m0006_totp_secret_width::Migration),
+            Box::new(service_kit::outbox::migration::Unsent),
         ]
     }
 }

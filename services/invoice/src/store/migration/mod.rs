@@ -52,6 +52,7 @@ impl MigratorTrait for Migrator {
                 words: common::events::invoice::ActorKind::WORDS,
             }),
             Box::new(m0009_acceptances::Migration),
+            Box::new(service_kit::outbox::migration::Unsent),
         ]
     }
 }

@@ -59,6 +59,7 @@ impl MigratorTrait for Migrator {
                 column: "role",
                 words: common::auth::Role::WORDS,
             }),
+            Box::new(service_kit::outbox::migration::Unsent),
         ]
     }
 }

@@ -44,6 +44,7 @@ impl MigratorTrait for Migrator {
                 words: common::money::Currency::WORDS,
             }),
             Box::new(m0007_changed_at_indexes::Migration),
+            Box::new(service_kit::outbox::migration::Unsent),
         ]
     }
 }

@@ -91,6 +91,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(m0013_pooled_entries_and_retries::Migration));
         all.push(Box::new(m0014_payout_accounts_per_currency::Migration));
         all.push(Box::new(m0015_webhook_inbox::Migration));
+        all.push(Box::new(service_kit::outbox::migration::Unsent));
         all
     }
 }
