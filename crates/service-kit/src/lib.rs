@@ -9,6 +9,7 @@
 //! | [`tasks`], [`heartbeat`] | supervised background tasks: restarted with backoff, `/readyz` 503 while down or hung |
 //! | [`queue`] | a reliable Redis list queue (BLMOVE, ack, retry with backoff, dead letters, reaper) |
 //! | [`outbox`], [`inbox`] | exactly-once effects from at-least-once delivery |
+//! | [`batch`] | group commit: concurrent callers' writes run as one batch, each answered with its own result |
 //! | [`cache`] | cache-aside with generations and single-flight |
 //! | [`crypto`] | fields encrypted at rest (AES-256-GCM) with a key from the environment or a file |
 //! | [`flight`] | single-flight for any work (one run per key among overlapping callers) |
@@ -20,6 +21,7 @@
 //! | [`telemetry`], [`config`], [`db`], [`redis`], [`shutdown`] | the rest of a service's plumbing |
 
 pub mod auth;
+pub mod batch;
 pub mod cache;
 pub mod cli;
 pub mod config;

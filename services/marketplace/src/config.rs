@@ -31,6 +31,9 @@ pub struct MarketplaceConfig {
     /// How long an accepted offer waits for the invoice service's answer before the sweep
     /// releases it (`MARKETPLACE_RESERVATION_TIMEOUT_SECS`).
     pub reservation_timeout: Duration,
+    /// Most offers placed in one transaction (`MARKETPLACE_OFFER_BATCH`, 1 to 1000): the
+    /// offers that arrive while a batch is written go in the next (1: each alone).
+    pub offer_batch: usize,
 }
 
 impl MarketplaceConfig {
@@ -48,6 +51,7 @@ impl MarketplaceConfig {
             max_offer_hours: 168,
             sweep_interval: Duration::from_secs(30),
             reservation_timeout: Duration::from_secs(300),
+            offer_batch: 64,
         }
     }
 
@@ -75,8 +79,16 @@ impl MarketplaceConfig {
                 reason: "at most 10000 (100%)".into(),
             });
         }
+        let offer_batch: usize = config::parse("MARKETPLACE_OFFER_BATCH", d.offer_batch)?;
+        if !(1..=1000).contains(&offer_batch) {
+            return Err(ConfigError {
+                name: "MARKETPLACE_OFFER_BATCH".into(),
+                reason: "from 1 to 1000".into(),
+            });
+        }
         Ok(Self {
             max_rate,
+            offer_batch,
             min_rate,
             min_days_to_due: config::parse("MARKETPLACE_MIN_DAYS_TO_DUE", d.min_days_to_due)?,
             fee_bps,

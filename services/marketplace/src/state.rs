@@ -27,6 +27,8 @@ pub struct AppState {
     pub sweep_rounds: Arc<std::sync::atomic::AtomicU64>,
     /// Rebuilds of missing counters in flight (one database read per counter at a time).
     pub rebuilds: service_kit::flight::SingleFlight<Result<i64, String>>,
+    /// Places the offers that arrive together in one transaction.
+    pub placer: crate::store::offers::placing::Placer,
 }
 
 impl AppState {
@@ -39,6 +41,12 @@ impl AppState {
             keys: kit.keys.clone(),
             clock: kit.clock.clone(),
             relay,
+            placer: crate::store::offers::placing::Placer::start(
+                kit.db.clone(),
+                kit.clock.clone(),
+                config.max_active_offers,
+                config.offer_batch,
+            ),
             config: Arc::new(config),
             sweep_rounds: Arc::default(),
             rebuilds: Default::default(),

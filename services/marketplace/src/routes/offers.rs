@@ -12,6 +12,7 @@ use serde_json::Value;
 use service_kit::auth::AuthUser;
 use service_kit::http::version::IfMatch;
 use service_kit::http::{ApiError, FieldError, JsonBodyErrors, TokenErrors};
+use tracing::Instrument as _;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -162,7 +163,10 @@ pub async fn create(
     };
     // The listing's row, not its cached card: every placed offer changes the card, so
     // the next offer would find it stale and pay for reading it again and storing it.
-    let Some(l) = listings::find(&state.db, InvoiceId(invoice_id)).await? else {
+    let Some(l) = listings::find(&state.db, InvoiceId(invoice_id))
+        .instrument(tracing::info_span!("read listing"))
+        .await?
+    else {
         return Err(ApiError::field(
             "invoice_id",
             "no listed invoice with this id",
@@ -181,10 +185,14 @@ pub async fn create(
         listing: l,
         quote,
     };
-    let changed = offers::place(&state, &user, new).await?;
+    let changed = offers::place(&state, &user, new)
+        .instrument(tracing::info_span!("place offer"))
+        .await?;
     let o = &changed.offer;
     tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, investor_id = %user.id, "Offer placed.");
-    super::committed(&state, StatusCode::CREATED, changed).await
+    super::committed(&state, StatusCode::CREATED, changed)
+        .instrument(tracing::info_span!("after commit"))
+        .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

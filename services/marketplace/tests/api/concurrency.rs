@@ -1,11 +1,21 @@
 //! Many sellers' clicks at once: exactly one offer per invoice is ever accepted, however
-//! many accepts of different offers race on two instances sharing one database.
+//! many accepts of different offers race on two instances sharing one database. Many
+//! investors' offers at once: placed together in batches, each exactly once, within the
+//! limit, with its event.
 
+use std::collections::HashMap;
+
+use common::clock::Clock;
+use common::events::Service;
+use common::ids::InvoiceId;
 use futures::future::join_all;
-use serde_json::json;
+use marketplace::domain::pricing::{Quote, Rate};
+use marketplace::store::offers::placing::{Placed, Placing, place_together};
+use marketplace::store::offers::{MarketError, NewOffer};
+use serde_json::{Value, json};
 use testkit::DbKind;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{TestApp, spawn_app_with};
 
 const OFFERS: usize = 5;
 const ACCEPTS: usize = 50;
@@ -131,4 +141,228 @@ async fn concurrent_offers_respect_the_limit_on_postgres() {
 #[tokio::test]
 async fn concurrent_offers_respect_the_limit_on_sqlite() {
     concurrent_offers_respect_the_limit(DbKind::Sqlite).await;
+}
+
+/// An offer at 18 % on `invoice` (the figures are not what this checks).
+async fn new_offer(app: &TestApp, invoice: uuid::Uuid) -> NewOffer {
+    let listing = marketplace::store::listings::find(&app.state.db, InvoiceId(invoice))
+        .await
+        .unwrap()
+        .unwrap();
+    NewOffer {
+        listing,
+        quote: Quote {
+            face: 150_000_000,
+            days: 60,
+            rate: Rate::from_millionths(180_000),
+            discount: 4_438_356,
+            price: 145_561_644,
+            fee: 1_500_000,
+        },
+        expires_at: app.clock.now() + chrono::Duration::hours(1),
+        priced_on: app.clock.now().date_naive(),
+    }
+}
+
+/// A batch places what the lone path would place and hands back the rest unchanged: a
+/// second offer on a listing already in the batch, an investor's second active offer
+/// (its claim given back), an offer on a listing closed since it was read. Placed alone,
+/// those get the lone path's answers.
+async fn a_batch_places_what_it_can_and_hands_back_the_rest(kind: DbKind) {
+    let app = spawn_app_with(kind, |_| {}).await;
+    let seller = app.seller();
+    let (l1, l2, l3, l4) = (
+        app.listed(&seller).await,
+        app.listed(&seller).await,
+        app.listed(&seller).await,
+        app.listed(&seller).await,
+    );
+    let (a, b, c, d) = (
+        app.investor(),
+        app.investor(),
+        app.investor(),
+        app.investor(),
+    );
+    let earlier = app.offer(&a, &l3, "18").await;
+    let closed = new_offer(&app, l4.id).await;
+    app.deliver(&app.invoice_event("invoice.cancelled", &l4, "listed", "cancelled"))
+        .await;
+    app.wait_for_listing(l4.id, "cancelled").await;
+
+    let batch = vec![
+        Placing {
+            investor: a.id,
+            new: new_offer(&app, l1.id).await,
+        },
+        Placing {
+            investor: b.id,
+            new: new_offer(&app, l1.id).await,
+        },
+        Placing {
+            investor: c.id,
+            new: new_offer(&app, l2.id).await,
+        },
+        Placing {
+            investor: a.id,
+            new: new_offer(&app, l3.id).await,
+        },
+        Placing {
+            investor: d.id,
+            new: closed,
+        },
+    ];
+    let placed = place_together(&app.state.db, app.clock.as_ref(), 20, batch).await;
+    let (mut done, mut alone) = (Vec::new(), Vec::new());
+    for p in placed {
+        match p {
+            Placed::Done(c) => done.push(c),
+            Placed::Alone(p) => alone.push(p),
+        }
+    }
+    let who = |o: &marketplace::store::entity::offer::Model| (o.investor_id, o.invoice_id);
+    assert_eq!(
+        done.iter().map(|c| who(&c.offer)).collect::<Vec<_>>(),
+        [(a.id, l1.id), (c.id, l2.id)]
+    );
+    assert_eq!(
+        alone
+            .iter()
+            .map(|p| (p.investor, p.new.listing.id))
+            .collect::<Vec<_>>(),
+        [(b.id, l1.id), (a.id, l3.id), (d.id, l4.id)]
+    );
+    // The claims: one each on the placed, the duplicate's given back, none on the closed.
+    for (l, active) in [(&l1, 1), (&l2, 1), (&l3, 1), (&l4, 0)] {
+        let row = marketplace::store::listings::find(&app.state.db, InvoiceId(l.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.active_offers, active, "listing {}", l.id);
+    }
+    // Each placed offer's event, once.
+    marketplace::outbound::after(&app.state, &done).await;
+    for c in &done {
+        let id = json!(c.offer.id);
+        app.wait_for_event(Service::Notifications, "offer.placed", &id)
+            .await;
+        assert_eq!(
+            app.events_about(Service::Notifications, "offer.placed", &id)
+                .await
+                .len(),
+            1
+        );
+    }
+    assert_eq!(earlier["status"], "pending");
+    // Alone, each gets its own answer.
+    let mut answers = Vec::new();
+    for p in alone {
+        answers.push(
+            marketplace::store::offers::changes::place_alone(&app.state, p.investor, p.new)
+                .await
+                .map(|c| c.offer.invoice_id),
+        );
+    }
+    assert!(
+        matches!(answers[0], Ok(id) if id == l1.id),
+        "{:?}",
+        answers[0]
+    );
+    assert!(
+        matches!(&answers[1], Err(MarketError::Refused(d)) if d.contains("already have an active offer")),
+        "{:?}",
+        answers[1]
+    );
+    assert!(
+        matches!(&answers[2], Err(MarketError::Refused(d)) if d == "the invoice is cancelled; it takes no offers"),
+        "{:?}",
+        answers[2]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_places_what_it_can_and_hands_back_the_rest_on_postgres() {
+    a_batch_places_what_it_can_and_hands_back_the_rest(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_batch_places_what_it_can_and_hands_back_the_rest_on_sqlite() {
+    a_batch_places_what_it_can_and_hands_back_the_rest(DbKind::Sqlite).await;
+}
+
+/// Forty investors place offers on four listings (limit 6) at once, each twice: every
+/// answer is 201 or 409, each listing takes exactly its limit, an investor has at most
+/// one active offer on a listing, the counts match the rows and every placed offer has
+/// exactly one event.
+async fn offers_placed_at_once_on_many_listings_are_each_placed_once(kind: DbKind) {
+    let app = spawn_app_with(kind, |c| c.max_active_offers = 6).await;
+    let seller = app.seller();
+    let mut invoices = Vec::new();
+    for _ in 0..4 {
+        invoices.push(app.listed(&seller).await);
+    }
+    let investors: Vec<_> = (0..40).map(|_| app.investor()).collect();
+    let (app, invoices) = (&app, &invoices);
+    let calls = investors.iter().enumerate().flat_map(move |(i, inv)| {
+        let invoice = &invoices[i % invoices.len()];
+        let body = json!({"invoice_id": invoice.id, "discount_rate": "18"});
+        [0, 1].map(move |_| {
+            let body = body.clone();
+            async move {
+                let res = app.post("/api/marketplace/offers", &inv.token, &body).await;
+                let status = res.status().as_u16();
+                let json: Value = res.json().await.unwrap();
+                (invoice.id, inv.id, status, json)
+            }
+        })
+    });
+    let answers = join_all(calls).await;
+    assert!(
+        answers.iter().all(|(_, _, s, _)| *s == 201 || *s == 409),
+        "{:?}",
+        answers.iter().map(|a| a.2).collect::<Vec<_>>()
+    );
+    let mut placed: HashMap<uuid::Uuid, Vec<(uuid::Uuid, Value)>> = HashMap::new();
+    for (invoice, investor, status, json) in &answers {
+        if *status == 201 {
+            placed
+                .entry(*invoice)
+                .or_default()
+                .push((*investor, json["id"].clone()));
+        }
+    }
+    for invoice in invoices {
+        let offers = &placed[&invoice.id];
+        assert_eq!(offers.len(), 6, "listing {}", invoice.id);
+        let investors: std::collections::HashSet<_> = offers.iter().map(|(i, _)| i).collect();
+        assert_eq!(investors.len(), 6, "one active offer per investor");
+        assert_eq!(
+            app.listing(invoice.id).await.unwrap()["offers"]["active"],
+            6
+        );
+        let row = marketplace::store::listings::find(&app.state.db, InvoiceId(invoice.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.active_offers, 6);
+        for (_, id) in offers {
+            app.wait_for_event(Service::Notifications, "offer.placed", id)
+                .await;
+            assert_eq!(
+                app.events_about(Service::Notifications, "offer.placed", id)
+                    .await
+                    .len(),
+                1
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn offers_placed_at_once_on_many_listings_are_each_placed_once_on_postgres() {
+    offers_placed_at_once_on_many_listings_are_each_placed_once(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn offers_placed_at_once_on_many_listings_are_each_placed_once_on_sqlite() {
+    offers_placed_at_once_on_many_listings_are_each_placed_once(DbKind::Sqlite).await;
 }

@@ -51,6 +51,7 @@ pub fn config(db: &TestDb) -> MarketplaceConfig {
         max_offer_hours: 168,
         sweep_interval: Duration::from_secs(3600),
         reservation_timeout: Duration::from_secs(300),
+        offer_batch: 64,
     }
 }
 

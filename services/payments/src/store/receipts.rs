@@ -202,52 +202,37 @@ async fn write<C: ConnectionTrait>(
 /// Most receipts written in one statement.
 const WRITE_BATCH: usize = 128;
 
-type Waiter = (
-    Delivery,
-    tokio::sync::oneshot::Sender<Result<Recorded, String>>,
-);
-
 /// Writes the receipts of concurrent deliveries together: each caller waits for the
 /// statement (one transaction, one commit flush) that holds its receipt; those that
 /// arrive while one is written go in the next. Group commit, so a burst of deliveries
 /// costs the database a statement per batch rather than per delivery.
 #[derive(Clone, Debug)]
-pub struct Writer(tokio::sync::mpsc::Sender<Waiter>);
+pub struct Writer(service_kit::batch::Batcher<Delivery, Result<Recorded, String>>);
 
 impl Writer {
     /// Starts the writing task on `db`; it ends when the last `Writer` is dropped.
     pub fn start(db: sea_orm::DatabaseConnection, clock: common::clock::SharedClock) -> Self {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Waiter>(4 * WRITE_BATCH);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(WRITE_BATCH);
-            while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-                let (deliveries, waiters): (Vec<Delivery>, Vec<_>) = batch.drain(..).unzip();
-                match write(&db, &deliveries, clock.now()).await {
-                    Ok(recorded) => {
-                        for (w, r) in waiters.into_iter().zip(recorded) {
-                            let _ = w.send(Ok(r));
-                        }
-                    }
-                    Err(e) => {
-                        let e = e.to_string();
-                        for w in waiters {
-                            let _ = w.send(Err(e.clone()));
-                        }
+        Writer(service_kit::batch::Batcher::start(
+            WRITE_BATCH,
+            move |deliveries: Vec<Delivery>| {
+                let db = db.clone();
+                let now = clock.now();
+                async move {
+                    match write(&db, &deliveries, now).await {
+                        Ok(recorded) => recorded.into_iter().map(Ok).collect(),
+                        Err(e) => vec![Err(e.to_string()); deliveries.len()],
                     }
                 }
-            }
-        });
-        Writer(tx)
+            },
+        ))
     }
 
     /// Records `d`; answers once it is committed.
     pub async fn record(&self, d: Delivery) -> Result<Recorded, PaymentsError> {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let gone = || PaymentsError::Store(anyhow::anyhow!("the receipt writer has stopped"));
-        self.0.send((d, done)).await.map_err(|_| gone())?;
-        answer
+        self.0
+            .submit(d)
             .await
-            .map_err(|_| gone())?
+            .map_err(|e| PaymentsError::Store(e.into()))?
             .map_err(|e| PaymentsError::Store(anyhow::anyhow!("writing a webhook receipt: {e}")))
     }
 }

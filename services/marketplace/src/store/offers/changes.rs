@@ -179,20 +179,13 @@ pub struct NewOffer {
     pub priced_on: NaiveDate,
 }
 
-/// Places `investor`'s offer: a conditional update of the listing's active count (still
-/// listed, not being accepted, under the limit) and one insert (the partial unique index
-/// allows one active offer per investor and invoice), with the event, in one transaction.
-pub async fn place(
-    state: &AppState,
-    investor: &AuthUser,
-    new: NewOffer,
-) -> Result<Changed, MarketError> {
-    let now = state.clock.now();
+/// The offer row `new` makes for `investor` at `now`.
+pub fn new_offer(investor: Uuid, new: &NewOffer, now: DateTime<Utc>) -> offer::Model {
     let l = &new.listing;
-    let model = offer::Model {
+    offer::Model {
         id: common::new_id_at(now),
         invoice_id: l.id,
-        investor_id: investor.id,
+        investor_id: investor,
         seller_id: l.seller_id,
         rate_millionths: new.quote.rate.millionths(),
         currency: l.currency.clone(),
@@ -208,7 +201,38 @@ pub async fn place(
         created_at: now,
         updated_at: now,
         version: 1,
+    }
+}
+
+/// Places `investor`'s offer, in a batch with the offers placed at the same time
+/// ([`super::placing`]), or alone when a batch cannot place it (then with the reason).
+pub async fn place(
+    state: &AppState,
+    investor: &AuthUser,
+    new: NewOffer,
+) -> Result<Changed, MarketError> {
+    let placing = super::placing::Placing {
+        investor: investor.id,
+        new,
     };
+    match state.placer.place(placing).await {
+        Ok(super::placing::Placed::Done(changed)) => Ok(changed),
+        Ok(super::placing::Placed::Alone(p)) => place_alone(state, p.investor, p.new).await,
+        Err(stopped) => Err(MarketError::Store(stopped.into())),
+    }
+}
+
+/// Places `investor`'s offer alone: a conditional update of the listing's active count
+/// (still listed, not being accepted, under the limit) and one insert (the partial unique
+/// index allows one active offer per investor and invoice), with the event, in one
+/// transaction; refused with the reason.
+pub async fn place_alone(
+    state: &AppState,
+    investor: Uuid,
+    new: NewOffer,
+) -> Result<Changed, MarketError> {
+    let model = new_offer(investor, &new, state.clock.now());
+    let l = &new.listing;
     let txn = service_kit::db::begin_write(&state.db).await?;
     let res = listing::Entity::update_many()
         .col_expr(

@@ -16,6 +16,7 @@ use crate::store::entity::offer;
 
 pub mod changes;
 pub mod events;
+pub mod placing;
 
 pub use changes::{
     From, NewOffer, accept, close, lock_listing, move_status, not_pending, place, reject_all,
