@@ -63,8 +63,13 @@ fn bounded(
 /// The most waiting events a consumer applies in one transaction: `name` in `1..=500`, or
 /// `default` when unset (see [`crate::Kit::consume_in_batches`]).
 pub fn event_batch(name: &str, default: usize) -> Result<usize, ConfigError> {
+    batch_size(name, default, 500)
+}
+
+/// A batch size: `name` in `1..=max`, or `default` when unset.
+pub fn batch_size(name: &str, default: usize, max: u32) -> Result<usize, ConfigError> {
     let default = u32::try_from(default).unwrap_or(u32::MAX);
-    let n = bounded(name, var(name), default, 500, "a batch size")?;
+    let n = bounded(name, var(name), default, max, "a batch size")?;
     Ok(usize::try_from(n).unwrap_or(1))
 }
 

@@ -79,16 +79,9 @@ impl MarketplaceConfig {
                 reason: "at most 10000 (100%)".into(),
             });
         }
-        let offer_batch: usize = config::parse("MARKETPLACE_OFFER_BATCH", d.offer_batch)?;
-        if !(1..=1000).contains(&offer_batch) {
-            return Err(ConfigError {
-                name: "MARKETPLACE_OFFER_BATCH".into(),
-                reason: "from 1 to 1000".into(),
-            });
-        }
         Ok(Self {
             max_rate,
-            offer_batch,
+            offer_batch: config::batch_size("MARKETPLACE_OFFER_BATCH", d.offer_batch, 1000)?,
             min_rate,
             min_days_to_due: config::parse("MARKETPLACE_MIN_DAYS_TO_DUE", d.min_days_to_due)?,
             fee_bps,

@@ -204,6 +204,23 @@ pub fn new_offer(investor: Uuid, new: &NewOffer, now: DateTime<Utc>) -> offer::M
     }
 }
 
+/// The claim an offer makes on its listing, for each of `listings`: one more active
+/// offer, if the listing is still listed, not being accepted and under `max_active`.
+pub fn claim(
+    listings: impl IntoIterator<Item = Uuid>,
+    max_active: i64,
+) -> sea_orm::UpdateMany<listing::Entity> {
+    listing::Entity::update_many()
+        .col_expr(
+            listing::Column::ActiveOffers,
+            Expr::col(listing::Column::ActiveOffers).add(1),
+        )
+        .filter(listing::Column::Id.is_in(listings))
+        .filter(listing::Column::Status.eq("listed"))
+        .filter(listing::Column::ReservedOfferId.is_null())
+        .filter(listing::Column::ActiveOffers.lt(max_active))
+}
+
 /// Places `investor`'s offer, in a batch with the offers placed at the same time
 /// ([`super::placing`]), or alone when a batch cannot place it (then with the reason).
 pub async fn place(
@@ -234,15 +251,7 @@ pub async fn place_alone(
     let model = new_offer(investor, &new, state.clock.now());
     let l = &new.listing;
     let txn = service_kit::db::begin_write(&state.db).await?;
-    let res = listing::Entity::update_many()
-        .col_expr(
-            listing::Column::ActiveOffers,
-            Expr::col(listing::Column::ActiveOffers).add(1),
-        )
-        .filter(listing::Column::Id.eq(l.id))
-        .filter(listing::Column::Status.eq("listed"))
-        .filter(listing::Column::ReservedOfferId.is_null())
-        .filter(listing::Column::ActiveOffers.lt(state.config.max_active_offers))
+    let res = claim([l.id], state.config.max_active_offers)
         .exec(&*txn)
         .await?;
     if res.rows_affected == 0 {

@@ -44,7 +44,19 @@ pub async fn add<C: ConnectionTrait>(
     clock: &dyn common::Clock,
     offer: OfferChanged,
 ) -> anyhow::Result<()> {
-    let envelope = Envelope::of(OfferEvent::of(offer), clock)?;
-    service_kit::outbox::add(txn, &envelope).await?;
+    add_all(txn, clock, vec![offer]).await
+}
+
+/// [`add`] for several offers, in one statement.
+pub async fn add_all<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn common::Clock,
+    offers: Vec<OfferChanged>,
+) -> anyhow::Result<()> {
+    let envelopes = offers
+        .into_iter()
+        .map(|o| Envelope::of(OfferEvent::of(o), clock))
+        .collect::<Result<Vec<_>, _>>()?;
+    service_kit::outbox::add_all(txn, &envelopes).await?;
     Ok(())
 }

@@ -14,7 +14,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use common::events::{Envelope, OfferEvent};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryTrait,
@@ -23,7 +22,7 @@ use service_kit::batch::Batcher;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::changes::{NewOffer, new_offer};
+use super::changes::{NewOffer, claim, new_offer};
 use super::{Change, Changed};
 use crate::store::entity::{listing, offer};
 
@@ -89,7 +88,7 @@ pub async fn place_together(
         .filter(|(_, first)| **first)
         .map(|(p, _)| new_offer(p.investor, &p.new, now))
         .collect();
-    let placed = match write_together(db, clock, max_active, models).await {
+    let mut placed = match write_together(db, clock, max_active, models).await {
         Ok(placed) => placed,
         Err(e) => {
             tracing::warn!(error = %e, offers = batch.len(), "Placing offers together failed; placing each alone.");
@@ -101,11 +100,11 @@ pub async fn place_together(
         .zip(firsts)
         .map(|(p, first)| {
             let done = first
-                .then(|| placed.get(&(p.new.listing.id, p.investor)))
+                .then(|| placed.remove(&(p.new.listing.id, p.investor)))
                 .flatten();
             match done {
-                Some(o) => Placed::Done(Changed {
-                    offer: o.clone(),
+                Some(offer) => Placed::Done(Changed {
+                    offer,
                     change: Change::Placed,
                     left_active: false,
                 }),
@@ -124,16 +123,8 @@ async fn write_together(
     models: Vec<offer::Model>,
 ) -> anyhow::Result<HashMap<(Uuid, Uuid), offer::Model>> {
     let txn = service_kit::db::begin_write(db).await?;
-    // The claim: as the lone path's, for every listing at once.
-    let claimed: HashSet<Uuid> = listing::Entity::update_many()
-        .col_expr(
-            listing::Column::ActiveOffers,
-            Expr::col(listing::Column::ActiveOffers).add(1),
-        )
-        .filter(listing::Column::Id.is_in(models.iter().map(|m| m.invoice_id)))
-        .filter(listing::Column::Status.eq("listed"))
-        .filter(listing::Column::ReservedOfferId.is_null())
-        .filter(listing::Column::ActiveOffers.lt(max_active))
+    // The lone path's claim, for every listing at once.
+    let claimed: HashSet<Uuid> = claim(models.iter().map(|m| m.invoice_id), max_active)
         .exec_with_returning(&*txn)
         .await?
         .into_iter()
@@ -171,14 +162,15 @@ async fn write_together(
             .exec(&*txn)
             .await?;
     }
-    let events = placed
-        .iter()
-        .map(|o| {
-            let changed = super::events::offer_changed(o, Change::Placed)?;
-            Ok(Envelope::of(OfferEvent::of(changed), clock)?)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    service_kit::outbox::add_all(&*txn, &events).await?;
+    super::events::add_all(
+        &*txn,
+        clock,
+        placed
+            .iter()
+            .map(|o| super::events::offer_changed(o, Change::Placed))
+            .collect::<anyhow::Result<_>>()?,
+    )
+    .await?;
     txn.commit().await?;
     Ok(placed
         .into_iter()
