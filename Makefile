@@ -12,7 +12,7 @@ BENCH_INVOICES ?= 800
 BENCH_CLIENTS ?= 1000
 BENCH_RATE ?= 1000
 
-.PHONY: help test test-cluster fmt fmt-check clippy nextest lint build build-release run stop trace conformance create-admin demo race-accept loadtest bench bench-cluster k8s-validate docs
+.PHONY: help test test-cluster fmt fmt-check clippy nextest lint build build-release run stop rss link-order trace conformance create-admin demo race-accept loadtest bench bench-cluster k8s-validate docs
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,12 @@ run: ## The whole stack behind the gateway on :8080 (Ctrl-C stops it); REDIS=clu
 
 stop: ## Stop what make run started.
 	bash scripts/stop.sh
+
+rss: ## Resident memory of each service make run started: code, read-only data, anonymous (docs/performance.md, "Memory")
+	bash scripts/rss.sh
+
+link-order: ## Remake .cargo/link-order.txt: the functions the services run at start and idle (callgrind), the order release binaries' code is laid out in (IDLE=30, BIN_DIR=...)
+	IDLE=$(or $(IDLE),30) bash scripts/link-order.sh
 
 trace: ## Traces make run received: make trace (the last 3), ROUTE=offers, ID=<trace id>, N=5, LIST=1
 	@ID="$(ID)" ROUTE="$(ROUTE)" N="$(N)" LIST="$(LIST)" bash scripts/trace.sh

