@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make link-order`: remakes .cargo/link-order.txt, the order .cargo/cc-order.sh lays a
-# release binary's code out in. Starts the stack (make run, on ports of its own choosing
-# only as make run does: stop any other make run first) with every service under
-# valgrind's callgrind, lets it idle IDLE seconds (30), stops it, and lists the functions
-# each service's binary ran, each service's hottest first, the services interleaved,
-# without their hashes (cut to 160 characters, as the linker script reads them).
+# release binary's code out in. Starts the stack (make run, on make run's ports: stop any
+# other make run first) with every service under valgrind's callgrind, lets it idle IDLE
+# seconds (30), stops it, and lists the functions each service's binary ran, each
+# service's hottest first, the services interleaved, without their hashes (cut to 160
+# characters, as the linker driver reads them).
 # BIN_DIR: the release binaries to record (default: make run's own build).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -12,16 +12,17 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 command -v valgrind >/dev/null || die "valgrind is needed (apt-get install valgrind)"
 IDLE=${IDLE:-30}
+names=$(services | cut -d' ' -f1 | tr '\n' ' ')
 work=$(mktemp -d "${TMPDIR:-/tmp}/vestio-link-order.XXXXXX")
 trap 'DATA_DIR="$work/data" bash scripts/stop.sh >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 if [ "$BIN_DIR" = "$CARGO_TARGET_DIR/release" ]; then
   say "Building the services in release mode..."
   pkgs=(-p sandbox-provider -p traces)
-  for name in $(services | cut -d' ' -f1); do pkgs+=(-p "$name"); done
+  for name in $names; do pkgs+=(-p "$name"); done
   cargo build --release --locked --quiet "${pkgs[@]}"
 fi
 mkdir -p "$work/bin" "$work/callgrind"
-for name in $(services | cut -d' ' -f1); do
+for name in $names; do
   cat > "$work/bin/$name" <<SH
 #!/bin/sh
 if [ "\$1" = serve ]; then
@@ -43,7 +44,6 @@ DATA_DIR="$work/data" bash scripts/stop.sh >/dev/null
 
 # Each output: the functions of the service's own binary (ob=) and their own cost (the
 # cost lines after fn=, not those after calls=), hottest first, as "rank service name".
-names=$(services | cut -d' ' -f1 | tr '\n' ' ')
 for name in $names; do
   cat "$work/callgrind/$name".*.out 2>/dev/null | awk -v bin="$BIN_DIR/$name" '
     /^ob=/ { ob = substr($0, 4); next }

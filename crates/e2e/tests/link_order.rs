@@ -83,13 +83,16 @@ fn link(obj: &Path, out: &Path, order: &str) -> HashMap<String, u64> {
         .collect()
 }
 
+/// The program's functions in its own (source and object) order.
+const FUNCTIONS: [&str; 4] = [
+    "cold_a",
+    "_ZN4demo3hot17h0123456789abcdefE",
+    "cold_c",
+    "hot_d",
+];
+
 fn order_of(addrs: &HashMap<String, u64>) -> Vec<&'static str> {
-    let mut names = vec![
-        "cold_a",
-        "_ZN4demo3hot17h0123456789abcdefE",
-        "cold_c",
-        "hot_d",
-    ];
+    let mut names = FUNCTIONS.to_vec();
     names.sort_by_key(|n| addrs[*n]);
     names
 }
@@ -122,14 +125,8 @@ fn a_release_binary_has_the_listed_functions_first_in_the_lists_order() {
 
     // The same link without ordering (turned off, or not a release binary) keeps the
     // object's own order.
-    let plain = [
-        "cold_a",
-        "_ZN4demo3hot17h0123456789abcdefE",
-        "cold_c",
-        "hot_d",
-    ];
     let off = link(&obj, &dir.path().join("off/release/deps/program"), "off");
-    assert_eq!(order_of(&off), plain);
+    assert_eq!(order_of(&off), FUNCTIONS);
     let debug = link(&obj, &dir.path().join("debug/deps/program"), list);
-    assert_eq!(order_of(&debug), plain);
+    assert_eq!(order_of(&debug), FUNCTIONS);
 }
