@@ -23,6 +23,7 @@ mod admin;
 mod auth;
 mod bench;
 mod consumer;
+mod cpu;
 mod invoice;
 mod kyc;
 mod marketplace;
@@ -534,6 +535,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         cli.users,
         cli.duration
     );
+    let cpu_before = cpu::snapshot();
     let Attack {
         metrics,
         html,
@@ -548,6 +550,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         scenarios: cli.service.scenarios(),
     })
     .await?;
+    let cpu_after = cpu::snapshot();
 
     println!();
     print!("{}", summary::table(&metrics));
@@ -558,6 +561,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let summary::Figures {
             rate, p99_ms: p99, ..
         } = summary::figures(&metrics, marketplace::PLACE_OFFER).context("no offers placed")?;
+        let placed = metrics
+            .requests
+            .get(marketplace::PLACE_OFFER)
+            .map_or(0, |m| m.success_count as u64);
+        print!(
+            "{}",
+            cpu::table(&cpu_before, &cpu_after, placed, "offer placed")
+        );
         let tps = payments::pgbench(&cli.pgbench_url)?;
         let passed = rate / tps >= 0.25 && p99 <= 20.0;
         println!(

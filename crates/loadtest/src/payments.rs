@@ -321,6 +321,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         sends.len() - originals,
         s.concurrency
     );
+    let cpu_began = crate::cpu::snapshot();
     let began = Instant::now();
     let mut set = JoinSet::new();
     for _ in 0..s.concurrency.max(1) {
@@ -381,6 +382,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
         failed += f;
     }
     let elapsed = began.elapsed();
+    let cpu_answered = crate::cpu::snapshot();
     times.sort();
     let rate = times.len() as f64 / elapsed.as_secs_f64();
     let (p50, p90, p99) = (
@@ -409,7 +411,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
     );
     // The effects, applied behind the answers: wait until every financing is funded.
     let deadline = Instant::now() + Duration::from_secs(300);
-    let applied = loop {
+    let (applied, cpu_applied) = loop {
         let mut funded = 0usize;
         for inv in &investors {
             funded += fundings(&client, &s.service, &inv.token)
@@ -419,7 +421,7 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
                 .count();
         }
         if funded >= originals {
-            break began.elapsed();
+            break (began.elapsed(), crate::cpu::snapshot());
         }
         if Instant::now() >= deadline {
             bail!("only {funded} of {originals} financings funded 300 s after the first delivery");
@@ -456,6 +458,24 @@ pub async fn run(s: Settings) -> anyhow::Result<bool> {
             }
         }
     }
+    print!(
+        "{}",
+        crate::cpu::table(
+            &cpu_began,
+            &cpu_answered,
+            times.len() as u64,
+            "delivery answered"
+        )
+    );
+    print!(
+        "{}",
+        crate::cpu::table(
+            &cpu_began,
+            &cpu_applied,
+            originals as u64,
+            "financing funded"
+        )
+    );
     let tps = pgbench(&s.pgbench_url)?;
     let ratio = rate / tps;
     println!(

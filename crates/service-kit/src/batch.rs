@@ -15,7 +15,9 @@
 
 use std::future::Future;
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// The batcher's task has ended (the runtime is shutting down), or the batch function
 /// returned fewer results than it was given.
@@ -46,24 +48,48 @@ impl<T, R> std::fmt::Debug for Batcher<T, R> {
 }
 
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// Starts the task (on the current Tokio runtime). `run` gets a batch in submission
-    /// order and must return one result per item, in the same order; an item it returns
-    /// no result for is answered [`Stopped`].
-    pub fn start<F, Fut>(max: usize, mut run: F) -> Self
+    /// Starts the task (on the current Tokio runtime) with one writer: one batch at a
+    /// time. `run` gets a batch in submission order and must return one result per item,
+    /// in the same order; an item it returns no result for is answered [`Stopped`].
+    pub fn start<F, Fut>(max: usize, run: F) -> Self
     where
         F: FnMut(Vec<T>) -> Fut + Send + 'static,
-        Fut: Future<Output = Vec<R>> + Send,
+        Fut: Future<Output = Vec<R>> + Send + 'static,
+    {
+        Self::start_concurrent(1, max, run)
+    }
+
+    /// [`start`](Self::start) with up to `writers` batches running at once: a batch is
+    /// taken only when a writer is free, so what arrives while all are busy waits for the
+    /// next batch (with one writer, the batches run back to back). For a store that runs
+    /// transactions side by side (PostgreSQL), where a batch's time is mostly its round
+    /// trips waiting, not work: the writers overlap their waits.
+    pub fn start_concurrent<F, Fut>(writers: usize, max: usize, mut run: F) -> Self
+    where
+        F: FnMut(Vec<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<R>> + Send + 'static,
     {
         let max = max.max(1);
+        let free = Arc::new(Semaphore::new(writers.max(1)));
         let (tx, mut rx) = mpsc::channel::<Waiter<T, R>>(4 * max);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max);
-            while rx.recv_many(&mut batch, max).await > 0 {
-                let (items, waiters): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
-                for (w, r) in waiters.into_iter().zip(run(items).await) {
-                    // A caller that gave up (its request was dropped) is not waited for.
-                    let _ = w.send(r);
+            loop {
+                let Ok(writer) = free.clone().acquire_owned().await else {
+                    return;
+                };
+                if rx.recv_many(&mut batch, max).await == 0 {
+                    return;
                 }
+                let (items, waiters): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
+                let results = run(items);
+                tokio::spawn(async move {
+                    for (w, r) in waiters.into_iter().zip(results.await) {
+                        // A caller that gave up (its request was dropped) is not waited for.
+                        let _ = w.send(r);
+                    }
+                    drop(writer);
+                });
             }
         });
         Self { tx }
@@ -121,6 +147,44 @@ mod tests {
             assert_eq!(r, Ok(i + 100));
         }
         assert_eq!(*sizes.lock().unwrap(), [1, 8, 8, 3]);
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_run_that_many_batches_at_once_and_no_more() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (gate_tx, gate_rx) = tokio::sync::watch::channel(false);
+        let (now, peak) = (running.clone(), most.clone());
+        let b = Batcher::start_concurrent(2, 4, move |xs: Vec<u32>| {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(n, Ordering::SeqCst);
+            let (now, mut gate) = (now.clone(), gate_rx.clone());
+            async move {
+                let _ = gate.wait_for(|open| *open).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                xs.into_iter().map(|x| x * 10).collect::<Vec<_>>()
+            }
+        });
+        let calls: Vec<_> = (0..12)
+            .map(|i| {
+                let b = b.clone();
+                tokio::spawn(async move { (i, b.submit(i).await) })
+            })
+            .collect();
+        // Two batches start and hold their writers; the rest wait in the queue.
+        while running.load(Ordering::SeqCst) < 2 || b.tx.max_capacity() - b.tx.capacity() == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(running.load(Ordering::SeqCst), 2, "a third batch started");
+        gate_tx.send(true).unwrap();
+        for c in calls {
+            let (i, r) = c.await.unwrap();
+            assert_eq!(r, Ok(i * 10));
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use common::events::{Accepts, Envelope, Event, Service};
 use sea_orm::DatabaseTransaction;
 use service_kit::inbox::StagedHandler;
 
-use crate::domain::audit::Entry;
+use crate::domain::audit::{Entry, Subject};
 use crate::state::AppState;
 
 /// What `events:admin` accepts: every event of the platform.
@@ -60,15 +60,38 @@ impl StagedHandler for Effects {
         )
         .await?;
         if let Some(entry) = &appended {
-            let subject = crate::domain::audit::Subject {
-                actor_id: entry.actor_id,
-                actor_role: entry.actor_role,
-                resource_type: entry.resource_type,
-                resource_id: entry.resource_id,
-            };
-            crate::store::models::project(txn, envelope, &event, &subject).await?;
+            crate::store::models::project(txn, envelope, &event, &entry.subject()).await?;
         }
         Ok(appended)
+    }
+
+    /// The batch's rows appended together ([`crate::store::audit::append_all`]: one head
+    /// read, one insert, one head move) and its models moved together
+    /// ([`crate::store::models::project_all`]), in the events' order.
+    async fn stage_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        envelopes: &[&Envelope],
+    ) -> anyhow::Result<Vec<Option<Entry>>> {
+        let events = envelopes
+            .iter()
+            .map(|e| e.accept::<Accepted>().map(|Accepted(event)| event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pairs: Vec<(&Envelope, &Event)> = envelopes.iter().copied().zip(&events).collect();
+        let entries = crate::store::audit::append_all(
+            txn,
+            self.state.chain_key(),
+            &pairs,
+            self.state.clock.now(),
+        )
+        .await?;
+        let subjects: Vec<(&Envelope, &Event, Subject)> = pairs
+            .iter()
+            .zip(&entries)
+            .map(|((envelope, event), entry)| (*envelope, *event, entry.subject()))
+            .collect();
+        crate::store::models::project_all(txn, &subjects).await?;
+        Ok(entries.into_iter().map(Some).collect())
     }
 
     async fn after_commit(&self, _event: &Envelope, appended: Option<Entry>) {

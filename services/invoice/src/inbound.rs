@@ -22,6 +22,7 @@
 //! - `offer.placed` {invoice_id}: counts towards the invoice's place in
 //!   `GET /api/invoices/popular`.
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use common::events::invoice::{AcceptanceConfirmed, AcceptanceRefused};
 use common::events::marketplace::OfferChanged;
@@ -111,6 +112,31 @@ impl StagedHandler for Effects {
                 SettlementKind::Seller => Ok(None),
             },
         }
+    }
+
+    /// The batch's placed offers counted in one statement (counts commute with every
+    /// other effect); the other events staged one by one, in order.
+    async fn stage_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&Envelope],
+    ) -> anyhow::Result<Vec<Option<InvoiceView>>> {
+        let mut staged = Vec::with_capacity(events.len());
+        let mut placed = Vec::new();
+        for event in events {
+            if let Accepted::OfferPlaced(o) = event.accept::<Accepted>()? {
+                placed.push(o.invoice_id.uuid());
+                staged.push(None);
+            } else {
+                staged.push(
+                    self.stage(txn, event)
+                        .await
+                        .with_context(|| format!("handling {} {}", event.event_type, event.id))?,
+                );
+            }
+        }
+        crate::store::popular::count_offers(txn, &placed).await?;
+        Ok(staged)
     }
 
     /// Publishes the invoice's new state and bumps the search cache generation.

@@ -34,6 +34,10 @@ pub struct MarketplaceConfig {
     /// Most offers placed in one transaction (`MARKETPLACE_OFFER_BATCH`, 1 to 1000): the
     /// offers that arrive while a batch is written go in the next (1: each alone).
     pub offer_batch: usize,
+    /// Batches of offers written at once on PostgreSQL (`MARKETPLACE_OFFER_WRITERS`, 1 to
+    /// 16): a batch's time is mostly its round trips waiting, so writers side by side
+    /// overlap their waits. SQLite writes one transaction at a time: there it is 1.
+    pub offer_writers: usize,
 }
 
 impl MarketplaceConfig {
@@ -52,6 +56,7 @@ impl MarketplaceConfig {
             sweep_interval: Duration::from_secs(30),
             reservation_timeout: Duration::from_secs(300),
             offer_batch: 64,
+            offer_writers: 1,
         }
     }
 
@@ -82,6 +87,7 @@ impl MarketplaceConfig {
         Ok(Self {
             max_rate,
             offer_batch: config::batch_size("MARKETPLACE_OFFER_BATCH", d.offer_batch, 1000)?,
+            offer_writers: config::batch_size("MARKETPLACE_OFFER_WRITERS", d.offer_writers, 16)?,
             min_rate,
             min_days_to_due: config::parse("MARKETPLACE_MIN_DAYS_TO_DUE", d.min_days_to_due)?,
             fee_bps,

@@ -46,6 +46,7 @@ impl AppState {
                 kit.clock.clone(),
                 config.max_active_offers,
                 config.offer_batch,
+                config.offer_writers,
             ),
             config: Arc::new(config),
             sweep_rounds: Arc::default(),

@@ -268,6 +268,18 @@ pub struct Entry {
     pub trace_id: Option<String>,
 }
 
+impl Entry {
+    /// Who did what to which resource, as this row records it.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            actor_id: self.actor_id,
+            actor_role: self.actor_role,
+            resource_type: self.resource_type,
+            resource_id: self.resource_id,
+        }
+    }
+}
+
 /// The hash of `entry` chained to `previous` (hex), keyed with `key`.
 pub fn link(key: &[u8], previous: &str, entry: &Entry) -> String {
     let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {

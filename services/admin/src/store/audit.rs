@@ -67,22 +67,7 @@ pub async fn append<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Entry>> {
     let head = head_locked(txn).await?;
-    let subject = Subject::of(event);
-    let entry = Entry {
-        seq: head.count + 1,
-        event_id: envelope.id,
-        occurred_at: audit::micros(envelope.occurred_at),
-        // Never before the newest row: rows are in time order whatever the clock did.
-        recorded_at: audit::micros(now).max(head.recorded_at),
-        producer: envelope.producer.as_str().to_owned(),
-        action: event.event_type().name.to_owned(),
-        actor_id: subject.actor_id,
-        actor_role: subject.actor_role,
-        resource_type: subject.resource_type,
-        resource_id: subject.resource_id,
-        payload: audit::masked_payload(event)?.to_string(),
-        trace_id: audit::trace_id(envelope.traceparent.as_deref()),
-    };
+    let entry = next_entry(&head, envelope, event, now)?;
     let hash = audit::link(key, &head.hash, &entry);
     let inserted = audit_entry::Entity::insert(row_of(&entry, hash.clone()))
         .on_conflict(
@@ -102,6 +87,79 @@ pub async fn append<C: ConnectionTrait>(
     };
     move_head(txn, head.count, moved).await?;
     Ok(Some(entry))
+}
+
+/// The row that follows `head` for `event` (delivered in `envelope`), recorded at `now`.
+fn next_entry(
+    head: &Head,
+    envelope: &Envelope,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Entry> {
+    let subject = Subject::of(event);
+    Ok(Entry {
+        seq: head.count + 1,
+        event_id: envelope.id,
+        occurred_at: audit::micros(envelope.occurred_at),
+        // Never before the newest row: rows are in time order whatever the clock did.
+        recorded_at: audit::micros(now).max(head.recorded_at),
+        producer: envelope.producer.as_str().to_owned(),
+        action: event.event_type().name.to_owned(),
+        actor_id: subject.actor_id,
+        actor_role: subject.actor_role,
+        resource_type: subject.resource_type,
+        resource_id: subject.resource_id,
+        payload: audit::masked_payload(event)?.to_string(),
+        trace_id: audit::trace_id(envelope.traceparent.as_deref()),
+    })
+}
+
+/// [`append`] for several events in one transaction, in their order: one read of the head,
+/// the rows in one multi-row insert, one move of the head; one entry for each. The events
+/// must be new (the consumer's inbox claimed them in this transaction): one already in the
+/// log fails the whole batch (nothing is written: the caller's transaction rolls back, and
+/// the consumer applies each event alone, where [`append`] finds it and skips it).
+pub async fn append_all<C: ConnectionTrait>(
+    txn: &C,
+    key: &[u8],
+    events: &[(&Envelope, &Event)],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Entry>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = head_locked(txn).await?;
+    let mut moved = head.clone();
+    let mut entries = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
+    for (envelope, event) in events {
+        let entry = next_entry(&moved, envelope, event, now)?;
+        let hash = audit::link(key, &moved.hash, &entry);
+        rows.push(row_of(&entry, hash.clone()));
+        moved = Head {
+            count: entry.seq,
+            hash,
+            recorded_at: entry.recorded_at,
+        };
+        entries.push(entry);
+    }
+    let inserted = audit_entry::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(audit_entry::Column::EventId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    if inserted != entries.len() as u64 {
+        anyhow::bail!(
+            "{} of {} events of the batch are already in the audit log",
+            entries.len() as u64 - inserted,
+            entries.len()
+        );
+    }
+    move_head(txn, head.count, moved).await?;
+    Ok(entries)
 }
 
 /// The row that stores `entry`, linked by `hash`.

@@ -30,26 +30,70 @@ pub async fn project<C: ConnectionTrait>(
     event: &Event,
     subject: &Subject,
 ) -> anyhow::Result<()> {
+    project_all(txn, &[(envelope, event, *subject)]).await
+}
+
+/// [`project`] for several events in one transaction, in their order: the facts that move
+/// no total (counts) in one multi-row insert and the days' activity in another, then each
+/// event's own writes (and its money facts, which move totals) one by one. What an event
+/// writes does not depend on what another of the batch wrote before it, except in its
+/// own models, which are written in the events' order.
+pub async fn project_all<C: ConnectionTrait>(
+    txn: &C,
+    events: &[(&Envelope, &Event, Subject)],
+) -> anyhow::Result<()> {
+    let mut counts = Vec::new();
+    let mut active = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (envelope, event, subject) in events {
+        let at = crate::domain::audit::micros(envelope.occurred_at);
+        for f in facts_of(event) {
+            if f.currency.is_none() {
+                counts.push(fact_row(envelope.id, &f, at));
+            } else {
+                add_fact(txn, envelope.id, f, at).await?;
+            }
+        }
+        if let (Some(actor), ActorRole::Seller | ActorRole::Investor) =
+            (subject.actor_id, subject.actor_role)
+            && seen.insert((at.date_naive(), actor))
+        {
+            active.push(activity::ActiveModel {
+                day: ActiveValue::Set(at.date_naive()),
+                user_id: ActiveValue::Set(actor),
+                role: ActiveValue::Set(subject.actor_role.as_str().to_owned()),
+            });
+        }
+    }
+    if !counts.is_empty() {
+        fact::Entity::insert_many(counts)
+            .on_conflict(fact_key())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    if !active.is_empty() {
+        activity::Entity::insert_many(active)
+            .on_conflict(
+                OnConflict::columns([activity::Column::Day, activity::Column::UserId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for (envelope, event, _) in events {
+        apply(txn, envelope, event).await?;
+    }
+    Ok(())
+}
+
+/// `event`'s writes to the models of its own kind (users, reviews, invoices, financings).
+async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    envelope: &Envelope,
+    event: &Event,
+) -> anyhow::Result<()> {
     let at = crate::domain::audit::micros(envelope.occurred_at);
-    for f in facts_of(event) {
-        add_fact(txn, envelope.id, f, at).await?;
-    }
-    if let (Some(actor), ActorRole::Seller | ActorRole::Investor) =
-        (subject.actor_id, subject.actor_role)
-    {
-        activity::Entity::insert(activity::ActiveModel {
-            day: ActiveValue::Set(at.date_naive()),
-            user_id: ActiveValue::Set(actor),
-            role: ActiveValue::Set(subject.actor_role.as_str().to_owned()),
-        })
-        .on_conflict(
-            OnConflict::columns([activity::Column::Day, activity::Column::UserId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    }
     match event {
         Event::Auth(AuthEvent::UserRegistered(u)) => {
             let search = format!("{} {}", u.email, u.full_name).to_lowercase();
@@ -238,6 +282,25 @@ async fn fee_if_known<C: ConnectionTrait>(txn: &C, offer_id: Uuid) -> anyhow::Re
     Ok(())
 }
 
+/// The row of fact `f` of event `event_id`.
+fn fact_row(event_id: Uuid, f: &Fact, at: DateTime<Utc>) -> fact::ActiveModel {
+    fact::ActiveModel {
+        event_id: ActiveValue::Set(event_id),
+        metric: ActiveValue::Set(f.metric.as_str().to_owned()),
+        currency: ActiveValue::Set(f.currency.map(|c| c.code().to_owned())),
+        amount: ActiveValue::Set(f.amount),
+        day: ActiveValue::Set(at.date_naive()),
+        at: ActiveValue::Set(at),
+    }
+}
+
+/// A fact is stored once per event and metric.
+fn fact_key() -> OnConflict {
+    OnConflict::columns([fact::Column::EventId, fact::Column::Metric])
+        .do_nothing()
+        .to_owned()
+}
+
 /// Stores `f` of event `event_id` once; a money fact also moves its total.
 async fn add_fact<C: ConnectionTrait>(
     txn: &C,
@@ -245,21 +308,10 @@ async fn add_fact<C: ConnectionTrait>(
     f: Fact,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let inserted = fact::Entity::insert(fact::ActiveModel {
-        event_id: ActiveValue::Set(event_id),
-        metric: ActiveValue::Set(f.metric.as_str().to_owned()),
-        currency: ActiveValue::Set(f.currency.map(|c| c.code().to_owned())),
-        amount: ActiveValue::Set(f.amount),
-        day: ActiveValue::Set(at.date_naive()),
-        at: ActiveValue::Set(at),
-    })
-    .on_conflict(
-        OnConflict::columns([fact::Column::EventId, fact::Column::Metric])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
+    let inserted = fact::Entity::insert(fact_row(event_id, &f, at))
+        .on_conflict(fact_key())
+        .exec_without_returning(txn)
+        .await?;
     if inserted == 1
         && let Some(currency) = f.currency
     {

@@ -36,15 +36,33 @@ pub struct PopularList {
 
 /// One more offer on `invoice_id` (in the consumer's transaction: once per event).
 pub async fn count_offer(db: &impl ConnectionTrait, invoice_id: Uuid) -> Result<(), DbErr> {
-    offer_count::Entity::insert(offer_count::ActiveModel {
-        invoice_id: sea_orm::Set(invoice_id),
-        offers: sea_orm::Set(1),
-    })
+    count_offers(db, &[invoice_id]).await
+}
+
+/// One more offer on each of `invoice_ids` (an id twice: two more), in one statement per
+/// batch (the consumer's transaction: once per event).
+pub async fn count_offers(db: &impl ConnectionTrait, invoice_ids: &[Uuid]) -> Result<(), DbErr> {
+    let mut counts: std::collections::BTreeMap<Uuid, i64> = std::collections::BTreeMap::new();
+    for id in invoice_ids {
+        *counts.entry(*id).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    offer_count::Entity::insert_many(counts.into_iter().map(|(invoice_id, n)| {
+        offer_count::ActiveModel {
+            invoice_id: sea_orm::Set(invoice_id),
+            offers: sea_orm::Set(n),
+        }
+    }))
     .on_conflict(
         OnConflict::column(offer_count::Column::InvoiceId)
             .value(
                 offer_count::Column::Offers,
-                Expr::col((offer_count::Entity, offer_count::Column::Offers)).add(1),
+                Expr::col((offer_count::Entity, offer_count::Column::Offers)).add(Expr::col((
+                    sea_orm::sea_query::Alias::new("excluded"),
+                    offer_count::Column::Offers,
+                ))),
             )
             .to_owned(),
     )

@@ -86,3 +86,56 @@ async fn listed_invoices_are_ranked_by_their_offers_each_event_counted_once() {
     // Sellers see only their own invoices.
     assert_problem(app.get("/api/invoices/popular", &seller.token).await, 403).await;
 }
+
+/// The consumer counts a batch's placed offers in one statement: an invoice placed on
+/// three times in a batch gains three, one already counted gains on top, and an event
+/// twice in the batch counts once.
+#[tokio::test]
+async fn a_batch_of_placed_offers_counts_each_once_in_one_statement() {
+    let app = spawn_app().await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let consume = |events: Vec<Envelope>| {
+        let state = app.state.clone();
+        async move {
+            service_kit::inbox::consume_staged_batch(
+                &state.db,
+                &invoice::inbound::Effects::new(&state),
+                &events,
+                &state.clock,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let counts = || {
+        let db = app.state.db.clone();
+        async move {
+            let mut rows: Vec<(Uuid, i64)> = offer_count::Entity::find()
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.invoice_id, r.offers))
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+    assert_eq!(consume(vec![offer_placed(&app, a)]).await, 1);
+    let twice = offer_placed(&app, b);
+    let batch = vec![
+        offer_placed(&app, b),
+        twice.clone(),
+        offer_placed(&app, a),
+        twice,
+        offer_placed(&app, b),
+    ];
+    assert_eq!(
+        consume(batch).await,
+        4,
+        "the copy in the batch is not applied"
+    );
+    let mut expected = vec![(a, 2), (b, 3)];
+    expected.sort();
+    assert_eq!(counts().await, expected);
+}

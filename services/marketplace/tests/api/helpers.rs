@@ -52,6 +52,7 @@ pub fn config(db: &TestDb) -> MarketplaceConfig {
         sweep_interval: Duration::from_secs(3600),
         reservation_timeout: Duration::from_secs(300),
         offer_batch: 64,
+        offer_writers: 4,
     }
 }
 

@@ -45,21 +45,31 @@ pub enum Placed {
 pub struct Placer(Batcher<Placing, Placed>);
 
 impl Placer {
-    /// Starts the writer on `db`: at most `batch` offers per transaction; a listing takes
-    /// at most `max_active` active offers.
+    /// Starts the writer on `db`: at most `batch` offers per transaction, up to `writers`
+    /// transactions at once on PostgreSQL (one on SQLite, which writes one at a time); a
+    /// listing takes at most `max_active` active offers.
     pub fn start(
         db: DatabaseConnection,
         clock: common::clock::SharedClock,
         max_active: i64,
         batch: usize,
+        writers: usize,
     ) -> Self {
-        Placer(Batcher::start(batch, move |batch: Vec<Placing>| {
-            let db = db.clone();
-            let clock = clock.clone();
-            let span = tracing::info_span!("place offers together", offers = batch.len());
-            async move { place_together(&db, clock.as_ref(), max_active, batch).await }
-                .instrument(span)
-        }))
+        let writers = match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => 1,
+            _ => writers,
+        };
+        Placer(Batcher::start_concurrent(
+            writers,
+            batch,
+            move |batch: Vec<Placing>| {
+                let db = db.clone();
+                let clock = clock.clone();
+                let span = tracing::info_span!("place offers together", offers = batch.len());
+                async move { place_together(&db, clock.as_ref(), max_active, batch).await }
+                    .instrument(span)
+            },
+        ))
     }
 
     /// Places `p` with the offers arriving at the same time, or hands it back.
