@@ -70,11 +70,7 @@ pub async fn append<C: ConnectionTrait>(
     let entry = next_entry(&head, envelope, event, now)?;
     let hash = audit::link(key, &head.hash, &entry);
     let inserted = audit_entry::Entity::insert(row_of(&entry, hash.clone()))
-        .on_conflict(
-            OnConflict::column(audit_entry::Column::EventId)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(once_per_event())
         .exec_without_returning(txn)
         .await?;
     if inserted == 0 {
@@ -144,11 +140,7 @@ pub async fn append_all<C: ConnectionTrait>(
         entries.push(entry);
     }
     let inserted = audit_entry::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(audit_entry::Column::EventId)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(once_per_event())
         .exec_without_returning(txn)
         .await?;
     if inserted != entries.len() as u64 {
@@ -160,6 +152,13 @@ pub async fn append_all<C: ConnectionTrait>(
     }
     move_head(txn, head.count, moved).await?;
     Ok(entries)
+}
+
+/// An event has one row: a second insert of its row does nothing.
+fn once_per_event() -> OnConflict {
+    OnConflict::column(audit_entry::Column::EventId)
+        .do_nothing()
+        .to_owned()
 }
 
 /// The row that stores `entry`, linked by `hash`.
