@@ -93,25 +93,8 @@ impl StagedHandler for Effects {
         txn: &DatabaseTransaction,
         event: &Envelope,
     ) -> anyhow::Result<Option<InvoiceView>> {
-        match event.accept::<Accepted>()? {
-            Accepted::OfferReserved(o) => self.offer_reserved(txn, &o).await,
-            Accepted::OfferPlaced(o) => {
-                // A count changes no status: nothing to publish or invalidate after.
-                crate::store::popular::count_offer(txn, o.invoice_id.uuid()).await?;
-                Ok(None)
-            }
-            Accepted::ReservationTimedOut(o) => self.reservation_timed_out(txn, event, &o).await,
-            Accepted::Payment(p) => match payment_action(&p)? {
-                Some(action) => self.apply(txn, event, p.invoice_id, action).await,
-                None => Ok(None),
-            },
-            Accepted::Settlement(s) => match s.kind {
-                SettlementKind::Investor => {
-                    self.apply(txn, event, s.invoice_id, Action::Settle).await
-                }
-                SettlementKind::Seller => Ok(None),
-            },
-        }
+        self.stage_accepted(txn, event, event.accept::<Accepted>()?)
+            .await
     }
 
     /// The batch's placed offers counted in one statement (counts commute with every
@@ -124,15 +107,16 @@ impl StagedHandler for Effects {
         let mut staged = Vec::with_capacity(events.len());
         let mut placed = Vec::new();
         for event in events {
-            if let Accepted::OfferPlaced(o) = event.accept::<Accepted>()? {
-                placed.push(o.invoice_id.uuid());
-                staged.push(None);
-            } else {
-                staged.push(
-                    self.stage(txn, event)
+            match event.accept::<Accepted>()? {
+                Accepted::OfferPlaced(o) => {
+                    placed.push(o.invoice_id.uuid());
+                    staged.push(None);
+                }
+                accepted => staged.push(
+                    self.stage_accepted(txn, event, accepted)
                         .await
                         .with_context(|| format!("handling {} {}", event.event_type, event.id))?,
-                );
+                ),
             }
         }
         crate::store::popular::count_offers(txn, &placed).await?;
@@ -153,6 +137,35 @@ impl StagedHandler for Effects {
 }
 
 impl Effects {
+    /// The effect of `event`, accepted as `accepted`; answers the invoice if its status
+    /// changed.
+    async fn stage_accepted(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+        accepted: Accepted,
+    ) -> anyhow::Result<Option<InvoiceView>> {
+        match accepted {
+            Accepted::OfferReserved(o) => self.offer_reserved(txn, &o).await,
+            Accepted::OfferPlaced(o) => {
+                // A count changes no status: nothing to publish or invalidate after.
+                crate::store::popular::count_offer(txn, o.invoice_id.uuid()).await?;
+                Ok(None)
+            }
+            Accepted::ReservationTimedOut(o) => self.reservation_timed_out(txn, event, &o).await,
+            Accepted::Payment(p) => match payment_action(&p)? {
+                Some(action) => self.apply(txn, event, p.invoice_id, action).await,
+                None => Ok(None),
+            },
+            Accepted::Settlement(s) => match s.kind {
+                SettlementKind::Investor => {
+                    self.apply(txn, event, s.invoice_id, Action::Settle).await
+                }
+                SettlementKind::Seller => Ok(None),
+            },
+        }
+    }
+
     /// Confirms the reserved offer `o` (listed -> accepted) or refuses it, with the answer's
     /// event in the same transaction; answers the accepted invoice.
     async fn offer_reserved(

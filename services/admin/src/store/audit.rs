@@ -30,6 +30,17 @@ pub struct Head {
     pub recorded_at: DateTime<Utc>,
 }
 
+impl Head {
+    /// The head once `entry`, linked by `hash`, is the newest row.
+    fn after(entry: &Entry, hash: String) -> Self {
+        Head {
+            count: entry.seq,
+            hash,
+            recorded_at: entry.recorded_at,
+        }
+    }
+}
+
 /// The head, read (on PostgreSQL) with a row lock held to the end of the transaction:
 /// appenders take turns.
 pub(crate) async fn head_locked<C: ConnectionTrait>(txn: &C) -> anyhow::Result<Head> {
@@ -76,12 +87,7 @@ pub async fn append<C: ConnectionTrait>(
     if inserted == 0 {
         return Ok(None);
     }
-    let moved = Head {
-        count: entry.seq,
-        hash,
-        recorded_at: entry.recorded_at,
-    };
-    move_head(txn, head.count, moved).await?;
+    move_head(txn, head.count, Head::after(&entry, hash)).await?;
     Ok(Some(entry))
 }
 
@@ -132,11 +138,7 @@ pub async fn append_all<C: ConnectionTrait>(
         let entry = next_entry(&moved, envelope, event, now)?;
         let hash = audit::link(key, &moved.hash, &entry);
         rows.push(row_of(&entry, hash.clone()));
-        moved = Head {
-            count: entry.seq,
-            hash,
-            recorded_at: entry.recorded_at,
-        };
+        moved = Head::after(&entry, hash);
         entries.push(entry);
     }
     let inserted = audit_entry::Entity::insert_many(rows)
