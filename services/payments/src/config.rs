@@ -61,6 +61,14 @@ pub struct PaymentsConfig {
     /// runs in `payments serve`, woken by each one; false: only `payments worker`
     /// processes apply them (they always do too), polling every second.
     pub apply_in_process: bool,
+    /// `PAYMENTS_APPLY_MAX_LAG_MS` (5000): while this process is answering webhook
+    /// deliveries, its applier waits for a quiet moment before a round, at most this long
+    /// (then it applies rounds back to back until it has caught up): a provider's burst is
+    /// answered first, its effects follow. 0: never wait.
+    pub apply_max_lag: Duration,
+    /// `PAYMENTS_RECEIPT_WRITERS` (1): batches of webhook receipts written side by side
+    /// on PostgreSQL (SQLite: always 1).
+    pub receipt_writers: usize,
     /// `PAYMENTS_WORKER_ID` (unset: the task's id): the settlement worker's queue id; a
     /// fixed one (a pod's name) lets a replaced process take back its in-flight jobs at
     /// once instead of after the dead worker's heartbeat expires.
@@ -80,6 +88,8 @@ impl PaymentsConfig {
             webhook_wait: Duration::from_millis(5000),
             worker_in_process: true,
             apply_in_process: true,
+            apply_max_lag: Duration::from_millis(5000),
+            receipt_writers: 1,
             worker_id: None,
         }
     }
@@ -136,6 +146,11 @@ impl PaymentsConfig {
             )?),
             worker_in_process: config::flag("PAYMENTS_WORKER_IN_PROCESS", true)?,
             apply_in_process: config::flag("PAYMENTS_APPLY_IN_PROCESS", true)?,
+            apply_max_lag: Duration::from_millis(config::parse(
+                "PAYMENTS_APPLY_MAX_LAG_MS",
+                d.apply_max_lag.as_millis().try_into().unwrap_or(u64::MAX),
+            )?),
+            receipt_writers: config::parse("PAYMENTS_RECEIPT_WRITERS", d.receipt_writers)?.max(1),
             worker_id: match config::var("PAYMENTS_WORKER_ID") {
                 Some(id) if id.contains(['{', '}']) => {
                     return Err(ConfigError {

@@ -23,6 +23,8 @@ pub struct AppState {
     pub webhooks: service_kit::wake::Wake,
     /// Writes webhook receipts, concurrent deliveries together.
     pub receipts: crate::store::receipts::Writer,
+    /// Webhook deliveries being answered now: the applier gives way to them.
+    pub answering: crate::jobs::answering::InFlight,
 }
 
 impl AppState {
@@ -32,6 +34,11 @@ impl AppState {
         provider: Arc<dyn PaymentProvider>,
         config: PaymentsConfig,
     ) -> Self {
+        let receipts = crate::store::receipts::Writer::start(
+            kit.db.clone(),
+            kit.clock.clone(),
+            config.receipt_writers,
+        );
         Self {
             db: kit.db.clone(),
             redis: kit.redis.clone(),
@@ -41,7 +48,8 @@ impl AppState {
             provider,
             config: Arc::new(config),
             webhooks: service_kit::wake::Wake::default(),
-            receipts: crate::store::receipts::Writer::start(kit.db.clone(), kit.clock.clone()),
+            receipts,
+            answering: crate::jobs::answering::InFlight::default(),
         }
     }
 }

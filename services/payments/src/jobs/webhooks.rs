@@ -4,6 +4,13 @@
 //! accepted delivery and polling every [`POLL`] for any left behind (a crash between
 //! answer and apply, another instance's, one whose retry is due).
 //!
+//! Answers first: a round that is not catching up a backlog starts only when this
+//! process answers no delivery ([`crate::state::AppState::answering`]), or after
+//! `PAYMENTS_APPLY_MAX_LAG_MS`. On a machine the endpoint shares with its applier, a
+//! provider's burst is answered at the endpoint's pace and applied right after (or, if
+//! the burst outlasts the lag, side by side as before); a `payments worker` process
+//! answers nothing and never waits.
+//!
 //! If a batch fails (a conflict, a deadlock, a delivery whose effect cannot be applied),
 //! it is rolled back as a whole and its deliveries are applied one transaction each, so
 //! one that fails is kept with its error and tried again later (2^attempts s, at most an
@@ -44,6 +51,13 @@ async fn stream(state: &AppState, lane: Option<i16>, stop: &CancellationToken) {
     let rounds = service_kit::wake::Rounds::new(stop.clone(), state.webhooks.clone(), POLL);
     let mut more = true;
     while rounds.next(more).await {
+        if !more {
+            // A fresh round, not a backlog being caught up: deliveries being answered
+            // go first (the provider waits on them; their effects can follow), for at
+            // most the configured lag, after which full rounds run back to back until
+            // the backlog is gone.
+            state.answering.quiet(state.config.apply_max_lag).await;
+        }
         more = match apply_due(state, lane).await {
             Ok(n) => n >= full,
             Err(error) => {

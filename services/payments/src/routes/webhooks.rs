@@ -13,10 +13,12 @@
 //!    deliveries are stored together ([`crate::store::receipts::Writer`]: one lookup of
 //!    their payments and one insert for all, each answered once it is committed).
 //! 4. 200 once the receipt is committed (the provider stops retrying: the delivery is
-//!    ours now); then the marker replaces the lease. The effect is applied behind the
-//!    answer, many deliveries per transaction, by [`crate::jobs::webhooks`], which this
-//!    wakes. On any failure before the commit the lease is dropped, so the provider's
-//!    retry gets a clean second chance.
+//!    ours now); the marker replaces the lease beside the answer. The effect is applied
+//!    behind the answer, many deliveries per transaction, by [`crate::jobs::webhooks`],
+//!    which this wakes (and which, in this process, waits while deliveries are being
+//!    answered, at most `PAYMENTS_APPLY_MAX_LAG_MS`: a burst is answered first). On any
+//!    failure before the commit the lease is dropped, so the provider's retry gets a
+//!    clean second chance.
 
 use std::time::Duration;
 
@@ -81,6 +83,8 @@ pub async fn receive(
             state.provider.name()
         )));
     }
+    // Counted while it is answered: the applier waits for a quiet moment (bounded).
+    let _answering = state.answering.enter();
     let now = state.clock.now();
     let event = state
         .provider
@@ -97,14 +101,19 @@ pub async fn receive(
     }
     match process(&state, &event).await {
         Ok(recorded) => {
-            let marked: Result<(), _> = state
-                .redis
-                .set(&lease, DONE, Some(Expiration::EX(MARKER_SECS)), None, false)
-                .await;
-            if let Err(error) = marked {
-                // The receipt row still refuses a redelivery.
-                tracing::warn!(%error, key = event.key, "Webhook marker not written.");
-            }
+            // The marker replaces the lease behind the answer (one round trip less on
+            // the provider's clock): a duplicate arriving meanwhile finds the lease and
+            // waits the moment it takes.
+            let (redis, key) = (state.redis.clone(), event.key.clone());
+            tokio::spawn(async move {
+                let marked: Result<(), _> = redis
+                    .set(&lease, DONE, Some(Expiration::EX(MARKER_SECS)), None, false)
+                    .await;
+                if let Err(error) = marked {
+                    // The receipt row still refuses a redelivery.
+                    tracing::warn!(%error, key, "Webhook marker not written.");
+                }
+            });
             if recorded == Recorded::Accepted {
                 state.webhooks.wake();
             }

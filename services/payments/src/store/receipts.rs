@@ -143,7 +143,12 @@ async fn insert_all<C: ConnectionTrait>(db: &C, rows: &[Row]) -> Result<Vec<bool
         Column::Attempts,
         Column::Lane,
     ]);
-    for r in rows {
+    // In key order: two batches written side by side that share a key (a redelivery
+    // whose lease was lost) take the keys' index entries in the same order, so neither
+    // waits on the other in a cycle.
+    let mut ordered: Vec<&Row> = rows.iter().collect();
+    ordered.sort_by(|a, b| (&a.provider, &a.key).cmp(&(&b.provider, &b.key)));
+    for r in ordered {
         insert
             .values([
                 common::new_id_at(r.at).into(),
@@ -210,9 +215,19 @@ const WRITE_BATCH: usize = 128;
 pub struct Writer(service_kit::batch::Batcher<Delivery, Result<Recorded, String>>);
 
 impl Writer {
-    /// Starts the writing task on `db`; it ends when the last `Writer` is dropped.
-    pub fn start(db: sea_orm::DatabaseConnection, clock: common::clock::SharedClock) -> Self {
-        Writer(service_kit::batch::Batcher::start(
+    /// Starts the writing task on `db`, with up to `writers` batches written at once (one
+    /// on SQLite, which has one writer); it ends when the last `Writer` is dropped.
+    pub fn start(
+        db: sea_orm::DatabaseConnection,
+        clock: common::clock::SharedClock,
+        writers: usize,
+    ) -> Self {
+        let writers = match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => 1,
+            _ => writers,
+        };
+        Writer(service_kit::batch::Batcher::start_concurrent(
+            writers,
             WRITE_BATCH,
             move |deliveries: Vec<Delivery>| {
                 let db = db.clone();

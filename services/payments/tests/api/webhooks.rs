@@ -121,7 +121,8 @@ async fn only_a_valid_signature_within_five_minutes_is_accepted() {
 }
 
 async fn a_hundred_concurrent_deliveries_make_one_effect(kind: DbKind) {
-    let app = Arc::new(spawn_app_with(kind, |_| {}).await);
+    // Several receipt writers (PostgreSQL; SQLite keeps one).
+    let app = Arc::new(spawn_app_with(kind, |c| c.receipt_writers = 4).await);
     let (id, reference) = paid_without_webhook(&app).await;
     let body = Arc::new(charge_body(&reference));
     let now = app.api.clock.now().timestamp();
@@ -166,6 +167,121 @@ async fn a_hundred_concurrent_deliveries_make_one_effect_postgres() {
 #[tokio::test]
 async fn a_hundred_concurrent_deliveries_make_one_effect_sqlite() {
     a_hundred_concurrent_deliveries_make_one_effect(DbKind::Sqlite).await;
+}
+
+/// Answers first: while another delivery is being answered in this process, an accepted
+/// one's effect waits (the lag here is an hour, so only the quiet moment can release
+/// it), and it is applied as soon as nothing is being answered.
+async fn an_effect_waits_while_deliveries_are_answered(kind: DbKind) {
+    let app = spawn_app_with(kind, |c| {
+        c.apply_max_lag = std::time::Duration::from_secs(3_600);
+    })
+    .await;
+    let (id, reference) = paid_without_webhook(&app).await;
+    // Another delivery, still being answered.
+    let other = app.state.answering.enter();
+    let now = app.api.clock.now().timestamp();
+    let body = charge_body(&reference);
+    let res = send(
+        &app,
+        "msg_behind",
+        now,
+        Some(sign(&app.secrets[0], "msg_behind", now, &body)),
+        &body,
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "accepted");
+    // Stored, answered, and not applied while the other is in flight.
+    let waiting = receipt(&app, "msg_behind").await;
+    assert!(waiting.applied_at.is_none(), "{waiting:?}");
+    assert_eq!(
+        app.financing(&id, &app.admin()).await["status"],
+        "awaiting_funding"
+    );
+    drop(other);
+    app.wait_for_financing_status(&id, &app.admin(), "funded")
+        .await;
+    assert!(receipt(&app, "msg_behind").await.applied_at.is_some());
+}
+
+#[tokio::test]
+async fn an_effect_waits_while_deliveries_are_answered_postgres() {
+    an_effect_waits_while_deliveries_are_answered(DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn an_effect_waits_while_deliveries_are_answered_sqlite() {
+    an_effect_waits_while_deliveries_are_answered(DbKind::Sqlite).await;
+}
+
+/// The wait is bounded: with deliveries answered without a pause, an accepted effect is
+/// applied once the configured lag has passed.
+#[tokio::test]
+async fn an_effect_is_applied_after_the_lag_even_if_answering_never_stops() {
+    let app = spawn_app_with(DbKind::Postgres, |c| {
+        c.apply_max_lag = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let (id, reference) = paid_without_webhook(&app).await;
+    let _never_quiet = app.state.answering.enter();
+    let now = app.api.clock.now().timestamp();
+    let body = charge_body(&reference);
+    let res = send(
+        &app,
+        "msg_lag",
+        now,
+        Some(sign(&app.secrets[0], "msg_lag", now, &body)),
+        &body,
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "accepted");
+    app.wait_for_financing_status(&id, &app.admin(), "funded")
+        .await;
+}
+
+/// Receipts written by several writers at once, the same keys arriving in different
+/// orders (redeliveries whose leases were lost): every key stored once, every call
+/// answered, no batch waiting on another in a cycle (PostgreSQL would end one with a
+/// deadlock error).
+#[tokio::test]
+async fn receipt_writers_side_by_side_store_each_key_once() {
+    use payments::store::receipts::{Delivery, Recorded};
+    let app = spawn_app_with(DbKind::Postgres, |c| c.receipt_writers = 4).await;
+    let keys: Vec<String> = (0..24).map(|k| format!("msg_side_{k:02}")).collect();
+    let mut calls = Vec::new();
+    for round in 0..8_usize {
+        // Each round submits every key at once, in an order of its own.
+        let mut order = keys.clone();
+        order.rotate_left(round * 5 % keys.len());
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for key in order {
+            let receipts = app.state.receipts.clone();
+            calls.push(tokio::spawn(async move {
+                let recorded = receipts
+                    .record(Delivery {
+                        provider: "sandbox".into(),
+                        key: key.clone(),
+                        event_type: "charge.success".into(),
+                        reference: "vst_nobody".into(),
+                        verified: None,
+                    })
+                    .await;
+                (key, recorded)
+            }));
+        }
+    }
+    let mut stored = std::collections::HashMap::<String, usize>::new();
+    for call in calls {
+        let (key, recorded) = call.await.unwrap();
+        match recorded.expect("every receipt call is answered") {
+            Recorded::Duplicate => {}
+            Recorded::Ignored | Recorded::Accepted => *stored.entry(key).or_default() += 1,
+        }
+    }
+    assert_eq!(stored.len(), keys.len(), "{stored:?}");
+    assert!(stored.values().all(|n| *n == 1), "{stored:?}");
 }
 
 #[tokio::test]
