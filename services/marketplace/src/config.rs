@@ -113,4 +113,12 @@ impl MarketplaceConfig {
     pub fn max_rate_percent(&self) -> Decimal {
         self.max_rate.percent()
     }
+
+    /// What prices an offer besides its rate.
+    pub fn terms(&self) -> crate::domain::pricing::Terms {
+        crate::domain::pricing::Terms {
+            min_days_to_due: self.min_days_to_due,
+            fee_bps: self.fee_bps,
+        }
+    }
 }

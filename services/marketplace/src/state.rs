@@ -45,6 +45,7 @@ impl AppState {
                 kit.db.clone(),
                 kit.clock.clone(),
                 config.max_active_offers,
+                config.terms(),
                 config.offer_batch,
                 config.offer_writers,
             ),

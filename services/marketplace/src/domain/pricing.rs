@@ -107,6 +107,42 @@ pub enum PricingError {
     NotInFuture,
 }
 
+/// What prices an offer besides its rate: the fewest days to maturity an offer takes
+/// and the platform's fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    pub min_days_to_due: i64,
+    pub fee_bps: u32,
+}
+
+/// Why an offer cannot be priced on an invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpriced {
+    /// It falls due in `days` days, fewer than the terms' minimum.
+    TooSoon {
+        days: i64,
+    },
+    Pricing(PricingError),
+}
+
+impl Terms {
+    /// Prices an offer at `rate`, made on `on`, on an invoice of face value `face` (minor
+    /// units) due on `due`.
+    pub fn quote(
+        &self,
+        face: i64,
+        due: chrono::NaiveDate,
+        on: chrono::NaiveDate,
+        rate: Rate,
+    ) -> Result<Quote, Unpriced> {
+        let days = (due - on).num_days();
+        if days < self.min_days_to_due {
+            return Err(Unpriced::TooSoon { days });
+        }
+        quote(face, rate, days, self.fee_bps).map_err(Unpriced::Pricing)
+    }
+}
+
 fn half_up(v: Decimal) -> Decimal {
     v.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
 }

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::auth::Role;
 use common::ids::{InvoiceId, OfferId};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -16,11 +16,12 @@ use tracing::Instrument as _;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::pricing::{self, PricingError, Quote, Rate};
+use crate::domain::pricing::{PricingError, Quote, Rate, Unpriced};
 use crate::state::AppState;
 use crate::store::entity::{listing, offer};
 use crate::store::listings::{self, LISTED};
-use crate::store::offers::{self, NewOffer, OfferStatus, OfferView};
+use crate::store::offers::placing::{Placed, Placing};
+use crate::store::offers::{self, MarketError, NewOffer, OfferStatus, OfferView};
 
 pub(super) fn investor(user: &AuthUser) -> Result<(), ApiError> {
     user.require(&[Role::Investor])?;
@@ -78,28 +79,40 @@ fn parse_hours(state: &AppState, v: Option<&Value>) -> Result<Option<i64>, Field
     }
 }
 
-/// Prices an offer on `l` at `rate` today (the injected clock's date, UTC).
-fn price(state: &AppState, l: &listing::Model, rate: Rate) -> Result<Quote, ApiError> {
-    let today = state.clock.now().date_naive();
-    let days = (l.due_date - today).num_days();
+/// Prices an offer on `l` at `rate` made on `on`, or says which field keeps it from
+/// being priced.
+fn price(
+    state: &AppState,
+    l: &listing::Model,
+    rate: Rate,
+    on: NaiveDate,
+) -> Result<Quote, ApiError> {
     let min = state.config.min_days_to_due;
-    if days < min {
-        return Err(ApiError::field(
-            "invoice_id",
-            format!(
-                "the invoice falls due in {days} days (on {}); offers need at least {min} days to maturity",
-                l.due_date
+    state
+        .config
+        .terms()
+        .quote(l.face_minor, l.due_date, on, rate)
+        .map_err(|e| match e {
+            Unpriced::TooSoon { days } => ApiError::field(
+                "invoice_id",
+                format!(
+                    "the invoice falls due in {days} days (on {}); offers need at least {min} days to maturity",
+                    l.due_date
+                ),
             ),
-        ));
-    }
-    pricing::quote(l.face_minor, rate, days, state.config.fee_bps).map_err(|e| match e {
-        PricingError::DiscountTooLarge | PricingError::FeeTooLarge => ApiError::field(
-            "discount_rate",
-            format!("{e} at this rate; offer a lower rate"),
-        ),
-        PricingError::Overflow => ApiError::field("discount_rate", e.to_string()),
-        PricingError::NotInFuture => ApiError::field("invoice_id", e.to_string()),
-    })
+            Unpriced::Pricing(e @ (PricingError::DiscountTooLarge | PricingError::FeeTooLarge)) => {
+                ApiError::field(
+                    "discount_rate",
+                    format!("{e} at this rate; offer a lower rate"),
+                )
+            }
+            Unpriced::Pricing(e @ PricingError::Overflow) => {
+                ApiError::field("discount_rate", e.to_string())
+            }
+            Unpriced::Pricing(e @ PricingError::NotInFuture) => {
+                ApiError::field("invoice_id", e.to_string())
+            }
+        })
 }
 
 fn expiry(state: &AppState, hours: Option<i64>) -> DateTime<Utc> {
@@ -161,12 +174,41 @@ pub async fn create(
     let (Some(invoice_id), Some(rate), true) = (invoice_id, rate, errors.is_empty()) else {
         return Err(ApiError::fields(errors));
     };
-    // The listing's row, not its cached card: every placed offer changes the card, so
-    // the next offer would find it stale and pay for reading it again and storing it.
-    let Some(l) = listings::find(&state.db, InvoiceId(invoice_id))
-        .instrument(tracing::info_span!("read listing"))
-        .await?
-    else {
+    // Priced in the batch on the listing's row its claim takes (no read before it);
+    // what a batch cannot place is placed alone, which says why it cannot.
+    let asked = Placing {
+        investor: user.id,
+        invoice_id,
+        rate,
+        expires_at: expiry(&state, hours),
+        priced_on: state.clock.now().date_naive(),
+    };
+    let changed = match state
+        .placer
+        .place(asked)
+        .instrument(tracing::info_span!("place offer"))
+        .await
+        .map_err(|stopped| MarketError::Store(stopped.into()))?
+    {
+        Placed::Done(changed) => changed,
+        Placed::Alone(asked) => {
+            place_alone(&state, asked)
+                .instrument(tracing::info_span!("place offer alone"))
+                .await?
+        }
+    };
+    let o = &changed.offer;
+    tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, investor_id = %user.id, "Offer placed.");
+    super::committed(&state, StatusCode::CREATED, changed)
+        .instrument(tracing::info_span!("after commit"))
+        .await
+}
+
+/// Places `asked` alone: reads its listing (the listing's row, not its cached card: every
+/// placed offer changes the card), prices it there, and claims the listing in a
+/// transaction of its own; refused with the reason.
+async fn place_alone(state: &AppState, asked: Placing) -> Result<offers::Changed, ApiError> {
+    let Some(l) = listings::find(&state.db, InvoiceId(asked.invoice_id)).await? else {
         return Err(ApiError::field(
             "invoice_id",
             "no listed invoice with this id",
@@ -178,21 +220,14 @@ pub async fn create(
             l.status
         )));
     }
-    let quote = price(&state, &l, rate)?;
+    let quote = price(state, &l, asked.rate, asked.priced_on)?;
     let new = NewOffer {
-        priced_on: state.clock.now().date_naive(),
-        expires_at: expiry(&state, hours),
+        priced_on: asked.priced_on,
+        expires_at: asked.expires_at,
         listing: l,
         quote,
     };
-    let changed = offers::place(&state, &user, new)
-        .instrument(tracing::info_span!("place offer"))
-        .await?;
-    let o = &changed.offer;
-    tracing::info!(offer_id = %o.id, invoice_id = %o.invoice_id, investor_id = %user.id, "Offer placed.");
-    super::committed(&state, StatusCode::CREATED, changed)
-        .instrument(tracing::info_span!("after commit"))
-        .await
+    Ok(offers::changes::place_alone(state, asked.investor, new).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -407,7 +442,7 @@ pub async fn revise(
         .filter(|l| l.status == LISTED)
         .ok_or_else(|| ApiError::Conflict("the invoice is no longer listed".into()))?;
     let rate = rate.unwrap_or(Rate::from_millionths(current.rate_millionths));
-    let quote = price(&state, &l, rate)?;
+    let quote = price(&state, &l, rate, state.clock.now().date_naive())?;
     let expires_at = match hours {
         Some(h) => expiry(&state, Some(h)),
         None => current.expires_at,

@@ -164,10 +164,22 @@ async fn new_offer(app: &TestApp, invoice: uuid::Uuid) -> NewOffer {
     }
 }
 
-/// A batch places what the lone path would place and hands back the rest unchanged: a
-/// second offer on a listing already in the batch, an investor's second active offer
-/// (its claim given back), an offer on a listing closed since it was read. Placed alone,
-/// those get the lone path's answers.
+/// `investor`'s offer at 18 % on `invoice`, asked today.
+fn asking(app: &TestApp, investor: uuid::Uuid, invoice: uuid::Uuid) -> Placing {
+    Placing {
+        investor,
+        invoice_id: invoice,
+        rate: Rate::from_millionths(180_000),
+        expires_at: app.clock.now() + chrono::Duration::hours(1),
+        priced_on: app.clock.now().date_naive(),
+    }
+}
+
+/// A batch places what the lone path would place, each offer priced on the listing row
+/// its claim took, and hands back the rest unchanged: a second offer on a listing
+/// already in the batch, an investor's second active offer (its claim given back), an
+/// offer on a listing closed since, one the terms cannot price (due too soon: its claim
+/// given back). Placed alone, those get the lone path's answers.
 async fn a_batch_places_what_it_can_and_hands_back_the_rest(kind: DbKind) {
     let app = spawn_app_with(kind, |_| {}).await;
     let seller = app.seller();
@@ -177,6 +189,8 @@ async fn a_batch_places_what_it_can_and_hands_back_the_rest(kind: DbKind) {
         app.listed(&seller).await,
         app.listed(&seller).await,
     );
+    // Due in 3 days: offers need 7.
+    let soon = app.listed_in(&seller, 3).await;
     let (a, b, c, d) = (
         app.investor(),
         app.investor(),
@@ -184,34 +198,20 @@ async fn a_batch_places_what_it_can_and_hands_back_the_rest(kind: DbKind) {
         app.investor(),
     );
     let earlier = app.offer(&a, &l3, "18").await;
-    let closed = new_offer(&app, l4.id).await;
     app.deliver(&app.invoice_event("invoice.cancelled", &l4, "listed", "cancelled"))
         .await;
     app.wait_for_listing(l4.id, "cancelled").await;
 
     let batch = vec![
-        Placing {
-            investor: a.id,
-            new: new_offer(&app, l1.id).await,
-        },
-        Placing {
-            investor: b.id,
-            new: new_offer(&app, l1.id).await,
-        },
-        Placing {
-            investor: c.id,
-            new: new_offer(&app, l2.id).await,
-        },
-        Placing {
-            investor: a.id,
-            new: new_offer(&app, l3.id).await,
-        },
-        Placing {
-            investor: d.id,
-            new: closed,
-        },
+        asking(&app, a.id, l1.id),
+        asking(&app, b.id, l1.id),
+        asking(&app, c.id, l2.id),
+        asking(&app, a.id, l3.id),
+        asking(&app, d.id, l4.id),
+        asking(&app, d.id, soon.id),
     ];
-    let placed = place_together(&app.state.db, app.clock.as_ref(), 20, batch).await;
+    let terms = app.state.config.terms();
+    let placed = place_together(&app.state.db, app.clock.as_ref(), 20, terms, batch).await;
     let (mut done, mut alone) = (Vec::new(), Vec::new());
     for p in placed {
         match p {
@@ -224,15 +224,30 @@ async fn a_batch_places_what_it_can_and_hands_back_the_rest(kind: DbKind) {
         done.iter().map(|c| who(&c.offer)).collect::<Vec<_>>(),
         [(a.id, l1.id), (c.id, l2.id)]
     );
+    // Priced on the listing's terms: its face value, 60 days to maturity, 18 %.
+    let today = app.clock.now().date_naive();
+    for c in &done {
+        let expected = terms
+            .quote(
+                150_000_000,
+                today + chrono::Days::new(60),
+                today,
+                Rate::from_millionths(180_000),
+            )
+            .unwrap();
+        assert_eq!(marketplace::store::offers::quote_of(&c.offer), expected);
+        assert_eq!(c.offer.priced_on, today);
+    }
     assert_eq!(
         alone
             .iter()
-            .map(|p| (p.investor, p.new.listing.id))
+            .map(|p| (p.investor, p.invoice_id))
             .collect::<Vec<_>>(),
-        [(b.id, l1.id), (a.id, l3.id), (d.id, l4.id)]
+        [(b.id, l1.id), (a.id, l3.id), (d.id, l4.id), (d.id, soon.id)]
     );
-    // The claims: one each on the placed, the duplicate's given back, none on the closed.
-    for (l, active) in [(&l1, 1), (&l2, 1), (&l3, 1), (&l4, 0)] {
+    // The claims: one each on the placed, the duplicate's and the unpriced one's given
+    // back, none on the closed.
+    for (l, active) in [(&l1, 1), (&l2, 1), (&l3, 1), (&l4, 0), (&soon, 0)] {
         let row = marketplace::store::listings::find(&app.state.db, InvoiceId(l.id))
             .await
             .unwrap()
@@ -253,11 +268,13 @@ async fn a_batch_places_what_it_can_and_hands_back_the_rest(kind: DbKind) {
         );
     }
     assert_eq!(earlier["status"], "pending");
-    // Alone, each gets its own answer.
+    // Alone, each gets its own answer (the lone path prices on the listing it reads; the
+    // one due too soon is refused by the route before it gets here).
     let mut answers = Vec::new();
-    for p in alone {
+    for p in alone.into_iter().take(3) {
+        let new = new_offer(&app, p.invoice_id).await;
         answers.push(
-            marketplace::store::offers::changes::place_alone(&app.state, p.investor, p.new)
+            marketplace::store::offers::changes::place_alone(&app.state, p.investor, new)
                 .await
                 .map(|c| c.offer.invoice_id),
         );

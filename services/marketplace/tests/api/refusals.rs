@@ -123,7 +123,9 @@ async fn a_place_or_accept_racing_a_cancellation_is_refused_naming_the_state() {
         expires_at: app.clock.now() + chrono::Duration::hours(1),
         priced_on: app.clock.now().date_naive(),
     };
-    match marketplace::store::offers::place(&app.state, &user(&app, Role::Investor), new).await {
+    match marketplace::store::offers::place_alone(&app.state, user(&app, Role::Investor).id, new)
+        .await
+    {
         Err(MarketError::Refused(d)) => {
             assert_eq!(d, "the invoice is cancelled; it takes no offers")
         }

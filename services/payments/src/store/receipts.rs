@@ -86,18 +86,18 @@ async fn rows_of<C: ConnectionTrait>(
 ) -> Result<Vec<Row>, PaymentsError> {
     let references: std::collections::HashSet<&str> =
         deliveries.iter().map(|d| d.reference.as_str()).collect();
-    let payments: HashMap<String, payment::Model> = payment::Entity::find()
-        .filter(payment::Column::Reference.is_in(references))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.reference.clone(), p))
-        .collect();
-    let sellers = sellers_by_financing(db, payments.values().map(|p| p.financing_id)).await?;
+    let payments: HashMap<String, (payment::Model, Option<Uuid>)> =
+        with_sellers(db, payment::Column::Reference.is_in(references))
+            .await?
+            .into_iter()
+            .map(|(p, seller)| (p.reference.clone(), (p, seller)))
+            .collect();
     deliveries
         .iter()
         .map(|d| {
-            let p = payments.get(&d.reference);
+            let (p, seller) = payments
+                .get(&d.reference)
+                .map_or((None, None), |(p, seller)| (Some(p), *seller));
             if p.is_none() {
                 tracing::warn!(
                     reference = d.reference,
@@ -118,9 +118,7 @@ async fn rows_of<C: ConnectionTrait>(
                     .map(serde_json::to_string)
                     .transpose()
                     .map_err(anyhow::Error::from)?,
-                lane: p
-                    .and_then(|p| sellers.get(&p.financing_id))
-                    .map_or(0, |s| lane_of(*s)),
+                lane: seller.map_or(0, lane_of),
                 at: now,
             })
         })
@@ -319,18 +317,25 @@ pub async fn take<C: ConnectionTrait>(txn: &C, id: Uuid) -> Result<Option<Waitin
         .map(Waiting::of))
 }
 
-/// The seller of each of `financings`.
-async fn sellers_by_financing<C: ConnectionTrait>(
+/// The payments `filter` finds, each with its financing's seller (one statement).
+async fn with_sellers<C: ConnectionTrait>(
     db: &C,
-    financings: impl IntoIterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, Uuid>, PaymentsError> {
+    filter: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Vec<(payment::Model, Option<Uuid>)>, PaymentsError> {
     use crate::store::entity::financing;
-    Ok(financing::Entity::find()
-        .filter(financing::Column::Id.is_in(financings))
+    use sea_orm::JoinType;
+    let of_financing: sea_orm::RelationDef = payment::Entity::belongs_to(financing::Entity)
+        .from(payment::Column::FinancingId)
+        .to(financing::Column::Id)
+        .into();
+    Ok(payment::Entity::find()
+        .filter(filter)
+        .join(JoinType::LeftJoin, of_financing)
+        .select_also(financing::Entity)
         .all(db)
         .await?
         .into_iter()
-        .map(|f| (f.id, f.seller_id))
+        .map(|(p, f)| (p, f.map(|f| f.seller_id)))
         .collect())
 }
 
@@ -340,15 +345,14 @@ pub async fn sellers_of<C: ConnectionTrait>(
     db: &C,
     due: &[Waiting],
 ) -> Result<HashMap<Uuid, Uuid>, PaymentsError> {
-    let payments = payment::Entity::find()
-        .filter(payment::Column::Id.is_in(due.iter().map(|w| w.payment_id)))
-        .all(db)
-        .await?;
-    let sellers = sellers_by_financing(db, payments.iter().map(|p| p.financing_id)).await?;
-    Ok(payments
-        .into_iter()
-        .filter_map(|p| Some((p.id, *sellers.get(&p.financing_id)?)))
-        .collect())
+    Ok(with_sellers(
+        db,
+        payment::Column::Id.is_in(due.iter().map(|w| w.payment_id)),
+    )
+    .await?
+    .into_iter()
+    .filter_map(|(p, seller)| Some((p.id, seller?)))
+    .collect())
 }
 
 /// Marks `ids` applied at `now` (in the transaction that applied them).

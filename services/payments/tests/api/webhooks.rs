@@ -54,6 +54,23 @@ fn charge_body(reference: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// Delivers a `charge.success` of `reference` under `key`, signed now with the first
+/// secret; answers what the endpoint said (`accepted`, `ignored`, `duplicate`).
+async fn deliver_charge(app: &TestApp, key: &str, reference: &str) -> Value {
+    let now = app.api.clock.now().timestamp();
+    let body = charge_body(reference);
+    let res = send(
+        app,
+        key,
+        now,
+        Some(sign(&app.secrets[0], key, now, &body)),
+        &body,
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{key}");
+    res.json::<Value>().await.unwrap()["status"].clone()
+}
+
 #[tokio::test]
 async fn only_a_valid_signature_within_five_minutes_is_accepted() {
     let app = spawn_app().await;
@@ -180,17 +197,10 @@ async fn an_effect_waits_while_deliveries_are_answered(kind: DbKind) {
     let (id, reference) = paid_without_webhook(&app).await;
     // Another delivery, still being answered.
     let other = app.state.answering.enter();
-    let now = app.api.clock.now().timestamp();
-    let body = charge_body(&reference);
-    let res = send(
-        &app,
-        "msg_behind",
-        now,
-        Some(sign(&app.secrets[0], "msg_behind", now, &body)),
-        &body,
-    )
-    .await;
-    assert_eq!(res.json::<Value>().await.unwrap()["status"], "accepted");
+    assert_eq!(
+        deliver_charge(&app, "msg_behind", &reference).await,
+        "accepted"
+    );
     // Stored, answered, and not applied while the other is in flight.
     let waiting = receipt(&app, "msg_behind").await;
     assert!(waiting.applied_at.is_none(), "{waiting:?}");
@@ -224,17 +234,10 @@ async fn an_effect_is_applied_after_the_lag_even_if_answering_never_stops() {
     .await;
     let (id, reference) = paid_without_webhook(&app).await;
     let _never_quiet = app.state.answering.enter();
-    let now = app.api.clock.now().timestamp();
-    let body = charge_body(&reference);
-    let res = send(
-        &app,
-        "msg_lag",
-        now,
-        Some(sign(&app.secrets[0], "msg_lag", now, &body)),
-        &body,
-    )
-    .await;
-    assert_eq!(res.json::<Value>().await.unwrap()["status"], "accepted");
+    assert_eq!(
+        deliver_charge(&app, "msg_lag", &reference).await,
+        "accepted"
+    );
     app.wait_for_financing_status(&id, &app.admin(), "funded")
         .await;
 }
@@ -302,32 +305,13 @@ async fn a_webhook_for_another_provider_is_not_found() {
 async fn a_delivery_is_answered_accepted_then_duplicate_and_an_unknown_one_ignored() {
     let app = spawn_app().await;
     let (id, reference) = paid_without_webhook(&app).await;
-    let now = app.api.clock.now().timestamp();
-    let secret = &app.secrets[0];
-    let body = charge_body(&reference);
     for expected in ["accepted", "duplicate"] {
-        let res = send(
-            &app,
-            "msg_once",
-            now,
-            Some(sign(secret, "msg_once", now, &body)),
-            &body,
-        )
-        .await;
-        assert_eq!(res.status(), 200);
-        let answer: Value = res.json().await.unwrap();
-        assert_eq!(answer["status"], expected);
+        assert_eq!(deliver_charge(&app, "msg_once", &reference).await, expected);
     }
-    let unknown = charge_body("vst_nobody");
-    let res = send(
-        &app,
-        "msg_other",
-        now,
-        Some(sign(secret, "msg_other", now, &unknown)),
-        &unknown,
-    )
-    .await;
-    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ignored");
+    assert_eq!(
+        deliver_charge(&app, "msg_other", "vst_nobody").await,
+        "ignored"
+    );
     app.wait_for_financing_status(&id, &app.admin(), "funded")
         .await;
 }

@@ -8,7 +8,6 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
-use service_kit::auth::AuthUser;
 use uuid::Uuid;
 
 use super::{Change, Changed, MarketError, OfferStatus, find, status_of, statuses};
@@ -219,24 +218,6 @@ pub fn claim(
         .filter(listing::Column::Status.eq("listed"))
         .filter(listing::Column::ReservedOfferId.is_null())
         .filter(listing::Column::ActiveOffers.lt(max_active))
-}
-
-/// Places `investor`'s offer, in a batch with the offers placed at the same time
-/// ([`super::placing`]), or alone when a batch cannot place it (then with the reason).
-pub async fn place(
-    state: &AppState,
-    investor: &AuthUser,
-    new: NewOffer,
-) -> Result<Changed, MarketError> {
-    let placing = super::placing::Placing {
-        investor: investor.id,
-        new,
-    };
-    match state.placer.place(placing).await {
-        Ok(super::placing::Placed::Done(changed)) => Ok(changed),
-        Ok(super::placing::Placed::Alone(p)) => place_alone(state, p.investor, p.new).await,
-        Err(stopped) => Err(MarketError::Store(stopped.into())),
-    }
 }
 
 /// Places `investor`'s offer alone: a conditional update of the listing's active count

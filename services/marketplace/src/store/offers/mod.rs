@@ -19,7 +19,7 @@ pub mod events;
 pub mod placing;
 
 pub use changes::{
-    From, NewOffer, accept, close, lock_listing, move_status, not_pending, place, reject_all,
+    From, NewOffer, accept, close, lock_listing, move_status, not_pending, place_alone, reject_all,
     revise, set_status,
 };
 

@@ -1,14 +1,17 @@
 //! Offers placed together (group commit): the offers that arrive while a batch is written
 //! go in the next one, written in one transaction with one statement per step for all of
-//! them: the listings' claim (one conditional multi-row update), the offers (one multi-row
+//! them: the listings' claim (one conditional multi-row update that returns the rows it
+//! took, on which each offer is priced: no read before it), the offers (one multi-row
 //! insert that skips an investor's second active offer), their events (one multi-row
 //! outbox insert), one commit. On PostgreSQL an offer placed alone costs about five
 //! statements, each about what a whole one-row insert transaction costs the server
 //! (docs/performance.md); together, a burst costs that per batch.
 //!
 //! A batch only places: whatever it cannot place (a listing claimed twice in one batch,
-//! closed, at its limit or being accepted; an investor's second active offer; a batch
-//! whose transaction failed) is handed back and placed alone ([`super::changes::place_alone`]),
+//! missing, closed, at its limit or being accepted; an offer its terms cannot price; an
+//! investor's second active offer; a batch whose transaction failed) is handed back and
+//! placed alone (the route reads the listing, prices it and calls
+//! [`super::changes::place_alone`]),
 //! which finds the exact reason and answers it. So the rules and their refusals live in
 //! one place, and a batch only ever does what the lone path would have done.
 
@@ -22,14 +25,37 @@ use service_kit::batch::Batcher;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use super::changes::{NewOffer, claim, new_offer};
 use super::{Change, Changed};
+use crate::domain::pricing::{Rate, Terms};
 use crate::store::entity::{listing, offer};
 
-/// An investor's offer to place.
+/// An investor's offer to place, as asked: priced when its listing is claimed.
+#[derive(Debug, Clone)]
 pub struct Placing {
     pub investor: Uuid,
-    pub new: NewOffer,
+    pub invoice_id: Uuid,
+    pub rate: Rate,
+    pub expires_at: DateTime<Utc>,
+    /// The day it is priced on (the day it was asked).
+    pub priced_on: NaiveDate,
+}
+
+impl Placing {
+    /// The offer this asks for on `l`, priced by `terms`, if they price it.
+    pub fn on(&self, l: &listing::Model, terms: Terms) -> Option<NewOffer> {
+        let quote = terms
+            .quote(l.face_minor, l.due_date, self.priced_on, self.rate)
+            .ok()?;
+        Some(NewOffer {
+            listing: l.clone(),
+            quote,
+            expires_at: self.expires_at,
+            priced_on: self.priced_on,
+        })
+    }
 }
 
 /// What became of a [`Placing`].
@@ -47,11 +73,12 @@ pub struct Placer(Batcher<Placing, Placed>);
 impl Placer {
     /// Starts the writer on `db`: at most `batch` offers per transaction, up to `writers`
     /// transactions at once on PostgreSQL (one on SQLite, which writes one at a time); a
-    /// listing takes at most `max_active` active offers.
+    /// listing takes at most `max_active` active offers; offers are priced by `terms`.
     pub fn start(
         db: DatabaseConnection,
         clock: common::clock::SharedClock,
         max_active: i64,
+        terms: Terms,
         batch: usize,
         writers: usize,
     ) -> Self {
@@ -66,7 +93,7 @@ impl Placer {
                 let db = db.clone();
                 let clock = clock.clone();
                 let span = tracing::info_span!("place offers together", offers = batch.len());
-                async move { place_together(&db, clock.as_ref(), max_active, batch).await }
+                async move { place_together(&db, clock.as_ref(), max_active, terms, batch).await }
                     .instrument(span)
             },
         ))
@@ -83,6 +110,7 @@ pub async fn place_together(
     db: &DatabaseConnection,
     clock: &dyn common::Clock,
     max_active: i64,
+    terms: Terms,
     batch: Vec<Placing>,
 ) -> Vec<Placed> {
     let now = clock.now();
@@ -90,15 +118,15 @@ pub async fn place_together(
     let mut listings = HashSet::new();
     let firsts: Vec<bool> = batch
         .iter()
-        .map(|p| listings.insert(p.new.listing.id))
+        .map(|p| listings.insert(p.invoice_id))
         .collect();
-    let models: Vec<offer::Model> = batch
+    let asked: Vec<&Placing> = batch
         .iter()
         .zip(&firsts)
         .filter(|(_, first)| **first)
-        .map(|(p, _)| new_offer(p.investor, &p.new, now))
+        .map(|(p, _)| p)
         .collect();
-    let mut placed = match write_together(db, clock, max_active, models).await {
+    let mut placed = match write_together(db, clock, max_active, terms, now, &asked).await {
         Ok(placed) => placed,
         Err(e) => {
             tracing::warn!(error = %e, offers = batch.len(), "Placing offers together failed; placing each alone.");
@@ -110,7 +138,7 @@ pub async fn place_together(
         .zip(firsts)
         .map(|(p, first)| {
             let done = first
-                .then(|| placed.remove(&(p.new.listing.id, p.investor)))
+                .then(|| placed.remove(&(p.invoice_id, p.investor)))
                 .flatten();
             match done {
                 Some(offer) => Placed::Done(Changed {
@@ -124,51 +152,71 @@ pub async fn place_together(
         .collect()
 }
 
-/// Writes `models` (each on another listing) with their listings' claims and events in
-/// one transaction; returns those placed by (listing, investor).
+/// Writes the offers `asked` for (each on another listing) with their listings' claims
+/// and events in one transaction, each priced on the row its claim took; returns those
+/// placed by (listing, investor).
 async fn write_together(
     db: &DatabaseConnection,
     clock: &dyn common::Clock,
     max_active: i64,
-    models: Vec<offer::Model>,
+    terms: Terms,
+    now: DateTime<Utc>,
+    asked: &[&Placing],
 ) -> anyhow::Result<HashMap<(Uuid, Uuid), offer::Model>> {
     let txn = service_kit::db::begin_write(db).await?;
-    // The lone path's claim, for every listing at once.
-    let claimed: HashSet<Uuid> = claim(models.iter().map(|m| m.invoice_id), max_active)
-        .exec_with_returning(&*txn)
-        .await?
-        .into_iter()
-        .map(|l| l.id)
-        .collect();
-    let claimed: Vec<offer::Model> = models
-        .into_iter()
-        .filter(|m| claimed.contains(&m.invoice_id))
-        .collect();
+    // The lone path's claim, for every listing at once; the rows it returns are the
+    // terms each offer is priced on (held by the claim until the commit).
+    let claimed: HashMap<Uuid, listing::Model> =
+        claim(asked.iter().map(|p| p.invoice_id), max_active)
+            .exec_with_returning(&*txn)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
     if claimed.is_empty() {
+        txn.rollback().await?;
         return Ok(HashMap::new());
     }
+    // Priced on the claimed rows; one the terms do not price is handed back (its claim
+    // given back below, with the refused).
+    let (priced, mut refused): (Vec<offer::Model>, Vec<Uuid>) =
+        asked
+            .iter()
+            .fold((Vec::new(), Vec::new()), |(mut priced, mut refused), p| {
+                if let Some(l) = claimed.get(&p.invoice_id) {
+                    match p.on(l, terms) {
+                        Some(new) => priced.push(new_offer(p.investor, &new, now)),
+                        None => refused.push(l.id),
+                    }
+                }
+                (priced, refused)
+            });
     // The offers; one that would be its investor's second active offer on the listing
     // (the partial unique index) is skipped, and its claim given back.
-    let mut insert =
-        offer::Entity::insert_many(claimed.iter().map(|m| offer::ActiveModel::from(m.clone())))
-            .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .into_query();
-    insert.returning_col(offer::Column::Id);
-    let inserted: HashSet<Uuid> = txn
-        .query_all_raw(txn.get_database_backend().build(&insert))
-        .await?
-        .iter()
-        .map(|row| row.try_get::<Uuid>("", "id"))
-        .collect::<Result<_, _>>()?;
-    let (placed, refused): (Vec<offer::Model>, Vec<offer::Model>) =
-        claimed.into_iter().partition(|m| inserted.contains(&m.id));
+    let inserted: HashSet<Uuid> = if priced.is_empty() {
+        HashSet::new()
+    } else {
+        let mut insert =
+            offer::Entity::insert_many(priced.iter().map(|m| offer::ActiveModel::from(m.clone())))
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .into_query();
+        insert.returning_col(offer::Column::Id);
+        txn.query_all_raw(txn.get_database_backend().build(&insert))
+            .await?
+            .iter()
+            .map(|row| row.try_get::<Uuid>("", "id"))
+            .collect::<Result<_, _>>()?
+    };
+    let (placed, skipped): (Vec<offer::Model>, Vec<offer::Model>) =
+        priced.into_iter().partition(|m| inserted.contains(&m.id));
+    refused.extend(skipped.iter().map(|m| m.invoice_id));
     if !refused.is_empty() {
         listing::Entity::update_many()
             .col_expr(
                 listing::Column::ActiveOffers,
                 Expr::col(listing::Column::ActiveOffers).sub(1),
             )
-            .filter(listing::Column::Id.is_in(refused.iter().map(|m| m.invoice_id)))
+            .filter(listing::Column::Id.is_in(refused))
             .exec(&*txn)
             .await?;
     }
