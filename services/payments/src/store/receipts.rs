@@ -321,7 +321,16 @@ pub async fn take<C: ConnectionTrait>(txn: &C, id: Uuid) -> Result<Option<Waitin
         .map(Waiting::of))
 }
 
-/// The payments `filter` finds, each with its financing's seller (one statement).
+/// A payment and its financing's seller, as [`with_sellers`] reads them.
+#[derive(sea_orm::FromQueryResult)]
+struct OfSeller {
+    #[sea_orm(nested)]
+    payment: payment::Model,
+    seller_id: Option<Uuid>,
+}
+
+/// The payments `filter` finds, each with its financing's seller (one statement, the
+/// financing's one column).
 async fn with_sellers<C: ConnectionTrait>(
     db: &C,
     filter: impl sea_orm::sea_query::IntoCondition,
@@ -335,11 +344,12 @@ async fn with_sellers<C: ConnectionTrait>(
     Ok(payment::Entity::find()
         .filter(filter)
         .join(JoinType::LeftJoin, of_financing)
-        .select_also(financing::Entity)
+        .column_as(financing::Column::SellerId, "seller_id")
+        .into_model::<OfSeller>()
         .all(db)
         .await?
         .into_iter()
-        .map(|(p, f)| (p, f.map(|f| f.seller_id)))
+        .map(|row| (row.payment, row.seller_id))
         .collect())
 }
 

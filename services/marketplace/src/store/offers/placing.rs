@@ -179,18 +179,15 @@ async fn write_together(
     }
     // Priced on the claimed rows; one the terms do not price is handed back (its claim
     // given back below, with the refused).
-    let (priced, mut refused): (Vec<offer::Model>, Vec<Uuid>) =
-        asked
-            .iter()
-            .fold((Vec::new(), Vec::new()), |(mut priced, mut refused), p| {
-                if let Some(l) = claimed.get(&p.invoice_id) {
-                    match p.on(l, terms) {
-                        Some(new) => priced.push(new_offer(p.investor, &new, now)),
-                        None => refused.push(l.id),
-                    }
-                }
-                (priced, refused)
-            });
+    let (mut priced, mut refused): (Vec<offer::Model>, Vec<Uuid>) = (Vec::new(), Vec::new());
+    for p in asked {
+        if let Some(l) = claimed.get(&p.invoice_id) {
+            match p.on(l, terms) {
+                Some(new) => priced.push(new_offer(p.investor, &new, now)),
+                None => refused.push(l.id),
+            }
+        }
+    }
     // The offers; one that would be its investor's second active offer on the listing
     // (the partial unique index) is skipped, and its claim given back.
     let inserted: HashSet<Uuid> = if priced.is_empty() {
