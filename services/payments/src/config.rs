@@ -69,6 +69,10 @@ pub struct PaymentsConfig {
     /// `PAYMENTS_RECEIPT_WRITERS` (1): batches of webhook receipts written side by side
     /// on PostgreSQL (SQLite: always 1).
     pub receipt_writers: usize,
+    /// `PAYMENTS_SETTLEMENT_BATCH` (32, 1-256): settlement jobs (payouts, distributions,
+    /// refunds) a worker takes from a queue at once: read together, their transfers sent
+    /// side by side (at most 8 in flight), their outcomes recorded in one transaction.
+    pub settlement_batch: usize,
     /// `PAYMENTS_WORKER_ID` (unset: the task's id): the settlement worker's queue id; a
     /// fixed one (a pod's name) lets a replaced process take back its in-flight jobs at
     /// once instead of after the dead worker's heartbeat expires.
@@ -90,6 +94,7 @@ impl PaymentsConfig {
             apply_in_process: true,
             apply_max_lag: Duration::from_millis(5000),
             receipt_writers: 1,
+            settlement_batch: 32,
             worker_id: None,
         }
     }
@@ -151,6 +156,16 @@ impl PaymentsConfig {
                 d.apply_max_lag.as_millis().try_into().unwrap_or(u64::MAX),
             )?),
             receipt_writers: config::parse("PAYMENTS_RECEIPT_WRITERS", d.receipt_writers)?.max(1),
+            settlement_batch: match config::parse("PAYMENTS_SETTLEMENT_BATCH", d.settlement_batch)?
+            {
+                n @ 1..=256 => n,
+                _ => {
+                    return Err(ConfigError {
+                        name: "PAYMENTS_SETTLEMENT_BATCH".into(),
+                        reason: "from 1 to 256 jobs".into(),
+                    });
+                }
+            },
             worker_id: match config::var("PAYMENTS_WORKER_ID") {
                 Some(id) if id.contains(['{', '}']) => {
                     return Err(ConfigError {

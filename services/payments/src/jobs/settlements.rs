@@ -12,11 +12,23 @@
 //! no payout account waits (its note says so) until `PUT /payout-account`. A transfer
 //! that failed or came back is owed again under a new payment (`retry_of`), sent only
 //! to a payout account set after the failure.
+//!
+//! Jobs are taken up to `PAYMENTS_SETTLEMENT_BATCH` (32) at a time from one queue: their payments and payout
+//! accounts read in one statement each, their transfers sent side by side (at most
+//! [`SENT_AT_ONCE`] in flight), and every final answer recorded in one transaction, in
+//! payee order (the order the webhook applier takes sellers' payable accounts in, so the
+//! two wait for each other but never in a cycle). If anything in a batch fails, the worker
+//! handles its jobs one at a time: what was recorded is no longer pending, and a transfer
+//! sent again under its reference is not paid again.
 
+use std::collections::HashMap;
+
+use async_trait::async_trait;
 use common::events::payments::{PaymentKind, PaymentStatus};
-use sea_orm::EntityTrait;
+use futures::StreamExt;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use service_kit::queue::{Job, Worker, WorkerConfig, handler_fn};
+use service_kit::queue::{Job, JobHandler, Worker, WorkerConfig};
 use service_kit::shutdown::CancellationToken;
 use uuid::Uuid;
 
@@ -24,7 +36,10 @@ use crate::provider::{ProviderError, ProviderStatus, Transfer};
 use crate::state::AppState;
 use crate::store::entity::{payment, payout_account};
 use crate::store::financings;
-use crate::store::outcomes::{self, TransferOutcome};
+use crate::store::outcomes::{self, Changed, TransferOutcome};
+
+/// A batch's transfers in flight at the provider at once.
+pub const SENT_AT_ONCE: usize = 8;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SettlementJob {
@@ -76,13 +91,29 @@ pub async fn run(state: AppState, stop: CancellationToken) -> anyhow::Result<()>
         WorkerConfig::default(),
     )
     .await?;
-    let st = state.clone();
-    let handler = handler_fn(move |job: Job| {
-        let st = st.clone();
-        async move { handle(&st, &job).await }
-    });
-    worker.run(handler, stop).await?;
+    worker.run(Settlements { state }, stop).await?;
     Ok(())
+}
+
+/// The settlement queues' [`JobHandler`]: one job alone, or up to
+/// `PAYMENTS_SETTLEMENT_BATCH` together.
+struct Settlements {
+    state: AppState,
+}
+
+#[async_trait]
+impl JobHandler for Settlements {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        handle(&self.state, job).await
+    }
+
+    fn batch_size(&self) -> usize {
+        self.state.config.settlement_batch
+    }
+
+    async fn handle_batch(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        handle_batch(&self.state, jobs).await
+    }
 }
 
 /// Sends one payment's transfer and records a final answer. An error means "try again
@@ -98,24 +129,112 @@ pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
     if p.status()? != PaymentStatus::Pending {
         return Ok(());
     }
+    settle(state, &p).await
+}
+
+/// Sends the pending payment `p`'s transfer (or refund) and records a final answer.
+async fn settle(state: &AppState, p: &payment::Model) -> anyhow::Result<()> {
     if p.kind()? == PaymentKind::Refund {
-        return refund(state, &p).await;
+        return refund(state, p).await;
     }
     let Some(payee) = p.payee_id else {
         anyhow::bail!("payment {} has no payee", p.id);
     };
-    let Some(account) = payout_account::Entity::find_by_id((payee, p.currency.clone()))
+    let account = payout_account::Entity::find_by_id((payee, p.currency.clone()))
         .one(&state.db)
+        .await?;
+    let Some(account) = payable_to(state, p, account).await? else {
+        return Ok(());
+    };
+    let status = send(state, p, &account).await?;
+    record(state, p, status).await
+}
+
+/// Handles `jobs` together (see the module documentation): refunds and payments
+/// without a payee one by one, every other pending transfer in the batch's reads, sends
+/// and transaction. Fails if any of them failed (the worker then handles each job alone).
+async fn handle_batch(state: &AppState, jobs: &[Job]) -> anyhow::Result<()> {
+    let ids = jobs
+        .iter()
+        .map(|job| job.payload_as::<SettlementJob>().map(|j| j.payment_id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut pending = Vec::with_capacity(ids.len());
+    for p in payment::Entity::find()
+        .filter(payment::Column::Id.is_in(ids))
+        .all(&state.db)
         .await?
-    else {
+    {
+        if p.status()? == PaymentStatus::Pending {
+            pending.push(p);
+        }
+    }
+    let (transfers, others): (Vec<payment::Model>, Vec<payment::Model>) = pending
+        .into_iter()
+        .partition(|p| p.payee_id.is_some() && p.kind().is_ok_and(|k| k != PaymentKind::Refund));
+    for p in &others {
+        settle(state, p).await?;
+    }
+    let accounts: HashMap<(uuid::Uuid, String), payout_account::Model> =
+        payout_account::Entity::find()
+            .filter(
+                payout_account::Column::UserId.is_in(transfers.iter().filter_map(|p| p.payee_id)),
+            )
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|a| ((a.user_id, a.currency.clone()), a))
+            .collect();
+    let mut ready = Vec::with_capacity(transfers.len());
+    for p in transfers {
+        let account = p
+            .payee_id
+            .and_then(|payee| accounts.get(&(payee, p.currency.clone())).cloned());
+        if let Some(account) = payable_to(state, &p, account).await? {
+            ready.push((p, account));
+        }
+    }
+    // Side by side, each under its own reference: the provider pays a reference once.
+    let sends: Vec<_> = ready
+        .iter()
+        .map(|(p, account)| send(state, p, account))
+        .collect();
+    let sent: Vec<anyhow::Result<ProviderStatus>> = futures::stream::iter(sends)
+        .buffered(SENT_AT_ONCE)
+        .collect()
+        .await;
+    let mut answered = Vec::with_capacity(ready.len());
+    let mut failure = None;
+    for ((p, _), status) in ready.iter().zip(sent) {
+        match status {
+            Ok(status) => match TransferOutcome::of(status) {
+                Some(outcome) => answered.push((p, outcome)),
+                None => {
+                    tracing::info!(payment_id = %p.id, ?status, "Transfer pending at the provider.");
+                }
+            },
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    record_all(state, answered).await?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The payout account `p` is paid to, if it may be paid now; otherwise `None`, with the
+/// payment's note saying what it waits for: an account (`account` is `None`), or for a
+/// transfer sent again after a failure, an account set since the failure.
+async fn payable_to(
+    state: &AppState,
+    p: &payment::Model,
+    account: Option<payout_account::Model>,
+) -> anyhow::Result<Option<payout_account::Model>> {
+    let Some(account) = account else {
         let note = format!(
             "waiting for the payee's {} payout account (PUT /api/payments/payout-account)",
             p.currency
         );
-        let note = note.as_str();
-        hold(state, &p, note).await?;
+        hold(state, p, &note).await?;
         tracing::info!(payment_id = %p.id, "Transfer waits for a payout account.");
-        return Ok(());
+        return Ok(None);
     };
     if let Some(failed) = p.retry_of {
         // Sent again after a failure: only to an account set since.
@@ -124,11 +243,22 @@ pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
             .await?
             .map(|q| q.updated_at);
         if failed_at.is_some_and(|at| account.updated_at <= at) {
-            hold(state, &p, outcomes::WAITING_FOR_NEW_ACCOUNT).await?;
+            hold(state, p, outcomes::WAITING_FOR_NEW_ACCOUNT).await?;
             tracing::info!(payment_id = %p.id, "Transfer waits for a new payout account.");
-            return Ok(());
+            return Ok(None);
         }
     }
+    Ok(Some(account))
+}
+
+/// Sends `p`'s transfer to `account`; answers the provider's status of it. A refused
+/// transfer is looked up by its reference before giving up (a worker that died after
+/// sending it sends it again and is refused).
+async fn send(
+    state: &AppState,
+    p: &payment::Model,
+    account: &payout_account::Model,
+) -> anyhow::Result<ProviderStatus> {
     let sent = state
         .provider
         .transfer(Transfer {
@@ -142,15 +272,12 @@ pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
     let transfer = match sent {
         Ok(t) => t,
         Err(ProviderError::Unavailable(e)) => anyhow::bail!("transfer {}: {e}", p.reference),
-        Err(e) => {
-            // Refused: ask what the provider knows of the reference before giving up.
-            match state.provider.verify_transfer(&p.reference).await {
-                Ok(t) => t,
-                Err(_) => anyhow::bail!("transfer {} refused: {e}", p.reference),
-            }
-        }
+        Err(e) => match state.provider.verify_transfer(&p.reference).await {
+            Ok(t) => t,
+            Err(_) => anyhow::bail!("transfer {} refused: {e}", p.reference),
+        },
     };
-    record(state, &p, transfer.status).await
+    Ok(transfer.status)
 }
 
 /// Leaves `p` pending with `note` saying what it waits for.
@@ -210,9 +337,25 @@ async fn record_outcome(
     p: &payment::Model,
     outcome: TransferOutcome,
 ) -> anyhow::Result<()> {
+    record_all(state, vec![(p, outcome)]).await
+}
+
+/// Records each of `answered` in one transaction, in payee order (see the module
+/// documentation); each payment is locked and its outcome applied as it is now.
+async fn record_all(
+    state: &AppState,
+    mut answered: Vec<(&payment::Model, TransferOutcome)>,
+) -> anyhow::Result<()> {
+    if answered.is_empty() {
+        return Ok(());
+    }
+    answered.sort_by_key(|(p, _)| (p.payee_id, p.id));
     let txn = service_kit::db::begin_write(&state.db).await?;
-    let locked = financings::lock_payment(&*txn, p.id).await?;
-    let changed = outcomes::transfer(&*txn, state.clock.as_ref(), &locked, outcome).await?;
+    let mut changed = Changed::new();
+    for (p, outcome) in answered {
+        let locked = financings::lock_payment(&*txn, p.id).await?;
+        changed.extend(outcomes::transfer(&*txn, state.clock.as_ref(), &locked, outcome).await?);
+    }
     txn.commit().await?;
     crate::outbound::after(state, &changed).await;
     Ok(())

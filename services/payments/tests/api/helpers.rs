@@ -344,6 +344,10 @@ pub fn worker(app: &TestApp) -> Child {
         .env("SANDBOX_SECRET_KEY", app.sandbox.secret_key())
         .env("SANDBOX_WEBHOOK_SECRETS", secrets.join(" "))
         .env("PAYMENTS_WORKER_ID", "settlements-under-test")
+        .env(
+            "PAYMENTS_SETTLEMENT_BATCH",
+            app.config.settlement_batch.to_string(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -334,3 +334,92 @@ async fn a_payout_goes_to_the_account_of_its_currency() {
     let tb = app.trial_balance().await;
     assert_eq!(tb["broken"], json!([]), "{tb}");
 }
+
+/// Payouts queued while no worker runs are taken together by the next one (one batch:
+/// their payments and accounts read at once, transfers side by side, one transaction
+/// for the outcomes): each is sent once and recorded, and the one whose seller has no
+/// payout account waits and says so, holding back none of the others.
+async fn payouts_taken_together_are_each_sent_once(kind: testkit::DbKind) {
+    let app = crate::helpers::spawn_app_with(kind, |c| c.worker_in_process = false).await;
+    let sellers: Vec<testkit::api::User> = (0..3).map(|_| app.seller()).collect();
+    for s in &sellers {
+        assert_eq!(set_account(&app, s, "0123456789").await, 200);
+    }
+    let without = app.seller();
+    let mut financings = Vec::new();
+    for s in sellers.iter().chain(&sellers).chain([&without]) {
+        financings.push((app.paid(s).await, s));
+    }
+    for ((id, investor), _) in &financings {
+        app.wait_for_financing_status(id, investor, "funded").await;
+    }
+    let queue = app.keys.settlements_high();
+    testkit::wait_until(DEADLINE, "the seven payouts queued", || async {
+        service_kit::queue::len(&app.redis, &queue).await.unwrap() == financings.len()
+    })
+    .await;
+
+    let stop = service_kit::shutdown::CancellationToken::new();
+    let worker = tokio::spawn(payments::jobs::settlements::run(
+        app.state.clone(),
+        stop.clone(),
+    ));
+    let payouts: Vec<Value> =
+        testkit::wait_for(DEADLINE, "six payouts sent, one waiting", || async {
+            let mut payouts = Vec::new();
+            for ((id, _), seller) in &financings {
+                let d: Value = app
+                    .get(
+                        &format!("/api/payments/fundings/{id}"),
+                        &app.refreshed(seller).token,
+                    )
+                    .await
+                    .json()
+                    .await
+                    .ok()?;
+                let payout = d["payments"]
+                    .as_array()?
+                    .iter()
+                    .find(|p| p["kind"] == "payout")?
+                    .clone();
+                payouts.push(payout);
+            }
+            let (sent, waiting) = payouts.split_at(6);
+            let done = sent.iter().all(|p| p["status"] == "succeeded")
+                && waiting[0]["status"] == "pending"
+                && waiting[0]["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("payout account"));
+            done.then_some(payouts)
+        })
+        .await;
+    stop.cancel();
+    worker.await.unwrap().unwrap();
+
+    for p in &payouts[..6] {
+        let reference = p["reference"].as_str().unwrap();
+        let a = app.sandbox.transfer_attempts(reference).unwrap();
+        assert_eq!(a.executed, 1, "{reference}: {a:?}");
+        assert_eq!(p["amount_minor"], PRICE - FEE);
+    }
+    assert_eq!(app.sandbox.stats().transfers_executed, 6);
+    let tb = app.trial_balance().await;
+    assert_eq!(tb["broken"], json!([]), "{tb}");
+    // The fees are earned at funding; what is still owed is the waiting seller's net.
+    assert_eq!(tb["currencies"][0]["revenue_minor"], json!(FEE * 7), "{tb}");
+    assert_eq!(
+        tb["currencies"][0]["liabilities_minor"],
+        json!(PRICE - FEE),
+        "{tb}"
+    );
+}
+
+#[tokio::test]
+async fn payouts_taken_together_are_each_sent_once_on_postgres() {
+    payouts_taken_together_are_each_sent_once(testkit::DbKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn payouts_taken_together_are_each_sent_once_on_sqlite() {
+    payouts_taken_together_are_each_sent_once(testkit::DbKind::Sqlite).await;
+}

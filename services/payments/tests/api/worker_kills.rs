@@ -1,6 +1,7 @@
 //! The settlement worker killed (`kill -9`, a real `payments worker` process) mid-payout
-//! twenty times while thirty payouts go out: every payout is made exactly once at the
-//! provider, and the ledger balances.
+//! twenty times while forty payouts go out, two to a batch (so that a life is caught with
+//! a batch's transfers sent and its outcomes not yet recorded): every payout is made
+//! exactly once at the provider, and the ledger balances.
 
 use std::time::Duration;
 
@@ -11,14 +12,18 @@ use crate::helpers::{DEADLINE, FEE, PRICE, kill9, spawn_app_with, worker};
 
 /// Payouts queued; the worker is killed `KILLS` times while they are sent (a life may
 /// send more than one before the kill lands, so there are more payouts than kills).
-const PAYOUTS: usize = 30;
+const PAYOUTS: usize = 40;
 const KILLS: usize = 20;
 
 #[tokio::test]
 async fn a_worker_killed_mid_payout_twenty_times_pays_each_seller_once() {
-    let app = spawn_app_with(DbKind::Postgres, |c| c.worker_in_process = false).await;
+    let app = spawn_app_with(DbKind::Postgres, |c| {
+        c.worker_in_process = false;
+        c.settlement_batch = 2;
+    })
+    .await;
     let seller = app.seller();
-    // Thirty funded financings of one seller, whose payout account is set: thirty
+    // Forty funded financings of one seller, whose payout account is set: forty
     // payouts queued on settlements:high.
     let res = app
         .set_payout_account(
