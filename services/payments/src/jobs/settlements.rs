@@ -143,11 +143,13 @@ async fn settle(state: &AppState, p: &payment::Model) -> anyhow::Result<()> {
     let account = payout_account::Entity::find_by_id((payee, p.currency.clone()))
         .one(&state.db)
         .await?;
-    let Some(account) = payable_to(state, p, account).await? else {
-        return Ok(());
-    };
-    let status = send(state, p, &account).await?;
-    record(state, p, status).await
+    match payable(state, p, account).await? {
+        Payable::To(account) => {
+            let status = send(state, p, &account).await?;
+            record(state, p, status).await
+        }
+        Payable::Waits(note) => record_all(state, Vec::new(), vec![(p, note)]).await,
+    }
 }
 
 /// Handles `jobs` together (see the module documentation): refunds and payments
@@ -185,12 +187,14 @@ async fn handle_batch(state: &AppState, jobs: &[Job]) -> anyhow::Result<()> {
             .map(|a| ((a.user_id, a.currency.clone()), a))
             .collect();
     let mut ready = Vec::with_capacity(transfers.len());
-    for p in transfers {
+    let mut waiting = Vec::new();
+    for p in &transfers {
         let account = p
             .payee_id
             .and_then(|payee| accounts.get(&(payee, p.currency.clone())).cloned());
-        if let Some(account) = payable_to(state, &p, account).await? {
-            ready.push((p, account));
+        match payable(state, p, account).await? {
+            Payable::To(account) => ready.push((p, account)),
+            Payable::Waits(note) => waiting.push((p, note)),
         }
     }
     // Side by side, each under its own reference: the provider pays a reference once.
@@ -207,7 +211,7 @@ async fn handle_batch(state: &AppState, jobs: &[Job]) -> anyhow::Result<()> {
     for ((p, _), status) in ready.iter().zip(sent) {
         match status {
             Ok(status) => match TransferOutcome::of(status) {
-                Some(outcome) => answered.push((p, outcome)),
+                Some(outcome) => answered.push((*p, outcome)),
                 None => {
                     tracing::info!(payment_id = %p.id, ?status, "Transfer pending at the provider.");
                 }
@@ -215,40 +219,42 @@ async fn handle_batch(state: &AppState, jobs: &[Job]) -> anyhow::Result<()> {
             Err(e) => failure = failure.or(Some(e)),
         }
     }
-    record_all(state, answered).await?;
+    record_all(state, answered, waiting).await?;
     failure.map_or(Ok(()), Err)
 }
 
-/// The payout account `p` is paid to, if it may be paid now; otherwise `None`, with the
-/// payment's note saying what it waits for: an account (`account` is `None`), or for a
-/// transfer sent again after a failure, an account set since the failure.
-async fn payable_to(
+/// Whether a pending transfer can be sent now.
+enum Payable {
+    /// To this payout account.
+    To(payout_account::Model),
+    /// Not yet; the payment's note says what it waits for.
+    Waits(String),
+}
+
+/// Whether `p` can be paid to `account` (its payee's account in its currency, if any):
+/// not without an account, and a transfer sent again after a failure only to an account
+/// set since the failure.
+async fn payable(
     state: &AppState,
     p: &payment::Model,
     account: Option<payout_account::Model>,
-) -> anyhow::Result<Option<payout_account::Model>> {
+) -> anyhow::Result<Payable> {
     let Some(account) = account else {
-        let note = format!(
+        return Ok(Payable::Waits(format!(
             "waiting for the payee's {} payout account (PUT /api/payments/payout-account)",
             p.currency
-        );
-        hold(state, p, &note).await?;
-        tracing::info!(payment_id = %p.id, "Transfer waits for a payout account.");
-        return Ok(None);
+        )));
     };
     if let Some(failed) = p.retry_of {
-        // Sent again after a failure: only to an account set since.
         let failed_at = payment::Entity::find_by_id(failed)
             .one(&state.db)
             .await?
             .map(|q| q.updated_at);
         if failed_at.is_some_and(|at| account.updated_at <= at) {
-            hold(state, p, outcomes::WAITING_FOR_NEW_ACCOUNT).await?;
-            tracing::info!(payment_id = %p.id, "Transfer waits for a new payout account.");
-            return Ok(None);
+            return Ok(Payable::Waits(outcomes::WAITING_FOR_NEW_ACCOUNT.to_owned()));
         }
     }
-    Ok(Some(account))
+    Ok(Payable::To(account))
 }
 
 /// Sends `p`'s transfer to `account`; answers the provider's status of it. A refused
@@ -278,18 +284,6 @@ async fn send(
         },
     };
     Ok(transfer.status)
-}
-
-/// Leaves `p` pending with `note` saying what it waits for.
-async fn hold(state: &AppState, p: &payment::Model, note: &str) -> anyhow::Result<()> {
-    if p.note.as_deref() != Some(note) {
-        let txn = service_kit::db::begin_write(&state.db).await?;
-        let now = state.clock.now();
-        financings::set_payment(&*txn, now, p, PaymentStatus::Pending, 0, Some(note.into()))
-            .await?;
-        txn.commit().await?;
-    }
-    Ok(())
 }
 
 /// A refund goes back through the charge it refunds. One refund per charge: if the
@@ -337,20 +331,33 @@ async fn record_outcome(
     p: &payment::Model,
     outcome: TransferOutcome,
 ) -> anyhow::Result<()> {
-    record_all(state, vec![(p, outcome)]).await
+    record_all(state, vec![(p, outcome)], Vec::new()).await
 }
 
-/// Records each of `answered` in one transaction, in payee order (see the module
-/// documentation); each payment is locked and its outcome applied as it is now.
+/// Records in one transaction each of `answered`, in payee order (see the module
+/// documentation; each payment is locked and its outcome applied as it is now), and the
+/// note of each of `waiting` that says what it waits for (a payment that changed since
+/// it was read keeps its own).
 async fn record_all(
     state: &AppState,
     mut answered: Vec<(&payment::Model, TransferOutcome)>,
+    waiting: Vec<(&payment::Model, String)>,
 ) -> anyhow::Result<()> {
-    if answered.is_empty() {
+    let waiting: Vec<_> = waiting
+        .into_iter()
+        .filter(|(p, note)| p.note.as_deref() != Some(note.as_str()))
+        .collect();
+    if answered.is_empty() && waiting.is_empty() {
         return Ok(());
     }
     answered.sort_by_key(|(p, _)| (p.payee_id, p.id));
     let txn = service_kit::db::begin_write(&state.db).await?;
+    let now = state.clock.now();
+    for (p, note) in &waiting {
+        financings::set_payment(&*txn, now, p, PaymentStatus::Pending, 0, Some(note.clone()))
+            .await?;
+        tracing::info!(payment_id = %p.id, note = %note, "Transfer waits.");
+    }
     let mut changed = Changed::new();
     for (p, outcome) in answered {
         let locked = financings::lock_payment(&*txn, p.id).await?;
