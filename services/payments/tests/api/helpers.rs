@@ -300,6 +300,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The payout of financing `id` as `seller` sees it, once it exists.
+    pub async fn payout(&self, id: &str, seller: &User) -> Option<Value> {
+        let d: Value = self
+            .get(
+                &format!("/api/payments/fundings/{id}"),
+                &self.refreshed(seller).token,
+            )
+            .await
+            .json()
+            .await
+            .ok()?;
+        d["payments"]
+            .as_array()?
+            .iter()
+            .find(|p| p["kind"] == "payout")
+            .cloned()
+    }
+
     pub async fn wait_for_financing_status(
         &self,
         id: &str,

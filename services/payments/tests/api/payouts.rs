@@ -368,20 +368,7 @@ async fn payouts_taken_together_are_each_sent_once(kind: testkit::DbKind) {
         testkit::wait_for(DEADLINE, "six payouts sent, one waiting", || async {
             let mut payouts = Vec::new();
             for ((id, _), seller) in &financings {
-                let d: Value = app
-                    .get(
-                        &format!("/api/payments/fundings/{id}"),
-                        &app.refreshed(seller).token,
-                    )
-                    .await
-                    .json()
-                    .await
-                    .ok()?;
-                let payout = d["payments"]
-                    .as_array()?
-                    .iter()
-                    .find(|p| p["kind"] == "payout")?
-                    .clone();
+                let payout = app.payout(id, seller).await?;
                 payouts.push(payout);
             }
             let (sent, waiting) = payouts.split_at(6);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::DbKind;
 
 use crate::helpers::{DEADLINE, FEE, PRICE, kill9, spawn_app_with, worker};
@@ -77,20 +77,7 @@ async fn a_worker_killed_mid_payout_twenty_times_pays_each_seller_once() {
         || async {
             let mut references = Vec::new();
             for (id, _) in &financings {
-                let d: Value = app
-                    .get(
-                        &format!("/api/payments/fundings/{id}"),
-                        &app.refreshed(&seller).token,
-                    )
-                    .await
-                    .json()
-                    .await
-                    .ok()?;
-                let payout = d["payments"]
-                    .as_array()?
-                    .iter()
-                    .find(|p| p["kind"] == "payout")?
-                    .clone();
+                let payout = app.payout(id, &seller).await?;
                 if payout["status"] != "succeeded" {
                     return None;
                 }
