@@ -156,16 +156,11 @@ impl PaymentsConfig {
                 d.apply_max_lag.as_millis().try_into().unwrap_or(u64::MAX),
             )?),
             receipt_writers: config::parse("PAYMENTS_RECEIPT_WRITERS", d.receipt_writers)?.max(1),
-            settlement_batch: match config::parse("PAYMENTS_SETTLEMENT_BATCH", d.settlement_batch)?
-            {
-                n @ 1..=256 => n,
-                _ => {
-                    return Err(ConfigError {
-                        name: "PAYMENTS_SETTLEMENT_BATCH".into(),
-                        reason: "from 1 to 256 jobs".into(),
-                    });
-                }
-            },
+            settlement_batch: config::batch_size(
+                "PAYMENTS_SETTLEMENT_BATCH",
+                d.settlement_batch,
+                256,
+            )?,
             worker_id: match config::var("PAYMENTS_WORKER_ID") {
                 Some(id) if id.contains(['{', '}']) => {
                     return Err(ConfigError {

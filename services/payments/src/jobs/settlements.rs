@@ -116,40 +116,10 @@ impl JobHandler for Settlements {
     }
 }
 
-/// Sends one payment's transfer and records a final answer. An error means "try again
-/// later" (the queue retries with backoff).
+/// Sends one payment's transfer and records a final answer (a batch of one). An error
+/// means "try again later" (the queue retries with backoff).
 pub async fn handle(state: &AppState, job: &Job) -> anyhow::Result<()> {
-    let SettlementJob { payment_id } = job.payload_as()?;
-    let Some(p) = payment::Entity::find_by_id(payment_id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(());
-    };
-    if p.status()? != PaymentStatus::Pending {
-        return Ok(());
-    }
-    settle(state, &p).await
-}
-
-/// Sends the pending payment `p`'s transfer (or refund) and records a final answer.
-async fn settle(state: &AppState, p: &payment::Model) -> anyhow::Result<()> {
-    if p.kind()? == PaymentKind::Refund {
-        return refund(state, p).await;
-    }
-    let Some(payee) = p.payee_id else {
-        anyhow::bail!("payment {} has no payee", p.id);
-    };
-    let account = payout_account::Entity::find_by_id((payee, p.currency.clone()))
-        .one(&state.db)
-        .await?;
-    match payable(state, p, account).await? {
-        Payable::To(account) => {
-            let status = send(state, p, &account).await?;
-            record(state, p, status).await
-        }
-        Payable::Waits(note) => record_all(state, Vec::new(), vec![(p, note)]).await,
-    }
+    handle_batch(state, std::slice::from_ref(job)).await
 }
 
 /// Handles `jobs` together (see the module documentation): refunds and payments
@@ -174,7 +144,10 @@ async fn handle_batch(state: &AppState, jobs: &[Job]) -> anyhow::Result<()> {
         .into_iter()
         .partition(|p| p.payee_id.is_some() && p.kind().is_ok_and(|k| k != PaymentKind::Refund));
     for p in &others {
-        settle(state, p).await?;
+        match p.kind()? {
+            PaymentKind::Refund => refund(state, p).await?,
+            _ => anyhow::bail!("payment {} has no payee", p.id),
+        }
     }
     let accounts: HashMap<(uuid::Uuid, String), payout_account::Model> =
         payout_account::Entity::find()
@@ -311,19 +284,6 @@ async fn refund(state: &AppState, p: &payment::Model) -> anyhow::Result<()> {
         }
     }
     record_outcome(state, p, TransferOutcome::Succeeded).await
-}
-
-/// Records the provider's `status` of `p`'s transfer if it is final.
-pub async fn record(
-    state: &AppState,
-    p: &payment::Model,
-    status: ProviderStatus,
-) -> anyhow::Result<()> {
-    let Some(outcome) = TransferOutcome::of(status) else {
-        tracing::info!(payment_id = %p.id, ?status, "Transfer pending at the provider.");
-        return Ok(());
-    };
-    record_outcome(state, p, outcome).await
 }
 
 async fn record_outcome(
